@@ -1,0 +1,1 @@
+"""Conversation behaviours between the channels and the core engine."""

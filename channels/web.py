@@ -1,0 +1,151 @@
+"""The web channel: a private link (``/c/<token>``) with a chat page and a small JSON API.
+
+The link token is the credential. Messages are read back from the interview's turns, so
+``send`` has nothing to transmit: the page polls ``GET /c/<token>/messages?after=<seq>``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from sqlalchemy import select
+
+from bots import interview as interview_bot
+from channels.base import BadPayload, Channel, Forbidden, accept, enqueue_deliveries
+from core import db, invites, lifecycle
+from core.interviewer.prompts import anonymity_note
+from core.messages import Address, Inbound, Outbound
+from core.models import Invite, Turn
+
+MAX_TEXT = 5000
+
+
+class WebChannel(Channel):
+    name = "web"
+
+    def verify(self, request: Any) -> Invite:
+        token = (request.view_args or {}).get("token", "")
+        with db.session_scope() as s:
+            try:
+                return invites.by_token(s, token)
+            except invites.LinkError as exc:
+                raise Forbidden(exc.message) from exc
+
+    def parse(self, request: Any, invite: Invite | None = None) -> list[Inbound]:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise BadPayload('the body must be a JSON object: {"text": …} or {"choice": …}')
+        text, choice, client_id = body.get("text"), body.get("choice"), body.get("client_id")
+        if (text is None) == (choice is None):
+            raise BadPayload('send exactly one of "text" or "choice"')
+        if text is not None and (not isinstance(text, str) or not text.strip()):
+            raise BadPayload('"text" must be a non-empty string')
+        if text is not None and len(text) > MAX_TEXT:
+            raise BadPayload(f'"text" is longer than {MAX_TEXT} characters')
+        if choice is not None and (not isinstance(choice, str) or not choice or len(choice) > 50):
+            raise BadPayload('"choice" must be one of the offered values, as a string')
+        if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
+            raise BadPayload('"client_id" must be a string of at most 100 characters')
+        assert invite is not None
+        address = invites.web_address(invite)
+        return [Inbound(
+            channel=self.name, event_id=f"{invite.id}:{client_id or uuid.uuid4()}",
+            sender=address, text=text or "", choice=choice,
+        )]
+
+    def render(self, message: Outbound) -> dict[str, Any]:
+        return message.to_dict()
+
+    def send(self, address: Address, message: Outbound) -> str | None:
+        return None  # the turn is already stored; the page reads it
+
+
+bp = Blueprint("web_channel", __name__)
+
+
+def _error(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def _link_page(exc: invites.LinkError) -> tuple[str, int]:
+    return render_template(
+        "link_error.html", title=exc.title, message=exc.message, status=exc.status
+    ), exc.status
+
+
+def _open(token: str):
+    """Find the invite and its interview, starting it (consent) on first contact."""
+    with db.session_scope() as s:
+        invite = invites.by_token(s, token)
+        interview, created = invites.open_interview(s, invite)
+        records = interview_bot.start(s, interview) if created else []
+        ids = [r.id for r in records]
+        snapshot = {
+            "invite_id": invite.id, "interview_id": interview.id, "state": interview.state,
+            "session_name": invite.session.name, "anonymity": invite.session.anonymity,
+        }
+    enqueue_deliveries(ids)
+    return snapshot
+
+
+@bp.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    return response
+
+
+@bp.get("/c/<token>")
+def chat_page(token: str):
+    try:
+        info = _open(token)
+    except invites.LinkError as exc:
+        return _link_page(exc)
+    return render_template(
+        "chat.html", token=token, session_name=info["session_name"],
+        anonymity_note=anonymity_note(info["anonymity"]),
+        messages_url=url_for("web_channel.messages", token=token),
+    )
+
+
+@bp.get("/c/<token>/messages")
+def messages(token: str):
+    after = request.args.get("after", "0")
+    if not after.isdigit():
+        return _error(400, "bad_request", '"after" must be a non-negative integer')
+    try:
+        info = _open(token)
+    except invites.LinkError as exc:
+        return _error(exc.status, "link_" + ("expired" if exc.status == 410 else "unknown"),
+                      exc.message)
+    with db.session_scope() as s:
+        turns = s.scalars(select(Turn).where(
+            Turn.interview_id == info["interview_id"], Turn.seq > int(after)
+        ).order_by(Turn.seq))
+        out = [{"seq": t.seq, "role": t.role, "text": t.text, "choices": t.choices}
+               for t in turns]
+    return jsonify(status=info["state"], messages=out)
+
+
+@bp.post("/c/<token>/messages")
+def post_message(token: str):
+    channel = WebChannel(current_app.config["SETTINGS"])
+    try:
+        info = _open(token)
+    except invites.LinkError as exc:
+        return _error(exc.status, "link_" + ("expired" if exc.status == 410 else "unknown"),
+                      exc.message)
+    if info["state"] in lifecycle.TERMINAL:
+        return _error(410, "interview_ended", "This conversation has ended.")
+    with db.session_scope() as s:
+        invite = s.get(Invite, info["invite_id"])
+        try:
+            inbounds = channel.parse(request, invite)
+        except BadPayload as exc:
+            return _error(400, "bad_request", str(exc))
+    accept(inbounds)
+    return jsonify(accepted=True), 202

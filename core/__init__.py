@@ -1,0 +1,1 @@
+"""Channel-neutral domain and engine. Imports no Flask and no channel SDK."""

@@ -1,0 +1,117 @@
+"""Settings from the environment: the one place every variable is read and documented.
+
+Unset variables fall back to the embedded default (SQLite and embedded Redis under
+``var/``, offline interviewer). ``SECRET_KEY`` and ``ADMIN_API_TOKEN`` are generated once
+and kept in ``var/secrets.json`` so restarts keep links and tokens valid.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(SystemExit):
+    """Start-up stops with a message naming the offending variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    var_dir: Path = Field(ROOT / "var", description="Where the embedded default keeps its files.")
+    database_url: str = Field("", description="SQLAlchemy URL; empty → SQLite in var/.")
+    redis_url: str = Field("", description="Redis URL; empty → embedded Redis in var/.")
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port for the web process.")
+    public_base_url: str = Field("", description="Base URL people reach us at (links).")
+    secret_key: str = Field("", description="Signs sessions and link tokens; generated if empty.")
+    admin_api_token: str = Field("", description="Bearer token for /api/v1; generated if empty.")
+    openai_api_key: str = Field("", description="Turns on the LLM interviewer.")
+    openai_base_url: str = Field("", description="Any OpenAI-compatible server.")
+    openai_model: str = Field("gpt-4o-mini", description="Model name for the LLM interviewer.")
+    invite_ttl_days: int = Field(7, ge=1, le=90, description="Days an invite link stays valid.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError("must be a SQLAlchemy URL such as postgresql+psycopg://host/db")
+        if value.startswith("postgres://"):  # Heroku-style URLs name no driver
+            value = "postgresql+psycopg://" + value.removeprefix("postgres://")
+        elif value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_base_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.var_dir / 'parley.db'}"
+
+    @property
+    def effective_public_base_url(self) -> str:
+        return self.public_base_url or f"http://127.0.0.1:{self.port}"
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.openai_api_key)
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the environment (plus explicit overrides); fill generated secrets from var/."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        lines = [
+            f"  {'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in exc.errors()
+        ]
+        raise ConfigError("Invalid configuration:\n" + "\n".join(lines)) from None
+    if not settings.secret_key or not settings.admin_api_token:
+        kept = _kept_secrets(settings.var_dir)
+        settings.secret_key = settings.secret_key or kept["secret_key"]
+        settings.admin_api_token = settings.admin_api_token or kept["admin_api_token"]
+    return settings
+
+
+def _kept_secrets(var_dir: Path) -> dict[str, str]:
+    path = var_dir / "secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    var_dir.mkdir(parents=True, exist_ok=True)
+    kept = {"secret_key": secrets.token_urlsafe(32), "admin_api_token": secrets.token_urlsafe(24)}
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(kept))
+    return kept
+
+
+_active: Settings | None = None
+
+
+def activate(settings: Settings) -> Settings:
+    """Make these the process-wide settings (``create_app`` does it for its config)."""
+    global _active
+    _active = settings
+    return settings
+
+
+def get_settings() -> Settings:
+    """Process-wide settings for code that runs outside a request (worker, scheduler)."""
+    return _active or activate(load_settings())

@@ -1,0 +1,61 @@
+"""People and the org chart: upsert by email, search for autofill, the demo directory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session as DB
+
+from core.models import Person, PersonAttribute
+
+FIELDS = ("name", "phone", "slack_user_id", "teams_user_id", "timezone")
+
+
+def by_email(db: DB, email: str) -> Person | None:
+    return db.scalar(select(Person).where(func.lower(Person.email) == email.strip().lower()))
+
+
+def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
+    """Create or update the person with this email. Returns (person, created)."""
+    email = (data.get("email") or "").strip().lower() or None
+    person = by_email(db, email) if email else None
+    created = person is None
+    if person is None:
+        person = Person(email=email, name=data.get("name") or email or "")
+        db.add(person)
+    for name in FIELDS:
+        if data.get(name) is not None:
+            setattr(person, name, data[name])
+    if data.get("manager_email"):
+        manager = by_email(db, data["manager_email"])
+        if manager is None:
+            raise LookupError(f"no person with email {data['manager_email']}")
+        person.manager = manager
+    if data.get("demographics") is not None:
+        current = {a.key: a for a in person.attributes}
+        for key, value in data["demographics"].items():
+            if key in current:
+                current[key].value = str(value)
+            else:
+                person.attributes.append(PersonAttribute(key=key, value=str(value)))
+    db.flush()
+    return person, created
+
+
+def search(db: DB, q: str, limit: int = 20) -> list[Person]:
+    stmt = select(Person).order_by(Person.name).limit(limit)
+    if q:
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(Person.name).like(like),
+                              func.lower(Person.email).like(like)))
+    return list(db.scalars(stmt))
+
+
+def load_demo(db: DB, people: list[dict[str, Any]]) -> int:
+    """Load the demo org unless it is already there (managers come before their reports)."""
+    if db.scalar(select(func.count()).select_from(Person)):
+        return 0
+    for raw in people:
+        upsert(db, raw)
+    return len(people)

@@ -1,0 +1,226 @@
+"""The interview engine: ``start`` an interview, ``handle`` what the participant sends.
+
+Channel-neutral: it receives ``Inbound`` values whose ``choice`` has already been resolved
+(buttons, typed labels, numbers, command words) and returns the ``OutboundRecord`` rows it
+wrote, which the caller enqueues for delivery after the transaction commits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DB
+
+from core import lifecycle, sentiment, sessions
+from core.interviewer import offline, planner, prompts
+from core.lifecycle import Event, State
+from core.messages import Choice, Inbound, Outbound
+from core.models import Interview, OutboundRecord, Topic, Turn, utcnow
+from core.outbox import add_turn, say
+
+CONSENT_CHOICES = (Choice("accept", "Yes, let's start"), Choice("decline", "No thanks"))
+QUESTION_CHOICES = (Choice("pause", "Pause"), Choice("skip", "Skip"), Choice("stop", "Stop"))
+WRAP_UP_CHOICES = (Choice("done", "Nothing else"), Choice("stop", "Stop"))
+PAUSED_CHOICES = (Choice("resume", "Resume"), Choice("stop", "Stop"))
+
+
+def transition(interview: Interview, event: Event, now: datetime | None = None) -> None:
+    """Apply a lifecycle event; raises InvalidTransition when it is not allowed."""
+    now = now or utcnow()
+    interview.state = lifecycle.next_state(interview.state, event)
+    if interview.state == State.IN_PROGRESS and interview.started_at is None:
+        interview.started_at = now
+    if interview.state in lifecycle.TERMINAL:
+        interview.ended_at = interview.ended_at or now
+
+
+def _topics(interview: Interview) -> dict[str, Topic]:
+    return {t.key: t for t in interview.session.topics if t.enabled}
+
+
+def start(db: DB, interview: Interview) -> list[OutboundRecord]:
+    """Open the conversation: the consent message, before any question."""
+    transition(interview, Event.START)
+    topics = [t for t in interview.session.topics if t.enabled]
+    settings = sessions.settings_of(interview.session)
+    interview.coverage = planner.initial(
+        [planner.PlanTopic(t.key, t.priority) for t in topics], settings.question_budget
+    )
+    first_name = interview.person.name.split()[0] if interview.person.name else "there"
+    text = prompts.consent(
+        first_name, interview.session.session_type.name, interview.session.anonymity, len(topics)
+    )
+    return [say(db, interview, Outbound(text, CONSENT_CHOICES, role="system"))]
+
+
+def offered_choices(db: DB, interview: Interview) -> list[Choice]:
+    """The choices on the last message we sent, for matching typed labels and numbers."""
+    turn = db.scalar(
+        select(Turn)
+        .where(Turn.interview_id == interview.id, Turn.role != "participant")
+        .order_by(Turn.seq.desc())
+        .limit(1)
+    )
+    return [Choice(**c) for c in (turn.choices if turn else [])]
+
+
+def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecord]:
+    """Answer one participant message according to the interview's state."""
+    now = utcnow()
+    interview.last_activity_at = now
+    said = _participant_text(db, interview, inbound)
+    state, choice = interview.state, inbound.choice
+    if state in lifecycle.TERMINAL or state == State.CREATED:
+        note = prompts.NOT_STARTED if state == State.CREATED else prompts.ALREADY_ENDED
+        return [say(db, interview, Outbound(note, role="system"))]
+    add_turn(
+        db, interview, role="participant", text=said, topic=interview.current_topic,
+        sentiment=None if choice else sentiment.score(said),
+    )
+    if choice == "help":
+        return [say(db, interview, Outbound(prompts.HELP, tuple(offered_choices(db, interview)),
+                                            role="system"))]
+    if state == State.CONSENT:
+        return _consent(db, interview, choice)
+    if state == State.PAUSED:
+        if choice == "stop":
+            return _stop(db, interview)
+        if choice == "pause":
+            return [say(db, interview, Outbound(prompts.PAUSED, PAUSED_CHOICES, role="system"))]
+        transition(interview, Event.RESUME, now)
+        interview.paused_at = interview.resume_prompted_at = None
+        if choice == "resume":
+            return [say(db, interview, _repeat_last(db, interview))]
+    if choice == "pause":
+        return _pause(db, interview, now)
+    if choice == "stop":
+        return _stop(db, interview)
+    if choice == "skip":
+        return _advance(db, interview, None, skip=True)
+    if choice in ("resume", "accept", "decline"):  # stale button: show where we are
+        return [say(db, interview, _repeat_last(db, interview))]
+    return _advance(db, interview, said)
+
+
+def _participant_text(db: DB, interview: Interview, inbound: Inbound) -> str:
+    if inbound.text.strip():
+        return inbound.text.strip()
+    labels = {c.value: c.label for c in offered_choices(db, interview)}
+    return labels.get(inbound.choice or "", inbound.choice or "")
+
+
+def _consent(db: DB, interview: Interview, choice: str | None) -> list[OutboundRecord]:
+    if choice == "accept":
+        transition(interview, Event.ACCEPT)
+        return _advance(db, interview, None)
+    if choice in ("decline", "stop"):
+        transition(interview, Event.DECLINE)
+        interview.end_reason = "declined consent"
+        return [say(db, interview, Outbound(prompts.DECLINED, role="system"))]
+    return [say(db, interview, Outbound(prompts.CONSENT_REMINDER, CONSENT_CHOICES, role="system"))]
+
+
+def _pause(db: DB, interview: Interview, now: datetime) -> list[OutboundRecord]:
+    limit = sessions.settings_of(interview.session).max_pauses
+    if interview.pauses_used >= limit:
+        message = _repeat_last(db, interview, prefix=prompts.NO_PAUSES_LEFT)
+        return [say(db, interview, message)]
+    transition(interview, Event.PAUSE, now)
+    interview.pauses_used += 1
+    interview.paused_at, interview.resume_prompted_at = now, None
+    return [say(db, interview, Outbound(prompts.PAUSED, PAUSED_CHOICES, role="system"))]
+
+
+def _stop(db: DB, interview: Interview) -> list[OutboundRecord]:
+    transition(interview, Event.STOP)
+    interview.drop_off_topic = interview.current_topic
+    interview.end_reason = "stopped by participant"
+    return [say(db, interview, Outbound(prompts.STOPPED, role="system"))]
+
+
+def _repeat_last(db: DB, interview: Interview, prefix: str = prompts.RESUMED) -> Outbound:
+    last = db.scalar(
+        select(Turn)
+        .where(Turn.interview_id == interview.id, Turn.role == "interviewer")
+        .order_by(Turn.seq.desc())
+        .limit(1)
+    )
+    if last is None:
+        return Outbound(prompts.CONSENT_REMINDER, CONSENT_CHOICES, role="system")
+    return Outbound(f"{prefix}\n\n{last.text}", tuple(Choice(**c) for c in last.choices))
+
+
+def _advance(
+    db: DB, interview: Interview, answer: str | None, *, skip: bool = False
+) -> list[OutboundRecord]:
+    """Let the planner choose the next move, word it, and close when nothing is left."""
+    state = dict(interview.coverage)
+    move = planner.next_move(state, answer, skip=skip)
+    topics = _topics(interview)
+    last_ack = state.get("last_ack")
+    ack = ""
+    if skip:
+        ack = prompts.SKIPPED
+    elif answer is not None and move.action != "probe":
+        ack = offline.acknowledgement(sentiment.score(answer), len(state["questions"]), last_ack)
+        state["last_ack"] = ack
+    reasoning = {"strategy": "offline", "action": move.action, "topic": move.topic,
+                 "why": move.why}
+    if move.action == "close":
+        interview.coverage = state
+        interview.current_topic = None
+        transition(interview, Event.COMPLETE)
+        sessions.lock(interview.session)
+        text = " ".join(filter(None, [ack, prompts.CLOSING]))
+        return [say(db, interview, Outbound(text), reasoning=reasoning)]
+    if move.action == "wrap_up":
+        question, choices, progress = prompts.WRAP_UP, WRAP_UP_CHOICES, None
+    else:
+        topic = topics[move.topic]
+        probes_used = state["topics"][move.topic]["probes"]
+        question = offline.question(move, topic, probes_used, state["questions"])
+        choices, progress = QUESTION_CHOICES, planner.progress(state, move.topic)
+    planner.record(state, move, question)
+    interview.coverage = state
+    interview.current_topic = state["current"]
+    text = f"{ack}\n\n{question}" if ack else question
+    return [say(db, interview, Outbound(text, choices, progress=progress), topic=move.topic,
+                reasoning=reasoning)]
+
+
+def tick(db: DB, interview: Interview, now: datetime) -> list[OutboundRecord]:
+    """Time passing on a paused interview: a resume prompt, then expiry."""
+    if interview.state != State.PAUSED or interview.paused_at is None:
+        return []
+    settings = sessions.settings_of(interview.session)
+    waited = (now - interview.paused_at).total_seconds()
+    if waited >= settings.pause_expiry_seconds:
+        transition(interview, Event.EXPIRE, now)
+        interview.drop_off_topic = interview.current_topic
+        interview.end_reason = "pause expired"
+        return [say(db, interview, Outbound(prompts.PAUSE_EXPIRED, role="system"))]
+    if waited >= settings.pause_prompt_seconds and interview.resume_prompted_at is None:
+        interview.resume_prompted_at = now
+        return [say(db, interview, Outbound(prompts.RESUME_PROMPT, PAUSED_CHOICES, role="system"))]
+    return []
+
+
+def admin_end(db: DB, interview: Interview, reason: str = "ended by HR") -> list[OutboundRecord]:
+    transition(interview, Event.ADMIN_END)
+    interview.drop_off_topic = interview.current_topic
+    interview.end_reason = reason
+    return [say(db, interview, Outbound(prompts.ADMIN_ENDED, role="system"))]
+
+
+def restart(db: DB, interview: Interview) -> Interview:
+    """Mark this interview restarted and open a fresh one on the same invite."""
+    transition(interview, Event.RESTART)
+    fresh = Interview(
+        invite_id=interview.invite_id, session_id=interview.session_id,
+        person_id=interview.person_id, channel=interview.channel,
+        address=dict(interview.address), restarted_from_id=interview.id,
+    )
+    db.add(fresh)
+    db.flush()
+    return fresh

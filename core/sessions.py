@@ -1,0 +1,71 @@
+"""Sessions: HR's copy of a SessionType, its settings, locking and cloning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session as DB
+
+from core.models import Session, SessionType, utcnow
+
+
+class SessionSettings(BaseModel):
+    """Per-session knobs with DESIGN.md §6 defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question_budget: int = Field(12, ge=1, le=60)
+    pause_prompt_seconds: int = Field(120, ge=10, le=86_400)
+    pause_expiry_seconds: int = Field(1800, ge=60, le=30 * 86_400)
+    max_pauses: int = Field(3, ge=0, le=20)
+
+
+class SessionLocked(Exception):
+    def __init__(self, session_id: int):
+        super().__init__(
+            f"session {session_id} is locked because an interview has completed; "
+            "clone it to make changes"
+        )
+
+
+def settings_of(session: Session) -> SessionSettings:
+    return SessionSettings(**(session.settings or {}))
+
+
+def create_from_type(
+    db: DB, session_type: SessionType, *, name: str, settings: dict[str, Any] | None = None,
+    owner: str = "", tags: list[str] | None = None,
+) -> Session:
+    """A new session with its own copy of the type's topics and settings."""
+    merged = SessionSettings(**{**(session_type.settings or {}), **(settings or {})})
+    session = Session(
+        session_type=session_type, name=name, anonymity=session_type.anonymity,
+        settings=merged.model_dump(), owner=owner, tags=list(tags or []),
+        topics=[t.copy() for t in session_type.topics],
+    )
+    db.add(session)
+    db.flush()
+    return session
+
+
+def clone(db: DB, source: Session, *, name: str | None = None) -> Session:
+    copy = Session(
+        session_type=source.session_type, name=name or f"{source.name} (copy)",
+        anonymity=source.anonymity, settings=dict(source.settings), owner=source.owner,
+        tags=list(source.tags), cloned_from_id=source.id,
+        topics=[t.copy() for t in source.topics],
+    )
+    db.add(copy)
+    db.flush()
+    return copy
+
+
+def ensure_editable(session: Session) -> None:
+    if session.locked_at is not None:
+        raise SessionLocked(session.id)
+
+
+def lock(session: Session) -> None:
+    if session.locked_at is None:
+        session.locked_at = utcnow()

@@ -1,0 +1,33 @@
+"""Alembic environment: uses the connection handed in by core.db.upgrade, or the settings."""
+
+from alembic import context
+from sqlalchemy import create_engine
+
+from core.config import get_settings
+from core.models import Base
+
+target_metadata = Base.metadata
+
+
+def run() -> None:
+    conn = context.config.attributes.get("connection")
+    if conn is not None:
+        _migrate(conn)
+        return
+    engine = create_engine(get_settings().effective_database_url)
+    with engine.begin() as conn:
+        _migrate(conn)
+
+
+def _migrate(conn) -> None:
+    context.configure(
+        connection=conn,
+        target_metadata=target_metadata,
+        render_as_batch=conn.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

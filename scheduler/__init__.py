@@ -1,0 +1,1 @@
+"""The single clock process: APScheduler enqueues idempotent periodic jobs, nothing more."""

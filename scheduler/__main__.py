@@ -1,0 +1,39 @@
+"""`python -m scheduler`: run exactly one of these; it only enqueues (PROTOCOLS.md, RQ)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from redis.exceptions import RedisError
+
+from core import jobs
+
+log = logging.getLogger("scheduler")
+PERIODIC = {  # job path → seconds between runs
+    "scheduler.jobs.sweep": 30,
+    "scheduler.jobs.tick_pauses": 15,
+}
+
+
+def _enqueue(path: str, every: int) -> None:
+    slot = int(time.time() // every)
+    try:
+        jobs.enqueue_once(path, job_id=jobs.job_key("clock", path.replace(".", "_"), slot), retry=None)
+    except RedisError as exc:
+        log.warning("queue unreachable, %s skipped this time: %s", path, exc)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
+    clock = BlockingScheduler(timezone="UTC")
+    for path, every in PERIODIC.items():
+        clock.add_job(_enqueue, "interval", seconds=every, args=(path, every),
+                      id=path, coalesce=True, max_instances=1)
+    log.info("scheduler started: %s", ", ".join(PERIODIC))
+    clock.start()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""HR dashboard and REST API."""
