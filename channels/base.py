@@ -120,7 +120,8 @@ def enqueue_inbound(channel: str, event_id: str) -> None:
 def enqueue_deliveries(record_ids: list[int]) -> None:
     for record_id in record_ids:
         try:
-            jobs.enqueue_once("channels.base.deliver", record_id, job_id=jobs.job_key("out", record_id))
+            jobs.enqueue_once("channels.base.deliver", record_id,
+                              job_id=jobs.job_key("out", record_id))
         except RedisError as exc:
             log.warning("queue unreachable, outbound %s left for the sweeper: %s", record_id, exc)
 

@@ -20,7 +20,8 @@ PERIODIC = {  # job path → seconds between runs
 def _enqueue(path: str, every: int) -> None:
     slot = int(time.time() // every)
     try:
-        jobs.enqueue_once(path, job_id=jobs.job_key("clock", path.replace(".", "_"), slot), retry=None)
+        job_id = jobs.job_key("clock", path.replace(".", "_"), slot)
+        jobs.enqueue_once(path, job_id=job_id, retry=None)
     except RedisError as exc:
         log.warning("queue unreachable, %s skipped this time: %s", path, exc)
 
