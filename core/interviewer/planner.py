@@ -46,9 +46,34 @@ def classify(answer: str) -> str:
     return "rich"
 
 
+def allocate(topics: list[PlanTopic], budget: int) -> dict[str, int]:
+    """Split the budget by weight (high 3 : medium 2 : low 1), largest remainder first,
+    at least the opening question each and at most opening + probe cap."""
+    if not topics:
+        return {}
+    cap = {t.key: 1 + PROBE_CAP[t.priority] for t in topics}
+    total = sum(WEIGHT[t.priority] for t in topics)
+    shares = {t.key: budget * WEIGHT[t.priority] / total for t in topics}
+    alloc = {k: min(cap[k], max(1, int(v))) for k, v in shares.items()}
+    rank = sorted(topics, key=lambda t: (-(shares[t.key] % 1), -WEIGHT[t.priority]))
+    while sum(alloc.values()) < budget and any(alloc[k] < cap[k] for k in alloc):
+        for t in rank:
+            if sum(alloc.values()) < budget and alloc[t.key] < cap[t.key]:
+                alloc[t.key] += 1
+    while sum(alloc.values()) > max(budget, len(topics)):
+        victim = max(alloc, key=lambda k: (alloc[k], -WEIGHT[_priority(topics, k)]))
+        alloc[victim] -= 1
+    return alloc
+
+
+def _priority(topics: list[PlanTopic], key: str) -> str:
+    return next(t.priority for t in topics if t.key == key)
+
+
 def initial(topics: list[PlanTopic], budget: int = DEFAULT_BUDGET) -> dict[str, Any]:
-    """Allocate the budget: an opening per topic, then probes round by round, high first."""
-    state = {
+    """The planner state for a new interview, stored in ``Interview.coverage``."""
+    alloc = allocate(topics, budget)
+    return {
         "budget": budget,
         "asked": 0,
         "order": [t.key for t in topics],
@@ -56,21 +81,11 @@ def initial(topics: list[PlanTopic], budget: int = DEFAULT_BUDGET) -> dict[str, 
         "wrap_up": "pending",
         "questions": [],
         "topics": {
-            t.key: {"priority": t.priority, "alloc": 1, "questions": 0, "probes": 0,
+            t.key: {"priority": t.priority, "alloc": alloc[t.key], "questions": 0, "probes": 0,
                     "status": "pending"}
             for t in topics
         },
     }
-    extra = budget - len(topics)
-    by_priority = sorted(topics, key=lambda t: -WEIGHT[t.priority])
-    for round_ in range(1, max(PROBE_CAP.values()) + 1):
-        for t in by_priority:
-            if extra <= 0:
-                return state
-            if PROBE_CAP[t.priority] >= round_:
-                state["topics"][t.key]["alloc"] += 1
-                extra -= 1
-    return state
 
 
 def _pending(state: dict[str, Any]) -> list[str]:
