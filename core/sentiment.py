@@ -17,3 +17,7 @@ def score(text: str) -> float | None:
     if not text.strip():
         return None
     return round(_analyzer().polarity_scores(text[:5000])["compound"], 4)
+
+
+def warm_up() -> None:
+    _analyzer()

@@ -50,8 +50,8 @@ def main() -> None:
 
     bindir = Path(sys.executable).parent
     children = [
-        subprocess.Popen([str(bindir / "rq"), "worker", "--url", redis_url, "--with-scheduler",
-                          "--quiet", jobs.QUEUE], env=env),
+        subprocess.Popen([str(bindir / "rq"), "worker", "-c", "bots.worker_config",
+                          "--with-scheduler", "--quiet"], env=env),
         subprocess.Popen([sys.executable, "-m", "scheduler"], env=env),
     ]
 
