@@ -45,10 +45,10 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
 
 def search(db: DB, q: str, limit: int = 20) -> list[Person]:
     stmt = select(Person).order_by(Person.name).limit(limit)
-    if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Person.name).like(like),
-                              func.lower(Person.email).like(like)))
+    if q.strip():
+        needle = q.strip().lower()  # autoescape: "_" and "%" match themselves
+        stmt = stmt.where(or_(func.lower(Person.name).contains(needle, autoescape=True),
+                              func.lower(Person.email).contains(needle, autoescape=True)))
     return list(db.scalars(stmt))
 
 

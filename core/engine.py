@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
-from core import lifecycle, sentiment, sessions
+from core import lifecycle, metrics, privacy, sentiment, sessions
 from core.interviewer import offline, planner, prompts
 from core.lifecycle import Event, State
 from core.messages import Choice, Inbound, Outbound
@@ -33,6 +33,7 @@ def transition(interview: Interview, event: Event, now: datetime | None = None) 
         interview.started_at = now
     if interview.state in lifecycle.TERMINAL:
         interview.ended_at = interview.ended_at or now
+        metrics.score(interview)
 
 
 def _topics(interview: Interview) -> dict[str, Topic]:
@@ -76,7 +77,7 @@ def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecor
         return [say(db, interview, Outbound(note, role="system"))]
     add_turn(
         db, interview, role="participant", text=said, topic=interview.current_topic,
-        sentiment=None if choice else sentiment.score(said),
+        sentiment=None if choice else sentiment.score(said), redacted_text=privacy.redact(said),
     )
     if choice == "help":
         return [say(db, interview, Outbound(prompts.HELP, tuple(offered_choices(db, interview)),

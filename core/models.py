@@ -219,6 +219,8 @@ class Interview(Base):
     paused_at: Mapped[datetime | None] = mapped_column()
     resume_prompted_at: Mapped[datetime | None] = mapped_column()
     drop_off_topic: Mapped[str | None] = mapped_column(String(100))
+    sentiment: Mapped[float | None] = mapped_column(Float)  # mean of participant turns
+    engagement: Mapped[float | None] = mapped_column(Float)  # 0–100, see core.metrics
     end_reason: Mapped[str] = mapped_column(Text, default="")
     restarted_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("interview.id", ondelete="SET NULL")

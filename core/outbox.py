@@ -20,9 +20,11 @@ def add_turn(
     db: DB, interview: Interview, *, role: str, text: str, topic: str | None = None,
     choices: list[dict[str, str]] | None = None, sentiment: float | None = None,
     reasoning: dict[str, Any] | None = None, provider_ids: dict[str, Any] | None = None,
+    redacted_text: str | None = None,
 ) -> Turn:
     turn = Turn(
         interview_id=interview.id, seq=next_seq(db, interview), role=role, text=text,
+        redacted_text=redacted_text,
         topic=topic, choices=choices or [], sentiment=sentiment, reasoning=reasoning,
         channel=interview.channel, provider_ids=provider_ids or {},
     )

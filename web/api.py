@@ -111,6 +111,7 @@ def interview_json(i: Interview, turns: list[Turn] | None = None) -> dict[str, A
         "state": i.state, "channel": i.channel, "current_topic": i.current_topic,
         "pauses_used": i.pauses_used, "drop_off_topic": i.drop_off_topic,
         "end_reason": i.end_reason, "restarted_from": i.restarted_from_id,
+        "sentiment": i.sentiment, "engagement": i.engagement,
         "coverage": {k: {f: v[f] for f in ("status", "questions", "probes")}
                      for k, v in (i.coverage or {}).get("topics", {}).items()},
         "created_at": _iso(i.created_at), "started_at": _iso(i.started_at),
@@ -118,7 +119,8 @@ def interview_json(i: Interview, turns: list[Turn] | None = None) -> dict[str, A
     }
     if turns is not None:
         out["turns"] = [
-            {"seq": t.seq, "role": t.role, "text": t.text, "topic": t.topic,
+            {"seq": t.seq, "role": t.role, "text": t.text, "redacted_text": t.redacted_text,
+             "topic": t.topic,
              "sentiment": t.sentiment, "channel": t.channel, "reasoning": t.reasoning,
              "created_at": _iso(t.created_at)}
             for t in turns
@@ -242,16 +244,15 @@ def _replace_topics(session: Session, items) -> None:
     keys: set[str] = set()
     result = []
     for position, item in enumerate(items):
-        fields = item.model_dump(exclude={"id"}, exclude_unset=False)
         topic = existing.get(item.id) if item.id else None
         if topic is None:
+            fields = item.model_dump(exclude={"id"})
             fields["key"] = fields["key"] or _slug(item.label)
             topic = make_topic(fields, position)
-        else:
-            for name, value in fields.items():
-                if name == "key" and value is None:
-                    continue
-                setattr(topic, name, value)
+        else:  # an edit changes only the fields sent
+            for name, value in item.model_dump(exclude={"id"}, exclude_unset=True).items():
+                if value is not None or name != "key":
+                    setattr(topic, name, value)
         topic.position = position
         if topic.key in keys:
             raise ApiError(400, "bad_request", f"topics: key {topic.key!r} is used twice")
@@ -309,7 +310,10 @@ def create_invite(session_id: int):
     with db.session_scope() as s:
         session = _get(s, Session, session_id, "session")
         if data.person is not None:
-            person, _ = directory.upsert(s, data.person.model_dump(exclude_unset=True))
+            try:
+                person, _ = directory.upsert(s, data.person.model_dump(exclude_unset=True))
+            except LookupError as exc:
+                raise ApiError(400, "bad_request", f"person.manager_email: {exc}") from None
         else:
             person = _get(s, Person, data.person_id, "person")
         invite, token = invites.create(s, session, person, channel=data.channel,
