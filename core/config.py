@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     openai_api_key: str = Field("", description="Turns on the LLM interviewer.")
     openai_base_url: str = Field("", description="Any OpenAI-compatible server.")
     openai_model: str = Field("gpt-4o-mini", description="Model name for the LLM interviewer.")
+    openai_timeout: float = Field(10.0, gt=0, le=120, description="Seconds per LLM call.")
     invite_ttl_days: int = Field(7, ge=1, le=90, description="Days an invite link stays valid.")
 
     @field_validator("database_url")

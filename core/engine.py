@@ -7,13 +7,14 @@ wrote, which the caller enqueues for delivery after the transaction commits.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
-from core import lifecycle, metrics, privacy, sentiment, sessions
-from core.interviewer import offline, planner, prompts
+from core import interviewer, lifecycle, metrics, privacy, sentiment, sessions
+from core.interviewer import planner, prompts
 from core.lifecycle import Event, State
 from core.messages import Choice, Inbound, Outbound
 from core.models import Interview, OutboundRecord, Topic, Turn, utcnow
@@ -155,39 +156,42 @@ def _repeat_last(db: DB, interview: Interview, prefix: str = prompts.RESUMED) ->
 def _advance(
     db: DB, interview: Interview, answer: str | None, *, skip: bool = False
 ) -> list[OutboundRecord]:
-    """Let the planner choose the next move, word it, and close when nothing is left."""
-    state = dict(interview.coverage)
+    """Let the planner choose the next move, have a strategy word it, close when done."""
+    state = copy.deepcopy(interview.coverage)
     move = planner.next_move(state, answer, skip=skip)
-    topics = _topics(interview)
-    last_ack = state.get("last_ack")
-    ack = ""
-    if skip:
-        ack = prompts.SKIPPED
-    elif answer is not None and move.action != "probe":
-        ack = offline.acknowledgement(sentiment.score(answer), len(state["questions"]), last_ack)
-        state["last_ack"] = ack
-    reasoning = {"strategy": "offline", "action": move.action, "topic": move.topic,
-                 "why": move.why}
+    if move.topic is not None and move.topic not in _topics(interview):
+        # HR removed or disabled this topic mid-interview: treat it as dropped
+        state["topics"][move.topic]["status"] = "dropped"
+        interview.coverage = state
+        return _advance(db, interview, None)
+    text, reasoning = interviewer.compose(
+        interview.session, state, move, answer, skip=skip, history=_recent(db, interview))
     if move.action == "close":
         interview.coverage = state
         interview.current_topic = None
         transition(interview, Event.COMPLETE)
         sessions.lock(interview.session)
-        text = " ".join(filter(None, [ack, prompts.CLOSING]))
         return [say(db, interview, Outbound(text), reasoning=reasoning)]
     if move.action == "wrap_up":
-        question, choices, progress = prompts.WRAP_UP, WRAP_UP_CHOICES, None
+        choices, progress = WRAP_UP_CHOICES, None
     else:
-        topic = topics[move.topic]
-        probes_used = state["topics"][move.topic]["probes"]
-        question = offline.question(move, topic, probes_used, state["questions"])
         choices, progress = QUESTION_CHOICES, planner.progress(state, move.topic)
-    planner.record(state, move, question)
+    planner.record(state, move, text)
+    if answer is not None and interview.current_topic:
+        planner.note(state, interview.current_topic, answer)
     interview.coverage = state
     interview.current_topic = state["current"]
-    text = f"{ack}\n\n{question}" if ack else question
     return [say(db, interview, Outbound(text, choices, progress=progress), topic=move.topic,
                 reasoning=reasoning)]
+
+
+def _recent(db: DB, interview: Interview, limit: int = 6) -> list[tuple[str, str]]:
+    """The last few turns verbatim (role, text); older ones reach the model as a summary."""
+    turns = db.scalars(
+        select(Turn).where(Turn.interview_id == interview.id, Turn.role != "system")
+        .order_by(Turn.seq.desc()).limit(limit)
+    )
+    return [(t.role, t.text) for t in reversed(list(turns))]
 
 
 def tick(db: DB, interview: Interview, now: datetime) -> list[OutboundRecord]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core import sentiment
 from core.interviewer import prompts
 from core.interviewer.planner import Move
 
@@ -44,6 +45,34 @@ def _candidates(move: Move, topic: Any, probes_used: int) -> list[str]:
 def question(move: Move, topic: Any, probes_used: int, asked: list[str]) -> str:
     """The first candidate wording not already asked in this interview."""
     for text in _candidates(move, topic, probes_used):
-        if text not in asked:
+        if not any(text in earlier for earlier in asked):
             return text
     return f"{prompts.GENERIC_PROBES[0]} ({topic.label})"
+
+
+def compose(
+    topics: dict[str, Any], state: dict[str, Any], move: Move, answer: str | None, *,
+    skip: bool, asked_back: bool = False,
+) -> tuple[str, dict[str, Any]]:
+    """The whole message for a move: acknowledgement, then the question or the close."""
+    parts = []
+    if asked_back:
+        parts.append(prompts.ASKED_BACK)
+    elif skip:
+        parts.append(prompts.SKIPPED)
+    elif answer is not None and move.action != "probe":
+        ack = acknowledgement(sentiment.score(answer), len(state["questions"]),
+                              state.get("last_ack"))
+        state["last_ack"] = ack
+        parts.append(ack)
+    if move.action == "close":
+        parts.append(prompts.CLOSING)
+    elif move.action == "wrap_up":
+        parts.append(prompts.WRAP_UP)
+    else:
+        probes_used = state["topics"][move.topic]["probes"]
+        parts.append(question(move, topics[move.topic], probes_used, state["questions"]))
+    reasoning = {"strategy": "offline", "action": move.action, "topic": move.topic,
+                 "why": move.why + ("; participant asked a question: noted for HR"
+                                    if asked_back else "")}
+    return "\n\n".join(parts), reasoning

@@ -163,3 +163,10 @@ def progress(state: dict[str, Any], key: str) -> tuple[int, int]:
     """(n, of) for "Topic n of m": position among the topics still in the plan."""
     planned = [k for k in state["order"] if state["topics"][k]["status"] != "dropped"]
     return planned.index(key) + 1, len(planned)
+
+
+def note(state: dict[str, Any], key: str, answer: str, keep: int = 2, words: int = 25) -> None:
+    """Keep a short note of the latest answers per topic: the bounded memory of older turns."""
+    notes = state.setdefault("notes", {}).setdefault(key, [])
+    notes.append(" ".join(answer.split()[:words]))
+    del notes[:-keep]

@@ -50,6 +50,10 @@ STOPPED = "Understood — we'll stop here. Thank you; the answers you gave have 
 ADMIN_ENDED = "This conversation has been closed by HR. Thank you for your time."
 ALREADY_ENDED = "This conversation has ended. Thank you for taking part."
 SKIPPED = "Sure, let's move on."
+ASKED_BACK = (
+    "That's a fair question. I'm an automated interviewer, so I can't answer it myself, "
+    "but I've noted it for HR so someone can follow up."
+)
 WRAP_UP = "Before we finish: is there anything else you'd like to share that we haven't covered?"
 CLOSING = (
     "Thank you — that's everything. Your answers have been saved and will help "
