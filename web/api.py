@@ -112,6 +112,7 @@ def interview_json(i: Interview, turns: list[Turn] | None = None) -> dict[str, A
         "pauses_used": i.pauses_used, "drop_off_topic": i.drop_off_topic,
         "end_reason": i.end_reason, "restarted_from": i.restarted_from_id,
         "sentiment": i.sentiment, "engagement": i.engagement,
+        "open_questions": (i.coverage or {}).get("open_questions", []),
         "coverage": {k: {f: v[f] for f in ("status", "questions", "probes")}
                      for k, v in (i.coverage or {}).get("topics", {}).items()},
         "created_at": _iso(i.created_at), "started_at": _iso(i.started_at),

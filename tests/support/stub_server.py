@@ -3,8 +3,10 @@ script (STYLE.md 12). Provider stubs build on it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,32 +28,44 @@ class Reply:
     status: int = 200
     body: dict | str = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (a slow provider)
 
 
 class StubServer:
     """``with StubServer() as stub: stub.queue(Reply(500)); ... stub.requests``"""
 
-    def __init__(self, default: Reply | None = None):
+    def __init__(self, default: Reply | None = None, responder=None):
+        """``responder(recorded) -> Reply`` answers when no scripted reply is queued."""
         self.requests: list[Recorded] = []
         self.replies: deque[Reply] = deque()
         self.default = default or Reply(200, {"ok": True})
+        self.responder = responder
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                stub.requests.append(Recorded(self.command, self.path, dict(self.headers),
-                                              self.rfile.read(length)))
-                reply = stub.replies.popleft() if stub.replies else stub.default
+                recorded = Recorded(self.command, self.path, dict(self.headers),
+                                    self.rfile.read(length))
+                stub.requests.append(recorded)
+                if stub.replies:
+                    reply = stub.replies.popleft()
+                elif stub.responder is not None:
+                    reply = stub.responder(recorded)
+                else:
+                    reply = stub.default
+                if reply.delay:
+                    time.sleep(reply.delay)
                 payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
                 data = payload.encode()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(reply.status)  # the client may have given up
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    for k, v in reply.headers.items():
+                        self.send_header(k, v)
+                    self.end_headers()
+                    self.wfile.write(data)
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
