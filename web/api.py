@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bots import interview as interview_bot
 from channels.base import enqueue_deliveries, registry
 from core import db, directory, invites, jobs, sessions
+from core.interviewer import generate
 from core.library import make_topic
 from core.models import AuditLog, Interview, Person, Session, SessionType, Topic, Turn
 from web.errors import ApiError
@@ -24,6 +25,8 @@ from web.schemas import (
     SessionClone,
     SessionCreate,
     SessionPatch,
+    SessionTypeGenerate,
+    SessionTypePatch,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -182,6 +185,57 @@ def get_session_type(ident: str):
         return jsonify(session_type_json(_session_type(s, ident)))
 
 
+@bp.post("/session-types/generate")
+def generate_session_type():
+    """A draft SessionType from HR's description, to review and edit before use."""
+    data = body(SessionTypeGenerate)
+    if not data.description.strip():
+        raise ApiError(400, "bad_request", "description: must not be blank")
+    draft = generate.generate(data.description, current_app.config["SETTINGS"])
+    with db.session_scope() as s:
+        base = _slug(draft.name)
+        slug, n = base, 1
+        while s.scalar(select(SessionType.id).where(SessionType.slug == slug)):
+            n += 1
+            slug = f"{base}-{n}"
+        session_type = SessionType(
+            slug=slug, name=draft.name, purpose=draft.purpose, anonymity=draft.anonymity,
+            settings=sessions.SessionSettings(**draft.settings).model_dump(), builtin=False,
+            status="draft", topics=[make_topic(t, i) for i, t in enumerate(draft.topics)],
+        )
+        s.add(session_type)
+        s.flush()
+        audit(s, "session_type.generate", "session_type", session_type.id,
+              strategy=draft.strategy, description=data.description)
+        out = session_type_json(session_type)
+        out["generation"] = {"strategy": draft.strategy, "notes": draft.notes}
+        return jsonify(out), 201
+
+
+@bp.patch("/session-types/<ident>")
+def patch_session_type(ident: str):
+    """Edit a generated or custom type; the shipped library stays as shipped."""
+    data = body(SessionTypePatch)
+    with db.session_scope() as s:
+        session_type = _session_type(s, ident)
+        if session_type.builtin:
+            raise ApiError(409, "builtin_session_type", "the shipped session types cannot be "
+                           "edited: create a session from one and edit that instead")
+        for name in ("name", "purpose", "anonymity", "status"):
+            if getattr(data, name) is not None:
+                setattr(session_type, name, getattr(data, name))
+        if data.settings is not None:
+            merged = {**session_type.settings, **data.settings}
+            session_type.settings = sessions.SessionSettings(**merged).model_dump()
+        if data.topics is not None:
+            _replace_topics(session_type, data.topics)
+        audit(s, "session_type.update", "session_type", session_type.id,
+              fields=sorted(data.model_dump(exclude_unset=True)))
+        s.flush()
+        s.refresh(session_type)
+        return jsonify(session_type_json(session_type))
+
+
 @bp.get("/sessions")
 def list_sessions():
     with db.session_scope() as s:
@@ -194,6 +248,9 @@ def create_session():
     data = body(SessionCreate)
     with db.session_scope() as s:
         session_type = _session_type(s, data.session_type)
+        if session_type.status != "published":
+            raise ApiError(409, "draft_session_type", f"session type {session_type.slug!r} is "
+                           'a draft: review it and PATCH {"status": "published"} first')
         session = sessions.create_from_type(
             s, session_type, name=data.name, owner=data.owner, tags=data.tags,
             settings=data.settings.model_dump(exclude_unset=True) if data.settings else None,
@@ -233,13 +290,13 @@ def patch_session(session_id: int):
         return jsonify(session_json(session))
 
 
-def _replace_topics(session: Session, items) -> None:
-    existing = {t.id: t for t in session.topics}
+def _replace_topics(owner: Session | SessionType, items) -> None:
+    """Apply a full ordered topic list to a session or a session type."""
+    existing = {t.id: t for t in owner.topics}
     seen_ids = [i.id for i in items if i.id is not None]
     unknown = [i for i in seen_ids if i not in existing]
     if unknown:
-        raise ApiError(400, "bad_request", f"topics: no topic with id {unknown[0]} "
-                       "in this session")
+        raise ApiError(400, "bad_request", f"topics: no topic with id {unknown[0]} here")
     if len(set(seen_ids)) != len(seen_ids):
         raise ApiError(400, "bad_request", "topics: a topic id is listed twice")
     keys: set[str] = set()
@@ -252,7 +309,7 @@ def _replace_topics(session: Session, items) -> None:
             topic = make_topic(fields, position)
         else:  # an edit changes only the fields sent
             for name, value in item.model_dump(exclude={"id"}, exclude_unset=True).items():
-                if value is not None or name != "key":
+                if value is not None or name not in ("key", "label"):
                     setattr(topic, name, value)
         topic.position = position
         if topic.key in keys:
@@ -261,7 +318,7 @@ def _replace_topics(session: Session, items) -> None:
         result.append(topic)
     if not any(t.enabled for t in result):
         raise ApiError(400, "bad_request", "topics: at least one topic must be enabled")
-    session.topics = result
+    owner.topics = result
 
 
 def _slug(label: str) -> str:

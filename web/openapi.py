@@ -18,6 +18,11 @@ OPERATIONS: dict[str, Op] = {
     "api.openapi": {"summary": "This document", "auth": False},
     "api.list_session_types": {"summary": "The SessionType library"},
     "api.get_session_type": {"summary": "One SessionType by id or slug", "not_found": True},
+    "api.generate_session_type": {"summary": "Draft a SessionType from a description",
+                                  "body": schemas.SessionTypeGenerate, "created": True},
+    "api.patch_session_type": {"summary": "Edit or publish a generated SessionType",
+                               "body": schemas.SessionTypePatch, "not_found": True,
+                               "conflict": True},
     "api.list_sessions": {"summary": "Sessions, newest first"},
     "api.create_session": {"summary": "Create a session from a SessionType",
                            "body": schemas.SessionCreate, "created": True},
@@ -89,8 +94,8 @@ def document(app: Flask) -> dict[str, Any]:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(
                 rule.endpoint, method, list(rule.arguments))
-    models = [schemas.SessionCreate, schemas.SessionPatch, schemas.SessionClone,
-              schemas.PersonIn, schemas.InviteCreate, schemas.InterviewEnd]
+    models = sorted({spec["body"] for spec in OPERATIONS.values() if "body" in spec},
+                    key=lambda m: m.__name__)
     components: dict[str, Any] = {"Error": {
         "type": "object", "required": ["error"],
         "properties": {"error": {"type": "object", "required": ["code", "message"],

@@ -25,9 +25,12 @@ class PersonIn(Strict):
 
 
 class TopicIn(Strict):
+    """A topic in a full ordered list: with ``id`` an edit (only the fields sent change),
+    without one a new topic (``label`` required)."""
+
     id: int | None = None
     key: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    label: str = Field(min_length=1, max_length=200)
+    label: str | None = Field(None, min_length=1, max_length=200)
     description: str = Field("", max_length=4000)
     probing_guidance: str = Field("", max_length=4000)
     priority: Literal["low", "medium", "high"] = "medium"
@@ -35,6 +38,12 @@ class TopicIn(Strict):
     opening_question: str = Field("", max_length=1000)
     probes: list[str] = Field(default_factory=list, max_length=10)
     enabled: bool = True
+
+    @model_validator(mode="after")
+    def _new_needs_label(self):
+        if self.id is None and self.label is None:
+            raise ValueError("a new topic (no id) needs a label")
+        return self
 
 
 class SessionCreate(Strict):
@@ -74,3 +83,17 @@ class InviteCreate(Strict):
 
 class InterviewEnd(Strict):
     reason: str = Field("ended by HR", max_length=500)
+
+
+class SessionTypeGenerate(Strict):
+    description: str = Field(min_length=1, max_length=2000)
+
+
+class SessionTypePatch(Strict):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    purpose: str | None = Field(None, max_length=2000)
+    anonymity: Literal["named", "aggregated"] | None = None
+    settings: dict | None = None
+    status: Literal["draft", "published"] | None = None
+    topics: list[TopicIn] | None = Field(
+        None, description="The full ordered list, as for PATCH /sessions/{id}.")
