@@ -158,7 +158,8 @@ def _advance(
 ) -> list[OutboundRecord]:
     """Let the planner choose the next move, have a strategy word it, close when done."""
     state = copy.deepcopy(interview.coverage)
-    move = planner.next_move(state, answer, skip=skip)
+    move = planner.next_move(state, answer, skip=skip,
+                             sentiment=sentiment.score(answer) if answer else None)
     if move.topic is not None and move.topic not in _topics(interview):
         # HR removed or disabled this topic mid-interview: treat it as dropped
         state["topics"][move.topic]["status"] = "dropped"

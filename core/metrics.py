@@ -45,6 +45,6 @@ def score(interview) -> None:
     interview.sentiment = round(fmean(s for _, s, _ in answers), 4)
     words = fmean(len(re.findall(r"\w+", text)) for text, _, _ in answers)
     probes = [text for text, _, probe in answers if probe]
-    yield_ = sum(classify(t) == "rich" for t in probes) / len(probes) if probes else 1.0
+    yield_ = sum(classify(t) != "thin" for t in probes) / len(probes) if probes else 1.0
     interview.engagement = round(100 * (0.4 * min(words / 60, 1) + 0.3 * yield_
                                         + 0.3 * completion), 1)

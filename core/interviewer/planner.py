@@ -36,13 +36,18 @@ class Move:
     why: str
 
 
-def classify(answer: str) -> str:
-    """"thin" answers earn a probe; "rich" ones do not."""
+EMOTIONAL = 0.75  # |VADER compound| at or above this is a strongly emotional answer
+
+
+def classify(answer: str, sentiment: float | None = None) -> str:
+    """"thin" and "emotional" answers earn a probe; "rich" ones do not."""
     words = re.findall(r"\w+", answer)
     if len(words) < 8:
         return "thin"
     if len(words) < 15 and VAGUE.search(answer):
         return "thin"
+    if sentiment is not None and abs(sentiment) >= EMOTIONAL:
+        return "emotional"
     return "rich"
 
 
@@ -115,14 +120,19 @@ def can_probe(state: dict[str, Any], key: str) -> bool:
     )
 
 
-def next_move(state: dict[str, Any], answer: str | None = None, *, skip: bool = False) -> Move:
+def next_move(
+    state: dict[str, Any], answer: str | None = None, *, skip: bool = False,
+    sentiment: float | None = None,
+) -> Move:
     """Decide the next move after ``answer`` to the current question (None at the start)."""
     current = state["current"]
     if current and state["topics"][current]["status"] == "open":
+        kind = classify(answer, sentiment) if answer is not None else None
         if skip:
             state["topics"][current]["status"] = "skipped"
-        elif answer is not None and classify(answer) == "thin" and can_probe(state, current):
-            return Move("probe", current, "short or vague answer; probe cap not reached")
+        elif kind in ("thin", "emotional") and can_probe(state, current):
+            why = ("short or vague answer" if kind == "thin" else "strongly emotional answer")
+            return Move("probe", current, f"{why}; probe cap not reached")
         else:
             state["topics"][current]["status"] = "done"
     if state["wrap_up"] == "asked":

@@ -80,3 +80,14 @@ def test_classify():
     assert classify("it is ok I guess, not sure really what else") == "thin"
     assert classify("The team is great and I learn something new every single week here.") == (
         "rich")
+
+
+def test_a_strongly_emotional_answer_earns_a_probe_even_when_long():
+    state = initial(TOPICS, budget=12)
+    record(state, next_move(state), "q1")
+    angry = ("I am furious, this place is a disaster and my manager humiliated me in front "
+             "of the whole team last week, it was awful and unfair.")
+    move = next_move(state, angry, sentiment=-0.93)
+    assert move.action == "probe" and "emotional" in move.why
+    assert classify(angry, -0.93) == "emotional"
+    assert classify(angry, None) == "rich"
