@@ -83,7 +83,7 @@ def test_classify():
 
 
 def test_a_strongly_emotional_answer_earns_a_probe_even_when_long():
-    state = initial(TOPICS, budget=12)
+    state = initial([PlanTopic("b", "high"), PlanTopic("c", "medium")], budget=12)
     record(state, next_move(state), "q1")
     angry = ("I am furious, this place is a disaster and my manager humiliated me in front "
              "of the whole team last week, it was awful and unfair.")
