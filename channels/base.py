@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from redis.exceptions import RedisError
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import db, jobs
+from core import db, jobs, ratelimit
 from core.config import Settings
 from core.messages import Address, Inbound, Outbound
-from core.models import InboundEvent, OutboundRecord, utcnow
+from core.models import InboundEvent, Interview, OutboundRecord, Person, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,14 @@ class BadPayload(Exception):
 
 class PermanentError(Exception):
     """The provider refused for good (opted out, unknown user): do not retry."""
+
+
+class RetryAfter(Exception):
+    """The provider is pacing us (HTTP 429): wait this long, then send again."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"rate limited; retry after {seconds} s")
+        self.seconds = seconds
 
 
 class Channel(ABC):
@@ -61,8 +71,25 @@ class Channel(ABC):
         return "\n".join(lines)
 
     @abstractmethod
-    def send(self, address: Address, message: Outbound) -> str | None:
-        """The only I/O: send and return the provider's message id."""
+    def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
+        """The only I/O: send and return the provider's message id. ``ref`` names the
+        outbox row so ``find_sent`` can recognise the message later."""
+
+    def resolve(self, address: Address) -> Address:
+        """Complete an address before sending (look up a user id, open a DM)."""
+        return address
+
+    def remember(self, person: Person, address: Address) -> None:
+        """Keep what ``resolve`` learnt about the person (their id on this channel)."""
+        return None
+
+    def pacing(self, address: Address) -> list[tuple[str, float]]:
+        """Rate limits as (key, seconds between sends), shared by all workers."""
+        return []
+
+    def find_sent(self, address: Address, ref: str) -> str | None:
+        """Did an interrupted attempt reach the provider? Its message id, or None."""
+        return None
 
 
 def _registry() -> dict[str, type[Channel]]:
@@ -126,42 +153,112 @@ def enqueue_deliveries(record_ids: list[int]) -> None:
             log.warning("queue unreachable, outbound %s left for the sweeper: %s", record_id, exc)
 
 
+# A claim older than this is taken to be from a worker that died mid-send.
+CLAIM_TTL = timedelta(seconds=120)
+RETRY_AFTER_ATTEMPTS = 3
+
+
+def _claim(record_id: int) -> bool | None:
+    """Atomically take the row for sending. Returns None when it is not ours to send (sent,
+    failed, or being sent right now), else whether an earlier attempt may have gone out."""
+    now = utcnow()
+    row = OutboundRecord
+    takeovers = (
+        (True, and_(row.status == "sending", row.claimed_at < now - CLAIM_TTL)),
+        (False, row.status == "pending"),
+    )
+    with db.session_scope() as s:
+        for in_flight, condition in takeovers:
+            claimed = s.execute(
+                update(row).where(row.id == record_id, condition)
+                .values(status="sending", claimed_at=now, attempts=row.attempts + 1)
+            ).rowcount
+            if claimed:
+                return in_flight
+    return None
+
+
 def deliver(record_id: int) -> str | None:
-    """Send one outbox row. Idempotent: a row already sent is skipped, and a Redis lock
-    keeps two workers from sending the same row at once. A failure raises so RQ retries
-    with backoff; the row records the attempt and the error."""
-    lock = jobs.connection().lock(f"parley:deliver:{record_id}", timeout=300)
-    if not lock.acquire(blocking=False):
-        raise RuntimeError(f"outbound {record_id} is being delivered by another worker")
+    """Send one outbox row exactly once.
+
+    The row is claimed atomically in the database, so two workers never send it together;
+    a claim left by a dead worker expires and the next attempt first asks the channel
+    whether the message already went out. Failures put the row back to pending and raise
+    so RQ retries with backoff; a provider's Retry-After pauses that channel for everyone.
+    """
+    in_flight = _claim(record_id)
+    if in_flight is None:
+        return None
+    with db.session_scope() as s:
+        record = s.get(OutboundRecord, record_id)
+        channel_name, address = record.channel, Address.from_dict(record.address)
+        message = Outbound.from_dict(record.payload)
+    channel, ref = get(channel_name), f"out-{record_id}"
     try:
-        with db.session_scope() as s:
-            record = s.get(OutboundRecord, record_id)
-            if record is None or record.status != "pending":
-                return None
-            channel_name, address = record.channel, Address.from_dict(record.address)
-            message = Outbound.from_dict(record.payload)
+        resolved = channel.resolve(address)
+        if resolved != address:
+            _remember(record_id, channel, resolved)
+        if in_flight and (provider_id := channel.find_sent(resolved, ref)):
+            _finish(record_id, status="sent", provider_id=provider_id)
+            return provider_id
+        provider_id = _send_paced(channel, resolved, message, ref)
+    except PermanentError as exc:
+        _finish(record_id, status="failed", error=str(exc))
+        log.error("outbound %s refused for good: %s", record_id, exc)
+        return None
+    except Exception as exc:
+        _finish(record_id, status="pending", error=f"{type(exc).__name__}: {exc}")
+        raise
+    _finish(record_id, status="sent", provider_id=provider_id)
+    return provider_id
+
+
+def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str) -> str | None:
+    limits = channel.pacing(address)
+    for _ in range(RETRY_AFTER_ATTEMPTS):
+        ratelimit.pace(*limits)
         try:
-            provider_id = get(channel_name).send(address, message)
-        except PermanentError as exc:
-            _finish(record_id, status="failed", error=str(exc))
-            log.error("outbound %s refused for good: %s", record_id, exc)
-            return None
-        except Exception as exc:
-            _finish(record_id, status="pending", error=f"{type(exc).__name__}: {exc}")
-            raise
-        _finish(record_id, status="sent", provider_id=provider_id)
-        return provider_id
-    finally:
-        lock.release()
+            return channel.send(address, message, ref=ref)
+        except RetryAfter as exc:
+            log.warning("%s asked us to wait %s s", channel.name, exc.seconds)
+            for key, _interval in limits:
+                ratelimit.hold(key, exc.seconds)
+            if not limits:
+                ratelimit.pace((f"{channel.name}:retry-after:{ref}", exc.seconds))
+    raise RetryAfter(0)
+
+
+def _remember(record_id: int, channel: Channel, address: Address) -> None:
+    """Keep a resolved address on the row, the interview and the person."""
+    with db.session_scope() as s:
+        record = s.get(OutboundRecord, record_id)
+        record.address = address.to_dict()
+        interview = s.get(Interview, record.interview_id) if record.interview_id else None
+        if interview is not None:
+            if interview.channel == address.channel:
+                interview.address = address.to_dict()
+            channel.remember(interview.person, address)
 
 
 def _finish(record_id: int, *, status: str, error: str = "", provider_id: str | None = None):
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
-        record.attempts += 1
         record.status = status
         record.last_error = error[:2000]
         if status == "sent":
             record.provider_message_id = provider_id
             record.sent_at = utcnow()
+        if status == "failed" and record.interview_id:
+            interview = s.get(Interview, record.interview_id)
+            if interview.invite.status in ("created", "sent"):
+                interview.invite.status = "unreachable"
+                interview.invite.status_reason = error[:2000]
 
+
+def unfinished_outbound(s, cutoff) -> list[int]:
+    """Rows the sweeper should re-enqueue: pending, or claimed by a worker that died."""
+    row = OutboundRecord
+    return list(s.scalars(select(row.id).where(or_(
+        and_(row.status == "pending", row.created_at <= cutoff),
+        and_(row.status == "sending", row.claimed_at <= utcnow() - CLAIM_TTL),
+    ))))

@@ -58,7 +58,7 @@ class WebChannel(Channel):
     def render(self, message: Outbound) -> dict[str, Any]:
         return message.to_dict()
 
-    def send(self, address: Address, message: Outbound) -> str | None:
+    def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         return None  # the turn is already stored; the page reads it
 
 

@@ -291,6 +291,7 @@ class OutboundRecord(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column()  # when a worker began sending
     sent_at: Mapped[datetime | None] = mapped_column()
 
 

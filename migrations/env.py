@@ -4,7 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from core.config import get_settings
-from core.models import Base
+from core.models import Base, UTCDateTime
 
 target_metadata = Base.metadata
 
@@ -19,12 +19,20 @@ def run() -> None:
         _migrate(conn)
 
 
+def _render_item(type_, obj, autogen_context):
+    """Write our UTC wrapper as a plain DateTime so migrations never import app code."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _migrate(conn) -> None:
     context.configure(
         connection=conn,
         target_metadata=target_metadata,
         render_as_batch=conn.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

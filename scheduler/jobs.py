@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from channels.base import enqueue_deliveries, enqueue_inbound
+from channels.base import enqueue_deliveries, enqueue_inbound, unfinished_outbound
 from core import db, engine
 from core.lifecycle import State
-from core.models import InboundEvent, Interview, OutboundRecord, utcnow
+from core.models import InboundEvent, Interview, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,7 @@ def sweep(older_than_seconds: int = 30) -> dict[str, int]:
     with db.session_scope() as s:
         inbound = s.execute(select(InboundEvent.channel, InboundEvent.event_id).where(
             InboundEvent.status == "pending", InboundEvent.received_at <= cutoff)).all()
-        outbound = list(s.scalars(select(OutboundRecord.id).where(
-            OutboundRecord.status == "pending", OutboundRecord.created_at <= cutoff)))
+        outbound = unfinished_outbound(s, cutoff)
     for channel, event_id in inbound:
         enqueue_inbound(channel, event_id)
     enqueue_deliveries(outbound)

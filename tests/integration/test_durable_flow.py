@@ -1,13 +1,15 @@
 """Nothing acknowledged is lost and nothing is sent twice (DESIGN.md §4)."""
 
+from datetime import timedelta
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import create_app
 from channels import base
 from channels.base import deliver, enqueue_deliveries
 from core import db, jobs
-from core.models import InboundEvent, OutboundRecord
+from core.models import InboundEvent, OutboundRecord, utcnow
 from scheduler.jobs import sweep
 from tests.support.chat import WebChat
 from tests.support.factories import invite, make_session, token_of
@@ -70,15 +72,32 @@ def test_delivery_renders_choices_as_numbered_text(hook):
     assert hook.requests[0].json()["text"] == "Begin?\n\n1. Yes\n2. No"
 
 
-def test_a_row_being_delivered_elsewhere_is_not_sent_again(hook):
+def test_a_row_being_sent_by_another_worker_is_left_alone(hook):
     record_id = outbound_to(hook)
-    lock = jobs.connection().lock(f"parley:deliver:{record_id}", timeout=60)
-    assert lock.acquire(blocking=False)
-    with pytest.raises(RuntimeError, match="another worker"):
-        deliver(record_id)
-    lock.release()
+    with db.session_scope() as s:
+        s.execute(update(OutboundRecord).values(status="sending", claimed_at=utcnow()))
+    assert deliver(record_id) is None
+    assert sweep(older_than_seconds=0)["outbound"] == 0
     assert hook.requests == []
-    deliver(record_id)
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over_by_the_sweeper(hook):
+    record_id = outbound_to(hook)
+    with db.session_scope() as s:  # a worker claimed it three minutes ago and died
+        s.execute(update(OutboundRecord).values(
+            status="sending", claimed_at=utcnow() - timedelta(minutes=3), attempts=1))
+    assert sweep(older_than_seconds=0)["outbound"] == 1
+    run_jobs()
+    assert row(record_id).status == "sent" and row(record_id).attempts == 2
+    assert len(hook.requests) == 1
+
+
+def test_a_permanent_refusal_is_not_retried(hook):
+    hook.default = Reply(200, {"id": None})  # our hook channel treats a null id as refused
+    record_id = outbound_to(hook)
+    enqueue_deliveries([record_id])
+    run_jobs(retries=True)
+    assert row(record_id).status == "failed"
     assert len(hook.requests) == 1
 
 

@@ -10,7 +10,7 @@ import json
 import urllib.error
 import urllib.request
 
-from channels.base import Channel
+from channels.base import Channel, PermanentError
 from core.messages import Address, Outbound
 
 
@@ -23,9 +23,12 @@ class HookChannel(Channel):
     def parse(self, request):
         return []
 
-    def send(self, address: Address, message: Outbound) -> str | None:
+    def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         body = json.dumps({"to": address.key, "text": self.render(message)}).encode()
         req = urllib.request.Request(address.data["url"], data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=5) as resp:
-            return json.loads(resp.read())["id"]
+            provider_id = json.loads(resp.read())["id"]
+        if provider_id is None:
+            raise PermanentError("the hook refused this recipient")
+        return provider_id
