@@ -31,6 +31,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(api.bp)
     app.register_blueprint(web_channel.bp)
+    if settings.slack_enabled:
+        from channels import slack
+
+        slack.init_app(app, settings)
     errors.init_app(app)
     return app
 

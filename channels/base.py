@@ -93,9 +93,10 @@ class Channel(ABC):
 
 
 def _registry() -> dict[str, type[Channel]]:
+    from channels.slack import SlackChannel
     from channels.web import WebChannel
 
-    return {cls.name: cls for cls in (WebChannel,)}
+    return {cls.name: cls for cls in (WebChannel, SlackChannel)}
 
 
 CHANNELS: dict[str, type[Channel]] = {}
@@ -248,6 +249,10 @@ def _finish(record_id: int, *, status: str, error: str = "", provider_id: str | 
         if status == "sent":
             record.provider_message_id = provider_id
             record.sent_at = utcnow()
+            if record.interview_id:
+                invite = s.get(Interview, record.interview_id).invite
+                if invite.status == "created":
+                    invite.status = "sent"
         if status == "failed" and record.interview_id:
             interview = s.get(Interview, record.interview_id)
             if interview.invite.status in ("created", "sent"):

@@ -35,6 +35,13 @@ class Settings(BaseSettings):
     openai_base_url: str = Field("", description="Any OpenAI-compatible server.")
     openai_model: str = Field("gpt-4o-mini", description="Model name for the LLM interviewer.")
     openai_timeout: float = Field(10.0, gt=0, le=120, description="Seconds per LLM call.")
+    slack_signing_secret: str = Field("", description="Verifies Slack requests.")
+    slack_bot_token: str = Field("", description="xoxb- token for one workspace.")
+    slack_client_id: str = Field("", description="With the secret: multi-workspace OAuth.")
+    slack_client_secret: str = Field("", description="OAuth client secret.")
+    slack_api_base_url: str = Field("https://slack.com/api/", description="Slack Web API base.")
+    slack_workspace_rate: float = Field(
+        10.0, gt=0, le=100, description="Messages per second per Slack workspace.")
     invite_ttl_days: int = Field(7, ge=1, le=90, description="Days an invite link stays valid.")
 
     @field_validator("database_url")
@@ -69,6 +76,18 @@ class Settings(BaseSettings):
     @property
     def effective_public_base_url(self) -> str:
         return self.public_base_url or f"http://127.0.0.1:{self.port}"
+
+    @field_validator("slack_api_base_url")
+    @classmethod
+    def _slack_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value if value.endswith("/") else value + "/"
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_signing_secret and (
+            self.slack_bot_token or (self.slack_client_id and self.slack_client_secret)))
 
     @property
     def llm_enabled(self) -> bool:

@@ -43,6 +43,16 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
     return person, created
 
 
+CHANNEL_IDS = {"slack": Person.slack_user_id, "teams": Person.teams_user_id,
+               "sms": Person.phone, "email": Person.email}
+
+
+def by_address(db: DB, channel: str, key: str) -> Person | None:
+    """The person behind a sender on a channel (their Slack id, phone, email …)."""
+    column = CHANNEL_IDS.get(channel)
+    return db.scalar(select(Person).where(column == key)) if column is not None and key else None
+
+
 def search(db: DB, q: str, limit: int = 20) -> list[Person]:
     stmt = select(Person).order_by(Person.name).limit(limit)
     if q.strip():

@@ -71,6 +71,17 @@ def current_interview(db: DB, invite: Invite) -> Interview | None:
     )
 
 
+def channel_address(invite: Invite) -> Address:
+    """Where the invite's first message goes; a chat channel resolves the rest on sending."""
+    person = invite.person
+    if invite.channel == "web":
+        return web_address(invite)
+    if invite.channel == "slack":
+        return Address("slack", person.slack_user_id or "", {"email": person.email} if
+                       person.email and not person.slack_user_id else {})
+    raise ValueError(f"no address for channel {invite.channel!r}")
+
+
 def open_interview(db: DB, invite: Invite) -> tuple[Interview, bool]:
     """The invite's current interview, creating it on first contact. Returns (it, created)."""
     interview = current_interview(db, invite)
@@ -78,9 +89,10 @@ def open_interview(db: DB, invite: Invite) -> tuple[Interview, bool]:
         return interview, False
     interview = Interview(
         invite=invite, session=invite.session, person=invite.person, channel=invite.channel,
-        address=web_address(invite).to_dict() if invite.channel == "web" else {},
+        address=channel_address(invite).to_dict(),
     )
     db.add(interview)
-    invite.status = "opened"
+    if invite.channel == "web":
+        invite.status = "opened"
     db.flush()
     return interview, True

@@ -16,7 +16,7 @@ from channels.base import enqueue_deliveries, registry
 from core import db, directory, invites, jobs, sessions
 from core.interviewer import generate
 from core.library import make_topic
-from core.models import AuditLog, Interview, Person, Session, SessionType, Topic, Turn
+from core.models import AuditLog, Interview, Invite, Person, Session, SessionType, Topic, Turn
 from web.errors import ApiError
 from web.schemas import (
     InterviewEnd,
@@ -376,10 +376,29 @@ def create_invite(session_id: int):
             person = _get(s, Person, data.person_id, "person")
         invite, token = invites.create(s, session, person, channel=data.channel,
                                        ttl_days=settings.invite_ttl_days)
+        ids = []
+        if data.channel != "web":  # a chat channel: the consent message goes out now
+            interview, _ = invites.open_interview(s, invite)
+            ids = [r.id for r in interview_bot.start(s, interview)]
         audit(s, "invite.create", "invite", invite.id, person=person.id, channel=data.channel)
         link = f"{settings.effective_public_base_url}/c/{token}"
-        return jsonify(id=invite.id, person_id=person.id, channel=invite.channel, link=link,
-                       status=invite.status, expires_at=_iso(invite.expires_at)), 201
+        out = {"id": invite.id, "person_id": person.id, "channel": invite.channel, "link": link,
+               "status": invite.status, "expires_at": _iso(invite.expires_at)}
+    enqueue_deliveries(ids)
+    return jsonify(out), 201
+
+
+@bp.get("/sessions/<int:session_id>/invites")
+def list_invites(session_id: int):
+    """Each invite's status, with the reason when someone could not be reached."""
+    with db.session_scope() as s:
+        _get(s, Session, session_id, "session")
+        rows = s.scalars(select(Invite).where(Invite.session_id == session_id)
+                         .order_by(Invite.id))
+        return jsonify(invites=[{
+            "id": i.id, "person_id": i.person_id, "channel": i.channel, "status": i.status,
+            "status_reason": i.status_reason, "sent_at": _iso(i.sent_at),
+            "expires_at": _iso(i.expires_at)} for i in rows])
 
 
 @bp.get("/sessions/<int:session_id>/interviews")

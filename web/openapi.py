@@ -38,6 +38,8 @@ OPERATIONS: dict[str, Op] = {
                           "query": {"q": "text to match"}},
     "api.create_invite": {"summary": "Invite a person; returns the private link",
                           "body": schemas.InviteCreate, "created": True, "not_found": True},
+    "api.list_invites": {"summary": "Invites of a session with their delivery status",
+                         "not_found": True},
     "api.list_interviews": {"summary": "Interviews of a session", "not_found": True},
     "api.get_interview": {"summary": "One interview with its turns", "not_found": True},
     "api.end_interview": {"summary": "End an interview (admin_ended)",

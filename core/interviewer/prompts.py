@@ -60,6 +60,10 @@ CLOSING = (
     "make this a better place to work. Have a good day!"
 )
 NOT_STARTED = "This conversation hasn't started yet."
+NO_CONVERSATION = (
+    "Hi! I don't have an open conversation with you right now. When HR invites you, "
+    "I'll message you here."
+)
 
 ACKNOWLEDGEMENTS = {
     "positive": ["That's good to hear.", "Great, thank you.", "I'm glad to hear that."],

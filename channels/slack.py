@@ -1,0 +1,364 @@
+"""The Slack channel: DMs, buttons, App Home and /parley, through slack-bolt.
+
+Bolt verifies every request (v0 HMAC, 5-minute window → 401) and we only store and enqueue
+inside its listeners, so Slack gets its ack at once; the worker does the rest. The only
+module that imports slack_bolt or slack_sdk.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, request
+from slack_bolt import App
+from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.oauth.oauth_settings import OAuthSettings
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import MetaData, select
+
+from channels.base import (
+    Channel,
+    Forbidden,
+    PermanentError,
+    RetryAfter,
+    accept,
+)
+from core import db, jobs, lifecycle, ratelimit
+from core.config import Settings, get_settings
+from core.interviewer.prompts import anonymity_note
+from core.messages import Address, Choice, Inbound, Outbound
+from core.models import Interview, Person
+
+log = logging.getLogger(__name__)
+
+SCOPES = ["chat:write", "im:write", "im:history", "users:read", "users:read.email",
+         "commands"]
+SECTION_LIMIT = 3000  # Block Kit section text
+MAX_BLOCKS = 50
+# Errors that no retry can fix: the person or conversation is not reachable this way.
+PERMANENT = {"users_not_found", "user_not_found", "channel_not_found", "is_archived",
+             "account_inactive", "user_disabled", "not_in_channel", "cannot_dm_bot",
+             "invalid_auth", "not_authed", "token_revoked", "missing_scope", "msg_too_long"}
+DANGER = {"stop", "decline"}
+PRIMARY = {"accept", "resume"}
+
+HOME_INTRO = "*Parley* runs short, private conversations for your HR team."
+HOME_NONE = "You have no open conversations. You'll get a message here when HR invites you."
+COMMAND_HELP = (
+    "`/parley status` — your open conversations\n"
+    "`/parley pause` — pause the current one\n"
+    "`/parley resume` — carry on where you left off\n"
+    "In the conversation itself you can also type pause, resume, skip, stop or help."
+)
+
+
+class SlackChannel(Channel):
+    name = "slack"
+
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        return settings.slack_enabled
+
+    # ---- the edge -------------------------------------------------------------------------
+
+    def verify(self, request: Any) -> None:
+        verifier = SignatureVerifier(self.settings.slack_signing_secret)
+        if not verifier.is_valid_request(request.get_data(), dict(request.headers)):
+            raise Forbidden("invalid or stale Slack signature")
+
+    def parse(self, request: Any) -> list[Inbound]:
+        return parse_event(request.get_json(silent=True) or {})
+
+    # ---- rendering ------------------------------------------------------------------------
+
+    def render(self, message: Outbound) -> dict[str, Any]:
+        """Block Kit with a plain-text fallback; choices become buttons."""
+        return render_blocks(message)
+
+    # ---- I/O ----------------------------------------------------------------------------
+
+    def client(self, address: Address) -> WebClient:
+        token = self.settings.slack_bot_token
+        team = address.data.get("team")
+        if self.settings.slack_client_id and team:
+            bot = installation_store(self.settings).find_bot(enterprise_id=None, team_id=team)
+            if bot is None:
+                raise PermanentError(f"Parley is not installed in Slack workspace {team}")
+            token = bot.bot_token
+        return WebClient(token=token, base_url=self.settings.slack_api_base_url, timeout=10)
+
+    def resolve(self, address: Address) -> Address:
+        client = self.client(address)
+        user, data = address.key, dict(address.data)
+        if not user:
+            email = data.get("email")
+            if not email:
+                raise PermanentError("no Slack user id and no email to look one up")
+            user = _call(client.users_lookupByEmail, email=email)["user"]["id"]
+        if not data.get("channel"):
+            opened = _call(client.conversations_open, users=user)
+            data["channel"] = opened["channel"]["id"]
+        return Address("slack", user, data)
+
+    def remember(self, person: Person, address: Address) -> None:
+        person.slack_user_id = address.key
+
+    def pacing(self, address: Address) -> list[tuple[str, float]]:
+        team = address.data.get("team") or "default"
+        return [(f"slack:channel:{address.data.get('channel')}", 1.0),
+                (f"slack:team:{team}", 1.0 / self.settings.slack_workspace_rate)]
+
+    def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
+        payload = self.render(message)
+        response = _call(
+            self.client(address).chat_postMessage, channel=address.data["channel"],
+            text=payload["text"], blocks=payload["blocks"],
+            metadata={"event_type": "parley_message", "event_payload": {"ref": ref}},
+        )
+        return response["ts"]
+
+    def find_sent(self, address: Address, ref: str) -> str | None:
+        history = _call(self.client(address).conversations_history,
+                        channel=address.data["channel"], limit=20, include_all_metadata=True)
+        for msg in history.get("messages", []):
+            if (msg.get("metadata") or {}).get("event_payload", {}).get("ref") == ref:
+                return msg["ts"]
+        return None
+
+
+def _call(method, **kwargs):
+    """One Web API call with Slack's errors sorted into retry-later, permanent and transient."""
+    try:
+        return method(**kwargs)
+    except SlackApiError as exc:
+        response = exc.response
+        if response.status_code == 429:
+            raise RetryAfter(float(response.headers.get("Retry-After", 1))) from exc
+        error = response.get("error") if hasattr(response, "get") else None
+        if error in PERMANENT:
+            raise PermanentError(f"Slack said {error}") from exc
+        raise
+
+
+# ---- pure converters -------------------------------------------------------------------------
+
+def render_blocks(message: Outbound) -> dict[str, Any]:
+    chunks = [message.text[i:i + SECTION_LIMIT]
+              for i in range(0, len(message.text), SECTION_LIMIT)] or [""]
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
+        for chunk in chunks[:MAX_BLOCKS - 2]
+    ]
+    if message.progress:
+        n, of = message.progress
+        blocks.append({"type": "context",
+                       "elements": [{"type": "mrkdwn", "text": f"Topic {n} of {of}"}]})
+    if message.choices:
+        blocks.append({"type": "actions", "elements": [_button(c) for c in message.choices]})
+    text = message.text[:40_000]
+    if message.choices:
+        text += "\n(" + " · ".join(f"{i}. {c.label}"
+                                   for i, c in enumerate(message.choices, 1)) + ")"
+    return {"text": text, "blocks": blocks}
+
+
+def _button(choice: Choice) -> dict[str, Any]:
+    button = {"type": "button", "action_id": f"choice:{choice.value}", "value": choice.value,
+              "text": {"type": "plain_text", "text": choice.label[:75]}}
+    if choice.value in DANGER:
+        button["style"] = "danger"
+    elif choice.value in PRIMARY:
+        button["style"] = "primary"
+    return button
+
+
+def chosen_blocks(text: str, label: str) -> list[dict[str, Any]]:
+    """The message after a click: the question stays, the buttons become the answer."""
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text[:SECTION_LIMIT]}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"✓ *{label}*"}]}]
+
+
+def _sender(user: str, team: str | None, channel: str | None) -> Address:
+    return Address("slack", user, {k: v for k, v in (("team", team), ("channel", channel)) if v})
+
+
+def parse_event(body: dict[str, Any]) -> list[Inbound]:
+    """A DM from a person → one Inbound; bot echoes, edits and joins → nothing."""
+    event = body.get("event") or {}
+    if body.get("type") != "event_callback" or event.get("type") != "message":
+        return []
+    if event.get("bot_id") or event.get("subtype") or event.get("channel_type") != "im":
+        return []
+    if not event.get("user") or not body.get("event_id"):
+        return []
+    return [Inbound(channel="slack", event_id=body["event_id"],
+                    sender=_sender(event["user"], body.get("team_id"), event.get("channel")),
+                    text=event.get("text") or "")]
+
+
+def parse_action(body: dict[str, Any]) -> list[Inbound]:
+    """A button click → an Inbound carrying the choice."""
+    action = (body.get("actions") or [{}])[0]
+    user = (body.get("user") or {}).get("id")
+    if not user or not action.get("value"):
+        return []
+    choice = action["value"] if action.get("action_id", "").startswith("choice:") else "resume"
+    channel = (body.get("channel") or body.get("container") or {}).get("id") or (
+        body.get("container") or {}).get("channel_id")
+    return [Inbound(channel="slack", event_id=f"action:{user}:{action.get('action_ts')}",
+                    sender=_sender(user, (body.get("team") or {}).get("id"), channel),
+                    choice=choice)]
+
+
+# ---- the bolt app ------------------------------------------------------------------------
+
+def installation_store(settings: Settings) -> SQLAlchemyInstallationStore:
+    return _installation_store(settings.slack_client_id, db.engine())
+
+
+@lru_cache(maxsize=4)
+def _installation_store(client_id: str, engine) -> SQLAlchemyInstallationStore:
+    return SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+
+
+def oauth_tables(metadata: MetaData) -> None:
+    """Add slack_sdk's OAuth tables to ``metadata`` (the migration creates them)."""
+    SQLAlchemyInstallationStore.build_installations_table(metadata, "slack_installations")
+    SQLAlchemyInstallationStore.build_bots_table(metadata, "slack_bots")
+    SQLAlchemyOAuthStateStore.build_oauth_states_table(metadata, "slack_oauth_states")
+
+
+def build_app(settings: Settings) -> App:
+    client = WebClient(base_url=settings.slack_api_base_url)
+    options: dict[str, Any] = {
+        "signing_secret": settings.slack_signing_secret, "client": client,
+        "process_before_response": True,  # our listeners only store and enqueue
+    }
+    if settings.slack_client_id and settings.slack_client_secret:
+        options["oauth_settings"] = OAuthSettings(
+            client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
+            scopes=SCOPES, installation_store=installation_store(settings),
+            state_store=SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine()),
+        )
+    else:
+        options["token"] = settings.slack_bot_token
+        options["token_verification_enabled"] = False  # no network call while starting up
+    app = App(**options)
+
+    @app.event("message")
+    def on_message(body):
+        accept(parse_event(body))
+
+    @app.event("app_home_opened")
+    def on_home(event, body):
+        jobs.enqueue_once("channels.slack.publish_home", body.get("team_id"), event["user"],
+                          job_id=jobs.job_key("slack-home", body.get("event_id")))
+
+    @app.action(re.compile(r"^(choice:.+|resume_interview)$"))
+    def on_click(ack, body):
+        ack()
+        accept(parse_action(body))
+        message, action = body.get("message") or {}, body["actions"][0]
+        if message.get("ts") and action.get("action_id", "").startswith("choice:"):
+            jobs.enqueue_once(
+                "channels.slack.mark_chosen", (body.get("team") or {}).get("id"),
+                body["channel"]["id"], message["ts"], message.get("text", ""),
+                action["text"]["text"],
+                job_id=jobs.job_key("slack-chosen", message["ts"], action.get("action_ts")))
+
+    @app.command("/parley")
+    def on_command(ack, command):
+        word = (command.get("text") or "").strip().lower()
+        if word in ("pause", "resume"):
+            accept([Inbound(channel="slack", event_id=f"command:{command['trigger_id']}",
+                            sender=_sender(command["user_id"], command.get("team_id"), None),
+                            choice=word)])
+            ack(f"OK — {word}.")
+        elif word == "status":
+            ack(status_text(command["user_id"]))
+        else:
+            ack(COMMAND_HELP)
+
+    return app
+
+
+def open_interviews(slack_user_id: str) -> list[dict[str, Any]]:
+    with db.session_scope() as s:
+        rows = s.scalars(
+            select(Interview).join(Person, Interview.person_id == Person.id)
+            .where(Person.slack_user_id == slack_user_id,
+                   Interview.state.in_([str(x) for x in lifecycle.ACTIVE]))
+            .order_by(Interview.id.desc()))
+        return [{"id": i.id, "name": i.session.session_type.name, "state": i.state,
+                 "anonymity": i.session.anonymity} for i in rows]
+
+
+def status_text(slack_user_id: str) -> str:
+    rows = open_interviews(slack_user_id)
+    if not rows:
+        return HOME_NONE
+    return "\n".join(f"• {r['name']}: {r['state'].replace('_', ' ')}" for r in rows)
+
+
+def home_view(slack_user_id: str) -> dict[str, Any]:
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": HOME_INTRO}}]
+    rows = open_interviews(slack_user_id)
+    if not rows:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": HOME_NONE}})
+    for r in rows[:20]:
+        blocks += [
+            {"type": "section",
+             "text": {"type": "mrkdwn",
+                      "text": f"*{r['name']}* — {r['state'].replace('_', ' ')}"},
+             "accessory": {"type": "button", "action_id": "resume_interview",
+                           "value": str(r["id"]), "style": "primary",
+                           "text": {"type": "plain_text", "text": "Resume"}}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": anonymity_note(r["anonymity"])}]},
+        ]
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+# ---- jobs ----------------------------------------------------------------------------------
+
+def publish_home(team: str | None, slack_user_id: str) -> None:
+    """RQ job: show the person's open conversations on the App Home tab."""
+    channel = SlackChannel(get_settings())
+    address = _sender(slack_user_id, team, None)
+    ratelimit.pace(*channel.pacing(address)[1:])
+    _call(channel.client(address).views_publish, user_id=slack_user_id,
+          view=home_view(slack_user_id))
+
+
+def mark_chosen(team: str | None, channel_id: str, ts: str, text: str, label: str) -> None:
+    """RQ job: after a click, update the message in place so the buttons show the answer."""
+    channel = SlackChannel(get_settings())
+    address = _sender("", team, channel_id)
+    ratelimit.pace(*channel.pacing(address))
+    _call(channel.client(address).chat_update, channel=channel_id, ts=ts, text=text,
+          blocks=chosen_blocks(text, label))
+
+
+# ---- Flask wiring ----------------------------------------------------------------------------
+
+bp = Blueprint("slack", __name__)
+
+
+@bp.route("/slack/events", methods=["POST"])
+@bp.route("/slack/install", methods=["GET"])
+@bp.route("/slack/oauth_redirect", methods=["GET"])
+def slack_endpoint():
+    return current_app.extensions["parley_slack"].handle(request)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["parley_slack"] = SlackRequestHandler(build_app(settings))
+    app.register_blueprint(bp)
