@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any, ClassVar
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core import db, jobs, ratelimit
@@ -145,17 +145,18 @@ def enqueue_inbound(channel: str, event_id: str) -> None:
                     channel, event_id, exc)
 
 
-def enqueue_deliveries(record_ids: list[int]) -> None:
+def enqueue_deliveries(record_ids: list[int], *, replace_started: bool = False) -> None:
     for record_id in record_ids:
         try:
             jobs.enqueue_once("channels.base.deliver", record_id,
-                              job_id=jobs.job_key("out", record_id))
+                              job_id=jobs.job_key("out", record_id),
+                              replace_started=replace_started)
         except RedisError as exc:
             log.warning("queue unreachable, outbound %s left for the sweeper: %s", record_id, exc)
 
 
-# A claim older than this is taken to be from a worker that died mid-send.
-CLAIM_TTL = timedelta(seconds=120)
+# A claim older than this is from a worker that died mid-send: longer than RQ lets a job run.
+CLAIM_TTL = timedelta(seconds=jobs.JOB_TIMEOUT + 120)
 RETRY_AFTER_ATTEMPTS = 3
 
 
@@ -260,10 +261,10 @@ def _finish(record_id: int, *, status: str, error: str = "", provider_id: str | 
                 interview.invite.status_reason = error[:2000]
 
 
-def unfinished_outbound(s, cutoff) -> list[int]:
-    """Rows the sweeper should re-enqueue: pending, or claimed by a worker that died."""
+def unfinished_outbound(s, cutoff) -> tuple[list[int], list[int]]:
+    """Rows the sweeper should re-enqueue: (pending ones, ones claimed by a dead worker)."""
     row = OutboundRecord
-    return list(s.scalars(select(row.id).where(or_(
-        and_(row.status == "pending", row.created_at <= cutoff),
-        and_(row.status == "sending", row.claimed_at <= utcnow() - CLAIM_TTL),
-    ))))
+    pending = s.scalars(select(row.id).where(row.status == "pending", row.created_at <= cutoff))
+    stale = s.scalars(select(row.id).where(row.status == "sending",
+                                           row.claimed_at <= utcnow() - CLAIM_TTL))
+    return list(pending), list(stale)

@@ -7,6 +7,7 @@ module that imports slack_bolt or slack_sdk.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from functools import lru_cache
@@ -236,20 +237,21 @@ def oauth_tables(metadata: MetaData) -> None:
 
 
 def build_app(settings: Settings) -> App:
-    client = WebClient(base_url=settings.slack_api_base_url)
+    multi = bool(settings.slack_client_id and settings.slack_client_secret)
+    client = WebClient(token=None if multi else settings.slack_bot_token,
+                       base_url=settings.slack_api_base_url)
     options: dict[str, Any] = {
         "signing_secret": settings.slack_signing_secret, "client": client,
         "process_before_response": True,  # our listeners only store and enqueue
     }
-    if settings.slack_client_id and settings.slack_client_secret:
+    if multi:
         options["oauth_settings"] = OAuthSettings(
             client_id=settings.slack_client_id, client_secret=settings.slack_client_secret,
             scopes=SCOPES, installation_store=installation_store(settings),
             state_store=SQLAlchemyOAuthStateStore(expiration_seconds=600, engine=db.engine()),
         )
-    else:
-        options["token"] = settings.slack_bot_token
-        options["token_verification_enabled"] = False  # no network call while starting up
+    else:  # the client carries the token; no auth.test call while starting up
+        options["token_verification_enabled"] = False
     app = App(**options)
 
     @app.event("message")
@@ -356,7 +358,37 @@ bp = Blueprint("slack", __name__)
 @bp.route("/slack/install", methods=["GET"])
 @bp.route("/slack/oauth_redirect", methods=["GET"])
 def slack_endpoint():
+    if request.method == "POST":
+        channel = SlackChannel(current_app.config["SETTINGS"])
+        try:
+            channel.verify(request)
+        except Forbidden as exc:
+            log.warning("Slack request refused: %s", exc)
+            return {"error": {"code": "unauthorized", "message": str(exc)}}, 401
+        problem = payload_problem(request)
+        if problem:
+            return {"error": {"code": "bad_request", "message": problem}}, 400
     return current_app.extensions["parley_slack"].handle(request)
+
+
+def payload_problem(req) -> str | None:
+    """Why a verified Slack request cannot be read, or None."""
+    ctype = (req.content_type or "").split(";")[0]
+    if ctype == "application/json":
+        body = req.get_json(silent=True)
+        if not isinstance(body, dict) or "type" not in body:
+            return "the body must be a JSON object with a type (an Events API payload)"
+    elif ctype == "application/x-www-form-urlencoded":
+        if "payload" in req.form:
+            try:
+                json.loads(req.form["payload"])
+            except ValueError:
+                return "the payload field is not valid JSON"
+        elif "command" not in req.form:
+            return "expected an interactivity payload or a slash command"
+    else:
+        return f"unsupported content type {ctype or '(none)'}"
+    return None
 
 
 def init_app(app: Flask, settings: Settings) -> None:

@@ -83,27 +83,35 @@ def queue() -> Queue:
     return Queue(QUEUE, connection=connection())
 
 
-def enqueue_once(func: str, *args, job_id: str, retry: Retry | None = DEFAULT_RETRY) -> Job | None:
+JOB_TIMEOUT = 180  # seconds; RQ kills a job that runs longer
+DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
+
+
+def enqueue_once(
+    func: str, *args, job_id: str, retry: Retry | None = DEFAULT_RETRY,
+    replace_started: bool = False,
+) -> Job | None:
     """Enqueue unless a job with this id is already waiting or running.
 
     A finished or failed job of the same id is replaced: the database, not RQ, says
-    whether the work is still to do, and the job body checks it again.
+    whether the work is still to do, and the job body checks it again. With
+    ``replace_started`` a job RQ still calls "started" is replaced too: the caller knows
+    from the database that its worker died (RQ notices only much later).
     """
+    replaceable = DONE + ((JobStatus.STARTED,) if replace_started else ())
     q = queue()
     for _ in range(2):
         try:
             return q.enqueue(
                 func, *args, job_id=job_id, unique=True, retry=retry,
-                result_ttl=60, failure_ttl=7 * 24 * 3600,
+                job_timeout=JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 24 * 3600,
             )
         except DuplicateJobError:
             try:
                 existing = Job.fetch(job_id, connection=q.connection)
             except NoSuchJobError:
                 continue
-            if existing.get_status(refresh=False) in (
-                JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED
-            ):
+            if existing.get_status(refresh=False) in replaceable:
                 existing.delete()
                 continue
             return None

@@ -21,13 +21,15 @@ def sweep(older_than_seconds: int = 30) -> dict[str, int]:
     with db.session_scope() as s:
         inbound = s.execute(select(InboundEvent.channel, InboundEvent.event_id).where(
             InboundEvent.status == "pending", InboundEvent.received_at <= cutoff)).all()
-        outbound = unfinished_outbound(s, cutoff)
+        pending, abandoned = unfinished_outbound(s, cutoff)
     for channel, event_id in inbound:
         enqueue_inbound(channel, event_id)
-    enqueue_deliveries(outbound)
+    enqueue_deliveries(pending)
+    enqueue_deliveries(abandoned, replace_started=True)  # their worker died mid-send
+    outbound = len(pending) + len(abandoned)
     if inbound or outbound:
-        log.info("sweeper re-enqueued %d inbound, %d outbound", len(inbound), len(outbound))
-    return {"inbound": len(inbound), "outbound": len(outbound)}
+        log.info("sweeper re-enqueued %d inbound, %d outbound", len(inbound), outbound)
+    return {"inbound": len(inbound), "outbound": outbound}
 
 
 def tick_pauses() -> int:

@@ -7,7 +7,7 @@ from sqlalchemy import select, update
 
 from app import create_app
 from channels import base
-from channels.base import deliver, enqueue_deliveries
+from channels.base import CLAIM_TTL, deliver, enqueue_deliveries
 from core import db, jobs
 from core.models import InboundEvent, OutboundRecord, utcnow
 from scheduler.jobs import sweep
@@ -83,9 +83,9 @@ def test_a_row_being_sent_by_another_worker_is_left_alone(hook):
 
 def test_a_claim_left_by_a_dead_worker_is_taken_over_by_the_sweeper(hook):
     record_id = outbound_to(hook)
-    with db.session_scope() as s:  # a worker claimed it three minutes ago and died
+    with db.session_scope() as s:  # a worker claimed it long ago and died
         s.execute(update(OutboundRecord).values(
-            status="sending", claimed_at=utcnow() - timedelta(minutes=3), attempts=1))
+            status="sending", claimed_at=utcnow() - CLAIM_TTL - timedelta(seconds=1), attempts=1))
     assert sweep(older_than_seconds=0)["outbound"] == 1
     run_jobs()
     assert row(record_id).status == "sent" and row(record_id).attempts == 2

@@ -1,0 +1,289 @@
+"""Interviews in Slack DMs against a loopback Slack Web API, with requests signed exactly
+as Slack signs them (PROTOCOLS.md, Slack)."""
+
+import json
+import time
+import urllib.parse
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from core import db, library
+from core.models import OutboundRecord, Person
+from tests.conftest import ADMIN_TOKEN, _clean
+from tests.support.factories import ApiClient, make_session
+from tests.support.slack_stub import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    SlackStub,
+    block_action,
+    dm_event,
+    signed,
+)
+from tests.support.stub_server import Reply
+from tests.support.worker import run_jobs
+
+USER, EMAIL = "U123", "ada@example.com"
+RICH = ("Mostly the people: my team is generous with their time and my manager trusts me "
+        "to decide how to do my work, which matters a lot to me.")
+
+
+class SlackWorld:
+    def __init__(self, stub, client, api):
+        self.stub, self.client, self.api = stub, client, api
+        self.n = 0
+
+    def event(self, payload: dict, **headers):
+        body = json.dumps(payload)
+        return self.client.post("/slack/events", data=body, headers=signed(body, **headers))
+
+    def say(self, text: str, user: str = USER):
+        self.n += 1
+        resp = self.event(dm_event(user, text, f"Ev{self.n:04d}"))
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        run_jobs()
+        return self.last(user)
+
+    def click(self, value: str, user: str = USER, message=None):
+        message = message or self.last_with_buttons(user)
+        body = "payload=" + urllib.parse.quote(json.dumps(block_action(user, message, value)))
+        resp = self.client.post("/slack/events", data=body, headers=signed(
+            body, content_type="application/x-www-form-urlencoded"))
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        run_jobs()
+        return self.last(user)
+
+    def command(self, text: str, user: str = USER):
+        body = urllib.parse.urlencode({
+            "command": "/parley", "text": text, "user_id": user, "team_id": "T0001",
+            "trigger_id": f"t{time.time()}", "channel_id": f"D{user}",
+            "response_url": f"{self.stub.url}/response"})
+        return self.client.post("/slack/events", data=body, headers=signed(
+            body, content_type="application/x-www-form-urlencoded"))
+
+    def last(self, user: str = USER):
+        posts = self.stub.posts_to(user)
+        return posts[-1] if posts else None
+
+    def last_with_buttons(self, user: str = USER):
+        return [m for m in self.stub.posts_to(user) if m.buttons()][-1]
+
+    def invite(self, email=EMAIL, name="Ada Lovelace"):
+        session = make_session(self.api)
+        resp = self.api.post(f"/sessions/{session['id']}/invites",
+                             {"person": {"name": name, "email": email}, "channel": "slack"})
+        assert resp.status_code == 201, resp.get_json()
+        run_jobs()
+        return session
+
+
+@pytest.fixture
+def slack(settings_overrides):
+    with SlackStub(users={EMAIL: USER}) as stub:
+        app = create_app({**settings_overrides, "slack_signing_secret": SIGNING_SECRET,
+                          "slack_bot_token": BOT_TOKEN, "slack_api_base_url": stub.base_url})
+        _clean(settings_overrides["database_url"])
+        with db.session_scope() as s:
+            library.load(s)
+        client = app.test_client()
+        yield SlackWorld(stub, client, ApiClient(client, ADMIN_TOKEN))
+
+
+# ---- the edge ----------------------------------------------------------------------------
+
+def test_forged_signature_is_401_and_nothing_is_stored(slack):
+    body = json.dumps(dm_event(USER, "hi", "EvF1"))
+    headers = signed(body, secret="not-the-secret")
+    assert slack.client.post("/slack/events", data=body, headers=headers).status_code == 401
+    with db.session_scope() as s:
+        assert s.scalar(select(OutboundRecord)) is None
+
+
+def test_stale_signature_is_401(slack):
+    body = json.dumps(dm_event(USER, "hi", "EvS1"))
+    headers = signed(body, timestamp=int(time.time()) - 600)
+    assert slack.client.post("/slack/events", data=body, headers=headers).status_code == 401
+
+
+def test_missing_signature_is_401(slack):
+    resp = slack.client.post("/slack/events", json=dm_event(USER, "hi", "EvM1"))
+    assert resp.status_code == 401
+
+
+def test_signed_but_malformed_payload_is_400_with_a_reason(slack):
+    body = "{not json"
+    resp = slack.client.post("/slack/events", data=body, headers=signed(body))
+    assert resp.status_code == 400
+    assert "JSON" in resp.get_json()["error"]["message"]
+
+
+def test_url_verification_challenge(slack):
+    resp = slack.event({"type": "url_verification", "challenge": "abc123", "token": "x"})
+    assert resp.status_code == 200 and "abc123" in resp.get_data(as_text=True)
+
+
+# ---- a whole interview in a DM ------------------------------------------------------------
+
+def test_a_stay_interview_runs_in_a_slack_dm_from_invite_to_close(slack):
+    session = slack.invite()
+    with db.session_scope() as s:  # matched by email, and the id kept
+        assert s.scalar(select(Person.slack_user_id).where(Person.email == EMAIL)) == USER
+    invites = slack.api.get(f"/sessions/{session['id']}/invites").get_json()["invites"]
+    assert invites[0]["status"] == "sent"
+    consent = slack.last()
+    assert consent.buttons() == ["accept", "decline"] and "Shall we begin?" in consent.text
+    assert consent.token == BOT_TOKEN
+
+    question = slack.click("accept")
+    assert consent.updates and "Yes, let's start" in json.dumps(consent.updates[-1])
+    assert question.buttons() == ["pause", "skip", "stop"]
+    assert question.context().startswith("Topic 1 of")
+    assert "(1. Pause · 2. Skip · 3. Stop)" in question.text  # plain-text fallback
+
+    paused = slack.click("pause")
+    assert paused.buttons() == ["resume", "stop"]
+    resumed = slack.say("resume")
+    assert question.text.split("\n(")[0] in resumed.text
+
+    slack.say("pause")
+    assert slack.last().buttons() == ["resume", "stop"]
+    slack.click("resume")
+
+    for _ in range(30):
+        last = slack.say(RICH)
+        if "Thank you — that's everything" in last.text:
+            break
+    detail = slack.api.get("/interviews/1").get_json()
+    assert detail["state"] == "completed"
+    assert detail["channel"] == "slack"
+
+
+def test_retried_deliveries_get_exactly_one_answer(slack):
+    slack.invite()
+    slack.click("accept")
+    before = len(slack.stub.posts_to(USER))
+    payload = dm_event(USER, RICH, "EvRetry1")
+    for retry in (None, "1", "2", "3"):
+        headers = {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"} \
+            if retry else {}
+        assert slack.event(payload, **headers).status_code == 200
+    run_jobs()
+    assert len(slack.stub.posts_to(USER)) == before + 1
+
+
+def test_bot_echoes_and_edits_are_ignored(slack):
+    slack.invite()
+    before = len(slack.stub.messages)
+    slack.event(dm_event(USER, "echo", "EvBot1", bot_id="B999"))
+    slack.event(dm_event(USER, "edited", "EvEdit1", subtype="message_changed"))
+    run_jobs()
+    assert len(slack.stub.messages) == before
+
+
+def test_a_stranger_gets_a_polite_answer(slack):
+    reply = slack.say("hello?", user="U999")
+    assert reply is not None and "don't have an open conversation" in reply.text
+
+
+def test_typed_number_works_like_the_button(slack):
+    slack.invite()
+    question = slack.say("1")  # 1 = Yes, let's start
+    assert question.buttons() == ["pause", "skip", "stop"]
+
+
+# ---- people ↔ Slack users -----------------------------------------------------------------
+
+def test_unknown_email_marks_the_invite_unreachable_with_a_reason(slack):
+    session = slack.invite(email="nobody@example.com", name="No Body")
+    invites = slack.api.get(f"/sessions/{session['id']}/invites").get_json()["invites"]
+    assert invites[0]["status"] == "unreachable"
+    assert "users_not_found" in invites[0]["status_reason"]
+    assert slack.stub.messages == []
+
+
+# ---- pacing, 429, outages, crashes --------------------------------------------------------
+
+def test_429_waits_retry_after_and_delivers_once(slack):
+    slack.stub.fail_next("chat.postMessage", Reply(
+        429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"}))
+    slack.invite()
+    attempts = slack.stub.calls("chat.postMessage")
+    assert len(attempts) == 2 and len(slack.stub.messages) == 1
+    assert slack.stub.messages[0].buttons() == ["accept", "decline"]
+
+
+def test_a_server_error_is_retried_with_backoff_and_sent_once(slack):
+    slack.stub.fail_next("chat.postMessage", Reply(500, {"ok": False, "error": "fatal"}))
+    session = make_session(slack.api)
+    slack.api.post(f"/sessions/{session['id']}/invites",
+                   {"person": {"name": "Ada", "email": EMAIL}, "channel": "slack"})
+    run_jobs()
+    assert slack.stub.messages == []
+    with db.session_scope() as s:
+        assert s.scalar(select(OutboundRecord.status)) == "pending"
+    run_jobs(retries=True)
+    assert len(slack.stub.messages) == 1
+
+
+def test_a_delivery_interrupted_after_slack_posted_is_not_sent_again(slack):
+    """The worker died after Slack had the message: recovery finds it by its metadata."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from channels.base import CLAIM_TTL, deliver
+    from core.models import utcnow
+    from scheduler.jobs import sweep
+
+    slack.invite()
+    with db.session_scope() as s:
+        record = s.scalar(select(OutboundRecord))
+        # as if the worker that posted it died before recording success
+        s.execute(update(OutboundRecord).values(
+            status="sending", claimed_at=utcnow() - CLAIM_TTL - timedelta(seconds=1),
+            provider_message_id=None))
+    assert sweep(older_than_seconds=0)["outbound"] == 1
+    run_jobs()
+    assert len(slack.stub.messages) == 1
+    assert deliver(record.id) is None
+    with db.session_scope() as s:
+        row = s.get(OutboundRecord, record.id)
+        assert row.status == "sent" and row.provider_message_id == slack.stub.messages[0].ts
+
+
+def test_sends_to_one_dm_are_paced_at_one_per_second(slack):
+    slack.invite()
+    slack.click("accept")
+    for text in ("ok", "fine", "pause"):
+        slack.say(text)
+    posts = slack.stub.posts_to(USER)
+    gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
+    assert len(posts) >= 4 and min(gaps) >= 0.95
+
+
+# ---- App Home and /parley ---------------------------------------------------------------
+
+def test_app_home_lists_open_interviews_with_resume(slack):
+    slack.invite()
+    slack.event({"type": "event_callback", "team_id": "T0001", "event_id": "EvHome1",
+                 "event": {"type": "app_home_opened", "user": USER, "tab": "home"}})
+    run_jobs()
+    view = slack.stub.views[-1]
+    assert view["user_id"] == USER and view["view"]["type"] == "home"
+    text = json.dumps(view["view"])
+    assert "Stay Interview" in text and "resume_interview" in text
+    assert "HR will see them with your name" in text
+
+
+def test_slash_command_help_status_pause_resume(slack):
+    slack.invite()
+    slack.click("accept")
+    assert "/parley status" in slack.command("help").get_data(as_text=True)
+    assert "in progress" in slack.command("status").get_data(as_text=True)
+    assert slack.command("pause").status_code == 200
+    run_jobs()
+    assert slack.api.get("/interviews/1").get_json()["state"] == "paused"
+    slack.command("resume")
+    run_jobs()
+    assert slack.api.get("/interviews/1").get_json()["state"] == "in_progress"

@@ -1,0 +1,171 @@
+"""A loopback Slack Web API (STYLE.md 12) and a signer for inbound requests.
+
+It keeps what Slack keeps: users by email, one DM channel per user, posted messages with
+their metadata (so conversations.history can find them), updates and App Home views. Any
+method can be told to fail next: HTTP 429 with Retry-After, an error code, a 500, or slow.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.parse
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+from slack_sdk.signature import SignatureVerifier
+
+from tests.support.stub_server import Recorded, Reply, StubServer
+
+SIGNING_SECRET = "test-signing-secret"
+BOT_TOKEN = "xoxb-test-token"
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+    text: str
+    blocks: list
+    metadata: dict | None
+    at: float  # time.monotonic() when the stub received it
+    token: str = ""
+    updates: list = field(default_factory=list)
+
+    def buttons(self) -> list[str]:
+        return [e["value"] for b in self.blocks if b["type"] == "actions" for e in b["elements"]]
+
+    def context(self) -> str:
+        return " ".join(e["text"] for b in self.blocks if b["type"] == "context"
+                        for e in b["elements"])
+
+
+class SlackStub(StubServer):
+    def __init__(self, users: dict[str, str] | None = None, team: str = "T0001"):
+        self.users = dict(users or {})  # email → user id
+        self.team = team
+        self.messages: list[Posted] = []
+        self.views: list[dict] = []
+        self.failures: dict[str, deque[Reply]] = defaultdict(deque)
+        self.hold_on_post = 0.0  # seconds to sit on chat.postMessage after recording it
+        self.lock = threading.Lock()
+        self.counter = 0
+        super().__init__(responder=self._answer)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def fail_next(self, method: str, *replies: Reply) -> None:
+        self.failures[method].extend(replies)
+
+    def calls(self, method: str) -> list[Recorded]:
+        return [r for r in self.requests if r.path.split("?")[0] == f"/api/{method}"]
+
+    def dm(self, user: str) -> str:
+        return f"D{user}"
+
+    def posts_to(self, user: str) -> list[Posted]:
+        return [m for m in self.messages if m.channel == self.dm(user)]
+
+    @staticmethod
+    def args(request: Recorded) -> dict:
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(request.path).query))
+        ctype = request.headers.get("Content-Type", "")
+        if "json" in ctype:
+            return {**query, **json.loads(request.body or b"{}")}
+        return {**query, **dict(urllib.parse.parse_qsl(request.body.decode()))}
+
+    def _answer(self, request: Recorded) -> Reply:
+        method = request.path.split("?")[0].removeprefix("/api/")
+        if self.failures[method]:
+            return self.failures[method].popleft()
+        args = self.args(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return Reply(200, {"ok": False, "error": "unknown_method"})
+        body = handler(args, token)
+        if method == "chat.postMessage" and self.hold_on_post and body.get("ok"):
+            return Reply(200, body, delay=self.hold_on_post)
+        return Reply(200, body)
+
+    def _auth_test(self, args, token):
+        return {"ok": True, "team_id": self.team, "user_id": "UBOT", "bot_id": "BBOT"}
+
+    def _users_lookupByEmail(self, args, token):
+        user = self.users.get(args.get("email", "").lower())
+        return {"ok": True, "user": {"id": user}} if user else {"ok": False,
+                                                                "error": "users_not_found"}
+
+    def _conversations_open(self, args, token):
+        return {"ok": True, "channel": {"id": self.dm(args["users"])}}
+
+    def _chat_postMessage(self, args, token):
+        with self.lock:
+            self.counter += 1
+            ts = f"1700000000.{self.counter:06d}"
+            blocks = args.get("blocks") or []
+            if isinstance(blocks, str):
+                blocks = json.loads(blocks)
+            self.messages.append(Posted(args["channel"], ts, args.get("text", ""), blocks,
+                                        args.get("metadata"), time.monotonic(), token))
+        return {"ok": True, "channel": args["channel"], "ts": ts}
+
+    def _chat_update(self, args, token):
+        for m in self.messages:
+            if m.ts == args["ts"]:
+                m.updates.append({"text": args.get("text"), "blocks": args.get("blocks")})
+                return {"ok": True, "ts": m.ts, "channel": m.channel}
+        return {"ok": False, "error": "message_not_found"}
+
+    def _conversations_history(self, args, token):
+        found = [{"ts": m.ts, "text": m.text, "metadata": m.metadata}
+                 for m in reversed(self.messages) if m.channel == args["channel"]]
+        return {"ok": True, "messages": found[: int(args.get("limit", 100))]}
+
+    def _views_publish(self, args, token):
+        view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
+        self.views.append({"user_id": args["user_id"], "view": view})
+        return {"ok": True, "view": {"id": "V1"}}
+
+    def _oauth_v2_access(self, args, token):
+        return {"ok": True, "app_id": "A1", "access_token": "xoxb-installed-token",
+                "token_type": "bot", "scope": "chat:write,im:write", "bot_user_id": "UBOT2",
+                "team": {"id": "T0002", "name": "Second"}, "enterprise": None,
+                "authed_user": {"id": "UINSTALLER"}, "is_enterprise_install": False}
+
+
+def signed(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None,
+           content_type: str = "application/json", **extra_headers) -> dict:
+    """Headers exactly as Slack signs a request: v0:{timestamp}:{raw body}, HMAC-SHA256."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature,
+            "Content-Type": content_type, **extra_headers}
+
+
+def dm_event(user: str, text: str, event_id: str, team: str = "T0001", **event_extra) -> dict:
+    return {
+        "type": "event_callback", "team_id": team, "api_app_id": "A1", "event_id": event_id,
+        "event_time": int(time.time()),
+        "event": {"type": "message", "channel": f"D{user}", "channel_type": "im",
+                  "user": user, "text": text, "ts": f"{time.time():.6f}", **event_extra},
+    }
+
+
+def block_action(user: str, message: Posted, value: str, team: str = "T0001") -> dict:
+    label = next(e["text"]["text"] for b in message.blocks if b["type"] == "actions"
+                 for e in b["elements"] if e["value"] == value)
+    return {
+        "type": "block_actions", "team": {"id": team}, "user": {"id": user},
+        "api_app_id": "A1", "trigger_id": f"trig-{time.time()}",
+        "container": {"type": "message", "message_ts": message.ts,
+                      "channel_id": message.channel},
+        "channel": {"id": message.channel},
+        "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
+        "actions": [{"action_id": f"choice:{value}", "value": value, "type": "button",
+                     "text": {"type": "plain_text", "text": label},
+                     "action_ts": f"{time.time():.6f}"}],
+    }
