@@ -96,17 +96,32 @@ class SlackChannel(Channel):
         return WebClient(token=token, base_url=self.settings.slack_api_base_url, timeout=10)
 
     def resolve(self, address: Address) -> Address:
-        client = self.client(address)
         user, data = address.key, dict(address.data)
         if not user:
             email = data.get("email")
             if not email:
                 raise PermanentError("no Slack user id and no email to look one up")
-            user = _call(client.users_lookupByEmail, email=email)["user"]["id"]
+            user, team = self._find_by_email(email, data.get("team"))
+            if team:
+                data["team"] = team
+        client = self.client(Address("slack", user, data))
         if not data.get("channel"):
             opened = _call(client.conversations_open, users=user)
             data["channel"] = opened["channel"]["id"]
         return Address("slack", user, data)
+
+    def _find_by_email(self, email: str, team: str | None) -> tuple[str, str | None]:
+        """users.lookupByEmail in the person's workspace, or in each installed one in turn."""
+        multi = bool(self.settings.slack_client_id)
+        teams = [team] if team or not multi else installed_teams(self.settings)
+        for candidate in teams:
+            client = self.client(Address("slack", "", {"team": candidate} if candidate else {}))
+            try:
+                found = _call(client.users_lookupByEmail, email=email)
+            except PermanentError:
+                continue
+            return found["user"]["id"], candidate
+        raise PermanentError(f"Slack said users_not_found: no Slack user with email {email}")
 
     def remember(self, person: Person, address: Address) -> None:
         person.slack_user_id = address.key
@@ -227,6 +242,15 @@ def installation_store(settings: Settings) -> SQLAlchemyInstallationStore:
 @lru_cache(maxsize=4)
 def _installation_store(client_id: str, engine) -> SQLAlchemyInstallationStore:
     return SQLAlchemyInstallationStore(client_id=client_id, engine=engine)
+
+
+def installed_teams(settings: Settings) -> list[str]:
+    """Workspaces that installed Parley through the OAuth flow."""
+    bots = installation_store(settings).bots
+    with db.engine().connect() as conn:
+        return [row[0] for row in conn.execute(
+            select(bots.c.team_id).where(bots.c.client_id == settings.slack_client_id)
+            .distinct()) if row[0]]
 
 
 def oauth_tables(metadata: MetaData) -> None:

@@ -287,3 +287,38 @@ def test_slash_command_help_status_pause_resume(slack):
     slack.command("resume")
     run_jobs()
     assert slack.api.get("/interviews/1").get_json()["state"] == "in_progress"
+
+
+# ---- multi-workspace install -----------------------------------------------------------
+
+def test_oauth_install_stores_the_workspace_and_its_token_is_used(settings_overrides):
+    import re
+
+    with SlackStub(users={EMAIL: USER}) as stub:
+        app = create_app({**settings_overrides, "slack_signing_secret": SIGNING_SECRET,
+                          "slack_client_id": "111.222", "slack_client_secret": "shh",
+                          "slack_api_base_url": stub.base_url})
+        _clean(settings_overrides["database_url"])
+        with db.session_scope() as s:
+            library.load(s)
+        client = app.test_client()
+        page = client.get("/slack/install")
+        assert page.status_code == 200
+        html = page.get_data(as_text=True)
+        assert "oauth/v2/authorize" in html and "client_id=111.222" in html
+        state = re.search(r"state=([\w-]+)", html).group(1)
+
+        done = client.get(f"/slack/oauth_redirect?code=c0de&state={state}")
+        assert done.status_code == 200, done.get_data(as_text=True)
+        assert len(stub.calls("oauth.v2.access")) == 1
+        forged = client.get("/slack/oauth_redirect?code=c0de&state=made-up")
+        assert forged.status_code >= 400
+
+        api = ApiClient(client, ADMIN_TOKEN)
+        session = make_session(api)
+        api.post(f"/sessions/{session['id']}/invites",
+                 {"person": {"name": "Ada", "email": EMAIL}, "channel": "slack"})
+        run_jobs()
+        assert stub.messages and stub.messages[0].token == "xoxb-installed-token"
+        detail = api.get("/interviews/1").get_json()
+        assert detail["state"] == "consent"
