@@ -221,18 +221,9 @@ def patch_session_type(ident: str):
         if session_type.builtin:
             raise ApiError(409, "builtin_session_type", "the shipped session types cannot be "
                            "edited: create a session from one and edit that instead")
-        for name in ("name", "purpose", "anonymity", "status"):
-            if getattr(data, name) is not None:
-                setattr(session_type, name, getattr(data, name))
-        if data.settings is not None:
-            merged = {**session_type.settings, **data.settings}
-            session_type.settings = sessions.SessionSettings(**merged).model_dump()
-        if data.topics is not None:
-            _replace_topics(session_type, data.topics)
+        _apply(s, session_type, data, ("name", "purpose", "anonymity", "status"))
         audit(s, "session_type.update", "session_type", session_type.id,
               fields=sorted(data.model_dump(exclude_unset=True)))
-        s.flush()
-        s.refresh(session_type)
         return jsonify(session_type_json(session_type))
 
 
@@ -272,22 +263,24 @@ def patch_session(session_id: int):
         session = _get(s, Session, session_id, "session")
         if data.settings is not None or data.topics is not None:
             sessions.ensure_editable(session)
-        if data.name is not None:
-            session.name = data.name
-        if data.tags is not None:
-            session.tags = data.tags
-        if data.owner is not None:
-            session.owner = data.owner
-        if data.settings is not None:
-            merged = {**session.settings, **data.settings}
-            session.settings = sessions.SessionSettings(**merged).model_dump()
-        if data.topics is not None:
-            _replace_topics(session, data.topics)
+        _apply(s, session, data, ("name", "tags", "owner"))
         audit(s, "session.update", "session", session.id,
               fields=sorted(data.model_dump(exclude_unset=True)))
-        s.flush()
-        s.refresh(session)
         return jsonify(session_json(session))
+
+
+def _apply(s, owner: Session | SessionType, data, fields: tuple[str, ...]) -> None:
+    """A PATCH: plain fields sent, settings merged and validated, topics replaced."""
+    for name in fields:
+        if getattr(data, name) is not None:
+            setattr(owner, name, getattr(data, name))
+    if data.settings is not None:
+        merged = {**owner.settings, **data.settings}
+        owner.settings = sessions.SessionSettings(**merged).model_dump()
+    if data.topics is not None:
+        _replace_topics(owner, data.topics)
+    s.flush()
+    s.refresh(owner)
 
 
 def _replace_topics(owner: Session | SessionType, items) -> None:
