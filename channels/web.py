@@ -17,7 +17,7 @@ from channels.base import BadPayload, Channel, Forbidden, accept, enqueue_delive
 from core import db, invites, lifecycle
 from core.interviewer.prompts import anonymity_note
 from core.messages import Address, Inbound, Outbound
-from core.models import Invite, Turn
+from core.models import Interview, Invite, Turn
 
 MAX_TEXT = 5000
 
@@ -122,13 +122,22 @@ def messages(token: str):
     except invites.LinkError as exc:
         return _error(exc.status, "link_" + ("expired" if exc.status == 410 else "unknown"),
                       exc.message)
+    # Turns first, then the state: a state read after the turns is never older than them,
+    # and when it is final we read the turns again so the closing message is included.
+    out = _turns_after(info["interview_id"], int(after))
+    with db.session_scope() as s:
+        state = s.get(Interview, info["interview_id"]).state
+    if state in lifecycle.TERMINAL:
+        out = _turns_after(info["interview_id"], int(after))
+    return jsonify(status=state, messages=out)
+
+
+def _turns_after(interview_id: int, after: int) -> list[dict[str, Any]]:
     with db.session_scope() as s:
         turns = s.scalars(select(Turn).where(
-            Turn.interview_id == info["interview_id"], Turn.seq > int(after)
-        ).order_by(Turn.seq))
-        out = [{"seq": t.seq, "role": t.role, "text": t.text, "choices": t.choices}
-               for t in turns]
-    return jsonify(status=info["state"], messages=out)
+            Turn.interview_id == interview_id, Turn.seq > after).order_by(Turn.seq))
+        return [{"seq": t.seq, "role": t.role, "text": t.text, "choices": t.choices}
+                for t in turns]
 
 
 @bp.post("/c/<token>/messages")
