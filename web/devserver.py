@@ -60,23 +60,27 @@ def main() -> None:
             child.terminate()
         for child in children:
             child.wait(timeout=10)
+        jobs.stop_embedded()
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
     base = settings.effective_public_base_url
-    print(
+    banner = (
         f"\n  Parley is running (embedded default: SQLite + embedded Redis in {settings.var_dir})\n"
         f"  API base URL:   {base}/api/v1\n"
         f"  Admin token:    {settings.admin_api_token}\n"
         f"  Web-chat link:  {link}\n"
         f"  Try:  curl -H 'Authorization: Bearer {settings.admin_api_token}' "
-        f"{base}/api/v1/session-types\n",
-        flush=True,
+        f"{base}/api/v1/session-types\n"
     )
+    from werkzeug.serving import make_server
+
     from app import create_app
 
-    app = create_app({"redis_url": redis_url})
+    server = make_server("127.0.0.1", settings.port, create_app({"redis_url": redis_url}),
+                         threaded=True)  # bound before the banner says it is running
+    print(banner, flush=True)
     try:
-        app.run(host="127.0.0.1", port=settings.port, threaded=True, use_reloader=False)
+        server.serve_forever()
     finally:
         stop()
