@@ -14,6 +14,7 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b")
 CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 REGIONS = ("US", "DE", "GB")  # numbers without a +country prefix are tried in these
+DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")  # 04-03-2024 is a date, not a number
 
 
 def luhn_ok(digits: str) -> bool:
@@ -39,6 +40,7 @@ def _phones(text: str) -> str:
         (m.start, m.end)
         for region in REGIONS
         for m in phonenumbers.PhoneNumberMatcher(text, region, phonenumbers.Leniency.VALID)
+        if not DATE.match(m.raw_string.strip())
     )
     kept: list[tuple[int, int]] = []
     for start, end in spans:  # the first (longest-starting) match wins an overlap
