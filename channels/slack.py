@@ -127,7 +127,9 @@ class SlackChannel(Channel):
         person.slack_user_id = address.key
 
     def pacing(self, address: Address) -> list[tuple[str, float]]:
-        team = address.data.get("team") or "default"
+        # one bucket per workspace: with a single bot token there is only one workspace
+        team = address.data.get("team") if self.settings.slack_client_id else None
+        team = team or "default"
         return [(f"slack:channel:{address.data.get('channel')}", 1.0),
                 (f"slack:team:{team}", 1.0 / self.settings.slack_workspace_rate)]
 

@@ -51,7 +51,8 @@ def main() -> None:
     bindir = Path(sys.executable).parent
     children = [
         subprocess.Popen([str(bindir / "rq"), "worker", "-c", "bots.worker_config",
-                          "--with-scheduler", "--quiet"], env=env),
+                          "-w", "rq.worker.SimpleWorker", "--with-scheduler", "--quiet"],
+                         env=env),
         subprocess.Popen([sys.executable, "-m", "scheduler"], env=env),
     ]
 

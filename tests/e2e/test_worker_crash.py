@@ -50,12 +50,12 @@ def test_worker_killed_mid_send_delivers_exactly_once(settings_overrides):
         env = {**os.environ, **{k.upper(): str(v) for k, v in overrides.items()}}
         worker = subprocess.Popen(
             [str(Path(sys.executable).parent / "rq"), "worker", "-c", "bots.worker_config",
-             "--burst"], cwd=ROOT, env=env, start_new_session=True,
+             "-w", "rq.worker.SimpleWorker", "--burst"], cwd=ROOT, env=env, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: stub.calls("chat.postMessage"), "the worker to post")
         finally:
-            os.killpg(worker.pid, signal.SIGKILL)  # the worker and its work-horse
+            os.killpg(worker.pid, signal.SIGKILL)  # the worker (and any child)
             worker.wait(timeout=10)
         assert len(stub.messages) == 1
         with db.session_scope() as s:
