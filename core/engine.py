@@ -51,7 +51,8 @@ def start(db: DB, interview: Interview) -> list[OutboundRecord]:
     )
     first_name = interview.person.name.split()[0] if interview.person.name else "there"
     text = prompts.consent(
-        first_name, interview.session.session_type.name, interview.session.anonymity, len(topics)
+        first_name, interview.session.session_type.name, interview.session.anonymity,
+        min(len(topics), settings.question_budget), settings.question_budget,
     )
     return [say(db, interview, Outbound(text, CONSENT_CHOICES, role="system"))]
 
@@ -93,7 +94,7 @@ def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecor
         transition(interview, Event.RESUME, now)
         interview.paused_at = interview.resume_prompted_at = None
         if choice == "resume":
-            return [say(db, interview, _repeat_last(db, interview))]
+            return [_repeat(db, interview)]
     if choice == "pause":
         return _pause(db, interview, now)
     if choice == "stop":
@@ -101,7 +102,7 @@ def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecor
     if choice == "skip":
         return _advance(db, interview, None, skip=True)
     if choice in ("resume", "accept", "decline"):  # stale button: show where we are
-        return [say(db, interview, _repeat_last(db, interview))]
+        return [_repeat(db, interview)]
     return _advance(db, interview, said)
 
 
@@ -126,8 +127,7 @@ def _consent(db: DB, interview: Interview, choice: str | None) -> list[OutboundR
 def _pause(db: DB, interview: Interview, now: datetime) -> list[OutboundRecord]:
     limit = sessions.settings_of(interview.session).max_pauses
     if interview.pauses_used >= limit:
-        message = _repeat_last(db, interview, prefix=prompts.NO_PAUSES_LEFT)
-        return [say(db, interview, message)]
+        return [_repeat(db, interview, prefix=prompts.NO_PAUSES_LEFT)]
     transition(interview, Event.PAUSE, now)
     interview.pauses_used += 1
     interview.paused_at, interview.resume_prompted_at = now, None
@@ -141,16 +141,23 @@ def _stop(db: DB, interview: Interview) -> list[OutboundRecord]:
     return [say(db, interview, Outbound(prompts.STOPPED, role="system"))]
 
 
-def _repeat_last(db: DB, interview: Interview, prefix: str = prompts.RESUMED) -> Outbound:
-    last = db.scalar(
+def _repeat(db: DB, interview: Interview, prefix: str = prompts.RESUMED) -> OutboundRecord:
+    """Say the current question again (after a resume, or a stale button), once prefixed."""
+    recent = db.scalars(
         select(Turn)
         .where(Turn.interview_id == interview.id, Turn.role == "interviewer")
         .order_by(Turn.seq.desc())
-        .limit(1)
+        .limit(20)
     )
+    last = next((t for t in recent if (t.reasoning or {}).get("action") != "repeat"), None)
     if last is None:
-        return Outbound(prompts.CONSENT_REMINDER, CONSENT_CHOICES, role="system")
-    return Outbound(f"{prefix}\n\n{last.text}", tuple(Choice(**c) for c in last.choices))
+        return say(db, interview, Outbound(prompts.CONSENT_REMINDER, CONSENT_CHOICES,
+                                           role="system"))
+    reasoning = {"strategy": "engine", "action": "repeat", "topic": last.topic,
+                 "why": f"restating turn {last.seq}: {prefix}"}
+    return say(db, interview, Outbound(f"{prefix}\n\n{last.text}",
+                                       tuple(Choice(**c) for c in last.choices)),
+               topic=last.topic, reasoning=reasoning)
 
 
 def _advance(
@@ -158,7 +165,7 @@ def _advance(
 ) -> list[OutboundRecord]:
     """Let the planner choose the next move, have a strategy word it, close when done."""
     state = copy.deepcopy(interview.coverage)
-    move = planner.next_move(state, answer, skip=skip,
+    move = planner.next_move(state, answer, skip=skip, asked_back=interviewer.asks_back(answer),
                              sentiment=sentiment.score(answer) if answer else None)
     if move.topic is not None and move.topic not in _topics(interview):
         # HR removed or disabled this topic mid-interview: treat it as dropped
@@ -179,7 +186,7 @@ def _advance(
         choices, progress = QUESTION_CHOICES, planner.progress(state, move.topic)
     planner.record(state, move, text)
     if answer is not None and interview.current_topic:
-        planner.note(state, interview.current_topic, answer)
+        planner.note(state, interview.current_topic, privacy.redact(answer))
     interview.coverage = state
     interview.current_topic = state["current"]
     return [say(db, interview, Outbound(text, choices, progress=progress), topic=move.topic,
@@ -187,12 +194,12 @@ def _advance(
 
 
 def _recent(db: DB, interview: Interview, limit: int = 6) -> list[tuple[str, str]]:
-    """The last few turns verbatim (role, text); older ones reach the model as a summary."""
+    """The last few turns (role, text; PII redacted); older ones reach the model summarised."""
     turns = db.scalars(
         select(Turn).where(Turn.interview_id == interview.id, Turn.role != "system")
         .order_by(Turn.seq.desc()).limit(limit)
     )
-    return [(t.role, t.text) for t in reversed(list(turns))]
+    return [(t.role, t.redacted_text or t.text) for t in reversed(list(turns))]
 
 
 def tick(db: DB, interview: Interview, now: datetime) -> list[OutboundRecord]:

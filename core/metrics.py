@@ -2,7 +2,8 @@
 
 Engagement (0–100) blends how much people wrote, whether probes drew out more, and how far
 they got: 40 % answer length (60 words or more counts as full), 30 % probe yield (share of
-probes answered richly), 30 % completion (topics finished of those planned).
+probes answered richly), 30 % completion (topics answered of those planned; a skipped topic
+is not answered). With no probe asked, length and completion share the whole score.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def score(interview) -> None:
     answers = _answers(interview)
     topics = (interview.coverage or {}).get("topics", {})
     planned = [t for t in topics.values() if t["status"] != "dropped"]
-    done = [t for t in planned if t["status"] in ("done", "skipped")]
+    done = [t for t in planned if t["status"] == "done"]
     completion = len(done) / len(planned) if planned else 0.0
     if not answers:
         interview.sentiment = None
@@ -45,6 +46,8 @@ def score(interview) -> None:
     interview.sentiment = round(fmean(s for _, s, _ in answers), 4)
     words = fmean(len(re.findall(r"\w+", text)) for text, _, _ in answers)
     probes = [text for text, _, probe in answers if probe]
-    yield_ = sum(classify(t) != "thin" for t in probes) / len(probes) if probes else 1.0
-    interview.engagement = round(100 * (0.4 * min(words / 60, 1) + 0.3 * yield_
-                                        + 0.3 * completion), 1)
+    parts = [(0.4, min(words / 60, 1)), (0.3, completion)]
+    if probes:
+        parts.append((0.3, sum(classify(t) != "thin" for t in probes) / len(probes)))
+    weight = sum(w for w, _ in parts)
+    interview.engagement = round(100 * sum(w * v for w, v in parts) / weight, 1)

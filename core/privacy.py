@@ -12,7 +12,7 @@ import phonenumbers
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b")
-CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+GROUP = re.compile(r"(?<![\d/.])\d+(?![\d/.]\d)")  # a group of digits, not part of a date
 REGIONS = ("US", "DE", "GB")  # numbers without a +country prefix are tried in these
 DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")  # 04-03-2024 is a date, not a number
 
@@ -28,11 +28,28 @@ def luhn_ok(digits: str) -> bool:
 
 
 def _cards(text: str) -> str:
-    def sub(m: re.Match) -> str:
-        digits = re.sub(r"\D", "", m.group())
-        return "[CARD]" if 13 <= len(digits) <= 19 and luhn_ok(digits) else m.group()
+    """Replace each run of digit groups that reads as a 13–19 digit Luhn-valid number.
 
-    return CARD.sub(sub, text)
+    Groups are tried from every start, longest first, so a card next to other numbers
+    ("4111 1111 1111 1111 12/27") is still found."""
+    groups = list(GROUP.finditer(text))
+    spans, i = [], 0
+    while i < len(groups):
+        for j in range(len(groups), i, -1):
+            run = groups[i:j]
+            if any(not re.fullmatch(r"[ -]?", text[a.end():b.start()])
+                   for a, b in zip(run, run[1:], strict=False)):
+                continue
+            digits = "".join(g.group() for g in run)
+            if 13 <= len(digits) <= 19 and luhn_ok(digits):
+                spans.append((run[0].start(), run[-1].end()))
+                i = j
+                break
+        else:
+            i += 1
+    for start, end in reversed(spans):
+        text = text[:start] + "[CARD]" + text[end:]
+    return text
 
 
 def _phones(text: str) -> str:
@@ -54,6 +71,6 @@ def _phones(text: str) -> str:
 def redact(text: str) -> str:
     """Emails → [EMAIL], cards → [CARD], SSNs → [SSN], phone numbers → [PHONE]."""
     text = EMAIL.sub("[EMAIL]", text)
+    text = SSN.sub("[SSN]", text)  # before cards: an SSN's groups must not start a card run
     text = _cards(text)
-    text = SSN.sub("[SSN]", text)
     return _phones(text)

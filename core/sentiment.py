@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from statistics import fmean
 
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
@@ -12,11 +14,19 @@ def _analyzer() -> SentimentIntensityAnalyzer:
     return SentimentIntensityAnalyzer()
 
 
+SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
 def score(text: str) -> float | None:
-    """VADER compound score in [-1, 1]; None when there is nothing to score."""
-    if not text.strip():
+    """Mean VADER compound of the sentences, in [-1, 1]; None when there is nothing to score.
+
+    VADER's compound saturates as text grows, so a long, calm answer would read as
+    "strongly emotional" if scored whole; averaging sentences keeps the scale."""
+    sentences = [s for s in SENTENCE.split(text[:5000]) if s.strip()][:50]
+    if not sentences:
         return None
-    return round(_analyzer().polarity_scores(text[:5000])["compound"], 4)
+    analyzer = _analyzer()
+    return round(fmean(analyzer.polarity_scores(s)["compound"] for s in sentences), 4)
 
 
 def warm_up() -> None:

@@ -65,16 +65,16 @@ def _topic_dicts(topics: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def summary(state: dict[str, Any], topics: dict[str, Any]) -> str:
-    """Older turns as a bounded summary: status and the last two answer notes per topic."""
+    """Older answers as a bounded summary: the last two (redacted) notes per topic."""
     lines = []
     for key in state["order"]:
         info = state["topics"][key]
         if info["status"] == "pending" or key not in topics:
             continue
         notes = "; ".join(f'"{n}"' for n in state.get("notes", {}).get(key, []))
-        lines.append(f"- {topics[key].label}: {info['status']}, {info['questions']} "
-                     f"question(s){' — said: ' + notes if notes else ''}")
-    return "\n".join(lines) or "(nothing yet)"
+        if notes:
+            lines.append(f"- {topics[key].label}: {notes}")
+    return "\n".join(lines)
 
 
 def build_messages(
@@ -84,6 +84,9 @@ def build_messages(
     system = prompts.system_prompt(session.session_type.name, session.anonymity,
                                    _topic_dicts(topics))
     messages = [{"role": "system", "content": system}]
+    earlier = summary(state, topics)
+    if earlier:  # it quotes the participant, so it travels as their data, never as ours
+        messages.append({"role": "user", "content": f"(Summary of my earlier answers)\n{earlier}"})
     for role, text in history:
         messages.append({"role": "user" if role == "participant" else "assistant",
                          "content": text[:2000]})
@@ -91,7 +94,8 @@ def build_messages(
         "action": move.action, "topic": move.topic,
         "instruction": prompts.PLAN_TEXT[move.action].format(
             topic=topics[move.topic].label if move.topic else None),
-        "progress_so_far": summary(state, topics),
+        "topics_so_far": {k: v["status"] for k, v in state["topics"].items()
+                          if v["status"] != "pending"},
         "participant_asked_a_question": asked_back,
         "questions_already_asked": state["questions"][-12:],
     }
@@ -126,6 +130,8 @@ def compose(
     # longer runs for the rules: a polite reply shares short phrases with them
     if leaks(message, [prompts.SYSTEM_RULES], n=8, figures=False):
         raise Fallback("would reveal the instructions")
+    if asked_back and "automated" not in message.lower():
+        message = f"{prompts.ASKED_BACK}\n\n{message}"  # always honest about what we are
     reasoning = {
         "strategy": "llm", "model": settings.openai_model, "action": move.action,
         "topic": move.topic, "why": str(data.get("reasoning", ""))[:1000],

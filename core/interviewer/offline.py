@@ -12,9 +12,9 @@ from core.interviewer.planner import Move
 def _mood(sentiment: float | None) -> str:
     if sentiment is None:
         return "neutral"
-    if sentiment >= 0.3:
-        return "positive"
-    if sentiment <= -0.3:
+    if sentiment >= 0.5:  # only clear feelings change the acknowledgement: VADER is
+        return "positive"  # English-only and reads tone, not content
+    if sentiment <= -0.5:
         return "negative"
     return "neutral"
 

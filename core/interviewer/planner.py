@@ -122,12 +122,14 @@ def can_probe(state: dict[str, Any], key: str) -> bool:
 
 def next_move(
     state: dict[str, Any], answer: str | None = None, *, skip: bool = False,
-    sentiment: float | None = None,
+    sentiment: float | None = None, asked_back: bool = False,
 ) -> Move:
-    """Decide the next move after ``answer`` to the current question (None at the start)."""
+    """Decide the next move after ``answer`` to the current question (None at the start).
+    A question asked back is no answer: the topic earns a probe if the budget allows."""
     current = state["current"]
     if current and state["topics"][current]["status"] == "open":
         kind = classify(answer, sentiment) if answer is not None else None
+        kind = "thin" if asked_back else kind
         if skip:
             state["topics"][current]["status"] = "skipped"
         elif kind in ("thin", "emotional") and can_probe(state, current):

@@ -18,10 +18,13 @@ def anonymity_note(anonymity: str) -> str:
     return ANONYMITY.get(anonymity, ANONYMITY["named"])
 
 
-def consent(first_name: str, session_name: str, anonymity: str, topic_count: int) -> str:
+def consent(first_name: str, session_name: str, anonymity: str, topic_count: int,
+            questions: int) -> str:
+    minutes = max(3, round(questions * 0.8))  # about 45–50 s per question, typed
     return (
         f"Hi {first_name}, thanks for making time for this {session_name}. "
-        f"I'll ask a few questions across {topic_count} topics; it usually takes 10–15 minutes.\n\n"
+        f"I'll ask up to {questions} questions across {topic_count} topics; it usually takes "
+        f"about {minutes} minutes.\n\n"
         "What is recorded: your written answers, so HR can act on them. "
         f"{anonymity_note(anonymity)}\n\n"
         "You can type pause, skip, stop or help at any time. Shall we begin?"
