@@ -15,9 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rq import SimpleWorker
-
-from core import jobs
 from tests.support.chat import WebChat
 from tests.support.factories import invite, make_session, token_of
 
@@ -245,42 +242,6 @@ PERSONAS: dict[str, Persona] = {p.name: p for p in (
 
 # ---- playing one -----------------------------------------------------------------------------
 
-class BurstWorker(SimpleWorker):
-    """The real RQ worker without its pub/sub control channel (remote kill and shutdown
-    commands, which a test burst never receives): joining that listener thread costs about
-    0.4 s per burst, most of the time of a turn."""
-
-    def subscribe(self) -> None:
-        self.pubsub_thread = None
-
-    def unsubscribe(self) -> None:
-        pass
-
-
-def drain() -> None:
-    """Run every queued job (the inbound message, then its deliveries) to completion."""
-    q = jobs.queue()
-    BurstWorker([q], connection=q.connection).work(burst=True, logging_level="WARNING")
-
-
-class Chat(WebChat):
-    """``WebChat`` over the same link and the same worker code, with the faster burst."""
-
-    def open(self) -> Chat:
-        page = self.client.get(self.url.removesuffix("/messages"))
-        assert page.status_code == 200, page.status_code
-        drain()
-        return self._read()
-
-    def _post(self, payload: dict) -> Chat:
-        self.counter += 1
-        payload.setdefault("client_id", f"c{self.counter}")
-        resp = self.client.post(self.url, json=payload)
-        assert resp.status_code == 202, resp.get_json()
-        drain()
-        return self._read()
-
-
 # ---- the transcript ----------------------------------------------------------------------------
 
 @dataclass
@@ -370,7 +331,7 @@ def run(client, api, persona: Persona, *, slug: str = "stay-interview",
         topics = [{"id": t["id"], "enabled": t["key"] in enabled} for t in session["topics"]]
         resp = api.patch(f"/sessions/{session['id']}", {"topics": topics})
         assert resp.status_code == 200, resp.get_json()
-    chat = Chat(client, token_of(invite(api, session["id"])["link"])).open()
+    chat = WebChat(client, token_of(invite(api, session["id"])["link"])).open()
     assert chat.status == "consent", chat.status
     chat.choose("accept")
     sent: list[Action] = []
