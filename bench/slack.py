@@ -823,9 +823,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tolerance-ms", type=float, default=100.0,
                     help="how early a message may arrive before its slot (GCRA tolerance; "
                          "0 = strict; default 100)")
-    ap.add_argument("--rollout", type=int, default=200, metavar="N",
-                    help="invites in the rollout (default 200, not 2000: two workers send "
-                         "about 2-3 consents/s, so 2000 would take 12+ minutes)")
+    ap.add_argument("--rollout", type=int, default=2000, metavar="N",
+                    help="invites in the rollout (default 2000, as in the Slack issue)")
     ap.add_argument("--rollout-budget", type=float, default=120.0, metavar="S",
                     help=f"stop the rollout after S seconds (at most {ROLLOUT_CAP_S:.0f})")
     ap.add_argument("--think", type=float, default=0.0, metavar="S",
@@ -964,7 +963,7 @@ def interpret(ours: dict, floor: dict | None, rollout: dict | None,
     if inbound and deliver:
         waits = [_p50(jobs, f, "queue_wait") or 0 for f in ("process_inbound", "deliver")]
         outside = _outside(jobs)
-        text = (f"each reply is two forked RQ jobs: process_inbound (body p50 {inbound:.0f} ms) "
+        text = (f"each reply is two RQ jobs: process_inbound (body p50 {inbound:.0f} ms) "
                 f"and deliver (body p50 {deliver:.0f} ms, pacing sleep included); ")
         if outside is not None:
             text += (f"with about {outside} ms of RQ overhead per job, {args.workers} workers "
@@ -1000,7 +999,7 @@ def interpret(ours: dict, floor: dict | None, rollout: dict | None,
             outside = _outside(rjobs) or 0
             notes.append(
                 f"rollout: one deliver job per consent, body p50 {run:.0f} ms (lookupByEmail + "
-                f"conversations.open + post + 4 database transactions, in a fresh fork) plus "
+                f"conversations.open + post + 4 database transactions) plus "
                 f"about {outside} ms of RQ overhead, so {args.workers} workers cannot exceed "
                 f"about {args.workers * 1000 / (run + outside):.1f}/s against the "
                 f"{args.workspace_rate:g}/s workspace limit")
