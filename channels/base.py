@@ -216,7 +216,8 @@ def deliver(record_id: int) -> str | None:
 
 
 def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str) -> str | None:
-    limits = channel.pacing(address)
+    # A channel without limits still gets a key of its own, so a Retry-After holds it too.
+    limits = channel.pacing(address) or [(f"{channel.name}:{address.key}", 0.0)]
     for _ in range(RETRY_AFTER_ATTEMPTS):
         ratelimit.pace(*limits)
         try:
@@ -225,8 +226,6 @@ def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str)
             log.warning("%s asked us to wait %s s", channel.name, exc.seconds)
             for key, _interval in limits:
                 ratelimit.hold(key, exc.seconds)
-            if not limits:
-                ratelimit.pace((f"{channel.name}:retry-after:{ref}", exc.seconds))
     raise RetryAfter(0)
 
 

@@ -59,6 +59,14 @@ def test_failed_delivery_is_retried_and_sent_once(hook):
     assert len(hook.requests) == 2
 
 
+def test_retry_after_is_honoured_by_a_channel_without_pacing(hook):
+    hook.queue(Reply(429, {"error": "slow down"}, headers={"Retry-After": "1"}))
+    record_id = outbound_to(hook)
+    deliver(record_id)
+    assert row(record_id).status == "sent" and len(hook.requests) == 2
+    assert hook.requests[1].at - hook.requests[0].at >= 0.95
+
+
 def test_delivery_renders_choices_as_numbered_text(hook):
     from core.messages import Choice, Outbound
 

@@ -10,7 +10,7 @@ import json
 import urllib.error
 import urllib.request
 
-from channels.base import Channel, PermanentError
+from channels.base import Channel, PermanentError, RetryAfter
 from core.messages import Address, Outbound
 
 
@@ -27,8 +27,13 @@ class HookChannel(Channel):
         body = json.dumps({"to": address.key, "text": self.render(message)}).encode()
         req = urllib.request.Request(address.data["url"], data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            provider_id = json.loads(resp.read())["id"]
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                provider_id = json.loads(resp.read())["id"]
+        except urllib.error.HTTPError as exc:
+            if exc.code == 429:
+                raise RetryAfter(float(exc.headers.get("Retry-After", 1))) from exc
+            raise
         if provider_id is None:
             raise PermanentError("the hook refused this recipient")
         return provider_id

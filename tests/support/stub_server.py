@@ -18,6 +18,7 @@ class Recorded:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when the stub received it
 
     def json(self):
         return json.loads(self.body or b"null")
