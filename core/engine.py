@@ -165,7 +165,8 @@ def _advance(
 ) -> list[OutboundRecord]:
     """Let the planner choose the next move, have a strategy word it, close when done."""
     state = copy.deepcopy(interview.coverage)
-    move = planner.next_move(state, answer, skip=skip, asked_back=interviewer.asks_back(answer),
+    asked_back = interviewer.asks_back(answer)
+    move = planner.next_move(state, answer, skip=skip, asked_back=asked_back,
                              sentiment=sentiment.score(answer) if answer else None)
     if move.topic is not None and move.topic not in _topics(interview):
         # HR removed or disabled this topic mid-interview: treat it as dropped
@@ -173,7 +174,8 @@ def _advance(
         interview.coverage = state
         return _advance(db, interview, None)
     text, reasoning = interviewer.compose(
-        interview.session, state, move, answer, skip=skip, history=_recent(db, interview))
+        interview.session, state, move, answer, skip=skip, asked_back=asked_back,
+        history=_recent(db, interview))
     if move.action == "close":
         interview.coverage = state
         interview.current_topic = None

@@ -30,12 +30,12 @@ def asks_back(answer: str | None) -> bool:
 
 def compose(
     session, state: dict[str, Any], move: Move, answer: str | None, *, skip: bool,
-    history: list[tuple[str, str]],
+    asked_back: bool, history: list[tuple[str, str]],
 ) -> tuple[str, dict[str, Any]]:
-    """Word the planner's move; returns (message, reasoning for the audit trail)."""
+    """Word the planner's move; returns (message, reasoning for the audit trail).
+    ``asked_back``: the answer was a question to us (see ``asks_back``)."""
     topics = {t.key: t for t in session.topics if t.enabled}
-    asked = asks_back(answer)
-    if asked:
+    if asked_back:
         state.setdefault("open_questions", []).append(answer.strip()[:500])
     settings = get_settings()
     fallback = None
@@ -44,11 +44,11 @@ def compose(
 
         try:
             return llm_strategy.compose(settings, session, topics, state, move, answer,
-                                        history=history, asked_back=asked)
+                                        history=history, asked_back=asked_back)
         except llm_strategy.Fallback as exc:
             fallback = str(exc)
             log.warning("LLM turn fell back to offline: %s", fallback)
-    text, reasoning = offline.compose(topics, state, move, answer, skip=skip, asked_back=asked)
+    text, reasoning = offline.compose(topics, state, move, answer, skip=skip, asked_back=asked_back)
     if fallback:
         reasoning["fallback"] = fallback
     return text, reasoning
