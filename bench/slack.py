@@ -11,7 +11,7 @@ Web API that enforces rate limits, compared with a bare bolt + RQ floor.
    over R messages/s or the workspace over Q messages/s (GCRA, i.e. a token bucket; a message
    may arrive up to --tolerance-ms early so loopback jitter is not punished), and counts them.
 3. Parley served by gunicorn (as the Procfile runs it) on an ephemeral loopback port and W
-   ``rq worker -c bots.worker_config`` subprocesses, settings passed in the environment.
+   ``rq worker -c scheduler.worker_config`` subprocesses, settings passed in the environment.
 4. K concurrent interviews through the HR API and signed Slack requests: each person waits
    for the consent message, clicks Accept (signed block_actions) and answers every question
    with a signed DM event until the closing message.
@@ -697,8 +697,8 @@ def gunicorn(port: int, target: str, args: argparse.Namespace) -> list[str]:
 def rollout_phase(ctx: Ctx) -> dict[str, Any]:
     from rq import Queue
 
-    from channels.base import enqueue_deliveries
     from core import jobs
+    from core.jobs import enqueue_deliveries
 
     args, stub = ctx.args, ctx.stub
     n, q = args.rollout, args.workspace_rate
@@ -876,7 +876,7 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
     children.start("parley-web", gunicorn(port, "app:create_app()", args), env)
     for w in range(args.workers):
         children.start(f"parley-worker-{w}", rq_worker(args.stock_fork) + [
-            "-c", "bots.worker_config", "--with-scheduler", "--quiet", "-n",
+            "-c", "scheduler.worker_config", "--with-scheduler", "--quiet", "-n",
             f"parley-{tag}-{w}"], env)
     wait_http(port, "/api/v1/healthz", children)
     wait_workers(jobs.QUEUE, args.workers, children)
@@ -1046,7 +1046,7 @@ def report_text(r: dict[str, Any]) -> str:
         f"SLACK_WORKSPACE_RATE={cfg['parley_workspace_rate']:g}; think time {cfg['think_s']:g} s",
         f"  setup {r['setup_s']} s, total {r['total_s']} s",
         "",
-        "1. Interviews through Parley (gunicorn + rq worker -c bots.worker_config"
+        "1. Interviews through Parley (gunicorn + rq worker -c scheduler.worker_config"
         + (", RQ's forking worker)" if cfg["stock_fork"] else ", SimpleWorker as in Procfile)"),
         f"  completed            {ours['completed']}/{ours['conversations']}  states "
         f"{ours['interview_states']}  answers per interview {ours['answers_per_interview']}",

@@ -9,7 +9,7 @@ DM; the job posts a fixed reply through slack_sdk's WebClient (with slack_sdk's 
 
 Everything comes from the environment, with the names Parley uses: SLACK_SIGNING_SECRET,
 SLACK_BOT_TOKEN, SLACK_API_BASE_URL, REDIS_URL. Importing this module as the worker's
-config preloads slack_sdk in the worker's parent, as ``bots.worker_config`` does for Parley.
+config preloads slack_sdk in the worker's parent, as ``scheduler.worker_config`` does for Parley.
 """
 
 from __future__ import annotations

@@ -7,8 +7,7 @@ import logging
 from sqlalchemy import select
 
 from bots import interview as interview_bot
-from channels.base import enqueue_deliveries
-from core import db, directory, invites, lifecycle
+from core import db, directory, invites, jobs, lifecycle
 from core.interviewer import prompts
 from core.messages import Inbound, Outbound
 from core.models import InboundEvent, Interview, Invite, OutboundRecord, utcnow
@@ -54,7 +53,7 @@ def process_inbound(channel: str, event_id: str) -> None:
             ids = [r.id for r in interview_bot.handle(s, interview, inbound)]
             event.status = "processed"
         event.processed_at = utcnow()
-    enqueue_deliveries(ids)
+    jobs.enqueue_deliveries(ids)
 
 
 def _no_conversation(s, inbound: Inbound) -> int:

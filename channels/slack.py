@@ -24,13 +24,8 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import MetaData, select
 
-from channels.base import (
-    Channel,
-    Forbidden,
-    PermanentError,
-    RetryAfter,
-    accept,
-)
+from channels.base import Channel, Forbidden, PermanentError, RetryAfter
+from channels.durable import accept
 from core import db, jobs, lifecycle, ratelimit
 from core.config import Settings, get_settings
 from core.interviewer.prompts import anonymity_note

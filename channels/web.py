@@ -13,8 +13,9 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from sqlalchemy import select
 
 from bots import interview as interview_bot
-from channels.base import BadPayload, Channel, Forbidden, accept, enqueue_deliveries
-from core import db, invites, lifecycle
+from channels.base import BadPayload, Channel, Forbidden
+from channels.durable import accept
+from core import db, invites, jobs, lifecycle
 from core.interviewer.prompts import anonymity_note
 from core.messages import Address, Inbound, Outbound
 from core.models import Interview, Invite, Turn
@@ -86,7 +87,7 @@ def _open(token: str):
             "invite_id": invite.id, "interview_id": interview.id, "state": interview.state,
             "session_name": invite.session.name, "anonymity": invite.session.anonymity,
         }
-    enqueue_deliveries(ids)
+    jobs.enqueue_deliveries(ids)
     return snapshot
 
 

@@ -18,7 +18,7 @@ from core.interviewer import planner, prompts
 from core.lifecycle import Event, State
 from core.messages import Choice, Inbound, Outbound
 from core.models import Interview, OutboundRecord, Topic, Turn, utcnow
-from core.outbox import add_turn, say
+from core.turns import add_turn, say
 
 CONSENT_CHOICES = (Choice("accept", "Yes, let's start"), Choice("decline", "No thanks"))
 QUESTION_CHOICES = (Choice("pause", "Pause"), Choice("skip", "Skip"), Choice("stop", "Stop"))

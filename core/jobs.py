@@ -133,3 +133,15 @@ def enqueue_once(
 
 def ping() -> None:
     connection().ping()
+
+
+def enqueue_deliveries(record_ids: list[int], *, replace_started: bool = False) -> None:
+    """Enqueue ``channels.durable.deliver`` for each committed outbox row, by dotted name
+    so the core and the bots never import a channel. An unreachable queue leaves the rows
+    pending for the sweeper: nothing written to the outbox is lost."""
+    for record_id in record_ids:
+        try:
+            enqueue_once("channels.durable.deliver", record_id,
+                         job_id=job_key("out", record_id), replace_started=replace_started)
+        except RedisError as exc:
+            log.warning("queue unreachable, outbound %s left for the sweeper: %s", record_id, exc)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Column,
     DateTime,
     Float,
     ForeignKey,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -61,12 +63,16 @@ class Base(DeclarativeBase):
 
 class Person(Base):
     __tablename__ = "person"
+    # emails are matched case-insensitively (upsert, invites, Slack lookup)
+    __table_args__ = (Index("ix_person_email_lower", func.lower(Column("email"))),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
     slack_user_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    # a Slack user id means something only with its workspace (PROTOCOLS.md, Slack)
+    slack_team_id: Mapped[str | None] = mapped_column(String(40))
     teams_user_id: Mapped[str | None] = mapped_column(String(200), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
@@ -187,8 +193,10 @@ class Invite(Base):
     __tablename__ = "invite"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("session.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[str] = mapped_column(String(20), default="web")
     status: Mapped[str] = mapped_column(String(20), default="created")
@@ -206,8 +214,10 @@ class Interview(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invite_id: Mapped[int] = mapped_column(ForeignKey("invite.id", ondelete="CASCADE"), index=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"))
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("session.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True)
     state: Mapped[str] = mapped_column(String(20), default="created", index=True)
     channel: Mapped[str] = mapped_column(String(20), default="web")
     # where the conversation is now (an Address as a dict); replies go here
@@ -223,7 +233,7 @@ class Interview(Base):
     engagement: Mapped[float | None] = mapped_column(Float)  # 0–100, see core.metrics
     end_reason: Mapped[str] = mapped_column(Text, default="")
     restarted_from_id: Mapped[int | None] = mapped_column(
-        ForeignKey("interview.id", ondelete="SET NULL")
+        ForeignKey("interview.id", ondelete="SET NULL"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
@@ -267,8 +277,13 @@ class InboundEvent(Base):
     channel: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # pending → processed | ignored | failed; failed rows are kept for operators
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str] = mapped_column(Text, default="")
+    # the conversation it belonged to, so deleting an interview deletes what was sent to it
+    interview_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interview.id", ondelete="CASCADE"), index=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column()
 
@@ -285,7 +300,8 @@ class OutboundRecord(Base):
     interview_id: Mapped[int | None] = mapped_column(
         ForeignKey("interview.id", ondelete="CASCADE"), index=True
     )
-    turn_id: Mapped[int | None] = mapped_column(ForeignKey("turn.id", ondelete="CASCADE"))
+    turn_id: Mapped[int | None] = mapped_column(
+        ForeignKey("turn.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")

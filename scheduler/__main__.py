@@ -12,7 +12,7 @@ from core import jobs
 
 log = logging.getLogger("scheduler")
 PERIODIC = {  # job path → seconds between runs
-    "scheduler.jobs.sweep": 30,
+    "channels.durable.sweep": 30,
     "scheduler.jobs.tick_pauses": 15,
 }
 

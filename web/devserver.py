@@ -50,7 +50,7 @@ def main() -> None:
 
     bindir = Path(sys.executable).parent
     children = [
-        subprocess.Popen([str(bindir / "rq"), "worker", "-c", "bots.worker_config",
+        subprocess.Popen([str(bindir / "rq"), "worker", "-c", "scheduler.worker_config",
                           "-w", "rq.worker.SimpleWorker", "--with-scheduler", "--quiet"],
                          env=env),
         subprocess.Popen([sys.executable, "-m", "scheduler"], env=env),

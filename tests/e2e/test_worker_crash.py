@@ -12,10 +12,9 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from app import create_app
-from channels.base import CLAIM_TTL
+from channels.durable import CLAIM_TTL, sweep
 from core import db, library
 from core.models import OutboundRecord, utcnow
-from scheduler.jobs import sweep
 from tests.conftest import ADMIN_TOKEN, _clean
 from tests.support.factories import ApiClient, make_session
 from tests.support.slack_stub import BOT_TOKEN, SIGNING_SECRET, SlackStub
@@ -49,7 +48,7 @@ def test_worker_killed_mid_send_delivers_exactly_once(settings_overrides):
 
         env = {**os.environ, **{k.upper(): str(v) for k, v in overrides.items()}}
         worker = subprocess.Popen(
-            [str(Path(sys.executable).parent / "rq"), "worker", "-c", "bots.worker_config",
+            [str(Path(sys.executable).parent / "rq"), "worker", "-c", "scheduler.worker_config",
              "-w", "rq.worker.SimpleWorker", "--burst"], cwd=ROOT, env=env, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

@@ -5,12 +5,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+import channels
 from app import create_app
-from channels import base
-from channels.base import CLAIM_TTL, deliver, enqueue_deliveries
+from channels.durable import CLAIM_TTL, deliver, sweep
 from core import db, jobs
 from core.models import InboundEvent, OutboundRecord, utcnow
-from scheduler.jobs import sweep
 from tests.support.chat import WebChat
 from tests.support.factories import invite, make_session, token_of
 from tests.support.hook_channel import HookChannel
@@ -20,8 +19,7 @@ from tests.support.worker import run_jobs
 
 @pytest.fixture
 def hook(app, monkeypatch):
-    base.registry()
-    monkeypatch.setitem(base.CHANNELS, "hook", HookChannel)
+    monkeypatch.setitem(channels.CHANNELS, "hook", HookChannel)
     with StubServer(default=Reply(200, {"id": "m-1"})) as stub:
         yield stub
 
@@ -43,7 +41,7 @@ def row(record_id):
 def test_failed_delivery_is_retried_and_sent_once(hook):
     hook.queue(Reply(503, {"error": "down"}))
     record_id = outbound_to(hook)
-    enqueue_deliveries([record_id])
+    jobs.enqueue_deliveries([record_id])
     run_jobs()
     assert row(record_id).status == "pending"
     assert "503" in row(record_id).last_error
@@ -52,7 +50,7 @@ def test_failed_delivery_is_retried_and_sent_once(hook):
     assert sent.status == "sent" and sent.provider_message_id == "m-1" and sent.attempts == 2
     assert len(hook.requests) == 2  # one refused, one delivered
     # the sweeper, a duplicate enqueue and a direct re-run all leave it alone
-    enqueue_deliveries([record_id])
+    jobs.enqueue_deliveries([record_id])
     sweep(older_than_seconds=0)
     run_jobs()
     assert deliver(record_id) is None
@@ -103,7 +101,7 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_by_the_sweeper(hook):
 def test_a_permanent_refusal_is_not_retried(hook):
     hook.default = Reply(200, {"id": None})  # our hook channel treats a null id as refused
     record_id = outbound_to(hook)
-    enqueue_deliveries([record_id])
+    jobs.enqueue_deliveries([record_id])
     run_jobs(retries=True)
     assert row(record_id).status == "failed"
     assert len(hook.requests) == 1

@@ -232,9 +232,8 @@ def test_a_delivery_interrupted_after_slack_posted_is_not_sent_again(slack):
 
     from sqlalchemy import update
 
-    from channels.base import CLAIM_TTL, deliver
+    from channels.durable import CLAIM_TTL, deliver, sweep
     from core.models import utcnow
-    from scheduler.jobs import sweep
 
     slack.invite()
     with db.session_scope() as s:

@@ -1,4 +1,8 @@
-"""Writing outbound rows: the turn and the message to send are created in one transaction."""
+"""Turns and the outbox rows that carry them, written in the caller's transaction.
+
+The engine writes a turn and its outbound row together, so a reply is either fully
+recorded and queued or not at all; `channels.durable` takes the row from the commit on.
+"""
 
 from __future__ import annotations
 

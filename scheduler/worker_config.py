@@ -1,4 +1,4 @@
-"""Settings module for ``rq worker -c bots.worker_config -w rq.worker.SimpleWorker``.
+"""Settings module for ``rq worker -c scheduler.worker_config -w rq.worker.SimpleWorker``.
 
 Importing the job modules here loads them once. With SimpleWorker the jobs run in this
 process, so the database engine, its pool and its compiled-statement cache stay warm from
@@ -8,9 +8,8 @@ job to job (a forked work-horse starts cold every time: bench/slack.py measured 
 from sqlalchemy.orm import configure_mappers
 
 import bots.router  # noqa: F401  (preload: the inbound job)
-import channels.base  # noqa: F401  (preload: the deliver job)
-import channels.slack  # noqa: F401  (preload: the Slack SDK)
-import channels.web  # noqa: F401  (preload: the channel registry)
+import channels  # noqa: F401  (preload: the registry and every channel's SDK)
+import channels.durable  # noqa: F401  (preload: the deliver and sweep jobs)
 import scheduler.jobs  # noqa: F401  (preload: periodic jobs)
 from core import jobs
 from core.config import get_settings

@@ -1,0 +1,58 @@
+"""Invites: one person to one session, by link or on a chat channel."""
+
+from __future__ import annotations
+
+from flask import current_app, jsonify
+from sqlalchemy import select
+
+import channels
+from bots import interview as interview_bot
+from core import db, directory, invites, jobs
+from core.models import Invite, Person, Session
+from web.api import audit, body, bp, get_or_404, iso
+from web.errors import ApiError
+from web.schemas import InviteCreate
+
+
+@bp.post("/sessions/<int:session_id>/invites")
+def create_invite(session_id: int):
+    data = body(InviteCreate)
+    settings = current_app.config["SETTINGS"]
+    available = channels.configured(settings)
+    if data.channel not in available:
+        raise ApiError(400, "bad_request", f"channel: {data.channel!r} is not configured "
+                       f"(available: {', '.join(sorted(available))})")
+    with db.session_scope() as s:
+        session = get_or_404(s, Session, session_id, "session")
+        if data.person is not None:
+            try:
+                person, _ = directory.upsert(s, data.person.model_dump(exclude_unset=True))
+            except LookupError as exc:
+                raise ApiError(400, "bad_request", f"person.manager_email: {exc}") from None
+        else:
+            person = get_or_404(s, Person, data.person_id, "person")
+        invite, token = invites.create(s, session, person, channel=data.channel,
+                                       ttl_days=settings.invite_ttl_days)
+        ids = []
+        if data.channel != "web":  # a chat channel: the consent message goes out now
+            interview, _ = invites.open_interview(s, invite)
+            ids = [r.id for r in interview_bot.start(s, interview)]
+        audit(s, "invite.create", "invite", invite.id, person=person.id, channel=data.channel)
+        link = f"{settings.effective_public_base_url}/c/{token}"
+        out = {"id": invite.id, "person_id": person.id, "channel": invite.channel, "link": link,
+               "status": invite.status, "expires_at": iso(invite.expires_at)}
+    jobs.enqueue_deliveries(ids)
+    return jsonify(out), 201
+
+
+@bp.get("/sessions/<int:session_id>/invites")
+def list_invites(session_id: int):
+    """Each invite's status, with the reason when someone could not be reached."""
+    with db.session_scope() as s:
+        get_or_404(s, Session, session_id, "session")
+        rows = s.scalars(select(Invite).where(Invite.session_id == session_id)
+                         .order_by(Invite.id))
+        return jsonify(invites=[{
+            "id": i.id, "person_id": i.person_id, "channel": i.channel, "status": i.status,
+            "status_reason": i.status_reason, "sent_at": iso(i.sent_at),
+            "expires_at": iso(i.expires_at)} for i in rows])

@@ -1,0 +1,41 @@
+"""People in the directory: create or update by email, search for autofill."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+
+from core import db, directory
+from core.models import Person
+from web.api import body, bp
+from web.errors import ApiError
+from web.schemas import PersonIn
+
+
+def person_json(p: Person) -> dict[str, Any]:
+    return {
+        "id": p.id, "name": p.name, "email": p.email, "phone": p.phone,
+        "slack_user_id": p.slack_user_id, "teams_user_id": p.teams_user_id,
+        "timezone": p.timezone, "manager_id": p.manager_id, "demographics": p.demographics,
+    }
+
+
+@bp.post("/people")
+def upsert_person():
+    data = body(PersonIn)
+    with db.session_scope() as s:
+        try:
+            person, created = directory.upsert(s, data.model_dump(exclude_unset=True))
+        except LookupError as exc:
+            raise ApiError(400, "bad_request", f"manager_email: {exc}") from None
+        return jsonify(person_json(person)), 201 if created else 200
+
+
+@bp.get("/people")
+def search_people():
+    q = request.args.get("q", "")
+    if len(q) > 200:
+        raise ApiError(400, "bad_request", "q: at most 200 characters")
+    with db.session_scope() as s:
+        return jsonify(people=[person_json(p) for p in directory.search(s, q)])

@@ -1,0 +1,77 @@
+"""Sessions: HR's configured copies of a SessionType; locked once answered, cloned to change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from core import db, sessions
+from core.models import Session
+from web.api import audit, body, bp, get_or_404, iso
+from web.api.session_types import apply_patch, find_session_type, topic_json
+from web.errors import ApiError
+from web.schemas import SessionClone, SessionCreate, SessionPatch
+
+
+def session_json(s: Session) -> dict[str, Any]:
+    return {
+        "id": s.id, "name": s.name, "session_type": s.session_type.slug,
+        "anonymity": s.anonymity, "settings": sessions.settings_of(s).model_dump(),
+        "owner": s.owner, "tags": s.tags, "locked": s.locked_at is not None,
+        "locked_at": iso(s.locked_at), "cloned_from": s.cloned_from_id,
+        "created_at": iso(s.created_at), "topics": [topic_json(t) for t in s.topics],
+    }
+
+
+@bp.get("/sessions")
+def list_sessions():
+    with db.session_scope() as s:
+        rows = s.scalars(select(Session).order_by(Session.id.desc()))
+        return jsonify(sessions=[session_json(x) for x in rows])
+
+
+@bp.post("/sessions")
+def create_session():
+    data = body(SessionCreate)
+    with db.session_scope() as s:
+        session_type = find_session_type(s, data.session_type)
+        if session_type.status != "published":
+            raise ApiError(409, "draft_session_type", f"session type {session_type.slug!r} is "
+                           'a draft: review it and PATCH {"status": "published"} first')
+        session = sessions.create_from_type(
+            s, session_type, name=data.name, owner=data.owner, tags=data.tags,
+            settings=data.settings.model_dump(exclude_unset=True) if data.settings else None,
+        )
+        audit(s, "session.create", "session", session.id, session_type=session_type.slug)
+        return jsonify(session_json(session)), 201
+
+
+@bp.get("/sessions/<int:session_id>")
+def get_session(session_id: int):
+    with db.session_scope() as s:
+        return jsonify(session_json(get_or_404(s, Session, session_id, "session")))
+
+
+@bp.patch("/sessions/<int:session_id>")
+def patch_session(session_id: int):
+    data = body(SessionPatch)
+    with db.session_scope() as s:
+        session = get_or_404(s, Session, session_id, "session")
+        if data.settings is not None or data.topics is not None:
+            sessions.ensure_editable(session)
+        apply_patch(s, session, data, ("name", "tags", "owner"))
+        audit(s, "session.update", "session", session.id,
+              fields=sorted(data.model_dump(exclude_unset=True)))
+        return jsonify(session_json(session))
+
+
+@bp.post("/sessions/<int:session_id>/clone")
+def clone_session(session_id: int):
+    data = body(SessionClone) if request.get_data() else SessionClone()
+    with db.session_scope() as s:
+        source = get_or_404(s, Session, session_id, "session")
+        copy = sessions.clone(s, source, name=data.name)
+        audit(s, "session.clone", "session", copy.id, source=source.id)
+        return jsonify(session_json(copy)), 201
