@@ -15,7 +15,9 @@ import threading
 from pathlib import Path
 
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -76,8 +78,11 @@ def stop_embedded() -> None:
         for server in servers:
             _connections.pop(f"unix://{server.socket_file}", None)
     for server in servers:
-        with contextlib.suppress(RedisError, OSError):  # the server hangs up as it exits
-            server.shutdown(save=True)
+        # A client of its own that does not retry: the server hangs up as it exits, and the
+        # default client would take that for a fault and retry with backoff for seconds.
+        client = Redis(unix_socket_path=server.socket_file, retry=RedisRetry(NoBackoff(), 0))
+        with contextlib.suppress(RedisError, OSError):
+            client.shutdown(save=True)
 
 
 def queue() -> Queue:
