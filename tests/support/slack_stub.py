@@ -67,7 +67,7 @@ class SlackStub(StubServer):
     PACED = ("chat.postMessage", "chat.update")
 
     def __init__(self, users: dict[str, str] | None = None, team: str = "T0001", *,
-                 dm_rate: float | None = None, tolerance: float = 0.1):
+                 dm_rate: float | None = None, tolerance: float = 0.25):
         self.users = dict(users or {})  # email → user id
         self.team = team
         self.dm_limit = Gcra(dm_rate, tolerance) if dm_rate else None
