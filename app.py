@@ -9,22 +9,33 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 
-from core import db, jobs
-from core.config import activate, load_settings
+from core.config import bind, load_settings, unbind, using
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app; ``config`` overrides settings by name (tests pass database_url …)."""
-    settings = activate(load_settings(**(config or {})))
+    """Build the app; ``config`` overrides settings by name (tests pass database_url …).
+
+    The app keeps its own Settings and changes nothing process-wide: each request it serves
+    runs with them bound (``core.config.bind``), so ``core.db`` and ``core.jobs`` reach this
+    app's database and Redis even when another app lives in the same process.
+    """
+    settings = load_settings(**(config or {}))
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key, SETTINGS=settings, MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
     )
-    db.configure(settings.effective_database_url)
-    jobs.configure(settings.redis_url)
+
+    @app.before_request
+    def _bind_settings():
+        g.parley_settings = bind(settings)
+
+    @app.teardown_request
+    def _unbind_settings(_exc):
+        if (token := g.pop("parley_settings", None)) is not None:
+            unbind(token)
 
     from channels import web as web_channel
     from web import api, errors
@@ -34,13 +45,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if settings.slack_enabled:
         from channels import slack
 
-        slack.init_app(app, settings)
+        with using(settings):  # bolt's OAuth stores take this app's engine
+            slack.init_app(app, settings)
     errors.init_app(app)
     return app
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin
     from web.devserver import main
 
     main()

@@ -33,6 +33,7 @@ from sqlalchemy import event
 
 from app import create_app
 from core import db, jobs, library
+from core.config import activate, load_settings, using
 from tests.support import worker as support_worker
 from tests.support.chat import WebChat
 from tests.support.factories import ApiClient, invite, make_session, token_of
@@ -451,13 +452,14 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, tmp: Path, t_all: float) -> dict[str, Any]:
     database_url = _normalise(args.database_url) or f"sqlite:///{tmp}/bench.db"
     redis_url = args.redis_url or jobs.embedded_url(tmp)
+    base = {"database_url": database_url, "redis_url": redis_url, "var_dir": tmp,
+            "secret_key": "b", "admin_api_token": ADMIN_TOKEN,
+            "public_base_url": "http://bench", "openai_api_key": "", "openai_base_url": ""}
+    activate(load_settings(**base))  # this process is also the worker (run_jobs)
     db.upgrade(database_url)
     SQL.listen(db.engine())
     with db.session_scope() as s:
         library.load(s)
-    base = {"database_url": database_url, "redis_url": redis_url, "var_dir": tmp,
-            "secret_key": "b", "admin_api_token": ADMIN_TOKEN,
-            "public_base_url": "http://bench", "openai_api_key": "", "openai_base_url": ""}
     scripts = make_scripts(args.interviews, args.seed)
     warm = make_scripts(2, args.seed + 1)
     setup_s = time.perf_counter() - t_all
@@ -484,10 +486,11 @@ def run(args: argparse.Namespace, tmp: Path, t_all: float) -> dict[str, Any]:
                           "openai_base_url": stub.base_url})
         client = app.test_client()
         api = ApiClient(client, ADMIN_TOKEN)
-        timed("warm-up llm", "llm", client, api, warm, 3)  # imports the openai SDK
-        llm = timed("llm-stub", "llm", client, api, scripts, args.budget)
-        before = len(stub.calls())
-        long = timed("llm-stub long", "llm", client, api, [Script("short", ["ok"] * 80)],
+        with using(app.config["SETTINGS"]):  # the jobs run_jobs runs here use the LLM too
+            timed("warm-up llm", "llm", client, api, warm, 3)  # imports the openai SDK
+            llm = timed("llm-stub", "llm", client, api, scripts, args.budget)
+            before = len(stub.calls())
+            long = timed("llm-stub long", "llm", client, api, [Script("short", ["ok"] * 80)],
                          30, topics_patch=all_high_plus_one)
         long_calls = stub.calls()[before:]
         total_calls = len(stub.calls())

@@ -50,7 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.support.slack_stub import Posted, SlackStub, block_action, dm_event, signed
+from tests.support.slack_stub import Gcra, Posted, SlackStub, block_action, dm_event, signed
 from tests.support.stub_server import Recorded, Reply
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,21 +83,6 @@ def log(msg: str) -> None:
 
 
 # ---- the rate-limited Slack Web API -----------------------------------------------------------
-
-class Gcra:
-    """At most ``rate`` per second per key (GCRA: one theoretical arrival time per key);
-    a request may come up to ``tolerance`` seconds before its slot."""
-
-    def __init__(self, rate: float, tolerance: float):
-        self.interval, self.tolerance = 1.0 / rate, tolerance
-        self.tat: dict[str, float] = {}
-
-    def wait(self, key: str, now: float) -> float:
-        return max(0.0, self.tat.get(key, now) - self.tolerance - now)
-
-    def book(self, key: str, now: float) -> None:
-        self.tat[key] = max(self.tat.get(key, now), now) + self.interval
-
 
 class RateLimitedSlack(SlackStub):
     """SlackStub whose chat.postMessage / chat.update answer 429 + Retry-After over the limits.
@@ -862,7 +847,6 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
     }
     settings = activate(load_settings(**overrides))
     db.upgrade(settings.effective_database_url)
-    jobs.configure(redis_url)
     with db.session_scope() as s:
         library.load(s)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SLACK_"))}

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
@@ -122,16 +125,42 @@ def _kept_secrets(var_dir: Path) -> dict[str, str]:
     return kept
 
 
-_active: Settings | None = None
+# Which settings code runs with. A process has one default: the worker, the scheduler and
+# `python app.py` set it from the environment (``activate``). An app never changes it: each
+# keeps its own Settings and binds them for the length of every request it serves (``bind``,
+# a context variable, so concurrent requests and a second app in the same process each see
+# their own). ``core.db`` and ``core.jobs`` find the engine and the Redis through
+# ``get_settings``, one per URL, so they follow the binding too.
+_default: Settings | None = None
+_bound: ContextVar[Settings | None] = ContextVar("parley_settings", default=None)
 
 
 def activate(settings: Settings) -> Settings:
-    """Make these the process-wide settings (``create_app`` does it for its config)."""
-    global _active
-    _active = settings
+    """Make these the process's default settings (entry points only, never an app)."""
+    global _default
+    _default = settings
     return settings
 
 
+def bind(settings: Settings) -> Token:
+    """Run this context with these settings until ``unbind`` (an app does it per request)."""
+    return _bound.set(settings)
+
+
+def unbind(token: Token) -> None:
+    _bound.reset(token)
+
+
+@contextmanager
+def using(settings: Settings) -> Iterator[Settings]:
+    """``with using(settings):`` run a block with these settings bound."""
+    token = bind(settings)
+    try:
+        yield settings
+    finally:
+        unbind(token)
+
+
 def get_settings() -> Settings:
-    """Process-wide settings for code that runs outside a request (worker, scheduler)."""
-    return _active or activate(load_settings())
+    """The settings bound here (a request's app), else the process default."""
+    return _bound.get() or _default or activate(load_settings())

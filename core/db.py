@@ -1,7 +1,8 @@
 """Engine, session scope and migrations.
 
-One engine per process, configured once (by ``create_app``, the worker or the scheduler)
-and reused by every job, so the web app and the RQ worker share the same code path.
+One engine per database URL, made on first use and reused by every request and job, so the
+web app and the RQ worker share the same code path. Which URL is the current settings'
+(``core.config.get_settings``): the app serving the request, else the process default.
 """
 
 from __future__ import annotations
@@ -17,21 +18,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.config import ROOT, get_settings
 
 _lock = threading.Lock()
-_engine: Engine | None = None
-_factory: sessionmaker[Session] | None = None
+_engines: dict[str, tuple[Engine, sessionmaker[Session]]] = {}
 
 
-def configure(url: str) -> Engine:
-    """(Re)bind the process to a database URL."""
-    global _engine, _factory
+def _for(url: str) -> tuple[Engine, sessionmaker[Session]]:
     with _lock:
-        if _engine is not None and str(_engine.url) == url:
-            return _engine
-        if _engine is not None:
-            _engine.dispose()
-        _engine = _make_engine(url)
-        _factory = sessionmaker(_engine, expire_on_commit=False)
-        return _engine
+        if url not in _engines:
+            made = _make_engine(url)
+            _engines[url] = (made, sessionmaker(made, expire_on_commit=False))
+        return _engines[url]
 
 
 def _make_engine(url: str) -> Engine:
@@ -53,19 +48,15 @@ def _make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def engine() -> Engine:
-    if _engine is None:
-        configure(get_settings().effective_database_url)
-    assert _engine is not None
-    return _engine
+def engine(url: str | None = None) -> Engine:
+    """The engine for ``url``, or for the current settings' database."""
+    return _for(url or get_settings().effective_database_url)[0]
 
 
 @contextmanager
 def session_scope() -> Iterator[Session]:
-    """A transaction: commit on success, roll back on error."""
-    engine()
-    assert _factory is not None
-    session = _factory()
+    """A transaction on the current settings' database: commit on success, roll back on error."""
+    session = _for(get_settings().effective_database_url)[1]()
     try:
         yield session
         session.commit()
@@ -84,8 +75,7 @@ def upgrade(url: str | None = None) -> None:
     url = url or get_settings().effective_database_url
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    eng = configure(url)
-    with eng.begin() as conn:
+    with engine(url).begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7251901)"))
         cfg.attributes["connection"] = conn

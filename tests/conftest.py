@@ -3,6 +3,7 @@ when TEST_DATABASE_URL and TEST_REDIS_URL are set (as .ci/run does)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -11,6 +12,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from core import db, jobs
+from core.config import load_settings, using
 from core.models import Base
 from tests.support.worker import run_jobs
 
@@ -40,7 +42,8 @@ def backends(tmp_path_factory):
     jobs.stop_embedded()
 
 
-def _clean(database_url: str) -> None:
+def _clean() -> None:
+    """Empty the current settings' database and queue."""
     with db.engine().begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(t.name for t in Base.metadata.sorted_tables)
@@ -62,12 +65,37 @@ def settings_overrides(backends, tmp_path):
 
 
 @pytest.fixture
-def app(settings_overrides):
-    app = create_app(settings_overrides)
-    _clean(settings_overrides["database_url"])
-    yield app
-    db.configure(settings_overrides["database_url"])
-    jobs.configure(settings_overrides["redis_url"])
+def make_app(settings_overrides):
+    """``make_app(library=False, **overrides)`` → an app on the shared, migrated back end.
+
+    The database and the queue start empty. The first app a test makes is its main one: the
+    test body runs with its settings bound, so direct database calls and ``run_jobs`` see
+    what its requests see. Further apps (another Redis, other credentials) are used through
+    their own test clients, whose requests bind their own settings.
+    """
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(using(load_settings(**settings_overrides)))
+        _clean()
+        made: list = []
+
+        def make(*, library: bool = False, **overrides):
+            app = create_app({**settings_overrides, **overrides})
+            if not made:
+                stack.enter_context(using(app.config["SETTINGS"]))
+            made.append(app)
+            if library:
+                from core import library as shipped
+
+                with db.session_scope() as s:
+                    shipped.load(s)
+            return app
+
+        yield make
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture
@@ -84,8 +112,9 @@ def api(client):
 
 
 @pytest.fixture
-def work(app):
-    """Run every queued job to completion in a real RQ SimpleWorker."""
+def work(make_app):
+    """Run every queued job to completion in a real RQ SimpleWorker, with the settings of
+    the test's main app."""
     return run_jobs
 
 

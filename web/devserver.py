@@ -1,18 +1,23 @@
 """`python app.py`: the whole of Parley on the embedded default, in one command.
 
 Migrates, loads the SessionType library and the demo directory, starts the embedded Redis,
-one RQ worker and the scheduler as child processes, and serves the web app.
+one RQ worker and the scheduler as child processes, and serves the web app. Ctrl-C or
+SIGTERM stops all of it: the children get SIGTERM, then SIGKILL after a grace period (an RQ
+worker's warm shutdown waits for its job, however stuck), and the embedded Redis goes last.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import select
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from core import db, directory, invites, jobs, library, sessions
 from core.config import activate, load_settings
@@ -20,6 +25,7 @@ from core.models import Person, Session, SessionType
 
 DEMO_SESSION = "Stay Interview — demo"
 DEMO_EMAIL = "lena.fischer@northwind.example"
+GRACE = 5.0  # seconds the children get to finish on their own before they are killed
 
 
 def prepare(settings) -> str:
@@ -43,45 +49,78 @@ def main() -> None:
     env = dict(os.environ, DATABASE_URL=settings.effective_database_url,
                SECRET_KEY=settings.secret_key, ADMIN_API_TOKEN=settings.admin_api_token,
                PORT=str(settings.port), VAR_DIR=str(settings.var_dir))
-    redis_url = settings.redis_url or jobs.embedded_url(settings.var_dir)
-    env["REDIS_URL"] = redis_url
-    settings.redis_url = redis_url
-    link = prepare(settings)
-
-    bindir = Path(sys.executable).parent
-    children = [
-        subprocess.Popen([str(bindir / "rq"), "worker", "-c", "scheduler.worker_config",
-                          "-w", "rq.worker.SimpleWorker", "--with-scheduler", "--quiet"],
-                         env=env),
-        subprocess.Popen([sys.executable, "-m", "scheduler"], env=env),
-    ]
-
-    def stop(*_):
-        for child in children:
-            child.terminate()
-        for child in children:
-            child.wait(timeout=10)
-        jobs.stop_embedded()
-        sys.exit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    base = settings.effective_public_base_url
-    banner = (
-        f"\n  Parley is running (embedded default: SQLite + embedded Redis in {settings.var_dir})\n"
-        f"  API base URL:   {base}/api/v1\n"
-        f"  Admin token:    {settings.admin_api_token}\n"
-        f"  Web-chat link:  {link}\n"
-        f"  Try:  curl -H 'Authorization: Bearer {settings.admin_api_token}' "
-        f"{base}/api/v1/session-types\n"
-    )
-    from werkzeug.serving import make_server
-
-    from app import create_app
-
-    server = make_server("127.0.0.1", settings.port, create_app({"redis_url": redis_url}),
-                         threaded=True)  # bound before the banner says it is running
-    print(banner, flush=True)
+    children: list[subprocess.Popen] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):  # even where a shell ignores SIGINT
+        signal.signal(sig, _unwind)
     try:
+        settings.redis_url = env["REDIS_URL"] = (
+            settings.redis_url or jobs.embedded_url(settings.var_dir))
+        link = prepare(settings)
+        bindir = Path(sys.executable).parent
+        for argv in ([str(bindir / "rq"), "worker", "-c", "scheduler.worker_config",
+                      "-w", "rq.worker.SimpleWorker", "--with-scheduler", "--quiet"],
+                     [sys.executable, "-m", "scheduler"]):
+            # A group of its own: the terminal's Ctrl-C reaches only us, we stop the children
+            # (and the worker's own scheduler child) in order.
+            children.append(subprocess.Popen(argv, env=env, process_group=0))
+        from app import create_app
+
+        app = create_app({"redis_url": settings.redis_url})
+        server = make_server("127.0.0.1", settings.port, app, threaded=True,
+                             request_handler=QuietPolls)
+        print(banner(settings, link), flush=True)  # bound before the banner says it is running
         server.serve_forever()
     finally:
-        stop()
+        stop(children)
+
+
+def _unwind(*_) -> None:
+    """Ctrl-C and SIGTERM leave ``main`` through its ``finally``, which stops everything."""
+    sys.exit(0)
+
+
+def banner(settings, link: str) -> str:
+    base, token = settings.effective_public_base_url, settings.admin_api_token
+    return (
+        f"\n  Parley is running (embedded default: SQLite + embedded Redis in {settings.var_dir})\n"
+        f"  API base URL:   {base}/api/v1\n"
+        f"  Admin token:    {token}\n"
+        f"  Web-chat link:  {link}\n"
+        f"  Try:  curl -H 'Authorization: Bearer {token}' {base}/api/v1/session-types\n"
+        f"  Ctrl-C stops everything.\n"
+    )
+
+
+def stop(children: list[subprocess.Popen]) -> None:
+    """SIGTERM to each child's group, SIGKILL to whatever is left after GRACE, then the
+    embedded Redis (its clients gone, it saves and exits). A second Ctrl-C cannot cut it short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("\n  Stopping Parley …", flush=True)
+    for child in children:
+        _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + GRACE
+    for child in children:
+        try:
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            _signal_group(child, signal.SIGKILL)
+            child.wait()
+        _signal_group(child, signal.SIGKILL)  # a grandchild the child left behind
+    jobs.stop_embedded()
+
+
+def _signal_group(child: subprocess.Popen, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, sig)
+
+
+class QuietPolls(WSGIRequestHandler):
+    """The request log without the chat page's successful polls (one a second while a reply
+    is due, every few seconds while idle), which would push the banner off the screen."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.command == "GET" and str(code) == "200" and \
+                self.path.split("?")[0].endswith("/messages"):
+            return
+        super().log_request(code, size)

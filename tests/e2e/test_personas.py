@@ -11,10 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from app import create_app
-from core import db
-from core import library as shipped
-from tests.conftest import ADMIN_TOKEN, _clean
+from tests.conftest import ADMIN_TOKEN
 from tests.support.factories import ApiClient
 from tests.support.openai_stub import OpenAIStub
 from tests.support.personas import (
@@ -86,31 +83,16 @@ def stubs():
         yield get
 
 
-@pytest.fixture(scope="module")
-def prepared() -> dict[str, bool]:
-    """The database is emptied and the library loaded once for this module: every run makes
-    its own session, invite and interview, and reads only those back."""
-    return {"done": False}
-
-
 @pytest.fixture
-def env(request, settings_overrides, stubs, prepared):
+def env(request, make_app, stubs):
     mode = getattr(request, "param", "offline")
-    offline = {**settings_overrides, "openai_api_key": ""}
-    config, stub = dict(offline), None
+    config, stub = {"openai_api_key": ""}, None
     if mode != "offline":
         stub = stubs(mode)
         config.update(openai_api_key="test-key", openai_base_url=stub.base_url,
                       openai_timeout=SLOW_TIMEOUT if mode == "slow" else 5.0)
-    app = create_app(config)
-    if not prepared["done"]:
-        _clean(settings_overrides["database_url"])
-        with db.session_scope() as s:
-            shipped.load(s)
-        prepared["done"] = True
-    client = app.test_client()
-    yield Env(mode, client, ApiClient(client, ADMIN_TOKEN), stub)
-    create_app(offline)  # leave the process offline for whatever runs next
+    client = make_app(library=True, **config).test_client()
+    return Env(mode, client, ApiClient(client, ADMIN_TOKEN), stub)
 
 
 # ---- what every transcript must satisfy ------------------------------------------------------

@@ -11,11 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from app import create_app
 from channels.durable import CLAIM_TTL, sweep
-from core import db, library
+from core import db
 from core.models import OutboundRecord, utcnow
-from tests.conftest import ADMIN_TOKEN, _clean
+from tests.conftest import ADMIN_TOKEN
 from tests.support.factories import ApiClient, make_session
 from tests.support.slack_stub import BOT_TOKEN, SIGNING_SECRET, SlackStub
 from tests.support.worker import run_jobs
@@ -32,21 +31,18 @@ def wait_for(predicate, what, limit=30.0):
     raise AssertionError(f"gave up waiting for {what}")
 
 
-def test_worker_killed_mid_send_delivers_exactly_once(settings_overrides):
+def test_worker_killed_mid_send_delivers_exactly_once(make_app):
     with SlackStub(users={"ada@example.com": "U1"}) as stub:
-        overrides = {**settings_overrides, "slack_signing_secret": SIGNING_SECRET,
-                     "slack_bot_token": BOT_TOKEN, "slack_api_base_url": stub.base_url}
-        app = create_app(overrides)
-        _clean(settings_overrides["database_url"])
-        with db.session_scope() as s:
-            library.load(s)
+        app = make_app(library=True, slack_signing_secret=SIGNING_SECRET,
+                       slack_bot_token=BOT_TOKEN, slack_api_base_url=stub.base_url)
         api = ApiClient(app.test_client(), ADMIN_TOKEN)
         session = make_session(api)
         stub.hold_on_post = 30  # Slack has the message but the answer never comes back
         api.post(f"/sessions/{session['id']}/invites",
                  {"person": {"name": "Ada", "email": "ada@example.com"}, "channel": "slack"})
 
-        env = {**os.environ, **{k.upper(): str(v) for k, v in overrides.items()}}
+        settings = app.config["SETTINGS"].model_dump()
+        env = {**os.environ, **{k.upper(): str(v) for k, v in settings.items()}}
         worker = subprocess.Popen(
             [str(Path(sys.executable).parent / "rq"), "worker", "-c", "scheduler.worker_config",
              "-w", "rq.worker.SimpleWorker", "--burst"], cwd=ROOT, env=env, start_new_session=True,

@@ -55,8 +55,7 @@ def test_shipped_types_cannot_be_edited(api, library):
     assert api.get("/session-types/stay-interview").get_json()["name"] == "Stay Interview"
 
 
-def test_generate_through_the_llm_stub(settings_overrides, tmp_path):
-    from app import create_app
+def test_generate_through_the_llm_stub(make_app):
     from tests.conftest import ADMIN_TOKEN
     from tests.support.factories import ApiClient
     from tests.support.stub_server import Reply, StubServer
@@ -75,8 +74,7 @@ def test_generate_through_the_llm_stub(settings_overrides, tmp_path):
                          "message": {"role": "assistant", "content": json.dumps(draft)}}],
             "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20}}
     with StubServer(default=Reply(200, body)) as stub:
-        app = create_app({**settings_overrides, "openai_api_key": "k",
-                          "openai_base_url": stub.url + "/v1"})
+        app = make_app(openai_api_key="k", openai_base_url=stub.url + "/v1")
         api = ApiClient(app.test_client(), ADMIN_TOKEN)
         resp = api.post("/session-types/generate", {"description": DESCRIPTION})
     assert resp.status_code == 201

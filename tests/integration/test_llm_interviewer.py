@@ -3,9 +3,9 @@ and every failure mode falls back to the offline strategy for that turn."""
 
 import pytest
 
-from app import create_app
 from core import db
 from core.models import Topic
+from tests.conftest import ADMIN_TOKEN
 from tests.support.chat import WebChat
 from tests.support.factories import ApiClient, invite, make_session, token_of
 from tests.support.openai_stub import OpenAIStub
@@ -16,21 +16,13 @@ RICH = ("I like the team a lot and the work is interesting, but the release pres
 
 
 @pytest.fixture
-def llm_env(settings_overrides, request):
+def llm_env(make_app, request):
     mode = getattr(request, "param", "good")
     with OpenAIStub(mode=mode, slow_seconds=1.5) as stub:
-        app = create_app({**settings_overrides, "openai_api_key": "test-key",
-                          "openai_base_url": stub.base_url, "openai_timeout": 0.5})
-        from tests.conftest import ADMIN_TOKEN, _clean
-
-        _clean(settings_overrides["database_url"])
+        app = make_app(library=True, openai_api_key="test-key",
+                       openai_base_url=stub.base_url, openai_timeout=0.5)
         client = app.test_client()
-        api = ApiClient(client, ADMIN_TOKEN)
-        from core import library
-
-        with db.session_scope() as s:
-            library.load(s)
-        yield stub, client, api
+        yield stub, client, ApiClient(client, ADMIN_TOKEN)
 
 
 def run_interview(client, api, answers=None, budget=None):
@@ -119,8 +111,7 @@ def test_prompt_size_stays_flat_as_the_interview_grows(llm_env):
     assert max(sizes[10:]) <= sizes[4] * 1.5
 
 
-def test_a_question_back_is_answered_honestly_and_noted_for_hr(settings_overrides, client, api,
-                                                                 library):
+def test_a_question_back_is_answered_honestly_and_noted_for_hr(client, api, library):
     detail = run_interview(client, api, answers=lambda n: (
         "Will my manager see what I write here?" if n == 0 else RICH))
     assert "Will my manager see what I write here?" in detail["open_questions"]

@@ -8,10 +8,9 @@ import urllib.parse
 import pytest
 from sqlalchemy import select
 
-from app import create_app
-from core import db, library
-from core.models import OutboundRecord, Person
-from tests.conftest import ADMIN_TOKEN, _clean
+from core import db
+from core.models import InboundEvent, OutboundRecord, Person
+from tests.conftest import ADMIN_TOKEN
 from tests.support.factories import ApiClient, make_session
 from tests.support.slack_stub import (
     BOT_TOKEN,
@@ -79,25 +78,26 @@ class SlackWorld:
 
 
 @pytest.fixture
-def slack(settings_overrides):
-    with SlackStub(users={EMAIL: USER}) as stub:
-        app = create_app({**settings_overrides, "slack_signing_secret": SIGNING_SECRET,
-                          "slack_bot_token": BOT_TOKEN, "slack_api_base_url": stub.base_url})
-        _clean(settings_overrides["database_url"])
-        with db.session_scope() as s:
-            library.load(s)
+def slack(make_app):
+    """Slack paces like Slack here: a DM post that comes too soon is refused and recorded."""
+    with SlackStub(users={EMAIL: USER}, dm_rate=1.0) as stub:
+        app = make_app(library=True, slack_signing_secret=SIGNING_SECRET,
+                       slack_bot_token=BOT_TOKEN, slack_api_base_url=stub.base_url)
         client = app.test_client()
         yield SlackWorld(stub, client, ApiClient(client, ADMIN_TOKEN))
 
 
 # ---- the edge ----------------------------------------------------------------------------
 
-def test_forged_signature_is_401_and_nothing_is_stored(slack):
+def test_forged_signature_is_401_and_nothing_is_stored(slack, work):
     body = json.dumps(dm_event(USER, "hi", "EvF1"))
     headers = signed(body, secret="not-the-secret")
     assert slack.client.post("/slack/events", data=body, headers=headers).status_code == 401
+    work()  # had anything been accepted, this is where it would be answered
     with db.session_scope() as s:
+        assert s.scalar(select(InboundEvent)) is None
         assert s.scalar(select(OutboundRecord)) is None
+    assert slack.stub.calls("chat.postMessage") == []
 
 
 def test_stale_signature_is_401(slack):
@@ -256,9 +256,8 @@ def test_sends_to_one_dm_are_paced_at_one_per_second(slack):
     slack.click("accept")
     for text in ("ok", "fine", "pause"):
         slack.say(text)
-    posts = slack.stub.posts_to(USER)
-    gaps = [b.at - a.at for a, b in zip(posts, posts[1:], strict=False)]
-    assert len(posts) >= 4 and min(gaps) >= 0.95
+    assert len(slack.stub.posts_to(USER)) >= 4
+    assert slack.stub.limited == []  # Slack never had to refuse one for coming too soon
 
 
 # ---- App Home and /parley ---------------------------------------------------------------
@@ -290,16 +289,13 @@ def test_slash_command_help_status_pause_resume(slack):
 
 # ---- multi-workspace install -----------------------------------------------------------
 
-def test_oauth_install_stores_the_workspace_and_its_token_is_used(settings_overrides):
+def test_oauth_install_stores_the_workspace_and_its_token_is_used(make_app):
     import re
 
     with SlackStub(users={EMAIL: USER}) as stub:
-        app = create_app({**settings_overrides, "slack_signing_secret": SIGNING_SECRET,
-                          "slack_client_id": "111.222", "slack_client_secret": "shh",
-                          "slack_api_base_url": stub.base_url})
-        _clean(settings_overrides["database_url"])
-        with db.session_scope() as s:
-            library.load(s)
+        app = make_app(library=True, slack_signing_secret=SIGNING_SECRET,
+                       slack_client_id="111.222", slack_client_secret="shh",
+                       slack_api_base_url=stub.base_url)
         client = app.test_client()
         page = client.get("/slack/install")
         assert page.status_code == 200

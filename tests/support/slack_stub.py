@@ -3,11 +3,14 @@
 It keeps what Slack keeps: users by email, one DM channel per user, posted messages with
 their metadata (so conversations.history can find them), updates and App Home views. Any
 method can be told to fail next: HTTP 429 with Retry-After, an error code, a 500, or slow.
+With ``dm_rate`` it also paces like Slack: a post or update to a DM over that rate, or
+before a Retry-After it announced has passed, is answered 429 and recorded in ``limited``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 import urllib.parse
@@ -41,10 +44,34 @@ class Posted:
                         for e in b["elements"])
 
 
+class Gcra:
+    """At most ``rate`` per second per key (GCRA: one theoretical arrival time per key);
+    a request may come up to ``tolerance`` seconds before its slot."""
+
+    def __init__(self, rate: float, tolerance: float):
+        self.interval, self.tolerance = 1.0 / rate, tolerance
+        self.tat: dict[str, float] = {}
+
+    def wait(self, key: str, now: float) -> float:
+        return max(0.0, self.tat.get(key, now) - self.tolerance - now)
+
+    def book(self, key: str, now: float) -> None:
+        self.tat[key] = max(self.tat.get(key, now), now) + self.interval
+
+    def hold(self, key: str, until: float) -> None:
+        """Nothing for ``key`` before ``until`` (a Retry-After was announced)."""
+        self.tat[key] = max(self.tat.get(key, until), until)
+
+
 class SlackStub(StubServer):
-    def __init__(self, users: dict[str, str] | None = None, team: str = "T0001"):
+    PACED = ("chat.postMessage", "chat.update")
+
+    def __init__(self, users: dict[str, str] | None = None, team: str = "T0001", *,
+                 dm_rate: float | None = None, tolerance: float = 0.25):
         self.users = dict(users or {})  # email → user id
         self.team = team
+        self.dm_limit = Gcra(dm_rate, tolerance) if dm_rate else None
+        self.limited: list[Recorded] = []  # requests refused for coming too soon (dm_rate)
         self.messages: list[Posted] = []
         self.views: list[dict] = []
         self.failures: dict[str, deque[Reply]] = defaultdict(deque)
@@ -79,9 +106,13 @@ class SlackStub(StubServer):
 
     def _answer(self, request: Recorded) -> Reply:
         method = request.path.split("?")[0].removeprefix("/api/")
+        args = self.args(request)
+        if self.dm_limit is not None and method in self.PACED:
+            refused = self._pace(request, args.get("channel", ""))
+            if refused is not None:
+                return refused
         if self.failures[method]:
             return self.failures[method].popleft()
-        args = self.args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
@@ -90,6 +121,24 @@ class SlackStub(StubServer):
         if method == "chat.postMessage" and self.hold_on_post and body.get("ok"):
             return Reply(200, body, delay=self.hold_on_post)
         return Reply(200, body)
+
+    def _pace(self, request: Recorded, channel: str) -> Reply | None:
+        """Slack's per-DM limit: a 429 for a request that comes too soon; a scripted 429's
+        Retry-After holds the DM like one of ours."""
+        with self.lock:
+            now = time.monotonic()
+            wait = self.dm_limit.wait(channel, now)
+            if wait > 0:
+                self.limited.append(request)
+                return Reply(429, {"ok": False, "error": "ratelimited"},
+                             headers={"Retry-After": str(max(1, math.ceil(wait)))})
+            scripted = self.failures[request.path.split("?")[0].removeprefix("/api/")]
+            retry_after = scripted[0].headers.get("Retry-After") if scripted else None
+            if retry_after is not None:
+                self.dm_limit.hold(channel, now + float(retry_after))
+            else:
+                self.dm_limit.book(channel, now)
+        return None
 
     def _auth_test(self, args, token):
         return {"ok": True, "team_id": self.team, "user_id": "UBOT", "bot_id": "BBOT"}

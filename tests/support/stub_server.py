@@ -29,7 +29,7 @@ class Reply:
     status: int = 200
     body: dict | str = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0  # seconds to wait before answering (a slow provider)
+    delay: float = 0.0  # seconds to wait before answering (a slow provider; cut short on exit)
 
 
 class StubServer:
@@ -41,6 +41,7 @@ class StubServer:
         self.replies: deque[Reply] = deque()
         self.default = default or Reply(200, {"ok": True})
         self.responder = responder
+        self.closing = threading.Event()  # ends every delay: a hung answer never holds up exit
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,7 +57,7 @@ class StubServer:
                 else:
                     reply = stub.default
                 if reply.delay:
-                    time.sleep(reply.delay)
+                    stub.closing.wait(reply.delay)
                 payload = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
                 data = payload.encode()
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -84,5 +85,6 @@ class StubServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing.set()
         self.server.shutdown()
         self.server.server_close()
