@@ -16,14 +16,18 @@ log = logging.getLogger(__name__)
 
 
 def find_interview(s, inbound: Inbound) -> Interview | None:
-    """The conversation this message belongs to: the link's interview on the web, else the
-    sender's newest open interview, whichever channel it started on."""
+    """The conversation this message belongs to: the link's interview on the web; the one a
+    button names, when it is the sender's; else the sender's newest open interview,
+    whichever channel it started on."""
     if inbound.channel == "web":
         invite = s.get(Invite, int(inbound.sender.key.removeprefix("invite:")))
         return invites.current_interview(s, invite) if invite else None
     person = directory.by_address(s, inbound.channel, inbound.sender.key)
     if person is None:
         return None
+    named = s.get(Interview, inbound.interview_id) if inbound.interview_id else None
+    if named is not None and named.person_id == person.id:
+        return named
     return s.scalar(
         select(Interview)
         .where(Interview.person_id == person.id,

@@ -174,7 +174,8 @@ def render_blocks(message: Outbound) -> dict[str, Any]:
         blocks.append({"type": "context",
                        "elements": [{"type": "mrkdwn", "text": f"Topic {n} of {of}"}]})
     if message.choices:
-        blocks.append({"type": "actions", "elements": [_button(c) for c in message.choices]})
+        blocks.append({"type": "actions", "elements": [_button(c, message.interview_id)
+                                                       for c in message.choices]})
     text = message.text[:40_000]
     if message.choices:
         text += "\n(" + " · ".join(f"{i}. {c.label}"
@@ -182,8 +183,10 @@ def render_blocks(message: Outbound) -> dict[str, Any]:
     return {"text": text, "blocks": blocks}
 
 
-def _button(choice: Choice) -> dict[str, Any]:
-    button = {"type": "button", "action_id": f"choice:{choice.value}", "value": choice.value,
+def _button(choice: Choice, interview_id: int | None) -> dict[str, Any]:
+    """A choice's button; its value names the conversation: "<interview id>:<choice>"."""
+    value = f"{interview_id}:{choice.value}" if interview_id else choice.value
+    button = {"type": "button", "action_id": f"choice:{choice.value}", "value": value,
               "text": {"type": "plain_text", "text": choice.label[:75]}}
     if choice.value in DANGER:
         button["style"] = "danger"
@@ -217,17 +220,31 @@ def parse_event(body: dict[str, Any]) -> list[Inbound]:
 
 
 def parse_action(body: dict[str, Any]) -> list[Inbound]:
-    """A button click → an Inbound carrying the choice."""
+    """A button click → an Inbound carrying the choice and the conversation it was made in
+    (a choice's value is "<interview id>:<choice>", App Home's Resume is the id alone)."""
     action = (body.get("actions") or [{}])[0]
     user = (body.get("user") or {}).get("id")
-    if not user or not action.get("value"):
+    value = action.get("value")
+    if not user or not value:
         return []
-    choice = action["value"] if action.get("action_id", "").startswith("choice:") else "resume"
+    if action.get("action_id", "").startswith("choice:"):
+        named, sep, choice = value.partition(":")
+        if not sep:  # a button sent before buttons named their conversation
+            named, choice = "", value
+    else:
+        named, choice = value, "resume"
     channel = (body.get("channel") or body.get("container") or {}).get("id") or (
         body.get("container") or {}).get("channel_id")
     return [Inbound(channel="slack", event_id=f"action:{user}:{action.get('action_ts')}",
                     sender=_sender(user, (body.get("team") or {}).get("id"), channel),
-                    choice=choice)]
+                    choice=choice,
+                    interview_id=_interview_id(named))]
+
+
+def _interview_id(text: str) -> int | None:
+    """The id a button names, when it is one (ids are 32-bit)."""
+    ok = text.isascii() and text.isdigit() and len(text) <= 10 and int(text) < 2**31
+    return int(text) if ok else None
 
 
 # ---- the bolt app ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session as DB
 
 from core.models import Person, PersonAttribute
@@ -31,6 +31,8 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
         manager = by_email(db, data["manager_email"])
         if manager is None:
             raise LookupError(f"no person with email {data['manager_email']}")
+        if manager is person:
+            raise LookupError("a person cannot be their own manager")
         person.manager = manager
     if data.get("demographics") is not None:
         current = {a.key: a for a in person.attributes}
@@ -53,13 +55,15 @@ def by_address(db: DB, channel: str, key: str) -> Person | None:
     return db.scalar(select(Person).where(column == key)) if column is not None and key else None
 
 
-def search(db: DB, q: str, limit: int = 20) -> list[Person]:
-    stmt = select(Person).order_by(Person.name).limit(limit)
+def matching(q: str) -> Select:
+    """People whose name or email contains ``q`` (any case), for autofill; all when blank.
+    A statement, so the caller orders and pages it."""
+    stmt = select(Person)
     if q.strip():
         needle = q.strip().lower()  # autoescape: "_" and "%" match themselves
         stmt = stmt.where(or_(func.lower(Person.name).contains(needle, autoescape=True),
                               func.lower(Person.email).contains(needle, autoescape=True)))
-    return list(db.scalars(stmt))
+    return stmt
 
 
 def load_demo(db: DB, people: list[dict[str, Any]]) -> int:

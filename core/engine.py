@@ -24,6 +24,15 @@ CONSENT_CHOICES = (Choice("accept", "Yes, let's start"), Choice("decline", "No t
 QUESTION_CHOICES = (Choice("pause", "Pause"), Choice("skip", "Skip"), Choice("stop", "Stop"))
 WRAP_UP_CHOICES = (Choice("done", "Nothing else"), Choice("stop", "Stop"))
 PAUSED_CHOICES = (Choice("resume", "Resume"), Choice("stop", "Stop"))
+# typed "stop" while a question waits for words: it may not be meant, so ask first
+CONFIRM_STOP_CHOICES = (Choice("stop", prompts.CONFIRM_STOP_END),
+                        Choice("continue", prompts.CONFIRM_STOP_CONTINUE))
+
+
+def asks_for_words(choices: list[Choice]) -> bool:
+    """Whether the message that offered ``choices`` is a question, answered in words (its
+    buttons are commands beside it), rather than a prompt that offers only choices."""
+    return tuple(choices) == QUESTION_CHOICES
 
 
 def transition(interview: Interview, event: Event, now: datetime | None = None) -> None:
@@ -84,6 +93,9 @@ def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecor
     if choice == "help":
         return [say(db, interview, Outbound(prompts.HELP, tuple(offered_choices(db, interview)),
                                             role="system"))]
+    if choice == "confirm_stop":
+        return [say(db, interview, Outbound(prompts.CONFIRM_STOP, CONFIRM_STOP_CHOICES,
+                                            role="system"))]
     if state == State.CONSENT:
         return _consent(db, interview, choice)
     if state == State.PAUSED:
@@ -101,6 +113,8 @@ def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecor
         return _stop(db, interview)
     if choice == "skip":
         return _advance(db, interview, None, skip=True)
+    if choice == "continue":  # not stopping after all
+        return [_repeat(db, interview, prefix=prompts.CARRY_ON)]
     if choice in ("resume", "accept", "decline"):  # stale button: show where we are
         return [_repeat(db, interview)]
     return _advance(db, interview, said)

@@ -34,13 +34,15 @@ class Choice:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One thing a participant said or clicked."""
+    """One thing a participant said or clicked. A click names the conversation its button
+    belongs to (``interview_id``), so it acts on that one even when the person has others."""
 
     channel: str
     event_id: str
     sender: Address
     text: str = ""
     choice: str | None = None
+    interview_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,17 +55,20 @@ class Inbound:
             sender=Address.from_dict(raw["sender"]),
             text=raw.get("text") or "",
             choice=raw.get("choice"),
+            interview_id=raw.get("interview_id"),
         )
 
 
 @dataclass(frozen=True)
 class Outbound:
-    """One message to send; ``progress`` is e.g. (3, 6) for "Topic 3 of 6"."""
+    """One message to send; ``progress`` is e.g. (3, 6) for "Topic 3 of 6";
+    ``interview_id`` the conversation it belongs to, which its buttons carry back."""
 
     text: str
     choices: tuple[Choice, ...] = ()
     role: str = "interviewer"
     progress: tuple[int, int] | None = None
+    interview_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -71,6 +76,7 @@ class Outbound:
             "choices": [asdict(c) for c in self.choices],
             "role": self.role,
             "progress": list(self.progress) if self.progress else None,
+            "interview_id": self.interview_id,
         }
 
     @classmethod
@@ -80,4 +86,5 @@ class Outbound:
             choices=tuple(Choice(**c) for c in raw.get("choices") or ()),
             role=raw.get("role", "interviewer"),
             progress=tuple(raw["progress"]) if raw.get("progress") else None,
+            interview_id=raw.get("interview_id"),
         )

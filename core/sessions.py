@@ -51,7 +51,7 @@ def create_from_type(
 
 def clone(db: DB, source: Session, *, name: str | None = None) -> Session:
     copy = Session(
-        session_type=source.session_type, name=name or f"{source.name} (copy)",
+        session_type=source.session_type, name=name or f"{source.name[:193]} (copy)",  # ≤ 200
         anonymity=source.anonymity, settings=dict(source.settings), owner=source.owner,
         tags=list(source.tags), cloned_from_id=source.id,
         topics=[t.copy() for t in source.topics],

@@ -6,6 +6,7 @@ recorded and queued or not at all; `channels.durable` takes the row from the com
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, select
@@ -48,7 +49,8 @@ def say(
         reasoning=reasoning,
     )
     record = OutboundRecord(
-        channel=interview.channel, address=dict(interview.address), payload=message.to_dict(),
+        channel=interview.channel, address=dict(interview.address),
+        payload=replace(message, interview_id=interview.id).to_dict(),
         interview_id=interview.id, turn_id=turn.id,
     )
     db.add(record)

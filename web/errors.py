@@ -53,5 +53,9 @@ def init_app(app: Flask) -> None:
     def _http(exc: HTTPException):
         if request.path.startswith(("/api/", "/c/")) or request.is_json:
             code = (exc.name or "error").lower().replace(" ", "_")
-            return error(exc.code or 500, code, exc.description or exc.name)
+            response, status = error(exc.code or 500, code, exc.description or exc.name)
+            # keep what the exception adds, such as a 405's Allow header (RFC 9110)
+            response.headers.extend((k, v) for k, v in exc.get_headers()
+                                    if k.lower() != "content-type")
+            return response, status
         return exc

@@ -1,6 +1,10 @@
 """The OpenAPI 3.1 document for /api/v1, built from Flask's URL map so it cannot drift:
-every API route must have an entry in ``OPERATIONS`` (a test checks both directions), and
-request bodies come from the same pydantic models that validate them."""
+every API route must have an entry in ``OPERATIONS`` (a test checks both directions),
+request bodies come from the same pydantic models that validate them, and schemathesis
+(tests/integration/test_schemathesis.py) checks every answer against it.
+
+To document a new route: add its ``op(...)`` under its endpoint name, and the schema of
+what it answers to ``RESPONSES`` when it is a new shape."""
 
 from __future__ import annotations
 
@@ -8,83 +12,185 @@ import re
 from typing import Any
 
 from flask import Flask
+from pydantic import BaseModel
 
+import channels
 from web import schemas
 
 Op = dict[str, Any]
-OPERATIONS: dict[str, Op] = {
-    "api.healthz": {"summary": "Database and Redis reachable", "auth": False,
-                    "responses": {"200": "both reachable", "503": "one is down"}},
-    "api.openapi": {"summary": "This document", "auth": False},
-    "api.list_session_types": {"summary": "The SessionType library"},
-    "api.get_session_type": {"summary": "One SessionType by id or slug", "not_found": True},
-    "api.generate_session_type": {"summary": "Draft a SessionType from a description",
-                                  "body": schemas.SessionTypeGenerate, "created": True},
-    "api.patch_session_type": {"summary": "Edit or publish a generated SessionType",
-                               "body": schemas.SessionTypePatch, "not_found": True,
-                               "conflict": True},
-    "api.list_sessions": {"summary": "Sessions, newest first"},
-    "api.create_session": {"summary": "Create a session from a SessionType",
-                           "body": schemas.SessionCreate, "created": True},
-    "api.get_session": {"summary": "One session with its topics", "not_found": True},
-    "api.patch_session": {"summary": "Edit name, tags, settings or topics (409 when locked)",
-                          "body": schemas.SessionPatch, "not_found": True, "conflict": True},
-    "api.clone_session": {"summary": "An editable copy of a session",
-                          "body": schemas.SessionClone, "body_optional": True,
-                          "created": True, "not_found": True},
-    "api.upsert_person": {"summary": "Create or update a person by email",
-                          "body": schemas.PersonIn, "created": True},
-    "api.search_people": {"summary": "Search people by name or email (autofill)",
-                          "query": {"q": "text to match"}},
-    "api.create_invite": {"summary": "Invite a person; returns the private link",
-                          "body": schemas.InviteCreate, "created": True, "not_found": True},
-    "api.list_invites": {"summary": "Invites of a session with their delivery status",
-                         "not_found": True},
-    "api.list_interviews": {"summary": "Interviews of a session", "not_found": True},
-    "api.get_interview": {"summary": "One interview with its turns", "not_found": True},
-    "api.end_interview": {"summary": "End an interview (admin_ended)",
-                          "body": schemas.InterviewEnd, "body_optional": True,
-                          "not_found": True, "conflict": True},
-    "api.restart_interview": {"summary": "Mark restarted and open a fresh interview",
-                              "created": True, "not_found": True, "conflict": True},
-    "api.delete_interview": {"summary": "Delete an interview and its turns permanently",
-                             "not_found": True, "no_content": True},
+ERRORS = {
+    400: "bad input: not JSON, a wrong type, a missing or unknown field, a limit broken "
+         "(the message names the field and why)",
+    401: "missing or wrong bearer token",
+    404: "unknown id",
+    409: "session locked, a draft or shipped session type, or an invalid lifecycle transition",
+    413: "body larger than 1 MiB",
+    422: "well-formed, but breaks a rule the schema cannot express (the message says which)",
 }
 
-ERROR = {"$ref": "#/components/schemas/Error"}
+
+def op(summary: str, *, ok: Any = None, status: int = 200, body: type[BaseModel] | None = None,
+       body_optional: bool = False, errors: tuple[int, ...] = (), paged: str | None = None,
+       query: dict[str, dict[str, Any]] | None = None, auth: bool = True,
+       also: dict[int, tuple[str, Any]] | None = None) -> Op:
+    """One operation: ``ok`` is the success schema (a RESPONSES name or a JSON schema),
+    ``paged`` the key of a paginated list of that schema, ``also`` other answers."""
+    return {"summary": summary, "ok": ok, "status": status, "body": body,
+            "body_optional": body_optional, "errors": errors, "paged": paged,
+            "query": query or {}, "auth": auth, "also": also or {}}
 
 
-def _operation(endpoint: str, method: str, params: list[str]) -> Op:
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def nullable(json_type: str) -> dict[str, Any]:
+    return {"type": [json_type, "null"]}
+
+
+TEXT, INT, BOOL, WHEN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, \
+    nullable("string")
+
+
+def obj(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
+    """An object schema whose properties are all present unless listed in ``optional``."""
+    return {"type": "object", "properties": properties,
+            "required": [k for k in properties if k not in optional]}
+
+
+TOPIC = obj({"id": INT, "key": TEXT, "label": TEXT, "description": TEXT,
+             "probing_guidance": TEXT, "priority": {"enum": ["low", "medium", "high"]},
+             "context": TEXT, "opening_question": TEXT, "probes": {"type": "array",
+                                                                   "items": TEXT},
+             "enabled": BOOL, "position": INT})
+SETTINGS = {"type": "object", "additionalProperties": INT}
+SESSION_TYPE_SUMMARY = obj({
+    "id": INT, "slug": TEXT, "name": TEXT, "purpose": TEXT,
+    "anonymity": {"enum": ["named", "aggregated"]}, "builtin": BOOL,
+    "status": {"enum": ["draft", "published"]}, "settings": SETTINGS, "topic_count": INT})
+RESPONSES: dict[str, dict[str, Any]] = {
+    "Topic": TOPIC,
+    "SessionTypeSummary": SESSION_TYPE_SUMMARY,
+    "SessionType": {**SESSION_TYPE_SUMMARY,
+                    "properties": {**SESSION_TYPE_SUMMARY["properties"],
+                                   "topics": {"type": "array", "items": ref("Topic")},
+                                   "generation": {"type": "object"}},
+                    "required": [*SESSION_TYPE_SUMMARY["required"], "topics"]},
+    "Session": obj({
+        "id": INT, "name": TEXT, "session_type": TEXT,
+        "anonymity": {"enum": ["named", "aggregated"]}, "settings": SETTINGS,
+        "owner": TEXT, "tags": {"type": "array", "items": TEXT}, "locked": BOOL,
+        "locked_at": WHEN, "cloned_from": nullable("integer"), "created_at": TEXT,
+        "topics": {"type": "array", "items": ref("Topic")}}),
+    "Person": obj({
+        "id": INT, "name": TEXT, "email": nullable("string"), "phone": nullable("string"),
+        "slack_user_id": nullable("string"), "teams_user_id": nullable("string"),
+        "timezone": nullable("string"), "manager_id": nullable("integer"),
+        "demographics": {"type": "object", "additionalProperties": TEXT}}),
+    "InviteCreated": obj({
+        "id": INT, "person_id": INT, "channel": TEXT, "link": TEXT, "status": TEXT,
+        "expires_at": WHEN}),
+    "Invite": obj({
+        "id": INT, "person_id": INT, "channel": TEXT, "status": TEXT,
+        "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN}),
+    # What HR may see of an interview depends on the session's anonymity (core/privacy.py).
+    "Interview": {"type": "object", "required": ["id", "state"],
+                  "properties": {"id": INT, "state": TEXT}},
+    "Health": obj({"status": {"enum": ["ok", "unavailable"]},
+                   "checks": {"type": "object", "additionalProperties": TEXT}}),
+    "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
+}
+
+OPERATIONS: dict[str, Op] = {
+    "api.healthz": op("Database and Redis reachable", ok="Health", auth=False,
+                      also={503: ("one is down", "Health")}),
+    "api.openapi": op("This document", ok={"type": "object"}, auth=False),
+    "api.list_session_types": op("The SessionType library", ok=obj(
+        {"session_types": {"type": "array", "items": ref("SessionTypeSummary")}})),
+    "api.get_session_type": op("One SessionType by id or slug", ok="SessionType",
+                               errors=(404,)),
+    "api.generate_session_type": op("Draft a SessionType from a description", ok="SessionType",
+                                    status=201, body=schemas.SessionTypeGenerate),
+    "api.patch_session_type": op("Edit or publish a generated SessionType", ok="SessionType",
+                                 body=schemas.SessionTypePatch, errors=(404, 409, 422)),
+    "api.list_sessions": op("Sessions, newest first", ok="Session", paged="sessions"),
+    "api.create_session": op("Create a session from a SessionType", ok="Session", status=201,
+                             body=schemas.SessionCreate, errors=(404, 409)),
+    "api.get_session": op("One session with its topics", ok="Session", errors=(404,)),
+    "api.patch_session": op("Edit name, tags, settings or topics (409 when locked)",
+                            ok="Session", body=schemas.SessionPatch, errors=(404, 409, 422)),
+    "api.clone_session": op("An editable copy of a session", ok="Session", status=201,
+                            body=schemas.SessionClone, body_optional=True, errors=(404,)),
+    "api.upsert_person": op("Create (201) or update (200) a person by email", ok="Person",
+                            status=201, body=schemas.PersonIn, errors=(422,),
+                            also={200: ("updated", "Person")}),
+    "api.search_people": op("People whose name or email contains q (autofill), by id",
+                            ok="Person", paged="people", query={"q": {
+                                "description": "text to match", "schema": {
+                                    "type": "string", "maxLength": 200}}}),
+    "api.get_person": op("One person", ok="Person", errors=(404,)),
+    "api.create_invite": op("Invite a person; returns the private link", ok="InviteCreated",
+                            status=201, body=schemas.InviteCreate, errors=(404, 422)),
+    "api.list_invites": op("Invites of a session with their delivery status", ok="Invite",
+                           paged="invites", errors=(404,)),
+    "api.list_interviews": op("Interviews of a session", ok="Interview", paged="interviews",
+                              errors=(404,)),
+    "api.get_interview": op("One interview with its turns", ok="Interview", errors=(404,)),
+    "api.end_interview": op("End an interview (admin_ended)", ok="Interview",
+                            body=schemas.InterviewEnd, body_optional=True, errors=(404, 409)),
+    "api.restart_interview": op("Mark restarted and open a fresh interview", ok="Interview",
+                                status=201, errors=(404, 409)),
+    "api.delete_interview": op("Delete an interview and its turns permanently", status=204,
+                               errors=(404,)),
+}
+
+PAGE_QUERY = {
+    "limit": {"description": "page size", "schema": {
+        "type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+    "cursor": {"description": "where the page starts: copy it from the previous page's "
+               "`next` link (opaque)", "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"}},
+}
+
+
+def _json(schema: Any) -> dict[str, Any]:
+    return {"application/json": {"schema": ref(schema) if isinstance(schema, str) else schema}}
+
+
+def _operation(endpoint: str, params: list[str]) -> Op:
     spec = OPERATIONS[endpoint]
-    op: Op = {"operationId": endpoint.removeprefix("api."), "summary": spec["summary"],
-              "responses": {}}
-    op["parameters"] = [
-        {"name": p, "in": "path", "required": True,
-         "schema": {"type": "string" if p == "ident" else "integer"}} for p in params
-    ] + [{"name": k, "in": "query", "schema": {"type": "string"}, "description": v}
-         for k, v in spec.get("query", {}).items()]
-    if "body" in spec:
-        op["requestBody"] = {"required": not spec.get("body_optional"),
-                             "content": {"application/json": {"schema": {
-                                 "$ref": f"#/components/schemas/{spec['body'].__name__}"}}}}
-    ok = "204" if spec.get("no_content") else "201" if spec.get("created") else "200"
-    op["responses"][ok] = {"description": "success"}
-    for code, text in spec.get("responses", {}).items():
-        op["responses"][code] = {"description": text}
-    errors = {"400": "bad input (the message says which field and why)"}
-    if spec.get("auth", True):
-        errors["401"] = "missing or wrong bearer token"
-        op["security"] = [{"bearer": []}]
+    out: Op = {"operationId": endpoint.removeprefix("api."), "summary": spec["summary"],
+               "responses": {}}
+    out["parameters"] = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}
+         if p == "ident" else {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}}
+        for p in params
+    ] + [{"name": name, "in": "query", **q}
+         for name, q in {**spec["query"], **(PAGE_QUERY if spec["paged"] else {})}.items()]
+    if spec["body"] is not None:
+        out["requestBody"] = {"required": not spec["body_optional"],
+                              "content": _json(spec["body"].__name__)}
+    ok: Op = {"description": "success"}
+    if spec["paged"]:
+        ok["content"] = _json(obj({
+            spec["paged"]: {"type": "array", "items": ref(spec["ok"])},
+            "next": {**nullable("string"), "description": "the next page, or null on the last"},
+        }))
+    elif spec["ok"] is not None:
+        ok["content"] = _json(spec["ok"])
+    out["responses"][str(spec["status"])] = ok
+    for code, (text, schema) in spec["also"].items():
+        out["responses"][str(code)] = {"description": text, "content": _json(schema)}
+    codes = {400, *spec["errors"]}
+    if spec["auth"]:
+        codes.add(401)
+        out["security"] = [{"bearer": []}]
     else:
-        op["security"] = []
-    if spec.get("not_found"):
-        errors["404"] = "unknown id"
-    if spec.get("conflict"):
-        errors["409"] = "session locked or invalid lifecycle transition"
-    for code, text in errors.items():
-        op["responses"].setdefault(code, {"description": text,
-                                          "content": {"application/json": {"schema": ERROR}}})
-    return op
+        out["security"] = []
+    if spec["body"] is not None:
+        codes.add(413)
+    for code in sorted(codes):
+        out["responses"][str(code)] = {"description": ERRORS[code], "content": _json("Error")}
+    return out
 
 
 def document(app: Flask) -> dict[str, Any]:
@@ -92,24 +198,24 @@ def document(app: Flask) -> dict[str, Any]:
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("api."):
             continue
-        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        path = re.sub(r"<(?:[^<>:]+:)?(\w+)>", r"{\1}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             paths.setdefault(path, {})[method.lower()] = _operation(
-                rule.endpoint, method, list(rule.arguments))
-    models = sorted({spec["body"] for spec in OPERATIONS.values() if "body" in spec},
-                    key=lambda m: m.__name__)
-    components: dict[str, Any] = {"Error": {
-        "type": "object", "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["code", "message"],
-                                 "properties": {"code": {"type": "string"},
-                                                "message": {"type": "string"}}}}}}
-    for model in models:
+                rule.endpoint, list(rule.arguments))
+    components: dict[str, Any] = dict(RESPONSES)
+    for model in sorted({spec["body"] for spec in OPERATIONS.values() if spec["body"]},
+                        key=lambda m: m.__name__):
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
+    # the channels this server can invite on, which depend on its settings
+    components["InviteCreate"]["properties"]["channel"] = {
+        "enum": sorted(channels.configured(app.config["SETTINGS"])), "default": "web"}
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Parley HR API", "version": "1"},
+        "info": {"title": "Parley HR API", "version": "1", "description": (
+            "Lists are paged: `limit` (1–200, default 50) and the `next` link. Text must not "
+            "contain NUL characters or unpaired surrogates (400).")},
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": components, "securitySchemes": {

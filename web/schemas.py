@@ -1,34 +1,92 @@
-"""Request bodies of the HR API. Pydantic validates them and the OpenAPI document reuses them."""
+"""Request bodies of the HR API. Pydantic validates them and the OpenAPI document reuses them,
+so each model's JSON schema must say exactly what it accepts: the rules pydantic checks in a
+validator are repeated as JSON schema (``oneOf`` / ``anyOf``) beside it."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 
 from core.sessions import SessionSettings
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names nothing (and overflows SQLite)
+
+
+def _integral(value: Any) -> Any:
+    """JSON (and JSON schema) has one number type: 3.0 is the integer 3, "3" is not."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# constraints before the validator, or pydantic drops them from the JSON schema
+Int = Annotated[int, BeforeValidator(_integral)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_integral)]
+# what a mail server would take, and the same rule in pydantic and in JSON schema
+Email = Annotated[str, Field(max_length=320,
+                             pattern=r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$")]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def read_only() -> Any:
+    """A field GET returns that a PATCH may send back unchanged: accepted, never applied."""
+    return Field(None, json_schema_extra={"readOnly": True,
+                                          "description": "read-only: accepted and ignored"})
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def _patch_of(model: type[BaseModel], name: str) -> type[Strict]:
+    """``model`` with every field optional but never null: the settings a PATCH may change.
+    Derived, so a new setting is patchable the day it is added."""
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        kind = info.annotation
+        if kind is int:
+            kind = Annotated[(int, *info.metadata, BeforeValidator(_integral))]
+        fields[field_name] = (kind, Field(None, description=info.description,
+                                          json_schema_extra=_no_default))
+    return create_model(name, __base__=Strict, __doc__=model.__doc__, **fields)
+
+
+SettingsPatch = _patch_of(SessionSettings, "SettingsPatch")
+
+
+def _present(name: str, json_type: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"type": json_type}}}
+
+
 class PersonIn(Strict):
     name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
+    email: Email
     phone: str | None = Field(None, max_length=40)
     slack_user_id: str | None = Field(None, max_length=40)
     teams_user_id: str | None = Field(None, max_length=200)
     timezone: str | None = Field(None, max_length=64)
-    manager_email: EmailStr | None = None
-    demographics: dict[str, str] | None = None
+    manager_email: Email | None = None
+    demographics: dict[Annotated[str, Field(max_length=100)],
+                       Annotated[str, Field(max_length=500)]] | None = None
 
 
 class TopicIn(Strict):
     """A topic in a full ordered list: with ``id`` an edit (only the fields sent change),
     without one a new topic (``label`` required)."""
 
-    id: int | None = None
+    model_config = ConfigDict(json_schema_extra={
+        "anyOf": [_present("id", "integer"), _present("label", "string")]})
+
+    id: Id | None = None
     key: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")
     label: str | None = Field(None, min_length=1, max_length=200)
     description: str = Field("", max_length=4000)
@@ -36,8 +94,10 @@ class TopicIn(Strict):
     priority: Literal["low", "medium", "high"] = "medium"
     context: str = Field("", max_length=4000)
     opening_question: str = Field("", max_length=1000)
-    probes: list[str] = Field(default_factory=list, max_length=10)
+    probes: list[Annotated[str, Field(max_length=1000)]] = Field(
+        default_factory=list, max_length=10)
     enabled: bool = True
+    position: Int | None = read_only()
 
     @model_validator(mode="after")
     def _new_needs_label(self):
@@ -46,23 +106,34 @@ class TopicIn(Strict):
         return self
 
 
+TOPICS = ("The full ordered list: listed order is the new order; a topic with an id is edited, "
+          "one without is added, an omitted one is removed. A list equal to the current one "
+          "changes nothing (so a locked session accepts its own topics back).")
+
+
 class SessionCreate(Strict):
-    session_type: int | str
+    session_type: Id | str = Field(description="a SessionType id or slug")
     name: str = Field(min_length=1, max_length=200)
-    settings: SessionSettings | None = None
+    settings: SettingsPatch | None = None
     owner: str = Field("", max_length=200)
     tags: list[str] = Field(default_factory=list, max_length=50)
 
 
 class SessionPatch(Strict):
+    """Send only what changes, or a whole session from GET with one thing changed."""
+
     name: str | None = Field(None, min_length=1, max_length=200)
     tags: list[str] | None = Field(None, max_length=50)
     owner: str | None = Field(None, max_length=200)
-    settings: dict | None = None
-    topics: list[TopicIn] | None = Field(
-        None, description="The full ordered list: listed order is the new order; a topic "
-        "with an id is edited, one without is added, an omitted one is removed.",
-    )
+    settings: SettingsPatch | None = None
+    topics: list[TopicIn] | None = Field(None, min_length=1, description=TOPICS)
+    id: Int | None = Field(None, description="read-only: when sent, the id in the URL")
+    session_type: str | None = read_only()
+    anonymity: str | None = read_only()
+    locked: bool | None = read_only()
+    locked_at: str | None = read_only()
+    cloned_from: Int | None = read_only()
+    created_at: str | None = read_only()
 
 
 class SessionClone(Strict):
@@ -70,8 +141,11 @@ class SessionClone(Strict):
 
 
 class InviteCreate(Strict):
+    model_config = ConfigDict(json_schema_extra={
+        "oneOf": [_present("person", "object"), _present("person_id", "integer")]})
+
     person: PersonIn | None = None
-    person_id: int | None = None
+    person_id: Id | None = None
     channel: str = "web"
 
     @model_validator(mode="after")
@@ -86,14 +160,20 @@ class InterviewEnd(Strict):
 
 
 class SessionTypeGenerate(Strict):
-    description: str = Field(min_length=1, max_length=2000)
+    description: str = Field(min_length=1, max_length=2000, pattern=r"\S",
+                             description="what HR wants to learn, in a sentence or two")
 
 
 class SessionTypePatch(Strict):
+    """Send only what changes, or a whole session type from GET with one thing changed."""
+
     name: str | None = Field(None, min_length=1, max_length=200)
     purpose: str | None = Field(None, max_length=2000)
     anonymity: Literal["named", "aggregated"] | None = None
-    settings: dict | None = None
+    settings: SettingsPatch | None = None
     status: Literal["draft", "published"] | None = None
-    topics: list[TopicIn] | None = Field(
-        None, description="The full ordered list, as for PATCH /sessions/{id}.")
+    topics: list[TopicIn] | None = Field(None, min_length=1, description=TOPICS)
+    id: Int | None = Field(None, description="read-only: when sent, this type's id")
+    slug: str | None = read_only()
+    builtin: bool | None = read_only()
+    topic_count: Int | None = read_only()

@@ -50,6 +50,10 @@ PAUSE_EXPIRED = (
     "Thank you for the answers you gave — they have been saved."
 )
 STOPPED = "Understood — we'll stop here. Thank you; the answers you gave have been saved."
+CONFIRM_STOP = "Do you want to end the interview now? The answers you gave so far are kept."
+CONFIRM_STOP_END = "End"
+CONFIRM_STOP_CONTINUE = "Continue"
+CARRY_ON = "Good — let's carry on. Here's where we were:"
 ADMIN_ENDED = "This conversation has been closed by HR. Thank you for your time."
 ALREADY_ENDED = "This conversation has ended. Thank you for taking part."
 SKIPPED = "Sure, let's move on."

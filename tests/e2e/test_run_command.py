@@ -27,7 +27,7 @@ def test_make_run_serves_a_complete_stay_interview(running):
     assert {t["slug"] for t in types["session_types"]} == {
         "stay-interview", "exit-interview", "onboarding-30-day", "engagement-pulse"}
     status, people = call(f"{base}/api/v1/people?q=northwind", token=token)
-    assert len(people["people"]) == 20  # the search is capped; the demo org has 30
+    assert len(people["people"]) == 30 and people["next"] is None  # a page is 50
 
     status, page = call(link)
     assert status == 200 and "Stay Interview" in page

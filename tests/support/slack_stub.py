@@ -37,7 +37,11 @@ class Posted:
     updates: list = field(default_factory=list)
 
     def buttons(self) -> list[str]:
-        return [e["value"] for b in self.blocks if b["type"] == "actions" for e in b["elements"]]
+        """The choices offered (each button's value is "<interview id>:<choice>")."""
+        return [e["action_id"].removeprefix("choice:") for e in self.button_elements()]
+
+    def button_elements(self) -> list[dict]:
+        return [e for b in self.blocks if b["type"] == "actions" for e in b["elements"]]
 
     def context(self) -> str:
         return " ".join(e["text"] for b in self.blocks if b["type"] == "context"
@@ -205,8 +209,8 @@ def dm_event(user: str, text: str, event_id: str, team: str = "T0001", **event_e
 
 
 def block_action(user: str, message: Posted, value: str, team: str = "T0001") -> dict:
-    label = next(e["text"]["text"] for b in message.blocks if b["type"] == "actions"
-                 for e in b["elements"] if e["value"] == value)
+    """A click on the button for choice ``value``, as Slack sends it."""
+    button = next(e for e in message.button_elements() if e["action_id"] == f"choice:{value}")
     return {
         "type": "block_actions", "team": {"id": team}, "user": {"id": user},
         "api_app_id": "A1", "trigger_id": f"trig-{time.time()}",
@@ -214,7 +218,7 @@ def block_action(user: str, message: Posted, value: str, team: str = "T0001") ->
                       "channel_id": message.channel},
         "channel": {"id": message.channel},
         "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
-        "actions": [{"action_id": f"choice:{value}", "value": value, "type": "button",
-                     "text": {"type": "plain_text", "text": label},
+        "actions": [{"action_id": button["action_id"], "value": button["value"],
+                     "type": "button", "text": button["text"],
                      "action_ts": f"{time.time():.6f}"}],
     }

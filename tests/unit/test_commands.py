@@ -10,10 +10,10 @@ C = list(CONSENT_CHOICES)
 
 
 @pytest.mark.parametrize(("text", "offered", "expected"), [
-    ("2", Q, "skip"),
+    ("2", Q, None),  # after a question a number is an answer (test_commands_numbers.py)
     ("Skip.", Q, "skip"),
     ("  pause ", Q, "pause"),
-    ("STOP!", Q, "stop"),
+    ("STOP!", Q, "confirm_stop"),  # typed during a question: asks first
     ("help", Q, "help"),
     ("resume", [], "resume"),
     ("1", C, "accept"),

@@ -7,16 +7,22 @@ holds its serialisers. Endpoint names stay ``api.<view>`` (the OpenAPI document 
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, request
 from pydantic import BaseModel
+from sqlalchemy import Select
 
 from core.models import AuditLog
 from web.errors import ApiError
+from web.schemas import MAX_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPEN_ENDPOINTS = {"api.healthz", "api.openapi"}
+DEFAULT_LIMIT, MAX_LIMIT = 50, 200
+CURSOR = re.compile(r"[0-9]{1,10}")
 
 
 @bp.before_request
@@ -29,13 +35,36 @@ def _authenticate():
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
         current_app.logger.warning("API request with a missing or wrong token: %s", request.path)
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <ADMIN_API_TOKEN>")
+    if not storable(request.path) or not all(map(storable, request.args.values())):
+        raise ApiError(400, "bad_request", UNSTORABLE)
     return None
+
+
+UNSTORABLE = "text must not contain NUL characters or unpaired surrogates"
+
+
+def storable(text: str) -> bool:
+    """Text every database can keep: PostgreSQL refuses NUL, UTF-8 refuses lone surrogates."""
+    return "\x00" not in text and (
+        text.isascii() or not any("\ud800" <= c <= "\udfff" for c in text))
+
+
+def _storable_json(value: Any) -> bool:
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return all(storable(k) and _storable_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(map(_storable_json, value))
+    return True
 
 
 def body(model: type[BaseModel]) -> Any:
     raw = request.get_json(silent=True)
     if not isinstance(raw, dict):
         raise ApiError(400, "bad_request", "the body must be a JSON object")
+    if not _storable_json(raw):
+        raise ApiError(400, "bad_request", UNSTORABLE)
     return model.model_validate(raw)
 
 
@@ -43,8 +72,13 @@ def not_found(kind: str, ident: Any) -> ApiError:
     return ApiError(404, "not_found", f"no {kind} with id {ident}")
 
 
+def unprocessable(message: str) -> ApiError:
+    """A well-formed body that breaks a rule its JSON schema cannot express."""
+    return ApiError(422, "unprocessable", message)
+
+
 def get_or_404(s, model, ident: int, kind: str):
-    obj = s.get(model, ident)
+    obj = s.get(model, ident) if 0 < ident <= MAX_ID else None
     if obj is None:
         raise not_found(kind, ident)
     return obj
@@ -57,6 +91,30 @@ def audit(s, action: str, target_type: str, target_id: int | None, **detail) -> 
 
 def iso(value) -> str | None:
     return value.isoformat() if value else None
+
+
+def page(s, stmt: Select, *, newest_first: bool = False) -> tuple[list[Any], str | None]:
+    """One page of a list, keyset on id: ``limit`` (1–200, default 50) rows after the
+    ``cursor`` of the previous page's ``next`` link; returns the rows and the next link or
+    None. ``stmt`` selects one entity; the order (by id) is set here."""
+    limit = request.args.get("limit", str(DEFAULT_LIMIT))
+    if not limit.isascii() or not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
+        raise ApiError(400, "bad_request", f"limit: a whole number from 1 to {MAX_LIMIT}")
+    limit_n = int(limit)
+    entity = stmt.column_descriptions[0]["entity"]
+    cursor = request.args.get("cursor")
+    if cursor is not None:
+        if not CURSOR.fullmatch(cursor):
+            raise ApiError(400, "bad_request", "cursor: use the cursor of a `next` link")
+        after = min(int(cursor), MAX_ID)  # a larger number fits no id column
+        stmt = stmt.where(entity.id < after if newest_first else entity.id > after)
+    stmt = stmt.order_by(entity.id.desc() if newest_first else entity.id).limit(limit_n + 1)
+    rows = list(s.scalars(stmt))
+    if len(rows) <= limit_n:
+        return rows, None
+    rows = rows[:limit_n]
+    args = {**request.args.to_dict(), "limit": limit_n, "cursor": rows[-1].id}
+    return rows, f"{request.script_root}{request.path}?{urlencode(args)}"
 
 
 from web.api import (  # noqa: E402  (each module adds its routes to bp)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bots import interview as interview_bot
 from core import db, jobs
 from core.models import Interview, Session, Turn
-from web.api import audit, body, bp, get_or_404, iso
+from web.api import audit, body, bp, get_or_404, iso, page
 from web.schemas import InterviewEnd
 
 
@@ -43,9 +43,8 @@ def interview_json(i: Interview, turns: list[Turn] | None = None) -> dict[str, A
 def list_interviews(session_id: int):
     with db.session_scope() as s:
         get_or_404(s, Session, session_id, "session")
-        rows = s.scalars(select(Interview).where(Interview.session_id == session_id)
-                         .order_by(Interview.id))
-        return jsonify(interviews=[interview_json(i) for i in rows])
+        rows, next_link = page(s, select(Interview).where(Interview.session_id == session_id))
+        return jsonify(interviews=[interview_json(i) for i in rows], next=next_link)
 
 
 @bp.get("/interviews/<int:interview_id>")

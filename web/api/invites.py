@@ -9,7 +9,7 @@ import channels
 from bots import interview as interview_bot
 from core import db, directory, invites, jobs
 from core.models import Invite, Person, Session
-from web.api import audit, body, bp, get_or_404, iso
+from web.api import audit, body, bp, get_or_404, iso, page, unprocessable
 from web.errors import ApiError
 from web.schemas import InviteCreate
 
@@ -28,7 +28,7 @@ def create_invite(session_id: int):
             try:
                 person, _ = directory.upsert(s, data.person.model_dump(exclude_unset=True))
             except LookupError as exc:
-                raise ApiError(400, "bad_request", f"person.manager_email: {exc}") from None
+                raise unprocessable(f"person.manager_email: {exc}") from None
         else:
             person = get_or_404(s, Person, data.person_id, "person")
         invite, token = invites.create(s, session, person, channel=data.channel,
@@ -50,9 +50,8 @@ def list_invites(session_id: int):
     """Each invite's status, with the reason when someone could not be reached."""
     with db.session_scope() as s:
         get_or_404(s, Session, session_id, "session")
-        rows = s.scalars(select(Invite).where(Invite.session_id == session_id)
-                         .order_by(Invite.id))
+        rows, next_link = page(s, select(Invite).where(Invite.session_id == session_id))
         return jsonify(invites=[{
             "id": i.id, "person_id": i.person_id, "channel": i.channel, "status": i.status,
             "status_reason": i.status_reason, "sent_at": iso(i.sent_at),
-            "expires_at": iso(i.expires_at)} for i in rows])
+            "expires_at": iso(i.expires_at)} for i in rows], next=next_link)

@@ -1,4 +1,4 @@
-"""People in the directory: create or update by email, search for autofill."""
+"""People in the directory: create or update by email, search for autofill, read one."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from flask import jsonify, request
 
 from core import db, directory
 from core.models import Person
-from web.api import body, bp
+from web.api import body, bp, get_or_404, page, unprocessable
 from web.errors import ApiError
 from web.schemas import PersonIn
 
@@ -28,7 +28,7 @@ def upsert_person():
         try:
             person, created = directory.upsert(s, data.model_dump(exclude_unset=True))
         except LookupError as exc:
-            raise ApiError(400, "bad_request", f"manager_email: {exc}") from None
+            raise unprocessable(f"manager_email: {exc}") from None
         return jsonify(person_json(person)), 201 if created else 200
 
 
@@ -38,4 +38,11 @@ def search_people():
     if len(q) > 200:
         raise ApiError(400, "bad_request", "q: at most 200 characters")
     with db.session_scope() as s:
-        return jsonify(people=[person_json(p) for p in directory.search(s, q)])
+        rows, next_link = page(s, directory.matching(q))
+        return jsonify(people=[person_json(p) for p in rows], next=next_link)
+
+
+@bp.get("/people/<int:person_id>")
+def get_person(person_id: int):
+    with db.session_scope() as s:
+        return jsonify(person_json(get_or_404(s, Person, person_id, "person")))

@@ -7,12 +7,13 @@ from typing import Any
 
 from flask import current_app, jsonify
 from sqlalchemy import select
+from werkzeug.routing import BaseConverter
 
 from core import db, sessions
 from core.interviewer import generate
 from core.library import make_topic
 from core.models import Session, SessionType, Topic
-from web.api import audit, body, bp
+from web.api import MAX_ID, audit, body, bp, unprocessable
 from web.errors import ApiError
 from web.schemas import SessionTypeGenerate, SessionTypePatch
 
@@ -35,6 +36,16 @@ def session_type_json(st: SessionType, full: bool = True) -> dict[str, Any]:
     return out
 
 
+class IdentConverter(BaseConverter):
+    """A session type's id or slug, but not "generate": that path is POST-only, and the
+    methods it allows (a 405's and OPTIONS's Allow) must say so."""
+
+    regex = r"(?!generate$)[^/]+"
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("ident", IdentConverter))
+
+
 @bp.get("/session-types")
 def list_session_types():
     with db.session_scope() as s:
@@ -43,8 +54,11 @@ def list_session_types():
 
 
 def find_session_type(s, ident: int | str) -> SessionType:
-    if isinstance(ident, int) or str(ident).isdigit():
-        found = s.get(SessionType, int(ident))
+    """By id (a number, also as text in a URL) or by slug."""
+    if isinstance(ident, str) and ident.isascii() and ident.isdigit():
+        ident = int(ident)
+    if isinstance(ident, int):
+        found = s.get(SessionType, ident) if 0 < ident <= MAX_ID else None
     else:
         found = s.scalar(select(SessionType).where(SessionType.slug == ident))
     if found is None:
@@ -52,7 +66,7 @@ def find_session_type(s, ident: int | str) -> SessionType:
     return found
 
 
-@bp.get("/session-types/<ident>")
+@bp.get("/session-types/<ident:ident>")
 def get_session_type(ident: str):
     with db.session_scope() as s:
         return jsonify(session_type_json(find_session_type(s, ident)))
@@ -61,12 +75,10 @@ def get_session_type(ident: str):
 @bp.post("/session-types/generate")
 def generate_session_type():
     """A draft SessionType from HR's description, to review and edit before use."""
-    data = body(SessionTypeGenerate)
-    if not data.description.strip():
-        raise ApiError(400, "bad_request", "description: must not be blank")
+    data = body(SessionTypeGenerate)  # its pattern refuses a blank description
     draft = generate.generate(data.description, current_app.config["SETTINGS"])
     with db.session_scope() as s:
-        base = slugify(draft.name)
+        base = slugify(draft.name)[:90]  # room for a "-<n>" suffix within 100
         slug, n = base, 1
         while s.scalar(select(SessionType.id).where(SessionType.slug == slug)):
             n += 1
@@ -85,7 +97,7 @@ def generate_session_type():
         return jsonify(out), 201
 
 
-@bp.patch("/session-types/<ident>")
+@bp.patch("/session-types/<ident:ident>")
 def patch_session_type(ident: str):
     """Edit a generated or custom type; the shipped library stays as shipped."""
     data = body(SessionTypePatch)
@@ -94,10 +106,49 @@ def patch_session_type(ident: str):
         if session_type.builtin:
             raise ApiError(409, "builtin_session_type", "the shipped session types cannot be "
                            "edited: create a session from one and edit that instead")
+        same_id(data, session_type)
         apply_patch(s, session_type, data, ("name", "purpose", "anonymity", "status"))
         audit(s, "session_type.update", "session_type", session_type.id,
-              fields=sorted(data.model_dump(exclude_unset=True)))
+              fields=changed_fields(data))
         return jsonify(session_type_json(session_type))
+
+
+def same_id(data, owner: Session | SessionType) -> None:
+    """A body sent back from GET names its resource: it must be the one in the URL."""
+    if data.id is not None and data.id != owner.id:
+        raise unprocessable(f"id: {data.id} is not the id in the URL ({owner.id})")
+
+
+def changed_fields(data) -> list[str]:
+    """The fields a PATCH may change that it sent (read-only ones are left out)."""
+    read_only = {name for name, info in type(data).model_fields.items()
+                 if (info.json_schema_extra or {}).get("readOnly")}
+    return sorted(set(data.model_dump(exclude_unset=True)) - read_only - {"id"})
+
+
+def merged_settings(owner: Session | SessionType, data) -> dict[str, Any]:
+    return sessions.SessionSettings(
+        **{**(owner.settings or {}), **data.settings.model_dump(exclude_unset=True)}).model_dump()
+
+
+def changes_content(owner: Session | SessionType, data) -> bool:
+    """Whether a PATCH changes settings or topics (what a locked session keeps), as opposed
+    to sending the current ones back."""
+    if data.settings is not None and merged_settings(owner, data) != owner.settings:
+        return True
+    if data.topics is None:
+        return False
+    current = [topic_json(t) for t in owner.topics]
+    if len(data.topics) != len(current):
+        return True
+    for item, now in zip(data.topics, current, strict=True):
+        if item.id != now["id"]:
+            return True
+        for name, value in item.model_dump(exclude={"id", "position"},
+                                           exclude_unset=True).items():
+            if now[name] != value and not (value is None and name in ("key", "label")):
+                return True
+    return False
 
 
 def apply_patch(s, owner: Session | SessionType, data, fields: tuple[str, ...]) -> None:
@@ -106,8 +157,7 @@ def apply_patch(s, owner: Session | SessionType, data, fields: tuple[str, ...]) 
         if getattr(data, name) is not None:
             setattr(owner, name, getattr(data, name))
     if data.settings is not None:
-        merged = {**owner.settings, **data.settings}
-        owner.settings = sessions.SessionSettings(**merged).model_dump()
+        owner.settings = merged_settings(owner, data)
     if data.topics is not None:
         _replace_topics(owner, data.topics)
     s.flush()
@@ -120,31 +170,31 @@ def _replace_topics(owner: Session | SessionType, items) -> None:
     seen_ids = [i.id for i in items if i.id is not None]
     unknown = [i for i in seen_ids if i not in existing]
     if unknown:
-        raise ApiError(400, "bad_request", f"topics: no topic with id {unknown[0]} here")
+        raise unprocessable(f"topics: no topic with id {unknown[0]} here")
     if len(set(seen_ids)) != len(seen_ids):
-        raise ApiError(400, "bad_request", "topics: a topic id is listed twice")
+        raise unprocessable("topics: a topic id is listed twice")
     keys: set[str] = set()
     result = []
     for position, item in enumerate(items):
         topic = existing.get(item.id) if item.id else None
         if topic is None:
-            fields = item.model_dump(exclude={"id"})
+            fields = item.model_dump(exclude={"id", "position"})
             fields["key"] = fields["key"] or slugify(item.label)
             topic = make_topic(fields, position)
         else:  # an edit changes only the fields sent
-            for name, value in item.model_dump(exclude={"id"}, exclude_unset=True).items():
+            for name, value in item.model_dump(exclude={"id", "position"},
+                                               exclude_unset=True).items():
                 if value is not None or name not in ("key", "label"):
                     setattr(topic, name, value)
         topic.position = position
         if topic.key in keys:
-            raise ApiError(400, "bad_request", f"topics: key {topic.key!r} is used twice")
+            raise unprocessable(f"topics: key {topic.key!r} is used twice")
         keys.add(topic.key)
         result.append(topic)
     if not any(t.enabled for t in result):
-        raise ApiError(400, "bad_request", "topics: at least one topic must be enabled")
+        raise unprocessable("topics: at least one topic must be enabled")
     owner.topics = result
 
 
 def slugify(label: str) -> str:
-
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:100] or "topic"

@@ -9,8 +9,15 @@ from sqlalchemy import select
 
 from core import db, sessions
 from core.models import Session
-from web.api import audit, body, bp, get_or_404, iso
-from web.api.session_types import apply_patch, find_session_type, topic_json
+from web.api import audit, body, bp, get_or_404, iso, page
+from web.api.session_types import (
+    apply_patch,
+    changed_fields,
+    changes_content,
+    find_session_type,
+    same_id,
+    topic_json,
+)
 from web.errors import ApiError
 from web.schemas import SessionClone, SessionCreate, SessionPatch
 
@@ -28,8 +35,8 @@ def session_json(s: Session) -> dict[str, Any]:
 @bp.get("/sessions")
 def list_sessions():
     with db.session_scope() as s:
-        rows = s.scalars(select(Session).order_by(Session.id.desc()))
-        return jsonify(sessions=[session_json(x) for x in rows])
+        rows, next_link = page(s, select(Session), newest_first=True)
+        return jsonify(sessions=[session_json(x) for x in rows], next=next_link)
 
 
 @bp.post("/sessions")
@@ -59,11 +66,11 @@ def patch_session(session_id: int):
     data = body(SessionPatch)
     with db.session_scope() as s:
         session = get_or_404(s, Session, session_id, "session")
-        if data.settings is not None or data.topics is not None:
+        same_id(data, session)
+        if changes_content(session, data):
             sessions.ensure_editable(session)
         apply_patch(s, session, data, ("name", "tags", "owner"))
-        audit(s, "session.update", "session", session.id,
-              fields=sorted(data.model_dump(exclude_unset=True)))
+        audit(s, "session.update", "session", session.id, fields=changed_fields(data))
         return jsonify(session_json(session))
 
 
