@@ -14,6 +14,7 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b")
 GROUP = re.compile(r"(?<![\d/.])\d+(?![\d/.]\d)")  # a group of digits, not part of a date
 REGIONS = ("US", "DE", "GB")  # numbers without a +country prefix are tried in these
+JOIN = re.compile(r"[ -]?")  # what may stand between the groups of one card number
 DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")  # 04-03-2024 is a date, not a number
 
 
@@ -31,25 +32,27 @@ def _cards(text: str) -> str:
     """Replace each run of digit groups that reads as a 13–19 digit Luhn-valid number.
 
     Groups are tried from every start, longest first, so a card next to other numbers
-    ("4111 1111 1111 1111 12/27") is still found."""
+    ("4111 1111 1111 1111 12/27") is still found. A run stops at 19 digits or at anything
+    but one space or hyphen, so each start tries at most 19 runs: linear in the text."""
     groups = list(GROUP.finditer(text))
     spans, i = [], 0
     while i < len(groups):
-        for j in range(len(groups), i, -1):
-            run = groups[i:j]
-            if any(not re.fullmatch(r"[ -]?", text[a.end():b.start()])
-                   for a, b in zip(run, run[1:], strict=False)):
-                continue
-            digits = "".join(g.group() for g in run)
-            if 13 <= len(digits) <= 19 and luhn_ok(digits):
-                spans.append((run[0].start(), run[-1].end()))
-                i = j
+        runs, digits = [], ""
+        for j in range(i, min(i + 19, len(groups))):
+            if j > i and not JOIN.fullmatch(text, groups[j - 1].end(), groups[j].start()):
+                break
+            digits += groups[j].group()
+            if len(digits) > 19:
+                break
+            runs.append((j + 1, digits))
+        for end, number in reversed(runs):
+            if len(number) >= 13 and luhn_ok(number):
+                spans.append((groups[i].start(), groups[end - 1].end()))
+                i = end
                 break
         else:
             i += 1
-    for start, end in reversed(spans):
-        text = text[:start] + "[CARD]" + text[end:]
-    return text
+    return _replace(text, spans, "[CARD]")
 
 
 def _phones(text: str) -> str:
@@ -63,9 +66,16 @@ def _phones(text: str) -> str:
     for start, end in spans:  # the first (longest-starting) match wins an overlap
         if not kept or start >= kept[-1][1]:
             kept.append((start, end))
-    for start, end in reversed(kept):
-        text = text[:start] + "[PHONE]" + text[end:]
-    return text
+    return _replace(text, kept, "[PHONE]")
+
+
+def _replace(text: str, spans: list[tuple[int, int]], label: str) -> str:
+    """Put ``label`` in place of each (sorted, disjoint) span, in one pass."""
+    parts, at = [], 0
+    for start, end in spans:
+        parts += [text[at:start], label]
+        at = end
+    return "".join([*parts, text[at:]])
 
 
 def redact(text: str) -> str:
