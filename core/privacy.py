@@ -1,12 +1,19 @@
-"""PII redaction for what participants write: insights and exports read the redacted copy.
+"""What of a participant's words may leave the server: PII redaction and the anonymity rule.
 
-Phone numbers are found with ``phonenumbers`` (libphonenumber's matcher, any region);
-card numbers must pass the Luhn check so order ids and dates are left alone.
+Redaction: insights and exports read the redacted copy. Phone numbers are found with
+``phonenumbers`` (libphonenumber's matcher, any region); card numbers must pass the Luhn
+check so order ids and dates are left alone.
+
+Anonymity (DESIGN.md §6): every read path passes an interview through ``shown`` so an
+aggregated session's answers never travel with anything that leads back to a person.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from typing import Any
 
 import phonenumbers
 
@@ -84,3 +91,65 @@ def redact(text: str) -> str:
     text = SSN.sub("[SSN]", text)  # before cards: an SSN's groups must not start a card run
     text = _cards(text)
     return _phones(text)
+
+
+# ---- the anonymity rule ----------------------------------------------------------------------
+
+# What joins an interview back to its invite or person: ids follow invite order, a channel
+# or a timestamp matches the invite's, and HR's end reason may name the person.
+JOIN_KEYS = ("id", "invite_id", "person", "person_id", "channel", "address", "restarted_from",
+             "end_reason", "created_at", "started_at", "ended_at")
+# What a person said, and the figures computed from it.
+ANSWERS = ("turns", "sentiment", "engagement", "coverage", "open_questions", "current_topic",
+           "drop_off_topic", "pauses_used")
+
+
+def withheld_reason(anonymity: str, threshold: int, completed: int, *, state: str,
+                    listed: bool) -> str | None:
+    """Why this interview's answers may not be shown, or None when they may.
+
+    A named session shows everything. An aggregated one shows answers only of completed
+    interviews, only in the session's list (an interview reached by id could be matched to
+    an invite by id order), and only once ``threshold`` interviews have completed."""
+    if anonymity != "aggregated":
+        return None
+    if not listed:
+        return ("This session is anonymous: answers are shown only together, in the "
+                "session's list of interviews.")
+    if state != "completed":
+        return "This session is anonymous: only completed interviews' answers are shown."
+    if completed < threshold:
+        return (f"This session is anonymous: answers are shown once at least {threshold} "
+                f"interviews have completed ({completed} so far).")
+    return None
+
+
+def shown(interview: dict[str, Any], *, anonymity: str, reason: str | None) -> dict[str, Any]:
+    """An interview as it may leave the server. For an aggregated session: nothing that joins
+    it to an invite or person, participant text redacted, no system turns (the consent of an
+    older interview greets the person by name); the answers only when ``reason`` is None."""
+    out = dict(interview)
+    if anonymity == "aggregated":
+        out = {k: v for k, v in out.items() if k not in JOIN_KEYS}
+        if "turns" in out:
+            out["turns"] = [_anonymous_turn(t) for t in out["turns"] if t["role"] != "system"]
+        if "open_questions" in out:
+            out["open_questions"] = [redact(q) for q in out["open_questions"]]
+    if reason is not None:
+        out = {k: v for k, v in out.items() if k not in ANSWERS}
+        out["withheld"] = {"reason": reason}
+    return out
+
+
+def _anonymous_turn(turn: dict[str, Any]) -> dict[str, Any]:
+    text = turn["text"]
+    if turn["role"] == "participant":
+        text = turn["redacted_text"] if turn["redacted_text"] is not None else redact(text)
+    return {"seq": turn["seq"], "role": turn["role"], "text": text,
+            "topic": turn["topic"], "sentiment": turn["sentiment"]}
+
+
+def listing_key(secret: str, interview_id: int) -> str:
+    """Where an aggregated session's interview sits in its list: keyed by a secret, so the
+    order says nothing about when the person was invited or started."""
+    return hmac.new(secret.encode(), str(interview_id).encode(), hashlib.sha256).hexdigest()
