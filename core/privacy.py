@@ -116,11 +116,11 @@ def withheld_reason(anonymity: str, threshold: int, completed: int, *, state: st
     if not listed:
         return ("This session is anonymous: answers are shown only together, in the "
                 "session's list of interviews.")
-    if state != "completed":
-        return "This session is anonymous: only completed interviews' answers are shown."
     if completed < threshold:
         return (f"This session is anonymous: answers are shown once at least {threshold} "
                 f"interviews have completed ({completed} so far).")
+    if state != "completed":
+        return "This session is anonymous: only completed interviews' answers are shown."
     return None
 
 

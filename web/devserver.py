@@ -17,6 +17,7 @@ from sqlalchemy import select
 from core import db, directory, invites, jobs, library, sessions
 from core.config import activate, load_settings
 from core.models import Person, Session, SessionType
+from web.logs import redact_link_tokens
 
 DEMO_SESSION = "Stay Interview — demo"
 DEMO_EMAIL = "lena.fischer@northwind.example"
@@ -39,6 +40,7 @@ def prepare(settings) -> str:
 
 
 def main() -> None:
+    redact_link_tokens()  # werkzeug's request log shows /c/<redacted>
     settings = activate(load_settings())
     env = dict(os.environ, DATABASE_URL=settings.effective_database_url,
                SECRET_KEY=settings.secret_key, ADMIN_API_TOKEN=settings.admin_api_token,
