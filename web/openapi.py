@@ -40,8 +40,12 @@ OPERATIONS: dict[str, Op] = {
                           "body": schemas.InviteCreate, "created": True, "not_found": True},
     "api.list_invites": {"summary": "Invites of a session with their delivery status",
                          "not_found": True},
-    "api.list_interviews": {"summary": "Interviews of a session", "not_found": True},
-    "api.get_interview": {"summary": "One interview with its turns", "not_found": True},
+    "api.list_interviews": {"summary": "Interviews of a session. An aggregated session's "
+                            "carry no identity, ids or times, in no telling order; their "
+                            "answers (turns, figures) only once anonymity_threshold have "
+                            "completed, else withheld.reason says why", "not_found": True},
+    "api.get_interview": {"summary": "One interview with its turns (an aggregated session's: "
+                          "state only, withheld.reason says why)", "not_found": True},
     "api.end_interview": {"summary": "End an interview (admin_ended)",
                           "body": schemas.InterviewEnd, "body_optional": True,
                           "not_found": True, "conflict": True},
