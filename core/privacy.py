@@ -152,4 +152,5 @@ def _anonymous_turn(turn: dict[str, Any]) -> dict[str, Any]:
 def listing_key(secret: str, interview_id: int) -> str:
     """Where an aggregated session's interview sits in its list: keyed by a secret, so the
     order says nothing about when the person was invited or started."""
-    return hmac.new(secret.encode(), str(interview_id).encode(), hashlib.sha256).hexdigest()
+    message = f"interview-order:{interview_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()

@@ -75,7 +75,7 @@ def list_interviews(session_id: int):
 def _turns(s, rows: list[Interview]) -> dict[int, list[Turn]]:
     """Turns of the listed interviews: an aggregated session's answers are read only here."""
     out: dict[int, list[Turn]] = {i.id: [] for i in rows}
-    for turn in s.scalars(select(Turn).where(Turn.interview_id.in_(out))
+    for turn in s.scalars(select(Turn).where(Turn.interview_id.in_(list(out)))
                           .order_by(Turn.interview_id, Turn.seq)):
         out[turn.interview_id].append(turn)
     return out

@@ -747,10 +747,17 @@
     updateComposer();
   }
 
+  // The server no longer shows this conversation (expired or unknown link): neither
+  // does the page, so a transcript left open on a shared screen goes too.
   function linkGone(message) {
     state.stopped = true;
     clearTimeout(state.pollTimer);
     state.pollTimer = null;
+    while (els.log.firstChild) { els.log.removeChild(els.log.firstChild); }
+    state.pending = [];
+    state.lastServer = null;
+    state.terminal = false;      // so the banner below replaces any earlier one
+    els.ended.textContent = '';
     endConversation(EXPIRED_TITLE, message || EXPIRED_DETAIL);
   }
 
