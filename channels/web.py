@@ -2,6 +2,8 @@
 
 The link token is the credential. Messages are read back from the interview's turns, so
 ``send`` has nothing to transmit: the page polls ``GET /c/<token>/messages?after=<seq>``.
+A GET never changes anything (mail scanners and link previews open links): the interview
+starts, with its consent message, on the first POST (the page's Start button).
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from sqlalchemy import select
 from bots import interview as interview_bot
 from channels.base import BadPayload, Channel, Forbidden
 from channels.durable import accept
-from core import db, invites, jobs, lifecycle
+from core import db, invites, jobs, lifecycle, sessions
 from core.interviewer.prompts import anonymity_note
 from core.messages import Address, Inbound, Outbound
 from core.models import Interview, Invite, Turn
 
 MAX_TEXT = 5000
+NOT_STARTED = "not_started"  # the page's status before the first POST opens an interview
 
 
 class WebChannel(Channel):
@@ -30,7 +33,7 @@ class WebChannel(Channel):
         token = (request.view_args or {}).get("token", "")
         with db.session_scope() as s:
             try:
-                return invites.by_token(s, token)
+                return invites.by_token(s, token, ttl_days=self.settings.invite_ttl_days)
             except invites.LinkError as exc:
                 raise Forbidden(exc.message) from exc
 
@@ -76,19 +79,31 @@ def _link_page(exc: invites.LinkError) -> tuple[str, int]:
     ), exc.status
 
 
-def _open(token: str):
-    """Find the invite and its interview, starting it (consent) on first contact."""
+def _open(token: str, *, start: bool = False) -> dict[str, Any]:
+    """The invite and its current interview; with ``start`` (a POST) the interview is
+    opened on first contact and its consent message queued."""
+    settings = current_app.config["SETTINGS"]
     with db.session_scope() as s:
-        invite = invites.by_token(s, token)
-        interview, created = invites.open_interview(s, invite)
-        records = interview_bot.start(s, interview) if created else []
-        ids = [r.id for r in records]
+        invite = invites.by_token(s, token, ttl_days=settings.invite_ttl_days)
+        if start:
+            interview, created = invites.open_interview(s, invite)
+            ids = [r.id for r in interview_bot.start(s, interview)] if created else []
+        else:
+            interview, ids = invites.current_interview(s, invite), []
         snapshot = {
-            "invite_id": invite.id, "interview_id": interview.id, "state": interview.state,
-            "session_name": invite.session.name, "anonymity": invite.session.anonymity,
+            "invite_id": invite.id, "interview_id": interview.id if interview else None,
+            "state": interview.state if interview else NOT_STARTED,
+            "session_name": invite.session.name,
+            "note": anonymity_note(invite.session.anonymity,
+                                   sessions.settings_of(invite.session).anonymity_threshold),
         }
     jobs.enqueue_deliveries(ids)
     return snapshot
+
+
+def _link_error(exc: invites.LinkError) -> tuple[Response, int]:
+    return _error(exc.status, "link_" + ("expired" if exc.status == 410 else "unknown"),
+                  exc.message)
 
 
 @bp.after_request
@@ -108,29 +123,46 @@ def chat_page(token: str):
         return _link_page(exc)
     return render_template(
         "chat.html", token=token, session_name=info["session_name"],
-        anonymity_note=anonymity_note(info["anonymity"]),
+        anonymity_note=info["note"], started=info["state"] != NOT_STARTED,
         messages_url=url_for("web_channel.messages", token=token),
+        start_url=url_for("web_channel.start", token=token),
     )
+
+
+@bp.post("/c/<token>/start")
+def start(token: str):
+    """Open the interview (idempotent): the consent message follows on the messages feed."""
+    try:
+        info = _open(token, start=True)
+    except invites.LinkError as exc:
+        return _link_error(exc)
+    return jsonify(status=info["state"], interview=info["interview_id"])
 
 
 @bp.get("/c/<token>/messages")
 def messages(token: str):
-    after = request.args.get("after", "0")
-    if not after.isdigit():
-        return _error(400, "bad_request", '"after" must be a non-negative integer')
+    """Turns after ``after`` of the current interview. A page that names an older
+    interview (``interview``: HR restarted it) gets the current one from the start."""
+    after, seen = request.args.get("after", "0"), request.args.get("interview", "")
+    if not after.isdigit() or not (seen == "" or seen.isdigit()):
+        return _error(400, "bad_request",
+                      '"after" and "interview" must be non-negative integers')
     try:
         info = _open(token)
     except invites.LinkError as exc:
-        return _error(exc.status, "link_" + ("expired" if exc.status == 410 else "unknown"),
-                      exc.message)
+        return _link_error(exc)
+    current = info["interview_id"]
+    if current is None:
+        return jsonify(status=NOT_STARTED, interview=None, messages=[])
+    after = int(after) if seen in ("", str(current)) else 0
     # Turns first, then the state: a state read after the turns is never older than them,
     # and when it is final we read the turns again so the closing message is included.
-    out = _turns_after(info["interview_id"], int(after))
+    out = _turns_after(current, after)
     with db.session_scope() as s:
-        state = s.get(Interview, info["interview_id"]).state
+        state = s.get(Interview, current).state
     if state in lifecycle.TERMINAL:
-        out = _turns_after(info["interview_id"], int(after))
-    return jsonify(status=state, messages=out)
+        out = _turns_after(current, after)
+    return jsonify(status=state, interview=current, messages=out)
 
 
 def _turns_after(interview_id: int, after: int) -> list[dict[str, Any]]:
@@ -143,12 +175,12 @@ def _turns_after(interview_id: int, after: int) -> list[dict[str, Any]]:
 
 @bp.post("/c/<token>/messages")
 def post_message(token: str):
+    """A message: the first POST also starts the interview, so the text meets the consent."""
     channel = WebChannel(current_app.config["SETTINGS"])
     try:
         info = _open(token)
     except invites.LinkError as exc:
-        return _error(exc.status, "link_" + ("expired" if exc.status == 410 else "unknown"),
-                      exc.message)
+        return _link_error(exc)
     if info["state"] in lifecycle.TERMINAL:
         return _error(410, "interview_ended", "This conversation has ended.")
     with db.session_scope() as s:
@@ -157,5 +189,10 @@ def post_message(token: str):
             inbounds = channel.parse(request, invite)
         except BadPayload as exc:
             return _error(400, "bad_request", str(exc))
+    if info["state"] == NOT_STARTED:
+        try:
+            _open(token, start=True)
+        except invites.LinkError as exc:  # expired a moment ago
+            return _link_error(exc)
     accept(inbounds)
     return jsonify(accepted=True), 202

@@ -8,6 +8,7 @@ and kept in ``var/secrets.json`` so restarts keep links and tokens valid.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -115,14 +116,31 @@ def load_settings(**overrides) -> Settings:
 
 
 def _kept_secrets(var_dir: Path) -> dict[str, str]:
-    path = var_dir / "secrets.json"
+    path = private_dir(var_dir) / "secrets.json"
     if path.exists():
-        return json.loads(path.read_text())
-    var_dir.mkdir(parents=True, exist_ok=True)
+        return json.loads(private_file(path).read_text())
     kept = {"secret_key": secrets.token_urlsafe(32), "admin_api_token": secrets.token_urlsafe(24)}
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(kept))
+    private_file(path).write_text(json.dumps(kept))
     return kept
+
+
+def private_dir(path: Path) -> Path:
+    """Make ``path`` owner-only (0700): var/ holds the database, the secrets and the Redis
+    data. A directory someone else owns is left as it is (its files are still 0600)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path, *, create: bool = True) -> Path:
+    """Make ``path`` owner read/write only (0600), creating it empty first if ``create``;
+    an existing file from an older install is tightened too."""
+    if create:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if path.exists():
+        path.chmod(0o600)
+    return path
 
 
 # Which settings code runs with. A process has one default: the worker, the scheduler and

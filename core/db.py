@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.config import ROOT, get_settings
+from core.config import ROOT, get_settings, private_file
 
 _lock = threading.Lock()
 _engines: dict[str, tuple[Engine, sessionmaker[Session]]] = {}
@@ -32,8 +32,11 @@ def _for(url: str) -> tuple[Engine, sessionmaker[Session]]:
 def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:":  # owner-only; SQLite gives -wal/-shm the same mode
+            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            private_file(Path(path))
+            for suffix in ("-wal", "-shm"):
+                private_file(Path(path + suffix), create=False)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")

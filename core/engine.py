@@ -58,10 +58,12 @@ def start(db: DB, interview: Interview) -> list[OutboundRecord]:
     interview.coverage = planner.initial(
         [planner.PlanTopic(t.key, t.priority) for t in topics], settings.question_budget
     )
-    first_name = interview.person.name.split()[0] if interview.person.name else "there"
+    named = interview.session.anonymity != "aggregated"  # an anonymous transcript has no name
+    first_name = interview.person.name.split()[0] if named and interview.person.name else "there"
     text = prompts.consent(
         first_name, interview.session.session_type.name, interview.session.anonymity,
         min(len(topics), settings.question_budget), settings.question_budget,
+        settings.anonymity_threshold,
     )
     return [say(db, interview, Outbound(text, CONSENT_CHOICES, role="system"))]
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
+from core.lifecycle import TERMINAL
 from core.messages import Address
 from core.models import Interview, Invite, Person, Session, utcnow
 
@@ -41,23 +42,30 @@ def create(
     return invite, token
 
 
-def by_token(db: DB, token: str) -> Invite:
+def by_token(db: DB, token: str, *, ttl_days: int) -> Invite:
+    """The invite behind a link. Past its expiry a link still serves an interview under
+    way, but neither starts one nor shows a finished one's transcript any longer."""
     invite = db.scalar(select(Invite).where(Invite.token_hash == hash_token(token)))
     if invite is None:
         raise LinkError(
             404, "We couldn't find this link",
             "Check that you copied the whole link, or ask HR to send you a new one.",
         )
-    if invite.expires_at and invite.expires_at <= utcnow() and not _started(db, invite):
-        raise LinkError(
-            410, "This link has expired",
-            "Invitation links are valid for 7 days. Please ask HR to send you a new one.",
-        )
+    if invite.expires_at and invite.expires_at <= utcnow():
+        interview = current_interview(db, invite)
+        if interview is None:
+            days = f"{ttl_days} day{'s' if ttl_days != 1 else ''}"
+            raise LinkError(
+                410, "This link has expired",
+                f"Invitation links are valid for {days}. Please ask HR to send you a new one.",
+            )
+        if interview.state in TERMINAL:
+            raise LinkError(
+                410, "This conversation has ended",
+                "Thank you for taking part. This link has expired, so the conversation is "
+                "no longer shown here.",
+            )
     return invite
-
-
-def _started(db: DB, invite: Invite) -> bool:
-    return db.scalar(select(Interview.id).where(Interview.invite_id == invite.id)) is not None
 
 
 def web_address(invite: Invite) -> Address:

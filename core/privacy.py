@@ -1,12 +1,19 @@
-"""PII redaction for what participants write: insights and exports read the redacted copy.
+"""What of a participant's words may leave the server: PII redaction and the anonymity rule.
 
-Phone numbers are found with ``phonenumbers`` (libphonenumber's matcher, any region);
-card numbers must pass the Luhn check so order ids and dates are left alone.
+Redaction: insights and exports read the redacted copy. Phone numbers are found with
+``phonenumbers`` (libphonenumber's matcher, any region); card numbers must pass the Luhn
+check so order ids and dates are left alone.
+
+Anonymity (DESIGN.md §6): every read path passes an interview through ``shown`` so an
+aggregated session's answers never travel with anything that leads back to a person.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
+from typing import Any
 
 import phonenumbers
 
@@ -14,6 +21,7 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 SSN = re.compile(r"\b(?!000|666|9\d\d)\d{3}[- ](?!00)\d{2}[- ](?!0000)\d{4}\b")
 GROUP = re.compile(r"(?<![\d/.])\d+(?![\d/.]\d)")  # a group of digits, not part of a date
 REGIONS = ("US", "DE", "GB")  # numbers without a +country prefix are tried in these
+JOIN = re.compile(r"[ -]?")  # what may stand between the groups of one card number
 DATE = re.compile(r"^\d{1,4}[./-]\d{1,2}[./-]\d{1,4}$")  # 04-03-2024 is a date, not a number
 
 
@@ -31,25 +39,27 @@ def _cards(text: str) -> str:
     """Replace each run of digit groups that reads as a 13–19 digit Luhn-valid number.
 
     Groups are tried from every start, longest first, so a card next to other numbers
-    ("4111 1111 1111 1111 12/27") is still found."""
+    ("4111 1111 1111 1111 12/27") is still found. A run stops at 19 digits or at anything
+    but one space or hyphen, so each start tries at most 19 runs: linear in the text."""
     groups = list(GROUP.finditer(text))
     spans, i = [], 0
     while i < len(groups):
-        for j in range(len(groups), i, -1):
-            run = groups[i:j]
-            if any(not re.fullmatch(r"[ -]?", text[a.end():b.start()])
-                   for a, b in zip(run, run[1:], strict=False)):
-                continue
-            digits = "".join(g.group() for g in run)
-            if 13 <= len(digits) <= 19 and luhn_ok(digits):
-                spans.append((run[0].start(), run[-1].end()))
-                i = j
+        runs, digits = [], ""
+        for j in range(i, min(i + 19, len(groups))):
+            if j > i and not JOIN.fullmatch(text, groups[j - 1].end(), groups[j].start()):
+                break
+            digits += groups[j].group()
+            if len(digits) > 19:
+                break
+            runs.append((j + 1, digits))
+        for end, number in reversed(runs):
+            if len(number) >= 13 and luhn_ok(number):
+                spans.append((groups[i].start(), groups[end - 1].end()))
+                i = end
                 break
         else:
             i += 1
-    for start, end in reversed(spans):
-        text = text[:start] + "[CARD]" + text[end:]
-    return text
+    return _replace(text, spans, "[CARD]")
 
 
 def _phones(text: str) -> str:
@@ -63,9 +73,16 @@ def _phones(text: str) -> str:
     for start, end in spans:  # the first (longest-starting) match wins an overlap
         if not kept or start >= kept[-1][1]:
             kept.append((start, end))
-    for start, end in reversed(kept):
-        text = text[:start] + "[PHONE]" + text[end:]
-    return text
+    return _replace(text, kept, "[PHONE]")
+
+
+def _replace(text: str, spans: list[tuple[int, int]], label: str) -> str:
+    """Put ``label`` in place of each (sorted, disjoint) span, in one pass."""
+    parts, at = [], 0
+    for start, end in spans:
+        parts += [text[at:start], label]
+        at = end
+    return "".join([*parts, text[at:]])
 
 
 def redact(text: str) -> str:
@@ -74,3 +91,66 @@ def redact(text: str) -> str:
     text = SSN.sub("[SSN]", text)  # before cards: an SSN's groups must not start a card run
     text = _cards(text)
     return _phones(text)
+
+
+# ---- the anonymity rule ----------------------------------------------------------------------
+
+# What joins an interview back to its invite or person: ids follow invite order, a channel
+# or a timestamp matches the invite's, and HR's end reason may name the person.
+JOIN_KEYS = ("id", "invite_id", "person", "person_id", "channel", "address", "restarted_from",
+             "end_reason", "created_at", "started_at", "ended_at")
+# What a person said, and the figures computed from it.
+ANSWERS = ("turns", "sentiment", "engagement", "coverage", "open_questions", "current_topic",
+           "drop_off_topic", "pauses_used")
+
+
+def withheld_reason(anonymity: str, threshold: int, completed: int, *, state: str,
+                    listed: bool) -> str | None:
+    """Why this interview's answers may not be shown, or None when they may.
+
+    A named session shows everything. An aggregated one shows answers only of completed
+    interviews, only in the session's list (an interview reached by id could be matched to
+    an invite by id order), and only once ``threshold`` interviews have completed."""
+    if anonymity != "aggregated":
+        return None
+    if not listed:
+        return ("This session is anonymous: answers are shown only together, in the "
+                "session's list of interviews.")
+    if completed < threshold:
+        return (f"This session is anonymous: answers are shown once at least {threshold} "
+                f"interviews have completed ({completed} so far).")
+    if state != "completed":
+        return "This session is anonymous: only completed interviews' answers are shown."
+    return None
+
+
+def shown(interview: dict[str, Any], *, anonymity: str, reason: str | None) -> dict[str, Any]:
+    """An interview as it may leave the server. For an aggregated session: nothing that joins
+    it to an invite or person, participant text redacted, no system turns (the consent of an
+    older interview greets the person by name); the answers only when ``reason`` is None."""
+    out = dict(interview)
+    if anonymity == "aggregated":
+        out = {k: v for k, v in out.items() if k not in JOIN_KEYS}
+        if "turns" in out:
+            out["turns"] = [_anonymous_turn(t) for t in out["turns"] if t["role"] != "system"]
+        if "open_questions" in out:
+            out["open_questions"] = [redact(q) for q in out["open_questions"]]
+    if reason is not None:
+        out = {k: v for k, v in out.items() if k not in ANSWERS}
+        out["withheld"] = {"reason": reason}
+    return out
+
+
+def _anonymous_turn(turn: dict[str, Any]) -> dict[str, Any]:
+    text = turn["text"]
+    if turn["role"] == "participant":
+        text = turn["redacted_text"] if turn["redacted_text"] is not None else redact(text)
+    return {"seq": turn["seq"], "role": turn["role"], "text": text,
+            "topic": turn["topic"], "sentiment": turn["sentiment"]}
+
+
+def listing_key(secret: str, interview_id: int) -> str:
+    """Where an aggregated session's interview sits in its list: keyed by a secret, so the
+    order says nothing about when the person was invited or started."""
+    message = f"interview-order:{interview_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()

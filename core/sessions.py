@@ -19,6 +19,8 @@ class SessionSettings(BaseModel):
     pause_prompt_seconds: int = Field(120, ge=10, le=86_400)
     pause_expiry_seconds: int = Field(1800, ge=60, le=30 * 86_400)
     max_pauses: int = Field(3, ge=0, le=20)
+    # an aggregated session shows answers once this many interviews have completed
+    anonymity_threshold: int = Field(5, ge=3, le=10)
 
 
 class SessionLocked(Exception):

@@ -22,6 +22,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from core import db, directory, invites, jobs, library, sessions
 from core.config import activate, load_settings
 from core.models import Person, Session, SessionType
+from web.logs import redact_link_tokens
 
 DEMO_SESSION = "Stay Interview — demo"
 DEMO_EMAIL = "lena.fischer@northwind.example"
@@ -45,6 +46,7 @@ def prepare(settings) -> str:
 
 
 def main() -> None:
+    redact_link_tokens()  # werkzeug's request log shows /c/<redacted>
     settings = activate(load_settings())
     env = dict(os.environ, DATABASE_URL=settings.effective_database_url,
                SECRET_KEY=settings.secret_key, ADMIN_API_TOKEN=settings.admin_api_token,

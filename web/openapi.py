@@ -94,7 +94,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "id": INT, "person_id": INT, "channel": TEXT, "status": TEXT,
         "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN}),
     # What HR may see of an interview depends on the session's anonymity (core/privacy.py).
-    "Interview": {"type": "object", "required": ["id", "state"],
+    "Interview": {"type": "object", "required": ["state"],
                   "properties": {"id": INT, "state": TEXT}},
     "Health": obj({"status": {"enum": ["ok", "unavailable"]},
                    "checks": {"type": "object", "additionalProperties": TEXT}}),
@@ -133,9 +133,14 @@ OPERATIONS: dict[str, Op] = {
                             status=201, body=schemas.InviteCreate, errors=(404, 422)),
     "api.list_invites": op("Invites of a session with their delivery status", ok="Invite",
                            paged="invites", errors=(404,)),
-    "api.list_interviews": op("Interviews of a session", ok="Interview", paged="interviews",
-                              errors=(404,)),
-    "api.get_interview": op("One interview with its turns", ok="Interview", errors=(404,)),
+    "api.list_interviews": op(
+        "Interviews of a session. An aggregated session's carry no identity, ids or times, "
+        "in no telling order; their answers (turns, figures) only once anonymity_threshold "
+        "have completed, else withheld.reason says why",
+        ok="Interview", paged="interviews", errors=(404,)),
+    "api.get_interview": op(
+        "One interview with its turns (an aggregated session's: state only, withheld.reason "
+        "says why)", ok="Interview", errors=(404,)),
     "api.end_interview": op("End an interview (admin_ended)", ok="Interview",
                             body=schemas.InterviewEnd, body_optional=True, errors=(404, 409)),
     "api.restart_interview": op("Mark restarted and open a fresh interview", ok="Interview",
@@ -148,7 +153,7 @@ PAGE_QUERY = {
     "limit": {"description": "page size", "schema": {
         "type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
     "cursor": {"description": "where the page starts: copy it from the previous page's "
-               "`next` link (opaque)", "schema": {"type": "string", "pattern": "^[0-9]{1,10}$"}},
+               "`next` link (opaque)", "schema": {"type": "string", "pattern": "^[0-9a-f]{1,64}$"}},
 }
 
 

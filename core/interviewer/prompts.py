@@ -8,25 +8,25 @@ ANONYMITY = {
         "and they are not shared with your manager."
     ),
     "aggregated": (
-        "Your answers are anonymous: HR only sees results combined with at least "
-        "five colleagues, never your name."
+        "Your answers are anonymous: HR sees them only once at least {threshold} people "
+        "have finished, and never with your name."
     ),
 }
 
 
-def anonymity_note(anonymity: str) -> str:
-    return ANONYMITY.get(anonymity, ANONYMITY["named"])
+def anonymity_note(anonymity: str, threshold: int = 5) -> str:
+    return ANONYMITY.get(anonymity, ANONYMITY["named"]).format(threshold=threshold)
 
 
 def consent(first_name: str, session_name: str, anonymity: str, topic_count: int,
-            questions: int) -> str:
+            questions: int, threshold: int = 5) -> str:
     minutes = max(3, round(questions * 0.8))  # about 45–50 s per question, typed
     return (
         f"Hi {first_name}, thanks for making time for this {session_name}. "
         f"I'll ask up to {questions} questions across {topic_count} topics; it usually takes "
         f"about {minutes} minutes.\n\n"
         "What is recorded: your written answers, so HR can act on them. "
-        f"{anonymity_note(anonymity)}\n\n"
+        f"{anonymity_note(anonymity, threshold)}\n\n"
         "You can type pause, skip, stop or help at any time. Shall we begin?"
     )
 

@@ -31,6 +31,7 @@ def test_make_run_serves_a_complete_stay_interview(running):
 
     status, page = call(link)
     assert status == 200 and "Stay Interview" in page
+    call(f"{link}/start", {})  # the page's Start button: opening the link changes nothing
     seen = 0
 
     def next_reply():

@@ -58,9 +58,10 @@ def link_path(link: str) -> str:
 
 
 def opened_interview(api, client, session_id: int, email: str = "ada@example.com") -> dict:
-    """Invite someone and open their link (which starts the interview at consent)."""
+    """Invite someone, open their link and press Start (the interview starts at consent)."""
     link = invite(api, session_id, email=email)["link"]
     assert client.get(link_path(link)).status_code == 200
+    assert client.post(link_path(link) + "/start").status_code == 200
     interviews = ok(api.get(f"/sessions/{session_id}/interviews"))["interviews"]
     return next(i for i in interviews if i["person"]["email"] == email)
 
@@ -201,7 +202,8 @@ def test_create_session_by_session_type_id(api, library):
 def test_settings_override_is_kept_and_defaults_are_filled(api, library):
     session = make_session(api, settings={"question_budget": 6})
     assert session["settings"] == {"question_budget": 6, "pause_prompt_seconds": 120,
-                                   "pause_expiry_seconds": 1800, "max_pauses": 3}
+                                   "pause_expiry_seconds": 1800, "max_pauses": 3,
+                                   "anonymity_threshold": 5}
     assert ok(api.get(f"/sessions/{session['id']}"))["settings"] == session["settings"]
 
 
@@ -274,7 +276,8 @@ def test_patch_settings_merges_with_current_settings(api, library):
     session = make_session(api, settings={"question_budget": 6})
     patched = ok(api.patch(f"/sessions/{session['id']}", {"settings": {"max_pauses": 1}}))
     assert patched["settings"] == {"question_budget": 6, "pause_prompt_seconds": 120,
-                                   "pause_expiry_seconds": 1800, "max_pauses": 1}
+                                   "pause_expiry_seconds": 1800, "max_pauses": 1,
+                                   "anonymity_threshold": 5}
 
 
 def test_edit_topic_label_priority_and_context(api, library):
@@ -707,11 +710,13 @@ def test_invite_on_unknown_channel_is_400_naming_it(api, library):
 
 # ---- interviews: list and read -----------------------------------------------------------
 
-def test_interviews_of_a_session_appear_once_a_link_is_opened(api, client, library):
+def test_interviews_of_a_session_appear_once_a_link_is_started(api, client, library):
     session = make_session(api)
     link = invite(api, session["id"])["link"]
     assert ok(api.get(f"/sessions/{session['id']}/interviews"))["interviews"] == []
     assert client.get(link_path(link)).status_code == 200
+    assert ok(api.get(f"/sessions/{session['id']}/interviews"))["interviews"] == []
+    assert client.post(link_path(link) + "/start").status_code == 200
     interviews = ok(api.get(f"/sessions/{session['id']}/interviews"))["interviews"]
     assert len(interviews) == 1
     interview = interviews[0]

@@ -15,16 +15,22 @@ class WebChat:
         self.client, self.url, self.seq, self.counter = client, f"/c/{token}/messages", 0, 0
         self.last: list[dict] = []
         self.status = ""
+        self.interview: int | None = None
 
     def open(self) -> WebChat:
+        """Open the link and press Start (opening alone changes nothing)."""
         page = self.client.get(self.url.removesuffix("/messages"))
         assert page.status_code == 200, page.status_code
+        started = self.client.post(self.url.replace("/messages", "/start"))
+        assert started.status_code == 200, started.get_json()
         run_jobs()
         return self._read()
 
     def _read(self) -> WebChat:
-        body = self.client.get(f"{self.url}?after={self.seq}").get_json()
-        self.status, self.last = body["status"], body["messages"]
+        """New messages; after a restart the server sends the new interview from the start."""
+        query = f"after={self.seq}" + (f"&interview={self.interview}" if self.interview else "")
+        body = self.client.get(f"{self.url}?{query}").get_json()
+        self.status, self.last, self.interview = body["status"], body["messages"], body["interview"]
         if self.last:
             self.seq = self.last[-1]["seq"]
         return self

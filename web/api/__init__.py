@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,7 @@ from web.schemas import MAX_ID
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 OPEN_ENDPOINTS = {"api.healthz", "api.openapi"}
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
-CURSOR = re.compile(r"[0-9]{1,10}")
+CURSOR = re.compile(r"[0-9a-f]{1,64}")
 
 
 @bp.before_request
@@ -93,28 +94,50 @@ def iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def page(s, stmt: Select, *, newest_first: bool = False) -> tuple[list[Any], str | None]:
-    """One page of a list, keyset on id: ``limit`` (1–200, default 50) rows after the
-    ``cursor`` of the previous page's ``next`` link; returns the rows and the next link or
-    None. ``stmt`` selects one entity; the order (by id) is set here."""
+def _paging() -> tuple[int, str | None]:
     limit = request.args.get("limit", str(DEFAULT_LIMIT))
     if not limit.isascii() or not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
         raise ApiError(400, "bad_request", f"limit: a whole number from 1 to {MAX_LIMIT}")
-    limit_n = int(limit)
-    entity = stmt.column_descriptions[0]["entity"]
     cursor = request.args.get("cursor")
+    if cursor is not None and not CURSOR.fullmatch(cursor):
+        raise ApiError(400, "bad_request", "cursor: use the cursor of a `next` link")
+    return int(limit), cursor
+
+
+def _next_link(limit: int, cursor: str) -> str:
+    args = {**request.args.to_dict(), "limit": limit, "cursor": cursor}
+    return f"{request.script_root}{request.path}?{urlencode(args)}"
+
+
+def page(s, stmt: Select, *, newest_first: bool = False) -> tuple[list[Any], str | None]:
+    """One page of a list, keyset on id: ``limit`` (1–200, default 50) rows after the
+    ``cursor`` of the previous page's ``next`` link; returns the rows and the next link or
+    None. ``stmt`` selects one entity; the order (by id) is set here. The cursor is opaque
+    (hex), so lists paged by a key other than the id (``page_sorted``) take the same one."""
+    limit, cursor = _paging()
+    entity = stmt.column_descriptions[0]["entity"]
     if cursor is not None:
-        if not CURSOR.fullmatch(cursor):
-            raise ApiError(400, "bad_request", "cursor: use the cursor of a `next` link")
-        after = min(int(cursor), MAX_ID)  # a larger number fits no id column
+        after = min(int(cursor, 16), MAX_ID)  # a larger number fits no id column
         stmt = stmt.where(entity.id < after if newest_first else entity.id > after)
-    stmt = stmt.order_by(entity.id.desc() if newest_first else entity.id).limit(limit_n + 1)
+    stmt = stmt.order_by(entity.id.desc() if newest_first else entity.id).limit(limit + 1)
     rows = list(s.scalars(stmt))
-    if len(rows) <= limit_n:
+    if len(rows) <= limit:
         return rows, None
-    rows = rows[:limit_n]
-    args = {**request.args.to_dict(), "limit": limit_n, "cursor": rows[-1].id}
-    return rows, f"{request.script_root}{request.path}?{urlencode(args)}"
+    rows = rows[:limit]
+    return rows, _next_link(limit, format(rows[-1].id, "x"))
+
+
+def page_sorted(items: list[Any], key: Callable[[Any], str]) -> tuple[list[Any], str | None]:
+    """One page of ``items`` sorted by ``key`` (lowercase hex strings of one length), for
+    lists whose order must not be the id's (an aggregated session's interviews)."""
+    limit, cursor = _paging()
+    items = sorted(items, key=key)
+    if cursor is not None:
+        items = [item for item in items if key(item) > cursor]
+    if len(items) <= limit:
+        return items, None
+    items = items[:limit]
+    return items, _next_link(limit, key(items[-1]))
 
 
 from web.api import (  # noqa: E402  (each module adds its routes to bp)

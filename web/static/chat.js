@@ -18,6 +18,8 @@
   // ---------------------------------------------------------------------
 
   var MESSAGES_URL = root.getAttribute('data-messages-url') || '';
+  var START_URL = root.getAttribute('data-start-url') || '';
+  var STARTED = root.getAttribute('data-started') !== 'false';
   var MAX_LEN = parseInt(root.getAttribute('data-max-length'), 10) || 5000;
   var WARN_AT = Math.floor(MAX_LEN * 0.9);
 
@@ -39,6 +41,7 @@
   };
   var EXPIRED_TITLE = 'This link is no longer active.';
   var EXPIRED_DETAIL = 'If you still want to take part, please ask HR for a new link.';
+  var RESTARTED_NOTE = 'The organiser restarted this conversation, so it begins again here.';
 
   var ROLE_LABEL = {
     interviewer: 'Interviewer',
@@ -55,6 +58,7 @@
   var POLL_IDLE_MAX_MS = 5000;      // idle back-off ceiling
   var POLL_HIDDEN_MS = 15000;       // tab in background
   var POLL_ERROR_MAX_MS = 30000;
+  var POLL_ENDED_MS = 15000;        // after the end: only a restart can bring news
   var WAIT_SLOW_AFTER_MS = 60000;
   var WAIT_GIVE_UP_MS = 180000;     // stop showing the typing indicator
 
@@ -78,8 +82,11 @@
     input: $('chat-input'),
     send: $('chat-send'),
     counter: $('chat-counter'),
-    counterSr: $('chat-counter-sr')
+    counterSr: $('chat-counter-sr'),
+    start: $('chat-start'),
+    startButton: $('chat-start-button')
   };
+  var PLACEHOLDER = els.input.getAttribute('placeholder') || '';
 
   // ---------------------------------------------------------------------
   // State
@@ -88,7 +95,10 @@
   var state = {
     lastSeq: 0,
     status: null,
-    terminal: false,
+    interview: null,             // the interview the log shows (a restart opens a new one)
+    terminal: false,             // the conversation has ended (a restart can reopen it)
+    stopped: false,              // the link is gone: nothing more to fetch
+    awaitingStart: false,        // the Start button is showing; nothing to poll yet
     loaded: false,
     seen: Object.create(null),   // seq -> true
     lastServer: null,            // { seq, role, choices, el }
@@ -488,9 +498,8 @@
         document.activeElement.classList.contains('choice'));
 
     state.terminal = true;
-    clearTimeout(state.pollTimer);
-    state.pollTimer = null;
     state.waitingSince = 0;
+    els.start.hidden = true;
     updateTyping();
     hideConnection();
 
@@ -569,7 +578,7 @@
   function schedulePoll(delay) {
     clearTimeout(state.pollTimer);
     state.pollTimer = null;
-    if (state.terminal) { return; }
+    if (state.stopped || state.awaitingStart) { return; }
     state.pollTimer = setTimeout(poll, delay);
   }
 
@@ -580,6 +589,7 @@
 
   function nextDelay(gotNew) {
     if (state.errorDelay) { return state.errorDelay; }
+    if (state.terminal) { return POLL_ENDED_MS; }
     if (document.hidden) { return POLL_HIDDEN_MS; }
     if (isWaiting()) {
       return (Date.now() - state.waitingSince < WAIT_SLOW_AFTER_MS)
@@ -596,6 +606,9 @@
   function fetchMessages() {
     var url = new URL(MESSAGES_URL, window.location.href);
     url.searchParams.set('after', String(state.lastSeq));
+    if (state.interview != null) {
+      url.searchParams.set('interview', String(state.interview));
+    }
     return fetchWithTimeout(url.toString(), {
       method: 'GET',
       headers: { 'Accept': 'application/json' },
@@ -610,7 +623,7 @@
 
   function poll() {
     state.pollTimer = null;
-    if (state.terminal) { return; }
+    if (state.stopped || state.awaitingStart) { return; }
     if (state.polling) {
       state.pollAgain = true;
       return;
@@ -623,7 +636,7 @@
       var data = r.data;
       if (res.status === 404 || res.status === 410) {
         var msg = data && data.error && data.error.message;
-        endConversation(EXPIRED_TITLE, msg || EXPIRED_DETAIL);
+        linkGone(msg);
         return;
       }
       if (!res.ok || !data) {
@@ -632,6 +645,15 @@
       state.errorDelay = 0;
       state.errorCount = 0;
       hideConnection();
+
+      if (data.status === 'not_started') {
+        showStart();
+        return;
+      }
+      if (data.interview != null && state.interview != null && data.interview !== state.interview) {
+        resetConversation();   // HR restarted it: the server sent the new one from the start
+      }
+      if (data.interview != null) { state.interview = data.interview; }
 
       var firstLoad = !state.loaded;
       gotNew = applyMessages(data.messages);
@@ -657,7 +679,7 @@
       }
     }).then(function () {
       state.polling = false;
-      if (state.terminal) { return; }
+      if (state.stopped) { return; }
       if (state.pollAgain) {
         state.pollAgain = false;
         schedulePoll(0);
@@ -668,11 +690,83 @@
   }
 
   // ---------------------------------------------------------------------
+  // Start, restart, a link that is gone
+  // ---------------------------------------------------------------------
+
+  // Opening the link changes nothing on the server; the conversation (and its
+  // consent message) begins when the person presses Start, which POSTs.
+  function showStart() {
+    state.awaitingStart = true;
+    stopWaiting();
+    els.form.hidden = true;
+    els.start.hidden = false;
+    els.startButton.disabled = false;
+  }
+
+  function begin() {
+    if (!state.awaitingStart || els.startButton.disabled) { return; }
+    els.startButton.disabled = true;
+    hideError();
+    postOnce({}, START_URL).then(function (r) {
+      if (r.res.status === 404 || r.res.status === 410) {
+        linkGone(r.data && r.data.error && r.data.error.message);
+        return;
+      }
+      if (!r.res.ok) {
+        throw { userMessage: errorMessage(r.data, r.res.status) };
+      }
+      state.awaitingStart = false;
+      if (r.data && r.data.interview != null) { state.interview = r.data.interview; }
+      els.start.hidden = true;
+      els.form.hidden = false;
+      els.log.focus();
+      startWaiting();
+      pollNow();
+    }).catch(function (err) {
+      els.startButton.disabled = false;
+      showError(err && err.userMessage
+        ? err.userMessage
+        : 'Could not start. Check your connection and press Start again.');
+    });
+  }
+
+  // HR restarted the conversation: the page shows the new one from its first message.
+  function resetConversation() {
+    while (els.log.firstChild) { els.log.removeChild(els.log.firstChild); }
+    state.lastSeq = 0;
+    state.seen = Object.create(null);
+    state.lastServer = null;
+    state.pending = [];
+    state.loaded = false;
+    state.terminal = false;
+    els.ended.textContent = '';
+    root.classList.remove('is-ended');
+    els.input.setAttribute('placeholder', PLACEHOLDER);
+    els.log.appendChild(buildMessage('system', RESTARTED_NOTE));
+    hideError();
+    updateComposer();
+  }
+
+  // The server no longer shows this conversation (expired or unknown link): neither
+  // does the page, so a transcript left open on a shared screen goes too.
+  function linkGone(message) {
+    state.stopped = true;
+    clearTimeout(state.pollTimer);
+    state.pollTimer = null;
+    while (els.log.firstChild) { els.log.removeChild(els.log.firstChild); }
+    state.pending = [];
+    state.lastServer = null;
+    state.terminal = false;      // so the banner below replaces any earlier one
+    els.ended.textContent = '';
+    endConversation(EXPIRED_TITLE, message || EXPIRED_DETAIL);
+  }
+
+  // ---------------------------------------------------------------------
   // Sending
   // ---------------------------------------------------------------------
 
-  function postOnce(body) {
-    return fetchWithTimeout(MESSAGES_URL, {
+  function postOnce(body, url) {
+    return fetchWithTimeout(url || MESSAGES_URL, {
       method: 'POST',
       headers: {
         'Content-Type': 'application/json',
@@ -930,8 +1024,13 @@
     return;
   }
 
+  els.startButton.addEventListener('click', begin);
   root.classList.add('is-ready');
   onInput();
-  startWaiting();   // show the typing indicator until the first load answers
-  poll();
+  if (STARTED) {
+    startWaiting();   // show the typing indicator until the first load answers
+    poll();
+  } else {
+    showStart();
+  }
 })();

@@ -1,0 +1,200 @@
+"""Anonymity is enforced, not only promised: an aggregated session's API responses carry no
+identity and nothing that joins an interview to an invite or a person, and its answers
+appear only once the session's ``anonymity_threshold`` interviews have completed.
+
+Real interviews over the web channel and the real worker; every JSON response of the
+session is kept and scanned."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import select
+
+from core import db
+from core.models import Interview
+from tests.support.chat import WebChat
+from tests.support.factories import invite, make_session, token_of
+
+PEOPLE = [("Ximena Quarshie", "ximena.q@pulse.example"),
+          ("Yusuf Okonkwo", "yusuf.o@pulse.example"),
+          ("Wilhelmina Zapata", "wilhelmina.z@pulse.example"),
+          ("Thaddeus Vukovic", "thaddeus.v@pulse.example")]
+ANSWER = ("Workload has been heavy this month but the team shares it fairly, and I like "
+          "that priorities are explained before they change.")
+# Keys that would join an interview back to its invite or person.
+JOIN_KEYS = {"id", "invite_id", "person", "person_id", "restarted_from", "channel", "address",
+             "end_reason", "created_at", "started_at", "ended_at", "email", "name"}
+ANSWERS = {"turns", "sentiment", "engagement", "coverage", "open_questions"}
+
+
+class Recorder:
+    """The API client that keeps every JSON body it receives, for the scan."""
+
+    def __init__(self, api):
+        self.api, self.bodies = api, []
+
+    def call(self, method: str, path: str, json_body=None, status: int = 200):
+        resp = getattr(self.api, method)(path, **({"json": json_body} if json_body else {}))
+        assert resp.status_code == status, (path, resp.status_code, resp.get_json())
+        body = resp.get_json(silent=True)
+        if body is not None:
+            self.bodies.append((path, body))
+        return body
+
+
+def keys(value) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in keys(v)}
+    return set()
+
+
+def finish(client, link: str, first_answer: str = ANSWER) -> WebChat:
+    chat = WebChat(client, token_of(link)).open()
+    chat.choose("accept")
+    answer = first_answer
+    while chat.status == "in_progress":
+        chat.say(answer)
+        answer = ANSWER
+    assert chat.status == "completed"
+    return chat
+
+
+@pytest.fixture
+def pulse(api, library):
+    """An aggregated Engagement Pulse with threshold 3 and four people invited by link."""
+    rec = Recorder(api)
+    session = make_session(api, "engagement-pulse",
+                           settings={"anonymity_threshold": 3, "question_budget": 2})
+    assert session["anonymity"] == "aggregated"
+    links = [rec.call("post", f"/sessions/{session['id']}/invites",
+                      {"person": {"name": n, "email": e}, "channel": "web"}, 201)["link"]
+             for n, e in PEOPLE]
+    return rec, session["id"], links
+
+
+def read_everything(rec: Recorder, session_id: int) -> list[dict]:
+    """Every read of the session: sessions, invites, interviews (list and each by id)."""
+    rec.call("get", "/sessions")
+    rec.call("get", f"/sessions/{session_id}")
+    rec.call("get", f"/sessions/{session_id}/invites")
+    listed = rec.call("get", f"/sessions/{session_id}/interviews")["interviews"]
+    with db.session_scope() as s:
+        ids = list(s.scalars(select(Interview.id).where(Interview.session_id == session_id)))
+    for interview_id in ids:
+        rec.call("get", f"/interviews/{interview_id}")
+    return listed
+
+
+def assert_nothing_identifies(rec: Recorder) -> None:
+    for path, body in rec.bodies:
+        text = json.dumps(body).lower()
+        for name, email in PEOPLE:
+            for word in (*name.lower().split(), email):
+                assert word not in text, f"{word!r} in the response of {path}"
+        if "/interviews" in path:
+            assert not keys(body) & JOIN_KEYS, (path, keys(body) & JOIN_KEYS)
+        if path.endswith("/invites"):  # who was invited, never which interview is whose
+            assert not {"interview", "interview_id", "interviews"} & keys(body), path
+
+
+def test_aggregated_session_shows_answers_only_at_threshold_and_never_identity(
+        pulse, client, work):
+    rec, session_id, links = pulse
+
+    # Two of four finish (one writes her email into an answer), one is half-way, one has
+    # only opened the link: below the threshold of 3.
+    finish(client, links[0], first_answer=f"Write to me at {PEOPLE[0][1]}. {ANSWER}")
+    finish(client, links[1])
+    halfway = WebChat(client, token_of(links[2])).open()
+    halfway.choose("accept")
+    assert client.get(urlparse(links[3]).path).status_code == 200
+
+    listed = read_everything(rec, session_id)
+    assert sorted(i["state"] for i in listed) == ["completed", "completed", "in_progress"]
+    for entry in listed:
+        assert not ANSWERS & set(entry), entry
+        assert "at least 3" in entry["withheld"]["reason"]
+
+    # The third completes: the session reaches its threshold.
+    while halfway.status == "in_progress":
+        halfway.say(ANSWER)
+    assert halfway.status == "completed"
+
+    listed = read_everything(rec, session_id)
+    completed = [i for i in listed if i["state"] == "completed"]
+    assert len(completed) == 3
+    for entry in completed:
+        assert "withheld" not in entry
+        said = [t["text"] for t in entry["turns"] if t["role"] == "participant"]
+        assert ANSWER in said
+        assert {t["role"] for t in entry["turns"]} <= {"interviewer", "participant"}
+        assert entry["sentiment"] is not None and entry["coverage"]
+    assert any("[EMAIL]" in t["text"] for e in completed for t in e["turns"])
+    # By id an interview never shows answers: ids follow the order people were invited.
+    with db.session_scope() as s:
+        by_id = s.scalar(select(Interview.id).where(Interview.state == "completed"))
+    detail = rec.call("get", f"/interviews/{by_id}")
+    assert detail["state"] == "completed" and "turns" not in detail
+    assert "together" in detail["withheld"]["reason"]
+
+    # HR can still act by id; the answers say nothing more.
+    fourth = WebChat(client, token_of(links[3])).open()
+    assert fourth.status == "consent"
+    with db.session_scope() as s:
+        open_id = s.scalar(select(Interview.id).where(Interview.state == "consent"))
+    ended = rec.call("post", f"/interviews/{open_id}/end", {"reason": "ended for Thaddeus"})
+    assert ended["state"] == "admin_ended" and "withheld" in ended
+    restarted = rec.call("post", f"/interviews/{open_id}/restart", status=201)
+    assert restarted["state"] == "consent" and "withheld" in restarted
+
+    read_everything(rec, session_id)
+    assert_nothing_identifies(rec)
+
+
+def test_consent_in_an_aggregated_session_greets_no_one_by_name(pulse, client):
+    _, _, links = pulse
+    chat = WebChat(client, token_of(links[0])).open()
+    assert chat.status == "consent"
+    assert "Ximena" not in chat.reply and "Hi there" in chat.reply
+    assert "at least 3 people" in chat.reply
+    page = client.get(urlparse(links[0]).path).get_data(as_text=True)
+    assert "at least 3 people" in page
+
+
+def test_named_session_still_shows_who_said_what(api, client, library):
+    session = make_session(api)
+    link = invite(api, session["id"], email="ximena.q@pulse.example", name="Ximena Quarshie")
+    chat = finish(client, link["link"])
+    assert chat.status == "completed"
+    listed = api.get(f"/sessions/{session['id']}/interviews").get_json()["interviews"]
+    assert listed[0]["person"]["name"] == "Ximena Quarshie"
+    assert listed[0]["invite_id"] == link["id"] and "withheld" not in listed[0]
+    detail = api.get(f"/interviews/{listed[0]['id']}").get_json()
+    assert any(t["text"] == ANSWER for t in detail["turns"])
+    assert "Hi Ximena" in detail["turns"][0]["text"]
+
+
+# ---- the setting ---------------------------------------------------------------------------
+
+def test_threshold_defaults_to_five_and_allows_three_to_ten(api, library):
+    assert make_session(api, "engagement-pulse")["settings"]["anonymity_threshold"] == 5
+    for bad in (2, 11):
+        resp = api.post("/sessions", {"session_type": "engagement-pulse", "name": "p",
+                                      "settings": {"anonymity_threshold": bad}})
+        assert resp.status_code == 400, resp.get_json()
+        assert "anonymity_threshold" in resp.get_json()["error"]["message"]
+
+
+def test_threshold_is_locked_with_the_session(api, client, library):
+    session = make_session(api, "engagement-pulse", settings={"question_budget": 1})
+    path = f"/sessions/{session['id']}"
+    assert api.patch(path, {"settings": {"anonymity_threshold": 3}}).status_code == 200
+    finish(client, invite(api, session["id"])["link"])
+    resp = api.patch(path, {"settings": {"anonymity_threshold": 4}})
+    assert resp.status_code == 409
+    assert api.get(path).get_json()["settings"]["anonymity_threshold"] == 3

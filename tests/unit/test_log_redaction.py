@@ -1,0 +1,22 @@
+"""Link tokens never reach a log line (web/logs.py): the filter rewrites any record."""
+
+import logging
+
+from web.logs import RedactLinkTokens
+
+
+def record(msg, *args):
+    return logging.LogRecord("x", logging.INFO, __file__, 1, msg, args or None, None)
+
+
+def test_request_lines_and_error_messages_show_redacted_links():
+    f = RedactLinkTokens()
+    for rec, expected in [
+        (record('"%s" %s %s', "GET /c/abc-DEF_123/messages?after=2 HTTP/1.1", "200", "-"),
+         '"GET /c/<redacted>/messages?after=2 HTTP/1.1" 200 -'),
+        (record("Exception on /c/abc [POST]"), "Exception on /c/<redacted> [POST]"),
+        (record("%(r)s", {"r": "POST /c/tok/start"}), "POST /c/<redacted>/start"),
+        (record("GET /api/v1/sessions 200"), "GET /api/v1/sessions 200"),
+    ]:
+        assert f.filter(rec) is True
+        assert rec.getMessage() == expected

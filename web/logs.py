@@ -1,0 +1,36 @@
+"""Log hygiene: a web-chat link's token is the person's credential, so no log line carries it.
+
+Installed where a process configures its logging (``web.devserver.main`` for werkzeug's
+request log, ``gunicorn.conf.py`` for gunicorn's access and error logs), never by
+``create_app``: a filter is process-wide state.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+LINK = re.compile(r"/c/[^/\s?#\"']+")  # /c/<token>, the rest of the path kept
+
+
+class RedactLinkTokens(logging.Filter):
+    """Rewrites ``/c/<token>…`` in a record's message to ``/c/<redacted>…``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = LINK.sub("/c/<redacted>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_link_tokens(*loggers: str) -> None:
+    """Filter werkzeug's and ``loggers``' own records, and everything that reaches a handler
+    of the root logger or of those loggers (Flask's "Exception on /c/…" included)."""
+    redact = RedactLinkTokens()
+    for name in ("", "werkzeug", *loggers):
+        logger = logging.getLogger(name)
+        if name:
+            logger.addFilter(redact)
+        for handler in logger.handlers:
+            handler.addFilter(redact)
