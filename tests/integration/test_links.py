@@ -10,7 +10,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from app import create_app
 from core import db
 from core.models import InboundEvent, Interview, Invite, OutboundRecord, Turn, utcnow
 from tests.support.chat import WebChat
@@ -106,8 +105,8 @@ def test_a_conversation_under_way_outlives_the_expiry(client, token):
     assert chat.status == "in_progress"
 
 
-def test_the_expiry_page_states_the_configured_validity(settings_overrides, api, library):
-    client = create_app({**settings_overrides, "invite_ttl_days": 3}).test_client()
+def test_the_expiry_page_states_the_configured_validity(make_app, api, library):
+    client = make_app(invite_ttl_days=3).test_client()
     token = token_of(invite(api, make_session(api)["id"])["link"])
     expire_invites()
     page = client.get(f"/c/{token}")
