@@ -48,6 +48,7 @@ def test_a_stop_signal_ends_every_process_even_with_a_job_stuck(tmp_path, sig):
             OPENAI_TIMEOUT="120") as app:
         link = app["link"]
         assert call(link)[0] == 200
+        call(f"{link}/start", {})  # the page's Start button
 
         def consent():
             _, body = call(f"{link}/messages?after=0")
