@@ -47,6 +47,10 @@ OPERATIONS: dict[str, Op] = {
                           "not_found": True, "conflict": True},
     "api.restart_interview": {"summary": "Mark restarted and open a fresh interview",
                               "created": True, "not_found": True, "conflict": True},
+    "api.list_failures": {"summary": "Inbox and outbox rows failed for good, or held for an "
+                                     "operator (revoked token), newest first",
+                          "query": {"limit": "page size, 1–200 (default 50)",
+                                    "offset": "rows to skip (default 0); see next"}},
     "api.delete_interview": {"summary": "Delete an interview and its turns permanently",
                              "not_found": True, "no_content": True},
 }
