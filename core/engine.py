@@ -171,8 +171,9 @@ def handle(
     if state in lifecycle.TERMINAL or state == State.CREATED:
         note = prompts.NOT_STARTED if state == State.CREATED else prompts.ALREADY_ENDED
         return [say(db, interview, Outbound(note, role="system"))]
-    if len(inbound.text) > MAX_TEXT:
-        return [say(db, interview, Outbound(prompts.too_long(MAX_TEXT), role="system"))]
+    if len(inbound.text) > MAX_TEXT:  # keeping the choices, so a typed "yes" still counts
+        return [say(db, interview, Outbound(prompts.too_long(MAX_TEXT),
+                                            tuple(offered_choices(db, interview)), role="system"))]
     if state == State.CONSENT:
         if choice is None:  # before they agree we keep only their choice (prompts.DECLINED)
             return [say(db, interview, Outbound(prompts.CONSENT_REMINDER, CONSENT_CHOICES,

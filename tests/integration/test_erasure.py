@@ -19,19 +19,16 @@ from tests.support.factories import invite, make_session, token_of
 SSN = "123-45-6789"
 
 
-def _texts(blob: bytes):
+def _texts(blob: bytes) -> list[bytes]:
     """A Redis value as it may hold text: raw, zlib-compressed (RQ's job data), base64."""
-    yield blob
-    for decode in (zlib.decompress, base64.b64decode):
+    texts = [blob]
+    for decode in (zlib.decompress, base64.b64decode,
+                   lambda b: zlib.decompress(base64.b64decode(b))):
         try:
-            inner = decode(blob)
+            texts.append(decode(blob))
         except (zlib.error, binascii.Error, ValueError):
             continue
-        yield inner
-        try:
-            yield zlib.decompress(inner)
-        except zlib.error:
-            pass
+    return texts
 
 
 def redis_values():
