@@ -13,10 +13,10 @@ import logging
 from sqlalchemy import select
 
 from bots import interview as interview_bot
-from core import db, directory, engine, invites, jobs, lifecycle
+from core import db, directory, engine, jobs, lifecycle
 from core.interviewer import prompts
 from core.messages import Inbound, Outbound, storable
-from core.models import InboundEvent, Interview, Invite, OutboundRecord, utcnow
+from core.models import InboundEvent, Interview, OutboundRecord, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +29,23 @@ class InboundFailed(Exception):
     job RQ keeps holds no statement values (what the person wrote)."""
 
 
-def find_interview(s, inbound: Inbound) -> Interview | None:
+def find_interview(s, inbound: Inbound) -> int | None:
     """The conversation this message belongs to: the link's interview on the web, else the
-    sender's newest open interview, whichever channel it started on."""
+    sender's newest open interview, whichever channel it started on. Only its id: the
+    row itself is read under the interview's lock."""
     if inbound.channel == "web":
-        invite = s.get(Invite, int(inbound.sender.key.removeprefix("invite:")))
-        return invites.current_interview(s, invite) if invite else None
+        invite_id = int(inbound.sender.key.removeprefix("invite:"))
+        return s.scalar(select(Interview.id).where(Interview.invite_id == invite_id)
+                        .order_by(Interview.id.desc()).limit(1))
     person = directory.by_address(s, inbound.channel, inbound.sender.key,
                                   team=inbound.sender.data.get("team"))
     if person is None:
         return None
     return s.scalar(
-        select(Interview)
+        select(Interview.id)
         .where(Interview.person_id == person.id,
                Interview.state.in_([str(x) for x in lifecycle.ACTIVE]))
-        .order_by(Interview.id.desc())
+        .order_by(Interview.id.desc()).limit(1)
     )
 
 
@@ -63,15 +65,14 @@ def process_inbound(channel: str, event_id: str) -> None:
                 return
             event.attempts += 1
             inbound = Inbound.from_dict(event.payload)
-            interview = find_interview(s, inbound)
-            event.interview_id = interview.id if interview else None
-            if interview is None:
+            interview_id = event.interview_id = find_interview(s, inbound)
+            if interview_id is None:
                 log.info("inbound %s:%s has no conversation", channel, event_id)
                 _done(event, "ignored", "no conversation for this sender")
                 ids = [_no_conversation(s, inbound)] if inbound.channel != "web" else []
         counted = True
-        if interview is not None:
-            ids = _handle(channel, event_id, interview.id, inbound)
+        if interview_id is not None:
+            ids = _handle(channel, event_id, interview_id, inbound)
     except Exception as exc:
         if _failed(channel, event_id, exc, counted=counted):
             return
