@@ -16,14 +16,16 @@ def start(db: DB, interview: Interview) -> list[OutboundRecord]:
     return engine.start(db, interview)
 
 
-def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecord]:
+def handle(
+    db: DB, interview: Interview, inbound: Inbound, *, words: engine.Words | None = None
+) -> list[OutboundRecord]:
     if inbound.choice is None:
         choice = commands.interpret(inbound.text, engine.offered_choices(db, interview))
         if choice is not None:
             inbound = replace(inbound, choice=choice)
     interview.address = inbound.sender.to_dict()
     interview.channel = inbound.channel
-    return engine.handle(db, interview, inbound)
+    return engine.handle(db, interview, inbound, words=words)
 
 
 def admin_end(db: DB, interview: Interview, reason: str) -> list[OutboundRecord]:

@@ -25,6 +25,11 @@ class PermanentError(Exception):
     """The provider refused for good (opted out, unknown user): do not retry."""
 
 
+class NeedsOperator(Exception):
+    """The provider refused our own credentials (revoked token, app uninstalled): nothing
+    the person did, and no quick retry will help. Hold the message and alert an operator."""
+
+
 class RetryAfter(Exception):
     """The provider is pacing us (HTTP 429): wait this long, then send again."""
 

@@ -4,21 +4,26 @@
 outbox row exactly once; ``sweep`` re-enqueues whatever the database says is unfinished.
 Turns and their outbox rows are written by the engine in its own transaction
 (``core.turns``); from the commit on, every step of their life is here.
+
+An outbox row is tried at most ``ATTEMPTS`` times and then kept as ``failed`` with its
+error; one whose channel refused our own credentials is ``held`` for an operator and tried
+again every ``HOLD``, within the same bound.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 import channels
-from channels.base import Channel, PermanentError, RetryAfter
+from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
 from core import db, jobs, ratelimit
-from core.messages import Address, Inbound, Outbound
+from core.messages import Address, Inbound, Outbound, storable
 from core.models import InboundEvent, Interview, OutboundRecord, utcnow
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,7 @@ def accept(inbounds: list[Inbound]) -> int:
     fresh = []
     with db.session_scope() as s:
         for inbound in inbounds:
+            inbound = replace(inbound, text=storable(inbound.text))
             try:
                 with s.begin_nested():
                     s.add(InboundEvent(channel=inbound.channel, event_id=inbound.event_id,
@@ -58,38 +64,40 @@ def enqueue_inbound(channel: str, event_id: str) -> None:
 # A claim older than this is from a worker that died mid-send: longer than RQ lets a job run.
 CLAIM_TTL = timedelta(seconds=jobs.JOB_TIMEOUT + 120)
 RETRY_AFTER_ATTEMPTS = 3
+ATTEMPTS = 8  # about as many as RQ's retry schedule (core.jobs.DEFAULT_RETRY) runs
+HOLD = timedelta(minutes=15)  # between tries of a row held for an operator
 
 
-def _claim(record_id: int) -> bool | None:
+def _claim(record_id: int) -> int | None:
     """Atomically take the row for sending. Returns None when it is not ours to send (sent,
-    failed, or being sent right now), else whether an earlier attempt may have gone out."""
+    failed, or being sent right now), else the number of this attempt."""
     now = utcnow()
     row = OutboundRecord
-    takeovers = (
-        (True, and_(row.status == "sending", row.claimed_at < now - CLAIM_TTL)),
-        (False, row.status == "pending"),
-    )
+    ours = or_(row.status.in_(("pending", "held")),
+               and_(row.status == "sending", row.claimed_at < now - CLAIM_TTL))
     with db.session_scope() as s:
-        for in_flight, condition in takeovers:
-            claimed = s.execute(
-                update(row).where(row.id == record_id, condition)
-                .values(status="sending", claimed_at=now, attempts=row.attempts + 1)
-            ).rowcount
-            if claimed:
-                return in_flight
-    return None
+        return s.execute(
+            update(row).where(row.id == record_id, ours)
+            .values(status="sending", claimed_at=now, attempts=row.attempts + 1)
+            .returning(row.attempts)
+        ).scalar()
 
 
 def deliver(record_id: int) -> str | None:
     """Send one outbox row exactly once.
 
-    The row is claimed atomically in the database, so two workers never send it together;
-    a claim left by a dead worker expires and the next attempt first asks the channel
-    whether the message already went out. Failures put the row back to pending and raise
-    so RQ retries with backoff; a provider's Retry-After pauses that channel for everyone.
+    The row is claimed atomically in the database, so two workers never send it together.
+    Every attempt after the first begins by asking the channel whether an earlier one got
+    through (a timeout after the request went out, a worker that died mid-send): a send
+    that was attempted is in flight until the channel says it was not delivered. Failures
+    put the row back to pending and raise so RQ retries with backoff, up to ``ATTEMPTS``;
+    a provider's Retry-After pauses that channel for everyone.
     """
-    in_flight = _claim(record_id)
-    if in_flight is None:
+    attempt = _claim(record_id)
+    if attempt is None:
+        return None
+    if attempt > ATTEMPTS:  # the last attempt died with its worker
+        _give_up(record_id, attempt - 1, None)
         return None
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
@@ -100,7 +108,7 @@ def deliver(record_id: int) -> str | None:
         resolved = channel.resolve(address)
         if resolved != address:
             _remember(record_id, channel, resolved)
-        if in_flight and (provider_id := channel.find_sent(resolved, ref)):
+        if attempt > 1 and (provider_id := channel.find_sent(resolved, ref)):
             _finish(record_id, status="sent", provider_id=provider_id)
             return provider_id
         provider_id = _send_paced(channel, resolved, message, ref)
@@ -109,7 +117,17 @@ def deliver(record_id: int) -> str | None:
         log.error("outbound %s refused for good: %s", record_id, exc)
         return None
     except Exception as exc:
-        _finish(record_id, status="pending", error=f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        if attempt >= ATTEMPTS:
+            _give_up(record_id, attempt, error)
+            return None
+        if isinstance(exc, NeedsOperator):
+            _finish(record_id, status="held", error=error)
+            log.error("OPERATOR: %s refused Parley's credentials; outbound %s held, next try "
+                      "in %s (attempt %d of %d): %s", channel_name, record_id, HOLD, attempt,
+                      ATTEMPTS, exc)
+            return None
+        _finish(record_id, status="pending", error=error)
         raise
     _finish(record_id, status="sent", provider_id=provider_id)
     return provider_id
@@ -141,11 +159,21 @@ def _remember(record_id: int, channel: Channel, address: Address) -> None:
             channel.remember(interview.person, address)
 
 
-def _finish(record_id: int, *, status: str, error: str = "", provider_id: str | None = None):
+def _give_up(record_id: int, attempts: int, error: str | None) -> None:
+    """The row is failed for good; ``error`` None keeps the last attempt's error."""
+    _finish(record_id, status="failed", error=error)
+    log.error("outbound %s failed for good after %d attempts: %s", record_id, attempts,
+              error or "the worker stopped during the last attempt")
+
+
+def _finish(record_id: int, *, status: str, error: str | None = "",
+            provider_id: str | None = None):
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
         record.status = status
-        record.last_error = error[:2000]
+        if error is not None:
+            record.last_error = storable(error)[:2000]
+        error = record.last_error
         if status == "sent":
             record.provider_message_id = provider_id
             record.sent_at = utcnow()
@@ -170,6 +198,8 @@ def sweep(older_than_seconds: int = 30) -> dict[str, int]:
             InboundEvent.status == "pending", InboundEvent.received_at <= cutoff)).all()
         pending = list(s.scalars(select(row.id).where(row.status == "pending",
                                                       row.created_at <= cutoff)))
+        pending += s.scalars(select(row.id).where(row.status == "held",
+                                                  row.claimed_at <= utcnow() - HOLD))
         abandoned = list(s.scalars(select(row.id).where(
             row.status == "sending", row.claimed_at <= utcnow() - CLAIM_TTL)))
     for channel, event_id in inbound:

@@ -24,7 +24,7 @@ from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import MetaData, select
 
-from channels.base import Channel, Forbidden, PermanentError, RetryAfter
+from channels.base import Channel, Forbidden, NeedsOperator, PermanentError, RetryAfter
 from channels.durable import accept
 from core import db, jobs, lifecycle, ratelimit
 from core.config import Settings, get_settings
@@ -40,8 +40,10 @@ SECTION_LIMIT = 3000  # Block Kit section text
 MAX_BLOCKS = 50
 # Errors that no retry can fix: the person or conversation is not reachable this way.
 PERMANENT = {"users_not_found", "user_not_found", "channel_not_found", "is_archived",
-             "account_inactive", "user_disabled", "not_in_channel", "cannot_dm_bot",
-             "invalid_auth", "not_authed", "token_revoked", "missing_scope", "msg_too_long"}
+             "user_disabled", "not_in_channel", "cannot_dm_bot", "msg_too_long"}
+# Errors about our own token or install: an operator must act; the message waits for them.
+OPERATOR = {"invalid_auth", "not_authed", "token_revoked", "account_inactive",
+            "missing_scope"}
 DANGER = {"stop", "decline"}
 PRIMARY = {"accept", "resume"}
 
@@ -81,21 +83,26 @@ class SlackChannel(Channel):
     # ---- I/O ----------------------------------------------------------------------------
 
     def client(self, address: Address) -> WebClient:
+        """A client with the token of the address's workspace. No retries inside the SDK:
+        after a reset connection it would post again what Slack may already have; the outbox
+        retries, asking ``find_sent`` first."""
         token = self.settings.slack_bot_token
         team = address.data.get("team")
         if self.settings.slack_client_id and team:
             bot = installation_store(self.settings).find_bot(enterprise_id=None, team_id=team)
             if bot is None:
-                raise PermanentError(f"Parley is not installed in Slack workspace {team}")
+                raise NeedsOperator(f"Parley is not installed in Slack workspace {team}")
             token = bot.bot_token
-        return WebClient(token=token, base_url=self.settings.slack_api_base_url, timeout=10)
+        return WebClient(token=token, base_url=self.settings.slack_api_base_url,
+                         timeout=self.settings.slack_timeout, retry_handlers=[])
 
     def resolve(self, address: Address) -> Address:
         user, data = address.key, dict(address.data)
-        if not user:
-            email = data.get("email")
+        if not user or (self.settings.slack_client_id and not data.get("team")):
+            email = data.get("email")  # with several workspaces, an id alone names no one
             if not email:
-                raise PermanentError("no Slack user id and no email to look one up")
+                raise PermanentError("no Slack user id and workspace, and no email to look "
+                                     "them up")
             user, team = self._find_by_email(email, data.get("team"))
             if team:
                 data["team"] = team
@@ -109,17 +116,26 @@ class SlackChannel(Channel):
         """users.lookupByEmail in the person's workspace, or in each installed one in turn."""
         multi = bool(self.settings.slack_client_id)
         teams = [team] if team or not multi else installed_teams(self.settings)
+        refused = None  # a workspace whose token failed may be theirs: not their fault
         for candidate in teams:
-            client = self.client(Address("slack", "", {"team": candidate} if candidate else {}))
             try:
+                client = self.client(Address("slack", "", {"team": candidate} if candidate
+                                             else {}))
                 found = _call(client.users_lookupByEmail, email=email)
             except PermanentError:
                 continue
+            except NeedsOperator as exc:
+                refused = exc
+                continue
             return found["user"]["id"], candidate
+        if refused is not None:
+            raise refused
         raise PermanentError(f"Slack said users_not_found: no Slack user with email {email}")
 
     def remember(self, person: Person, address: Address) -> None:
         person.slack_user_id = address.key
+        if address.data.get("team"):  # the id means something only in its workspace
+            person.slack_team_id = address.data["team"]
 
     def pacing(self, address: Address) -> list[tuple[str, float]]:
         # one bucket per workspace: with a single bot token there is only one workspace
@@ -157,6 +173,9 @@ def _call(method, **kwargs):
         error = response.get("error") if hasattr(response, "get") else None
         if error in PERMANENT:
             raise PermanentError(f"Slack said {error}") from exc
+        if error in OPERATOR:
+            raise NeedsOperator(f"Slack said {error}: check Parley's token for this "
+                                "workspace (reinstall the app)") from exc
         raise
 
 

@@ -19,10 +19,9 @@ from channels.base import BadPayload, Channel, Forbidden
 from channels.durable import accept
 from core import db, invites, jobs, lifecycle, sessions
 from core.interviewer.prompts import anonymity_note
-from core.messages import Address, Inbound, Outbound
+from core.messages import MAX_TEXT, Address, Inbound, Outbound, storable
 from core.models import Interview, Invite, Turn
 
-MAX_TEXT = 5000
 NOT_STARTED = "not_started"  # the page's status before the first POST opens an interview
 
 
@@ -52,6 +51,10 @@ class WebChannel(Channel):
             raise BadPayload('"choice" must be one of the offered values, as a string')
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
             raise BadPayload('"client_id" must be a string of at most 100 characters')
+        for name, value in (("text", text), ("choice", choice), ("client_id", client_id)):
+            if value is not None and storable(value) != value:
+                raise BadPayload(f'"{name}" contains a character that cannot be stored '
+                                 "(a NUL, or half of a UTF-16 surrogate pair)")
         assert invite is not None
         address = invites.web_address(invite)
         return [Inbound(

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     slack_client_id: str = Field("", description="With the secret: multi-workspace OAuth.")
     slack_client_secret: str = Field("", description="OAuth client secret.")
     slack_api_base_url: str = Field("https://slack.com/api/", description="Slack Web API base.")
+    slack_timeout: float = Field(
+        10.0, gt=0, le=60, description="Seconds per Slack Web API call before giving up.")
     slack_workspace_rate: float = Field(
         10.0, gt=0, le=100, description="Messages per second per Slack workspace.")
     invite_ttl_days: int = Field(7, ge=1, le=90, description="Days an invite link stays valid.")

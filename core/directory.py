@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session as DB
 
 from core.models import Person, PersonAttribute
 
-FIELDS = ("name", "phone", "slack_user_id", "teams_user_id", "timezone")
+FIELDS = ("name", "phone", "slack_user_id", "slack_team_id", "teams_user_id", "timezone")
 
 
 def by_email(db: DB, email: str) -> Person | None:
@@ -49,10 +49,17 @@ CHANNEL_IDS = {"slack": Person.slack_user_id, "teams": Person.teams_user_id,
                "sms": Person.phone, "email": Person.email}
 
 
-def by_address(db: DB, channel: str, key: str) -> Person | None:
-    """The person behind a sender on a channel (their Slack id, phone, email …)."""
+def by_address(db: DB, channel: str, key: str, *, team: str | None = None) -> Person | None:
+    """The person behind a sender on a channel (their Slack id, phone, email …). A Slack id
+    is read with its workspace: someone kept under another workspace is someone else."""
     column = CHANNEL_IDS.get(channel)
-    return db.scalar(select(Person).where(column == key)) if column is not None and key else None
+    if column is None or not key:
+        return None
+    stmt = select(Person).where(column == key)
+    if channel == "slack" and team:
+        stmt = stmt.where(or_(Person.slack_team_id == team, Person.slack_team_id.is_(None)))
+        stmt = stmt.order_by(Person.slack_team_id.is_(None))  # the exact workspace first
+    return db.scalar(stmt.limit(1))
 
 
 def matching(q: str) -> Select:

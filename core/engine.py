@@ -3,21 +3,34 @@
 Channel-neutral: it receives ``Inbound`` values whose ``choice`` has already been resolved
 (buttons, typed labels, numbers, command words) and returns the ``OutboundRecord`` rows it
 wrote, which the caller enqueues for delivery after the transaction commits.
+
+Changes to one interview happen one after the other: the caller holds ``serialised`` and
+reads the row with ``locked``. A reply the model must word is never worded inside the
+transaction (on SQLite that would hold the database's only write lock): ``handle`` raises
+``WordingNeeded``, the caller rolls back, calls ``word`` and handles the message again with
+the words, which are used only if nothing changed meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
+from redis.exceptions import LockError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
-from core import interviewer, lifecycle, metrics, privacy, sentiment, sessions
+from core import interviewer, jobs, lifecycle, metrics, privacy, sentiment, sessions
+from core.db import session_scope
 from core.interviewer import planner, prompts
 from core.lifecycle import Event, State
-from core.messages import Choice, Inbound, Outbound
-from core.models import Interview, OutboundRecord, Topic, Turn, utcnow
+from core.messages import MAX_TEXT, Choice, Inbound, Outbound
+from core.models import Interview, OutboundRecord, Session, Topic, Turn, utcnow
 from core.turns import add_turn, say
 
 CONSENT_CHOICES = (Choice("accept", "Yes, let's start"), Choice("decline", "No thanks"))
@@ -33,6 +46,84 @@ def asks_for_words(choices: list[Choice]) -> bool:
     """Whether the message that offered ``choices`` is a question, answered in words (its
     buttons are commands beside it), rather than a prompt that offers only choices."""
     return tuple(choices) == QUESTION_CHOICES
+
+
+LOCK_WAIT = 60.0  # seconds a change waits for the one before it (a model call, at most)
+
+
+class Busy(Exception):
+    """Another change to this interview did not finish within the wait."""
+
+
+@contextlib.contextmanager
+def serialised(interview_id: int, *, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold the interview's lock: one change at a time, across the transactions and the model
+    call of one message. A Redis lock, because SQLite ignores FOR UPDATE; it expires with
+    the longest job RQ allows, so a dead worker cannot keep it. ``wait=0`` tries once."""
+    lock = jobs.connection().lock(f"parley:interview:{interview_id}",
+                                  timeout=jobs.JOB_TIMEOUT, thread_local=False)
+    if not lock.acquire(blocking=wait > 0, blocking_timeout=wait or None):
+        raise Busy(f"interview {interview_id} is busy with another message; try again")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(LockError):  # it expired meanwhile
+            lock.release()
+
+
+def locked(db: DB, interview_id: int) -> Interview | None:
+    """The interview's row, locked for this transaction (PostgreSQL) and read afresh even
+    when this session has it already."""
+    return db.scalar(select(Interview).where(Interview.id == interview_id)
+                     .with_for_update(of=Interview)
+                     .execution_options(populate_existing=True))
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Everything the interviewer needs to word a planned move, taken under the lock."""
+
+    session_id: int
+    state: dict[str, Any]
+    move: planner.Move
+    answer: str | None
+    skip: bool
+    asked_back: bool
+    history: list[tuple[str, str]]
+
+    @property
+    def key(self) -> str:
+        """Equal keys, equal inputs: words made for one draft fit the other."""
+        return json.dumps([self.session_id, self.state, asdict(self.move), self.answer,
+                           self.skip, self.asked_back, self.history], sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Words:
+    key: str
+    text: str
+    reasoning: dict[str, Any]
+    state: dict[str, Any]  # the draft's state as the interviewer left it
+
+
+class WordingNeeded(Exception):
+    """Roll back, ``word(draft)`` with no transaction open, then handle the message again."""
+
+    def __init__(self, draft: Draft):
+        super().__init__(f"the model must word a {draft.move.action}")
+        self.draft = draft
+
+
+def word(draft: Draft, session: Session | None = None) -> Words:
+    """Word a planned move: the model when one is configured, else the offline strategy."""
+    if session is None:
+        with session_scope() as s:  # read and closed before the model is called
+            session = s.get(Session, draft.session_id)
+    state = copy.deepcopy(draft.state)
+    text, reasoning = interviewer.compose(
+        session, state, draft.move, draft.answer, skip=draft.skip,
+        asked_back=draft.asked_back, history=draft.history)
+    return Words(draft.key, text, reasoning, state)
 
 
 def transition(interview: Interview, event: Event, now: datetime | None = None) -> None:
@@ -79,8 +170,11 @@ def offered_choices(db: DB, interview: Interview) -> list[Choice]:
     return [Choice(**c) for c in (turn.choices if turn else [])]
 
 
-def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecord]:
-    """Answer one participant message according to the interview's state."""
+def handle(
+    db: DB, interview: Interview, inbound: Inbound, *, words: Words | None = None
+) -> list[OutboundRecord]:
+    """Answer one participant message according to the interview's state. Raises
+    ``WordingNeeded`` when the reply needs the model and ``words`` do not fit it."""
     now = utcnow()
     interview.last_activity_at = now
     said = _participant_text(db, interview, inbound)
@@ -88,6 +182,14 @@ def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecor
     if state in lifecycle.TERMINAL or state == State.CREATED:
         note = prompts.NOT_STARTED if state == State.CREATED else prompts.ALREADY_ENDED
         return [say(db, interview, Outbound(note, role="system"))]
+    if len(inbound.text) > MAX_TEXT:  # keeping the choices, so a typed "yes" still counts
+        return [say(db, interview, Outbound(prompts.too_long(MAX_TEXT),
+                                            tuple(offered_choices(db, interview)), role="system"))]
+    if state == State.CONSENT:
+        if choice is None:  # before they agree we keep only their choice (prompts.DECLINED)
+            return [say(db, interview, Outbound(prompts.CONSENT_REMINDER, CONSENT_CHOICES,
+                                                role="system"))]
+        said = _label(db, interview, choice)
     add_turn(
         db, interview, role="participant", text=said, topic=interview.current_topic,
         sentiment=None if choice else sentiment.score(said), redacted_text=privacy.redact(said),
@@ -99,7 +201,7 @@ def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecor
         return [say(db, interview, Outbound(prompts.CONFIRM_STOP, CONFIRM_STOP_CHOICES,
                                             role="system"))]
     if state == State.CONSENT:
-        return _consent(db, interview, choice)
+        return _consent(db, interview, choice, words)
     if state == State.PAUSED:
         if choice == "stop":
             return _stop(db, interview)
@@ -114,25 +216,31 @@ def handle(db: DB, interview: Interview, inbound: Inbound) -> list[OutboundRecor
     if choice == "stop":
         return _stop(db, interview)
     if choice == "skip":
-        return _advance(db, interview, None, skip=True)
+        return _advance(db, interview, None, skip=True, words=words)
     if choice == "continue":  # not stopping after all
         return [_repeat(db, interview, prefix=prompts.CARRY_ON)]
     if choice in ("resume", "accept", "decline"):  # stale button: show where we are
         return [_repeat(db, interview)]
-    return _advance(db, interview, said)
+    return _advance(db, interview, said, words=words)
 
 
 def _participant_text(db: DB, interview: Interview, inbound: Inbound) -> str:
     if inbound.text.strip():
         return inbound.text.strip()
+    return _label(db, interview, inbound.choice or "")
+
+
+def _label(db: DB, interview: Interview, choice: str) -> str:
     labels = {c.value: c.label for c in offered_choices(db, interview)}
-    return labels.get(inbound.choice or "", inbound.choice or "")
+    return labels.get(choice, choice)
 
 
-def _consent(db: DB, interview: Interview, choice: str | None) -> list[OutboundRecord]:
+def _consent(
+    db: DB, interview: Interview, choice: str | None, words: Words | None
+) -> list[OutboundRecord]:
     if choice == "accept":
         transition(interview, Event.ACCEPT)
-        return _advance(db, interview, None)
+        return _advance(db, interview, None, words=words)
     if choice in ("decline", "stop"):
         transition(interview, Event.DECLINE)
         interview.end_reason = "declined consent"
@@ -177,7 +285,8 @@ def _repeat(db: DB, interview: Interview, prefix: str = prompts.RESUMED) -> Outb
 
 
 def _advance(
-    db: DB, interview: Interview, answer: str | None, *, skip: bool = False
+    db: DB, interview: Interview, answer: str | None, *, skip: bool = False,
+    words: Words | None = None,
 ) -> list[OutboundRecord]:
     """Let the planner choose the next move, have a strategy word it, close when done."""
     state = copy.deepcopy(interview.coverage)
@@ -188,10 +297,14 @@ def _advance(
         # HR removed or disabled this topic mid-interview: treat it as dropped
         state["topics"][move.topic]["status"] = "dropped"
         interview.coverage = state
-        return _advance(db, interview, None)
-    text, reasoning = interviewer.compose(
-        interview.session, state, move, answer, skip=skip, asked_back=asked_back,
-        history=_recent(db, interview))
+        return _advance(db, interview, None, words=words)
+    draft = Draft(interview.session_id, state, move, answer, skip, asked_back,
+                  _recent(db, interview))
+    if words is None or words.key != draft.key:
+        if interviewer.uses_model(move):
+            raise WordingNeeded(draft)
+        words = word(draft, interview.session)
+    text, reasoning, state = words.text, words.reasoning, copy.deepcopy(words.state)
     if move.action == "close":
         interview.coverage = state
         interview.current_topic = None

@@ -84,9 +84,11 @@ def channel_address(invite: Invite) -> Address:
     person = invite.person
     if invite.channel == "web":
         return web_address(invite)
-    if invite.channel == "slack":
-        return Address("slack", person.slack_user_id or "", {"email": person.email} if
-                       person.email and not person.slack_user_id else {})
+    if invite.channel == "slack":  # a Slack id goes with its workspace; else find them
+        data = {"team": person.slack_team_id} if person.slack_team_id else {}
+        if person.email and not (person.slack_user_id and person.slack_team_id):
+            data["email"] = person.email
+        return Address("slack", person.slack_user_id or "", data)
     raise ValueError(f"no address for channel {invite.channel!r}")
 
 

@@ -9,6 +9,18 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The longest text a person may send on any channel; longer ones get prompts.too_long.
+MAX_TEXT = 5000
+
+
+def storable(text: str) -> str:
+    """``text`` as every database can keep it: a lone UTF-16 surrogate (valid JSON, not valid
+    UTF-8) becomes U+FFFD and NUL (which PostgreSQL text refuses) is dropped."""
+    if text.isascii() and "\x00" not in text:
+        return text
+    return (text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            .replace("\x00", ""))
+
 
 @dataclass(frozen=True)
 class Address:

@@ -14,11 +14,21 @@ log = logging.getLogger(__name__)
 
 
 def tick_pauses() -> int:
-    """Send resume prompts and expire pauses that ran past the session's limits."""
+    """Send resume prompts and expire pauses that ran past the session's limits.
+
+    Each interview is changed under its lock and on a fresh read, one transaction each; one
+    busy with a message right now (perhaps a resume) is left to the next tick."""
     now = utcnow()
-    ids: list[int] = []
     with db.session_scope() as s:
-        for interview in s.scalars(select(Interview).where(Interview.state == State.PAUSED)):
-            ids += [r.id for r in engine.tick(s, interview, now)]
+        paused = list(s.scalars(select(Interview.id).where(Interview.state == State.PAUSED)))
+    ids: list[int] = []
+    for interview_id in paused:
+        try:
+            with engine.serialised(interview_id, wait=0), db.session_scope() as s:
+                interview = engine.locked(s, interview_id)
+                if interview is not None:
+                    ids += [r.id for r in engine.tick(s, interview, now)]
+        except engine.Busy:
+            log.info("interview %s is busy; the next tick will look again", interview_id)
     jobs.enqueue_deliveries(ids)
     return len(ids)

@@ -8,6 +8,7 @@ from flask import Flask, jsonify, request
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from core.engine import Busy
 from core.lifecycle import InvalidTransition
 from core.sessions import SessionLocked
 
@@ -44,6 +45,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(SessionLocked)
     def _locked(exc: SessionLocked):
         return error(409, "session_locked", str(exc))
+
+    @app.errorhandler(Busy)
+    def _busy(exc: Busy):
+        return error(409, "busy", str(exc))
 
     @app.errorhandler(InvalidTransition)
     def _transition(exc: InvalidTransition):

@@ -99,6 +99,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Health": obj({"status": {"enum": ["ok", "unavailable"]},
                    "checks": {"type": "object", "additionalProperties": TEXT}}),
     "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
+    "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
+                    "event_id": nullable("string"), "status": {"enum": ["failed", "held"]},
+                    "attempts": INT, "error": TEXT, "interview_id": nullable("integer"),
+                    "at": WHEN}),
 }
 
 OPERATIONS: dict[str, Op] = {
@@ -145,6 +149,9 @@ OPERATIONS: dict[str, Op] = {
                             body=schemas.InterviewEnd, body_optional=True, errors=(404, 409)),
     "api.restart_interview": op("Mark restarted and open a fresh interview", ok="Interview",
                                 status=201, errors=(404, 409)),
+    "api.list_failures": op("Inbox and outbox rows failed for good, or held for an operator "
+                            "(revoked token), newest first; never the message text",
+                            ok="Failure", paged="failures"),
     "api.delete_interview": op("Delete an interview and its turns permanently", status=204,
                                errors=(404,)),
 }

@@ -28,6 +28,12 @@ def asks_back(answer: str | None) -> bool:
     return last.endswith("?") and bool(words) and words[0] in QUESTION_WORDS and len(words) <= 40
 
 
+def uses_model(move: Move) -> bool:
+    """Whether ``compose`` calls the model for this move (never to close), so a caller can
+    word it with no database transaction open."""
+    return get_settings().llm_enabled and move.action != "close"
+
+
 def compose(
     session, state: dict[str, Any], move: Move, answer: str | None, *, skip: bool,
     asked_back: bool, history: list[tuple[str, str]],
@@ -39,7 +45,7 @@ def compose(
         state.setdefault("open_questions", []).append(answer.strip()[:500])
     settings = get_settings()
     fallback = None
-    if settings.llm_enabled and move.action != "close":
+    if uses_model(move):
         from core.interviewer import llm_strategy
 
         try:

@@ -72,6 +72,11 @@ NO_CONVERSATION = (
     "I'll message you here."
 )
 
+
+def too_long(limit: int) -> str:
+    return (f"That message is longer than I can take in one go ({limit:,} characters), so I "
+            "haven't recorded it. Could you say it more briefly, or split it into a few messages?")
+
 ACKNOWLEDGEMENTS = {
     "positive": ["That's good to hear.", "Great, thank you.", "I'm glad to hear that."],
     "negative": [

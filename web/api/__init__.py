@@ -94,7 +94,8 @@ def iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def _paging() -> tuple[int, str | None]:
+def paging() -> tuple[int, str | None]:
+    """``limit`` (1–200, default 50) and the opaque ``cursor`` of every list."""
     limit = request.args.get("limit", str(DEFAULT_LIMIT))
     if not limit.isascii() or not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
         raise ApiError(400, "bad_request", f"limit: a whole number from 1 to {MAX_LIMIT}")
@@ -104,7 +105,7 @@ def _paging() -> tuple[int, str | None]:
     return int(limit), cursor
 
 
-def _next_link(limit: int, cursor: str) -> str:
+def next_link(limit: int, cursor: str) -> str:
     args = {**request.args.to_dict(), "limit": limit, "cursor": cursor}
     return f"{request.script_root}{request.path}?{urlencode(args)}"
 
@@ -114,7 +115,7 @@ def page(s, stmt: Select, *, newest_first: bool = False) -> tuple[list[Any], str
     ``cursor`` of the previous page's ``next`` link; returns the rows and the next link or
     None. ``stmt`` selects one entity; the order (by id) is set here. The cursor is opaque
     (hex), so lists paged by a key other than the id (``page_sorted``) take the same one."""
-    limit, cursor = _paging()
+    limit, cursor = paging()
     entity = stmt.column_descriptions[0]["entity"]
     if cursor is not None:
         after = min(int(cursor, 16), MAX_ID)  # a larger number fits no id column
@@ -124,20 +125,20 @@ def page(s, stmt: Select, *, newest_first: bool = False) -> tuple[list[Any], str
     if len(rows) <= limit:
         return rows, None
     rows = rows[:limit]
-    return rows, _next_link(limit, format(rows[-1].id, "x"))
+    return rows, next_link(limit, format(rows[-1].id, "x"))
 
 
 def page_sorted(items: list[Any], key: Callable[[Any], str]) -> tuple[list[Any], str | None]:
     """One page of ``items`` sorted by ``key`` (lowercase hex strings of one length), for
     lists whose order must not be the id's (an aggregated session's interviews)."""
-    limit, cursor = _paging()
+    limit, cursor = paging()
     items = sorted(items, key=key)
     if cursor is not None:
         items = [item for item in items if key(item) > cursor]
     if len(items) <= limit:
         return items, None
     items = items[:limit]
-    return items, _next_link(limit, key(items[-1]))
+    return items, next_link(limit, key(items[-1]))
 
 
 from web.api import (  # noqa: E402  (each module adds its routes to bp)

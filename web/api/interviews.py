@@ -14,7 +14,7 @@ from flask import current_app, jsonify, request
 from sqlalchemy import func, select
 
 from bots import interview as interview_bot
-from core import db, jobs, privacy, sessions
+from core import db, engine, jobs, privacy, sessions
 from core.lifecycle import State
 from core.models import Interview, Session, Turn
 from web.api import audit, body, bp, get_or_404, iso, page, page_sorted
@@ -98,7 +98,7 @@ def get_interview(interview_id: int):
 @bp.post("/interviews/<int:interview_id>/end")
 def end_interview(interview_id: int):
     data = body(InterviewEnd) if request.get_data() else InterviewEnd()
-    with db.session_scope() as s:
+    with engine.serialised(interview_id), db.session_scope() as s:
         interview = get_or_404(s, Interview, interview_id, "interview")
         ids = [r.id for r in interview_bot.admin_end(s, interview, data.reason)]
         audit(s, "interview.end", "interview", interview.id, reason=data.reason)
@@ -109,7 +109,7 @@ def end_interview(interview_id: int):
 
 @bp.post("/interviews/<int:interview_id>/restart")
 def restart_interview(interview_id: int):
-    with db.session_scope() as s:
+    with engine.serialised(interview_id), db.session_scope() as s:
         interview = get_or_404(s, Interview, interview_id, "interview")
         fresh = interview_bot.restart(s, interview)
         ids = [r.id for r in interview_bot.start(s, fresh)]
@@ -121,7 +121,7 @@ def restart_interview(interview_id: int):
 
 @bp.delete("/interviews/<int:interview_id>")
 def delete_interview(interview_id: int):
-    with db.session_scope() as s:
+    with engine.serialised(interview_id), db.session_scope() as s:
         interview = get_or_404(s, Interview, interview_id, "interview")
         turns = s.scalar(select(func.count()).select_from(Turn)
                          .where(Turn.interview_id == interview.id))
