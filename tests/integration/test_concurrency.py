@@ -10,12 +10,11 @@ import pytest
 from rq.job import Job, JobStatus
 from sqlalchemy import select, update
 
-from app import create_app
-from core import db, jobs, library
+from core import db, jobs
 from core.interviewer import prompts
 from core.models import InboundEvent, Interview, Turn, utcnow
 from scheduler.jobs import tick_pauses
-from tests.conftest import ADMIN_TOKEN, _clean
+from tests.conftest import ADMIN_TOKEN
 from tests.support.chat import WebChat
 from tests.support.concurrency import GatedOpenAI, start_worker, wait_until
 from tests.support.factories import ApiClient, invite, make_session, token_of
@@ -30,16 +29,13 @@ ANSWERS = (
 
 
 @pytest.fixture
-def world(settings_overrides):
+def world(make_app):
     """The app with the LLM interviewer pointed at a gated loopback model."""
     def build(marker: str = ""):
         stub = GatedOpenAI(marker).__enter__()
         built.append(stub)
-        app = create_app({**settings_overrides, "openai_api_key": "sk-test",
-                          "openai_base_url": stub.base_url, "openai_timeout": 30})
-        _clean(settings_overrides["database_url"])
-        with db.session_scope() as s:
-            library.load(s)
+        app = make_app(library=True, openai_api_key="sk-test", openai_base_url=stub.base_url,
+                       openai_timeout=30)
         client = app.test_client()
         return stub, client, ApiClient(client, ADMIN_TOKEN)
 

@@ -11,13 +11,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app import create_app
 from channels.durable import ATTEMPTS, HOLD, sweep
-from core import db, library
+from core import db
 from core.interviewer import prompts
 from core.messages import MAX_TEXT
 from core.models import Invite, OutboundRecord, Person, Turn
-from tests.conftest import ADMIN_TOKEN, _clean
+from tests.conftest import ADMIN_TOKEN
 from tests.support.factories import ApiClient, make_session
 from tests.support.slack_stub import BOT_TOKEN, SIGNING_SECRET, SlackStub, dm_event, signed
 from tests.support.stub_server import Recorded, Reply
@@ -42,13 +41,10 @@ class StrictSlack(SlackStub):
 
 
 class World:
-    def __init__(self, stub, settings_overrides, **settings):
+    def __init__(self, stub, make_app, **settings):
         self.stub = stub
-        app = create_app({**settings_overrides, "slack_signing_secret": SIGNING_SECRET,
-                          "slack_api_base_url": stub.base_url, **settings})
-        _clean(settings_overrides["database_url"])
-        with db.session_scope() as s:
-            library.load(s)
+        app = make_app(library=True, slack_signing_secret=SIGNING_SECRET,
+                       slack_api_base_url=stub.base_url, **settings)
         self.client = app.test_client()
         self.api = ApiClient(self.client, ADMIN_TOKEN)
         self.n = 0
@@ -97,16 +93,16 @@ def hours_pass(delta: timedelta) -> None:
 
 
 @pytest.fixture
-def slack(settings_overrides):
+def slack(make_app):
     with SlackStub(users={EMAIL: USER}) as stub:
-        yield World(stub, settings_overrides, slack_bot_token=BOT_TOKEN)
+        yield World(stub, make_app, slack_bot_token=BOT_TOKEN)
 
 
 # ---- item 7: a timeout after the request went out -----------------------------------------
 
-def test_a_send_that_timed_out_after_slack_took_it_is_not_sent_twice(settings_overrides):
+def test_a_send_that_timed_out_after_slack_took_it_is_not_sent_twice(make_app):
     with SlackStub(users={EMAIL: USER}) as stub:
-        world = World(stub, settings_overrides, slack_bot_token=BOT_TOKEN, slack_timeout=0.5)
+        world = World(stub, make_app, slack_bot_token=BOT_TOKEN, slack_timeout=0.5)
         stub.hold_on_post = 3  # Slack posts the message but answers after we gave up
         world.invite()
         [row] = outbox()
@@ -163,9 +159,9 @@ def test_text_no_database_can_hold_is_stored_safely(slack):
 
 # ---- item 10: several workspaces, and tokens an operator must fix --------------------------
 
-def test_a_second_invite_goes_out_with_the_persons_workspace_token(settings_overrides):
+def test_a_second_invite_goes_out_with_the_persons_workspace_token(make_app):
     with StrictSlack({INSTALLED_TOKEN}, users={EMAIL: USER}) as stub:
-        world = World(stub, settings_overrides, slack_client_id="111.222",
+        world = World(stub, make_app, slack_client_id="111.222",
                       slack_client_secret="shh")
         world.install()
         world.invite()
@@ -179,9 +175,9 @@ def test_a_second_invite_goes_out_with_the_persons_workspace_token(settings_over
         assert {r.status for r in outbox()} == {"sent"}
 
 
-def test_a_refused_token_holds_the_message_for_an_operator(settings_overrides, caplog):
+def test_a_refused_token_holds_the_message_for_an_operator(make_app, caplog):
     with StrictSlack(set(), users={EMAIL: USER}) as stub:  # the token was revoked
-        world = World(stub, settings_overrides, slack_bot_token=BOT_TOKEN)
+        world = World(stub, make_app, slack_bot_token=BOT_TOKEN)
         with caplog.at_level(logging.ERROR, logger="channels.durable"):
             world.invite()
         [row] = outbox()
@@ -200,9 +196,9 @@ def test_a_refused_token_holds_the_message_for_an_operator(settings_overrides, c
         assert invite_status()[0] == "sent"
 
 
-def test_a_token_nobody_fixes_ends_failed_after_the_bounded_holds(settings_overrides):
+def test_a_token_nobody_fixes_ends_failed_after_the_bounded_holds(make_app):
     with StrictSlack(set(), users={EMAIL: USER}) as stub:
-        world = World(stub, settings_overrides, slack_bot_token=BOT_TOKEN)
+        world = World(stub, make_app, slack_bot_token=BOT_TOKEN)
         world.invite()
         for _ in range(ATTEMPTS):
             hours_pass(HOLD)

@@ -8,6 +8,7 @@ requests until ``release()``, so a test can act while a worker waits on the mode
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 
@@ -33,7 +34,8 @@ def start_worker() -> threading.Thread:
     def run():
         ThreadWorker([q], connection=q.connection).work(burst=True, logging_level="WARNING")
 
-    thread = threading.Thread(target=run, daemon=True)
+    # the thread runs with the test's bound settings (a new thread starts with no context)
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
     thread.start()
     return thread
 
