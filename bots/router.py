@@ -126,6 +126,9 @@ def _failed(channel: str, event_id: str, exc: Exception, *, counted: bool) -> bo
         event = _pending(s, channel, event_id)
         if event is None:
             return True
+        if isinstance(exc, engine.Busy):  # another message holds the interview: wait a turn
+            event.attempts -= counted  # not a failure of this one (the lock expires anyway)
+            return False
         if not counted:
             event.attempts += 1
         event.error = error
@@ -138,7 +141,9 @@ def _failed(channel: str, event_id: str, exc: Exception, *, counted: bool) -> bo
 
 
 def _give_up(event: InboundEvent) -> None:
+    """Failed for good: kept for operators, without what the person wrote."""
     event.status, event.processed_at = "failed", utcnow()
+    event.payload = {**event.payload, "text": ""}
     event.error = event.error or "the worker stopped during every attempt"
     log.error("inbound %s:%s failed for good after %d attempts: %s", event.channel,
               event.event_id, event.attempts, event.error)

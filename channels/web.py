@@ -8,6 +8,7 @@ starts, with its consent message, on the first POST (the page's Start button).
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ from core.interviewer.prompts import anonymity_note
 from core.messages import MAX_TEXT, Address, Inbound, Outbound, storable
 from core.models import Interview, Invite, Turn
 
+SEQ = re.compile(r"[0-9]{1,10}")  # ASCII digits that fit a database integer
 NOT_STARTED = "not_started"  # the page's status before the first POST opens an interview
 
 
@@ -86,6 +88,15 @@ def _open(token: str, *, start: bool = False) -> dict[str, Any]:
     """The invite and its current interview; with ``start`` (a POST) the interview is
     opened on first contact and its consent message queued."""
     settings = current_app.config["SETTINGS"]
+    if start:  # two Start presses at once must open one interview, not two
+        with db.session_scope() as s:
+            invite_id = invites.by_token(s, token, ttl_days=settings.invite_ttl_days).id
+        with jobs.lock(f"invite:{invite_id}", wait=10):
+            return _snapshot(token, settings, start=True)
+    return _snapshot(token, settings, start=False)
+
+
+def _snapshot(token: str, settings, *, start: bool) -> dict[str, Any]:
     with db.session_scope() as s:
         invite = invites.by_token(s, token, ttl_days=settings.invite_ttl_days)
         if start:
@@ -147,7 +158,7 @@ def messages(token: str):
     """Turns after ``after`` of the current interview. A page that names an older
     interview (``interview``: HR restarted it) gets the current one from the start."""
     after, seen = request.args.get("after", "0"), request.args.get("interview", "")
-    if not after.isdigit() or not (seen == "" or seen.isdigit()):
+    if not SEQ.fullmatch(after) or not (seen == "" or SEQ.fullmatch(seen)):
         return _error(400, "bad_request",
                       '"after" and "interview" must be non-negative integers')
     try:

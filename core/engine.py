@@ -13,15 +13,12 @@ the words, which are used only if nothing changed meanwhile.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from redis.exceptions import LockError
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
@@ -48,27 +45,17 @@ def asks_for_words(choices: list[Choice]) -> bool:
     return tuple(choices) == QUESTION_CHOICES
 
 
-LOCK_WAIT = 60.0  # seconds a change waits for the one before it (a model call, at most)
+# A change waits this long for the one before it, then gives way (Busy): a worker's job is
+# retried later rather than holding the worker, and an HR request answers 409 at once.
+LOCK_WAIT = 5.0
+Busy = jobs.Busy
 
 
-class Busy(Exception):
-    """Another change to this interview did not finish within the wait."""
-
-
-@contextlib.contextmanager
-def serialised(interview_id: int, *, wait: float = LOCK_WAIT) -> Iterator[None]:
+def serialised(interview_id: int, *, wait: float = LOCK_WAIT):
     """Hold the interview's lock: one change at a time, across the transactions and the model
-    call of one message. A Redis lock, because SQLite ignores FOR UPDATE; it expires with
-    the longest job RQ allows, so a dead worker cannot keep it. ``wait=0`` tries once."""
-    lock = jobs.connection().lock(f"parley:interview:{interview_id}",
-                                  timeout=jobs.JOB_TIMEOUT, thread_local=False)
-    if not lock.acquire(blocking=wait > 0, blocking_timeout=wait or None):
-        raise Busy(f"interview {interview_id} is busy with another message; try again")
-    try:
-        yield
-    finally:
-        with contextlib.suppress(LockError):  # it expired meanwhile
-            lock.release()
+    call of one message. A Redis lock, because SQLite ignores FOR UPDATE (and one message
+    spans two transactions around the model call, which a row lock cannot cover)."""
+    return jobs.lock(f"interview:{interview_id}", wait=wait)
 
 
 def locked(db: DB, interview_id: int) -> Interview | None:

@@ -13,11 +13,12 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from redis import Redis
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, RedisError
 from redis.retry import Retry as RedisRetry
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
@@ -127,6 +128,25 @@ def enqueue_once(
                 continue
             return None
     return None
+
+
+class Busy(Exception):
+    """Someone else holds the lock (another change to the same interview or invite)."""
+
+
+@contextlib.contextmanager
+def lock(name: str, *, wait: float) -> Iterator[None]:
+    """Hold a lock shared by every process (web, workers, scheduler) for ``name``; raise
+    ``Busy`` after ``wait`` seconds (``wait=0`` tries once). It expires with the longest job
+    RQ allows, so a dead holder cannot keep it."""
+    held = connection().lock(f"parley:{name}", timeout=JOB_TIMEOUT, thread_local=False)
+    if not held.acquire(blocking=wait > 0, blocking_timeout=wait or None):
+        raise Busy(f"{name.replace(':', ' ')} is busy with another change; try again")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(LockError):  # it expired meanwhile
+            held.release()
 
 
 def ping() -> None:

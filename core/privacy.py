@@ -99,45 +99,43 @@ def redact(text: str) -> str:
 # or a timestamp matches the invite's, and HR's end reason may name the person.
 JOIN_KEYS = ("id", "invite_id", "person", "person_id", "channel", "address", "restarted_from",
              "end_reason", "created_at", "started_at", "ended_at")
-# What a person said, and the figures computed from it.
-ANSWERS = ("turns", "sentiment", "engagement", "coverage", "open_questions", "current_topic",
-           "drop_off_topic", "pauses_used")
+def released(threshold: int, completed: int) -> int:
+    """How many of an aggregated session's completed interviews may be shown: whole batches
+    of ``threshold``. Each release adds at least ``threshold`` answers at once, so HR cannot
+    match an answer to the person who has just finished (nor tell by subtraction)."""
+    return completed - completed % threshold
 
 
-def withheld_reason(anonymity: str, threshold: int, completed: int, *, state: str,
-                    listed: bool) -> str | None:
-    """Why this interview's answers may not be shown, or None when they may.
-
-    A named session shows everything. An aggregated one shows answers only of completed
-    interviews, only in the session's list (an interview reached by id could be matched to
-    an invite by id order), and only once ``threshold`` interviews have completed."""
-    if anonymity != "aggregated":
-        return None
-    if not listed:
-        return ("This session is anonymous: answers are shown only together, in the "
-                "session's list of interviews.")
-    if completed < threshold:
+def withheld_reason(threshold: int, completed: int) -> str | None:
+    """Why some (or all) completed interviews of an aggregated session are not shown yet."""
+    shown_now = released(threshold, completed)
+    if shown_now == 0:
         return (f"This session is anonymous: answers are shown once at least {threshold} "
                 f"interviews have completed ({completed} so far).")
-    if state != "completed":
-        return "This session is anonymous: only completed interviews' answers are shown."
+    if completed > shown_now:
+        return (f"This session is anonymous: answers are released {threshold} at a time; "
+                f"{completed - shown_now} more completed interview(s) are shown when the "
+                f"next {threshold} have completed.")
     return None
 
 
-def shown(interview: dict[str, Any], *, anonymity: str, reason: str | None) -> dict[str, Any]:
-    """An interview as it may leave the server. For an aggregated session: nothing that joins
-    it to an invite or person, participant text redacted, no system turns (the consent of an
-    older interview greets the person by name); the answers only when ``reason`` is None."""
-    out = dict(interview)
-    if anonymity == "aggregated":
-        out = {k: v for k, v in out.items() if k not in JOIN_KEYS}
-        if "turns" in out:
-            out["turns"] = [_anonymous_turn(t) for t in out["turns"] if t["role"] != "system"]
-        if "open_questions" in out:
-            out["open_questions"] = [redact(q) for q in out["open_questions"]]
-    if reason is not None:
-        out = {k: v for k, v in out.items() if k not in ANSWERS}
-        out["withheld"] = {"reason": reason}
+NOT_ONE_BY_ONE = ("interview {id} belongs to an anonymous session: its answers are shown "
+                  "only together, in the session's list, and it cannot be read or changed "
+                  "on its own")
+
+
+def shown(interview: dict[str, Any], *, anonymity: str) -> dict[str, Any]:
+    """An interview as it may leave the server. For an aggregated session (only ever its
+    released answers, in the session's list): nothing that joins it to an invite or person,
+    participant text redacted, no system turns (the consent of an older interview greets the
+    person by name)."""
+    if anonymity != "aggregated":
+        return dict(interview)
+    out = {k: v for k, v in interview.items() if k not in JOIN_KEYS}
+    if "turns" in out:
+        out["turns"] = [_anonymous_turn(t) for t in out["turns"] if t["role"] != "system"]
+    if "open_questions" in out:
+        out["open_questions"] = [redact(q) for q in out["open_questions"]]
     return out
 
 
@@ -150,7 +148,7 @@ def _anonymous_turn(turn: dict[str, Any]) -> dict[str, Any]:
 
 
 def listing_key(secret: str, interview_id: int) -> str:
-    """Where an aggregated session's interview sits in its list: keyed by a secret, so the
-    order says nothing about when the person was invited or started."""
+    """Where a released interview of an aggregated session sits in its list: keyed by a
+    secret, so the order says nothing about when the person was invited or finished."""
     message = f"interview-order:{interview_id}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
-from core.models import Session, SessionType, utcnow
+from core.models import Interview, Session, SessionType, utcnow
 
 
 class SessionSettings(BaseModel):
@@ -24,11 +25,9 @@ class SessionSettings(BaseModel):
 
 
 class SessionLocked(Exception):
-    def __init__(self, session_id: int):
-        super().__init__(
-            f"session {session_id} is locked because an interview has completed; "
-            "clone it to make changes"
-        )
+    def __init__(self, session_id: int, why: str = "an interview has completed"):
+        super().__init__(f"session {session_id} is locked because {why}; "
+                         "clone it to make changes")
 
 
 def settings_of(session: Session) -> SessionSettings:
@@ -66,6 +65,16 @@ def clone(db: DB, source: Session, *, name: str | None = None) -> Session:
 def ensure_editable(session: Session) -> None:
     if session.locked_at is not None:
         raise SessionLocked(session.id)
+
+
+def ensure_threshold_unchanged(db: DB, session: Session, settings: dict | None) -> None:
+    """The consent tells each participant the anonymity threshold: once anyone has been
+    told it (an interview has started), it no longer changes."""
+    wanted = (settings or {}).get("anonymity_threshold")
+    if wanted is None or wanted == settings_of(session).anonymity_threshold:
+        return
+    if db.scalar(select(Interview.id).where(Interview.session_id == session.id).limit(1)):
+        raise SessionLocked(session.id, "participants have been told its anonymity threshold")
 
 
 def lock(session: Session) -> None:

@@ -48,7 +48,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Busy)
     def _busy(exc: Busy):
-        return error(409, "busy", str(exc))
+        response, status = error(409, "busy", str(exc))
+        response.headers["Retry-After"] = "2"
+        return response, status
 
     @app.errorhandler(InvalidTransition)
     def _transition(exc: InvalidTransition):

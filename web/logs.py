@@ -25,10 +25,14 @@ class RedactLinkTokens(logging.Filter):
 
 
 def redact_link_tokens(*loggers: str) -> None:
-    """Filter werkzeug's and ``loggers``' own records, and everything that reaches a handler
-    of the root logger or of those loggers (Flask's "Exception on /c/…" included)."""
+    """Filter werkzeug's, the Flask app's ("app": its "Exception on /c/…") and ``loggers``'
+    own records, and everything that reaches a handler of the root logger or of those
+    loggers, Flask's own default handler included (under gunicorn the root has none)."""
+    from flask.logging import default_handler
+
     redact = RedactLinkTokens()
-    for name in ("", "werkzeug", *loggers):
+    default_handler.addFilter(redact)
+    for name in ("", "werkzeug", "app", *loggers):
         logger = logging.getLogger(name)
         if name:
             logger.addFilter(redact)

@@ -100,8 +100,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
                    "checks": {"type": "object", "additionalProperties": TEXT}}),
     "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
     "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
-                    "event_id": nullable("string"), "status": {"enum": ["failed", "held"]},
-                    "attempts": INT, "error": TEXT, "interview_id": nullable("integer"),
+                    "status": {"enum": ["failed", "held"]}, "attempts": INT, "error": TEXT,
                     "at": WHEN}),
 }
 

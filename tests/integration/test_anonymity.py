@@ -1,6 +1,7 @@
 """Anonymity is enforced, not only promised: an aggregated session's API responses carry no
-identity and nothing that joins an interview to an invite or a person, and its answers
-appear only once the session's ``anonymity_threshold`` interviews have completed.
+identity and nothing that joins an interview to an invite or a person; its interviews are
+never addressed one by one; and its answers appear only in whole batches of the session's
+``anonymity_threshold`` completed interviews.
 
 Real interviews over the web channel and the real worker; every JSON response of the
 session is kept and scanned."""
@@ -77,16 +78,18 @@ def pulse(api, library):
     return rec, session["id"], links
 
 
-def read_everything(rec: Recorder, session_id: int) -> list[dict]:
-    """Every read of the session: sessions, invites, interviews (list and each by id)."""
+def read_everything(rec: Recorder, session_id: int) -> dict:
+    """Every read of the session: sessions, invites, its interviews (the list, and each by
+    id, which an anonymous session refuses)."""
     rec.call("get", "/sessions")
     rec.call("get", f"/sessions/{session_id}")
     rec.call("get", f"/sessions/{session_id}/invites")
-    listed = rec.call("get", f"/sessions/{session_id}/interviews")["interviews"]
+    listed = rec.call("get", f"/sessions/{session_id}/interviews")
     with db.session_scope() as s:
         ids = list(s.scalars(select(Interview.id).where(Interview.session_id == session_id)))
     for interview_id in ids:
-        rec.call("get", f"/interviews/{interview_id}")
+        assert "anonymous" in rec.call("get", f"/interviews/{interview_id}", status=404)[
+            "error"]["message"]
     return listed
 
 
@@ -115,44 +118,42 @@ def test_aggregated_session_shows_answers_only_at_threshold_and_never_identity(
     assert client.get(urlparse(links[3]).path).status_code == 200
 
     listed = read_everything(rec, session_id)
-    assert sorted(i["state"] for i in listed) == ["completed", "completed", "in_progress"]
-    for entry in listed:
-        assert not ANSWERS & set(entry), entry
-        assert "at least 3" in entry["withheld"]["reason"]
+    assert listed["interviews"] == [] and listed["next"] is None
+    assert listed["counts"] == {"completed": 2, "in_progress": 1}
+    assert "at least 3" in listed["withheld"]["reason"]
 
-    # The third completes: the session reaches its threshold.
+    # The third completes: the session reaches its threshold, and three answers appear at once.
     while halfway.status == "in_progress":
         halfway.say(ANSWER)
     assert halfway.status == "completed"
 
     listed = read_everything(rec, session_id)
-    completed = [i for i in listed if i["state"] == "completed"]
-    assert len(completed) == 3
-    for entry in completed:
-        assert "withheld" not in entry
+    assert len(listed["interviews"]) == 3 and "withheld" not in listed
+    for entry in listed["interviews"]:
         said = [t["text"] for t in entry["turns"] if t["role"] == "participant"]
         assert ANSWER in said
         assert {t["role"] for t in entry["turns"]} <= {"interviewer", "participant"}
         assert entry["sentiment"] is not None and entry["coverage"]
-    assert any("[EMAIL]" in t["text"] for e in completed for t in e["turns"])
-    # By id an interview never shows answers: ids follow the order people were invited.
-    with db.session_scope() as s:
-        by_id = s.scalar(select(Interview.id).where(Interview.state == "completed"))
-    detail = rec.call("get", f"/interviews/{by_id}")
-    assert detail["state"] == "completed" and "turns" not in detail
-    assert "together" in detail["withheld"]["reason"]
+    assert any("[EMAIL]" in t["text"] for e in listed["interviews"] for t in e["turns"])
+    # paging does not give an interview a pseudonym before its batch is out: the same three
+    paged = rec.call("get", f"/sessions/{session_id}/interviews?limit=1")
+    assert paged["next"] and len(paged["interviews"]) == 1
 
-    # HR can still act by id; the answers say nothing more.
-    fourth = WebChat(client, token_of(links[3])).open()
-    assert fourth.status == "consent"
-    with db.session_scope() as s:
-        open_id = s.scalar(select(Interview.id).where(Interview.state == "consent"))
-    ended = rec.call("post", f"/interviews/{open_id}/end", {"reason": "ended for Thaddeus"})
-    assert ended["state"] == "admin_ended" and "withheld" in ended
-    restarted = rec.call("post", f"/interviews/{open_id}/restart", status=201)
-    assert restarted["state"] == "consent" and "withheld" in restarted
+    # The fourth finishes: not shown until a whole next batch (three more) has completed, so
+    # what appears cannot be matched to the one person who just finished.
+    finish(client, links[3])
+    listed = read_everything(rec, session_id)
+    assert len(listed["interviews"]) == 3 and "1 more" in listed["withheld"]["reason"]
 
-    read_everything(rec, session_id)
+    # No action by id either: ending, restarting or deleting one would tell whose it was.
+    with db.session_scope() as s:
+        some_id = s.scalar(select(Interview.id).where(Interview.session_id == session_id))
+    for method, path in (("post", f"/interviews/{some_id}/end"),
+                         ("post", f"/interviews/{some_id}/restart"),
+                         ("delete", f"/interviews/{some_id}")):
+        rec.call(method, path, status=404)
+    rec.call("get", "/ops/failures")
+
     assert_nothing_identifies(rec)
 
 
@@ -173,7 +174,7 @@ def test_named_session_still_shows_who_said_what(api, client, library):
     assert chat.status == "completed"
     listed = api.get(f"/sessions/{session['id']}/interviews").get_json()["interviews"]
     assert listed[0]["person"]["name"] == "Ximena Quarshie"
-    assert listed[0]["invite_id"] == link["id"] and "withheld" not in listed[0]
+    assert listed[0]["invite_id"] == link["id"]
     detail = api.get(f"/interviews/{listed[0]['id']}").get_json()
     assert any(t["text"] == ANSWER for t in detail["turns"])
     assert "Hi Ximena" in detail["turns"][0]["text"]
@@ -190,11 +191,13 @@ def test_threshold_defaults_to_five_and_allows_three_to_ten(api, library):
         assert "anonymity_threshold" in resp.get_json()["error"]["message"]
 
 
-def test_threshold_is_locked_with_the_session(api, client, library):
+def test_threshold_is_fixed_once_someone_has_been_told_it(api, client, library):
+    """The consent quotes the threshold: once an interview has started it cannot change."""
     session = make_session(api, "engagement-pulse", settings={"question_budget": 1})
     path = f"/sessions/{session['id']}"
-    assert api.patch(path, {"settings": {"anonymity_threshold": 3}}).status_code == 200
-    finish(client, invite(api, session["id"])["link"])
-    resp = api.patch(path, {"settings": {"anonymity_threshold": 4}})
+    assert api.patch(path, {"settings": {"anonymity_threshold": 6}}).status_code == 200
+    chat = WebChat(client, token_of(invite(api, session["id"])["link"])).open()
+    assert "at least 6 people" in chat.reply
+    resp = api.patch(path, {"settings": {"anonymity_threshold": 3}})
     assert resp.status_code == 409
-    assert api.get(path).get_json()["settings"]["anonymity_threshold"] == 3
+    assert api.get(path).get_json()["settings"]["anonymity_threshold"] == 6

@@ -128,3 +128,34 @@ def test_an_open_page_follows_a_restart_to_the_new_interview(client, token, api,
     assert "Shall we begin?" in chat.reply
     chat.choose("accept")
     assert chat.status == "in_progress"
+
+
+def test_two_start_presses_at_once_open_one_interview(client, token):
+    """A double click, or two tabs: one interview, one consent message."""
+    import contextvars
+    import threading
+
+    gate = threading.Barrier(4)
+    answers = []
+
+    def press():
+        gate.wait()
+        answers.append(client.post(f"/c/{token}/start").status_code)
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(press,))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200] * 4
+    with db.session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(Interview)) == 1
+
+
+@pytest.mark.parametrize("query", ["after=%C2%B2", "after=99999999999999999999999",
+                                   "after=-1", "interview=%D9%A3"])
+def test_a_bad_poll_is_400_not_500(client, token, query):
+    resp = client.get(f"/c/{token}/messages?{query}")
+    assert resp.status_code == 400
+    assert "non-negative integers" in resp.get_json()["error"]["message"]

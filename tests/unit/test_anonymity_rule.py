@@ -1,6 +1,6 @@
 """The anonymity rule in core/privacy.py, as every read path applies it."""
 
-from core.privacy import listing_key, shown, withheld_reason
+from core.privacy import listing_key, released, shown, withheld_reason
 
 INTERVIEW = {
     "id": 7, "session_id": 2, "invite_id": 9, "person": {"id": 4, "name": "Ada"},
@@ -19,35 +19,26 @@ INTERVIEW = {
 }
 
 
-def reason(anonymity="aggregated", threshold=5, completed=5, state="completed", listed=True):
-    return withheld_reason(anonymity, threshold, completed, state=state, listed=listed)
-
-
 def test_a_named_session_shows_everything():
-    assert reason("named", completed=0, listed=False) is None
-    assert shown(INTERVIEW, anonymity="named", reason=None) == INTERVIEW
+    assert shown(INTERVIEW, anonymity="named") == INTERVIEW
 
 
-def test_an_aggregated_session_shows_completed_answers_in_its_list_from_the_threshold():
-    assert reason() is None
-    assert "at least 5" in reason(completed=4) and "4 so far" in reason(completed=4)
-    assert "completed" in reason(state="abandoned")
-    assert "together" in reason(listed=False)
+def test_answers_are_released_in_whole_batches_of_the_threshold():
+    assert [released(5, n) for n in (0, 4, 5, 6, 9, 10, 11)] == [0, 0, 5, 5, 5, 10, 10]
+    assert [released(3, n) for n in (2, 3, 7)] == [0, 3, 6]
+    assert "at least 5" in withheld_reason(5, 4) and "4 so far" in withheld_reason(5, 4)
+    assert withheld_reason(5, 5) is None and withheld_reason(5, 10) is None
+    assert "2 more" in withheld_reason(5, 7)
 
 
 def test_the_anonymous_shape_joins_to_nothing_and_redacts():
-    out = shown(INTERVIEW, anonymity="aggregated", reason=None)
+    out = shown(INTERVIEW, anonymity="aggregated")
     assert set(out) == {"session_id", "state", "sentiment", "engagement", "coverage",
                         "open_questions", "turns", "current_topic", "drop_off_topic",
                         "pauses_used"}
     assert out["turns"] == [{"seq": 2, "role": "participant", "text": "[EMAIL] here",
                              "topic": "pay", "sentiment": 0.1}]
     assert out["open_questions"] == ["Can you mail me at [EMAIL]?"]
-
-
-def test_withheld_answers_leave_the_state_and_a_reason():
-    out = shown(INTERVIEW, anonymity="aggregated", reason="not yet")
-    assert out == {"session_id": 2, "state": "completed", "withheld": {"reason": "not yet"}}
 
 
 def test_the_list_order_is_keyed_by_a_secret():

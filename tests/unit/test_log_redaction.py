@@ -20,3 +20,26 @@ def test_request_lines_and_error_messages_show_redacted_links():
     ]:
         assert f.filter(rec) is True
         assert rec.getMessage() == expected
+
+
+def test_the_flask_apps_own_errors_are_redacted_under_gunicorn():
+    """Under gunicorn the root logger has no handler, so Flask logs "Exception on /c/…"
+    through its own default handler: that path is filtered too (gunicorn.conf.py)."""
+    import io
+
+    from flask.logging import default_handler
+
+    from web.logs import redact_link_tokens
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    app_logger = logging.getLogger("app")
+    app_logger.addHandler(handler)
+    try:
+        redact_link_tokens("gunicorn.access", "gunicorn.error")
+        app_logger.error("Exception on /c/SECRETTOKEN123/messages [GET]")
+    finally:
+        app_logger.removeHandler(handler)
+    assert "SECRETTOKEN123" not in stream.getvalue()
+    assert "/c/<redacted>/messages" in stream.getvalue()
+    assert any(isinstance(f, RedactLinkTokens) for f in default_handler.filters)

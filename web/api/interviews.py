@@ -1,9 +1,10 @@
 """Interviews: state, coverage and turns; end, restart and delete.
 
-Every response goes through ``core.privacy.shown``: an aggregated session's interviews carry
-no id, person, invite or time, and their answers appear only in the session's list, once
-enough have completed. HR can still end, restart or delete one by an id it already holds;
-the responses then show the lifecycle state only.
+Every response goes through ``core.privacy``. An aggregated session's interviews are never
+addressed one by one (404 by id, for reading and for actions alike: an id, its state or its
+disappearance would tell HR whose answers are whose). Its list shows counts by state and the
+answers of completed interviews released in whole batches of the anonymity threshold,
+without id, person, invite, channel or time, in an order keyed by a secret.
 """
 
 from __future__ import annotations
@@ -18,17 +19,24 @@ from core import db, engine, jobs, privacy, sessions
 from core.lifecycle import State
 from core.models import Interview, Session, Turn
 from web.api import audit, body, bp, get_or_404, iso, page, page_sorted
+from web.errors import ApiError
 from web.schemas import InterviewEnd
 
+API_WAIT = 2.0  # seconds HR's request waits for a message being handled, then 409 Busy
 
-def interview_json(i: Interview, turns: list[Turn] | None = None, *, listed: bool = False,
-                   completed: int = 0) -> dict[str, Any]:
-    """The interview as this session's anonymity allows (``completed``: the session's
-    completed interviews, needed only when ``listed``)."""
-    threshold = sessions.settings_of(i.session).anonymity_threshold
-    reason = privacy.withheld_reason(i.session.anonymity, threshold, completed, state=i.state,
-                                     listed=listed)
-    return privacy.shown(_full(i, turns), anonymity=i.session.anonymity, reason=reason)
+
+def interview_json(i: Interview, turns: list[Turn] | None = None) -> dict[str, Any]:
+    """The interview as its session's anonymity allows."""
+    return privacy.shown(_full(i, turns), anonymity=i.session.anonymity)
+
+
+def addressable(s, interview_id: int) -> Interview:
+    """An interview HR may address by id: any of a named session, none of an aggregated one
+    (the same 404 for both kinds of absence, with the reason)."""
+    interview = get_or_404(s, Interview, interview_id, "interview")
+    if interview.session.anonymity == "aggregated":
+        raise ApiError(404, "not_found", privacy.NOT_ONE_BY_ONE.format(id=interview_id))
+    return interview
 
 
 def _full(i: Interview, turns: list[Turn] | None) -> dict[str, Any]:
@@ -61,20 +69,31 @@ def list_interviews(session_id: int):
     with db.session_scope() as s:
         session = get_or_404(s, Session, session_id, "session")
         of_session = select(Interview).where(Interview.session_id == session_id)
-        completed = s.scalar(select(func.count()).select_from(Interview).where(
-            Interview.session_id == session_id, Interview.state == State.COMPLETED))
         if session.anonymity != "aggregated":
             rows, next_link = page(s, of_session)
-            return jsonify(interviews=[interview_json(i, listed=True, completed=completed)
-                                       for i in rows], next=next_link)
-        # an order (and a cursor) keyed by a secret, so neither says who is who
-        secret = current_app.config["SETTINGS"].secret_key
-        rows, next_link = page_sorted(list(s.scalars(of_session)),
-                                      key=lambda i: privacy.listing_key(secret, i.id))
-        turns = _turns(s, [i for i in rows if i.state == State.COMPLETED])
-        return jsonify(interviews=[
-            interview_json(i, turns.get(i.id), listed=True, completed=completed) for i in rows],
-            next=next_link)
+            return jsonify(interviews=[interview_json(i) for i in rows], next=next_link)
+        return jsonify(_aggregated(s, session, of_session))
+
+
+def _aggregated(s, session: Session, of_session) -> dict[str, Any]:
+    """Counts by state, and the released answers: the first completed interviews in whole
+    batches of the threshold, listed (and paged) in an order keyed by a secret."""
+    counts = dict(s.execute(select(Interview.state, func.count()).where(
+        Interview.session_id == session.id).group_by(Interview.state)).all())
+    threshold = sessions.settings_of(session).anonymity_threshold
+    completed = counts.get(State.COMPLETED, 0)
+    rows = list(s.scalars(of_session.where(Interview.state == State.COMPLETED)
+                          .order_by(Interview.ended_at, Interview.id)
+                          .limit(privacy.released(threshold, completed))))
+    secret = current_app.config["SETTINGS"].secret_key
+    rows, next_link = page_sorted(rows, key=lambda i: privacy.listing_key(secret, i.id))
+    turns = _turns(s, rows)
+    out: dict[str, Any] = {"counts": counts,
+                           "interviews": [interview_json(i, turns[i.id]) for i in rows],
+                           "next": next_link}
+    if reason := privacy.withheld_reason(threshold, completed):
+        out["withheld"] = {"reason": reason}
+    return out
 
 
 def _turns(s, rows: list[Interview]) -> dict[int, list[Turn]]:
@@ -89,7 +108,7 @@ def _turns(s, rows: list[Interview]) -> dict[int, list[Turn]]:
 @bp.get("/interviews/<int:interview_id>")
 def get_interview(interview_id: int):
     with db.session_scope() as s:
-        interview = get_or_404(s, Interview, interview_id, "interview")
+        interview = addressable(s, interview_id)
         turns = list(s.scalars(select(Turn).where(Turn.interview_id == interview.id)
                                .order_by(Turn.seq)))
         return jsonify(interview_json(interview, turns))
@@ -98,8 +117,8 @@ def get_interview(interview_id: int):
 @bp.post("/interviews/<int:interview_id>/end")
 def end_interview(interview_id: int):
     data = body(InterviewEnd) if request.get_data() else InterviewEnd()
-    with engine.serialised(interview_id), db.session_scope() as s:
-        interview = get_or_404(s, Interview, interview_id, "interview")
+    with engine.serialised(interview_id, wait=API_WAIT), db.session_scope() as s:
+        interview = addressable(s, interview_id)
         ids = [r.id for r in interview_bot.admin_end(s, interview, data.reason)]
         audit(s, "interview.end", "interview", interview.id, reason=data.reason)
         out = interview_json(interview)
@@ -109,8 +128,8 @@ def end_interview(interview_id: int):
 
 @bp.post("/interviews/<int:interview_id>/restart")
 def restart_interview(interview_id: int):
-    with engine.serialised(interview_id), db.session_scope() as s:
-        interview = get_or_404(s, Interview, interview_id, "interview")
+    with engine.serialised(interview_id, wait=API_WAIT), db.session_scope() as s:
+        interview = addressable(s, interview_id)
         fresh = interview_bot.restart(s, interview)
         ids = [r.id for r in interview_bot.start(s, fresh)]
         audit(s, "interview.restart", "interview", interview.id, new=fresh.id)
@@ -121,8 +140,8 @@ def restart_interview(interview_id: int):
 
 @bp.delete("/interviews/<int:interview_id>")
 def delete_interview(interview_id: int):
-    with engine.serialised(interview_id), db.session_scope() as s:
-        interview = get_or_404(s, Interview, interview_id, "interview")
+    with engine.serialised(interview_id, wait=API_WAIT), db.session_scope() as s:
+        interview = addressable(s, interview_id)
         turns = s.scalar(select(func.count()).select_from(Turn)
                          .where(Turn.interview_id == interview.id))
         audit(s, "interview.delete", "interview", interview.id, turns=turns,

@@ -44,21 +44,22 @@ def list_failures():
     offset = min(int(cursor, 16), 10**9) if cursor else 0
     inbox, outbox = InboundEvent, OutboundRecord
     rows = union_all(
-        select(literal("inbound").label("kind"), inbox.id, inbox.channel, inbox.event_id,
-               inbox.status, inbox.attempts, inbox.error, inbox.interview_id,
+        select(literal("inbound").label("kind"), inbox.id, inbox.channel, inbox.status,
+               inbox.attempts, inbox.error,
                func.coalesce(inbox.processed_at, inbox.received_at).label("at"))
         .where(inbox.status == "failed"),
-        select(literal("outbound"), outbox.id, outbox.channel, literal(None), outbox.status,
-               outbox.attempts, outbox.last_error, outbox.interview_id,
+        select(literal("outbound"), outbox.id, outbox.channel, outbox.status,
+               outbox.attempts, outbox.last_error,
                func.coalesce(outbox.claimed_at, outbox.created_at))
         .where(outbox.status.in_(("failed", "held"))),
     ).subquery()
     with db.session_scope() as s:
         page = s.execute(select(rows).order_by(rows.c.at.desc(), rows.c.kind, rows.c.id.desc())
                          .limit(limit + 1).offset(offset)).all()
-    failures = [{"kind": r.kind, "id": r.id, "channel": r.channel, "event_id": r.event_id,
-                 "status": r.status, "attempts": r.attempts, "error": r.error,
-                 "interview_id": r.interview_id, "at": iso(r.at)} for r in page[:limit]]
+    # no interview id or event id: in an anonymous session either would tell whose it is
+    failures = [{"kind": r.kind, "id": r.id, "channel": r.channel, "status": r.status,
+                 "attempts": r.attempts, "error": r.error, "at": iso(r.at)}
+                for r in page[:limit]]
     more = len(page) > limit
     return jsonify(failures=failures,
                    next=next_link(limit, format(offset + limit, "x")) if more else None)

@@ -69,6 +69,8 @@ def patch_session(session_id: int):
         same_id(data, session)
         if changes_content(session, data):
             sessions.ensure_editable(session)
+            sessions.ensure_threshold_unchanged(
+                s, session, data.settings.model_dump(exclude_unset=True) if data.settings else None)
         apply_patch(s, session, data, ("name", "tags", "owner"))
         audit(s, "session.update", "session", session.id, fields=changed_fields(data))
         return jsonify(session_json(session))
