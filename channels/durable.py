@@ -66,6 +66,7 @@ CLAIM_TTL = timedelta(seconds=jobs.JOB_TIMEOUT + 120)
 RETRY_AFTER_ATTEMPTS = 3
 ATTEMPTS = 8  # about as many as RQ's retry schedule (core.jobs.DEFAULT_RETRY) runs
 HOLD = timedelta(minutes=15)  # between tries of a row held for an operator
+HOLD_FOR = timedelta(days=3)  # how long a held message waits for an operator, then fails
 
 
 def _claim(record_id: int) -> int | None:
@@ -102,7 +103,7 @@ def deliver(record_id: int) -> str | None:
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
         channel_name, address = record.channel, Address.from_dict(record.address)
-        message = Outbound.from_dict(record.payload)
+        message, created_at = Outbound.from_dict(record.payload), record.created_at
     channel, ref = channels.get(channel_name), f"out-{record_id}"
     try:
         resolved = channel.resolve(address)
@@ -118,14 +119,15 @@ def deliver(record_id: int) -> str | None:
         return None
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
-        if attempt >= ATTEMPTS:
-            _give_up(record_id, attempt, error)
-            return None
-        if isinstance(exc, NeedsOperator):
-            _finish(record_id, status="held", error=error)
+        if isinstance(exc, NeedsOperator) and utcnow() - created_at < HOLD_FOR:
+            # our credentials, not the message: the try does not count against it
+            _finish(record_id, status="held", error=error, uncount=True)
             log.error("OPERATOR: %s refused Parley's credentials; outbound %s held, next try "
-                      "in %s (attempt %d of %d): %s", channel_name, record_id, HOLD, attempt,
-                      ATTEMPTS, exc)
+                      "in %s (it fails if still refused %s after it was written): %s",
+                      channel_name, record_id, HOLD, HOLD_FOR, exc)
+            return None
+        if attempt >= ATTEMPTS or isinstance(exc, NeedsOperator):
+            _give_up(record_id, attempt, error)
             return None
         _finish(record_id, status="pending", error=error)
         raise
@@ -167,10 +169,11 @@ def _give_up(record_id: int, attempts: int, error: str | None) -> None:
 
 
 def _finish(record_id: int, *, status: str, error: str | None = "",
-            provider_id: str | None = None):
+            provider_id: str | None = None, uncount: bool = False):
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
         record.status = status
+        record.attempts -= uncount
         if error is not None:
             record.last_error = storable(error)[:2000]
         error = record.last_error

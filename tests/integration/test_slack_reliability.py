@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from channels.durable import ATTEMPTS, HOLD, sweep
+from channels.durable import ATTEMPTS, HOLD, HOLD_FOR, sweep
 from core import db
 from core.interviewer import prompts
 from core.messages import MAX_TEXT
@@ -196,16 +196,26 @@ def test_a_refused_token_holds_the_message_for_an_operator(make_app, caplog):
         assert invite_status()[0] == "sent"
 
 
-def test_a_token_nobody_fixes_ends_failed_after_the_bounded_holds(make_app):
+def test_a_token_nobody_fixes_ends_failed_after_days_of_holds(make_app):
+    """Tries while the token is refused do not count: the message waits days for an
+    operator (not two hours of retries), then fails visibly."""
     with StrictSlack(set(), users={EMAIL: USER}) as stub:
         world = World(stub, make_app, slack_bot_token=BOT_TOKEN)
         world.invite()
-        for _ in range(ATTEMPTS):
+        for _ in range(ATTEMPTS + 2):  # more tries than a failing send ever gets
             hours_pass(HOLD)
             sweep(older_than_seconds=0)
             run_jobs()
         [row] = outbox()
-        assert row.status == "failed" and row.attempts == ATTEMPTS
+        assert row.status == "held" and row.attempts == 0
+        with db.session_scope() as s:  # and then days pass with nobody fixing it
+            for record in s.scalars(select(OutboundRecord)):
+                record.created_at -= HOLD_FOR
+        hours_pass(HOLD)
+        sweep(older_than_seconds=0)
+        run_jobs()
+        [row] = outbox()
+        assert row.status == "failed"
         assert invite_status()[0] == "unreachable" and "invalid_auth" in invite_status()[1]
         assert stub.messages == []
         [failure] = world.api.get("/ops/failures").get_json()["failures"]
