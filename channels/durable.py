@@ -102,6 +102,8 @@ def deliver(record_id: int) -> str | None:
         return None
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
+        if record is None:
+            return None
         channel_name, address = record.channel, Address.from_dict(record.address)
         message, created_at = Outbound.from_dict(record.payload), record.created_at
     channel, ref = channels.get(channel_name), f"out-{record_id}"
@@ -153,6 +155,8 @@ def _remember(record_id: int, channel: Channel, address: Address) -> None:
     """Keep a resolved address on the row, the interview and the person."""
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
+        if record is None:  # its interview was deleted meanwhile
+            return
         record.address = address.to_dict()
         interview = s.get(Interview, record.interview_id) if record.interview_id else None
         if interview is not None:
@@ -172,6 +176,8 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
             provider_id: str | None = None, uncount: bool = False):
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
+        if record is None:  # its interview was deleted meanwhile: nothing left to record
+            return
         record.status = status
         record.attempts -= uncount
         if error is not None:

@@ -26,7 +26,7 @@ from sqlalchemy import MetaData, select
 
 from channels.base import Channel, Forbidden, NeedsOperator, PermanentError, RetryAfter
 from channels.durable import accept
-from core import db, jobs, lifecycle, ratelimit
+from core import db, jobs, lifecycle, ratelimit, sessions
 from core.config import Settings, get_settings
 from core.interviewer.prompts import anonymity_note
 from core.messages import Address, Choice, Inbound, Outbound
@@ -356,7 +356,9 @@ def open_interviews(slack_user_id: str) -> list[dict[str, Any]]:
                    Interview.state.in_([str(x) for x in lifecycle.ACTIVE]))
             .order_by(Interview.id.desc()))
         return [{"id": i.id, "name": i.session.session_type.name, "state": i.state,
-                 "anonymity": i.session.anonymity} for i in rows]
+                 "anonymity": i.session.anonymity,
+                 "threshold": sessions.settings_of(i.session).anonymity_threshold}
+                for i in rows]
 
 
 def status_text(slack_user_id: str) -> str:
@@ -381,7 +383,7 @@ def home_view(slack_user_id: str) -> dict[str, Any]:
                            "value": str(r["id"]), "style": "primary",
                            "text": {"type": "plain_text", "text": "Resume"}}},
             {"type": "context", "elements": [
-                {"type": "mrkdwn", "text": anonymity_note(r["anonymity"])}]},
+                {"type": "mrkdwn", "text": anonymity_note(r["anonymity"], r["threshold"])}]},
         ]
     return {"type": "home", "blocks": blocks[:100]}
 

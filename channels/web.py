@@ -8,11 +8,14 @@ starts, with its consent message, on the first POST (the page's Start button).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import uuid
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from bots import interview as interview_bot
@@ -22,6 +25,8 @@ from core import db, invites, jobs, lifecycle, sessions
 from core.interviewer.prompts import anonymity_note
 from core.messages import MAX_TEXT, Address, Inbound, Outbound, storable
 from core.models import Interview, Invite, Turn
+
+log = logging.getLogger(__name__)
 
 SEQ = re.compile(r"[0-9]{1,10}")  # ASCII digits that fit a database integer
 NOT_STARTED = "not_started"  # the page's status before the first POST opens an interview
@@ -88,12 +93,17 @@ def _open(token: str, *, start: bool = False) -> dict[str, Any]:
     """The invite and its current interview; with ``start`` (a POST) the interview is
     opened on first contact and its consent message queued."""
     settings = current_app.config["SETTINGS"]
-    if start:  # two Start presses at once must open one interview, not two
-        with db.session_scope() as s:
-            invite_id = invites.by_token(s, token, ttl_days=settings.invite_ttl_days).id
-        with jobs.lock(f"invite:{invite_id}", wait=10):
-            return _snapshot(token, settings, start=True)
-    return _snapshot(token, settings, start=False)
+    if not start:
+        return _snapshot(token, settings, start=False)
+    with db.session_scope() as s:
+        invite_id = invites.by_token(s, token, ttl_days=settings.invite_ttl_days).id
+    with contextlib.ExitStack() as held:
+        try:  # two Start presses at once must open one interview, not two
+            held.enter_context(jobs.lock(f"invite:{invite_id}", wait=10))
+        except RedisError as exc:  # a message is still accepted while Redis is away
+            log.warning("queue unreachable, invite %s opened without its lock: %s",
+                        invite_id, exc)
+        return _snapshot(token, settings, start=True)
 
 
 def _snapshot(token: str, settings, *, start: bool) -> dict[str, Any]:

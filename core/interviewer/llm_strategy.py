@@ -14,6 +14,7 @@ from typing import Any
 from core.config import Settings
 from core.interviewer import llm, prompts
 from core.interviewer.planner import Move
+from core.sessions import settings_of
 
 SCHEMA = {
     "type": "object",
@@ -82,7 +83,8 @@ def build_messages(
     history: list[tuple[str, str]], asked_back: bool,
 ) -> list[dict[str, str]]:
     system = prompts.system_prompt(session.session_type.name, session.anonymity,
-                                   _topic_dicts(topics))
+                                   _topic_dicts(topics),
+                                   threshold=settings_of(session).anonymity_threshold)
     messages = [{"role": "system", "content": system}]
     earlier = summary(state, topics)
     if earlier:  # it quotes the participant, so it travels as their data, never as ours

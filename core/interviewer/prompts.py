@@ -136,9 +136,11 @@ planned action, topic the planned topic key (null for wrap_up), reasoning one se
 for the audit log (never shown to the participant)."""
 
 
-def system_prompt(session_type: str, anonymity: str, topics: list[dict]) -> str:
+def system_prompt(session_type: str, anonymity: str, topics: list[dict], *,
+                  threshold: int = 5) -> str:
     lines = [SYSTEM_RULES.format(session_type=session_type,
-                                 anonymity_note=anonymity_note(anonymity).lower()), "",
+                                 anonymity_note=anonymity_note(anonymity, threshold).lower()),
+             "",
              "Topics, in HR's order:"]
     for t in topics:
         lines.append(

@@ -36,7 +36,7 @@ def _authenticate():
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
         current_app.logger.warning("API request with a missing or wrong token: %s", request.path)
         raise ApiError(401, "unauthorized", "send Authorization: Bearer <ADMIN_API_TOKEN>")
-    if not storable(request.path) or not all(map(storable, request.args.values())):
+    if not is_storable(request.path) or not all(map(is_storable, request.args.values())):
         raise ApiError(400, "bad_request", UNSTORABLE)
     return None
 
@@ -44,7 +44,7 @@ def _authenticate():
 UNSTORABLE = "text must not contain NUL characters or unpaired surrogates"
 
 
-def storable(text: str) -> bool:
+def is_storable(text: str) -> bool:
     """Text every database can keep: PostgreSQL refuses NUL, UTF-8 refuses lone surrogates."""
     return "\x00" not in text and (
         text.isascii() or not any("\ud800" <= c <= "\udfff" for c in text))
@@ -52,9 +52,9 @@ def storable(text: str) -> bool:
 
 def _storable_json(value: Any) -> bool:
     if isinstance(value, str):
-        return storable(value)
+        return is_storable(value)
     if isinstance(value, dict):
-        return all(storable(k) and _storable_json(v) for k, v in value.items())
+        return all(is_storable(k) and _storable_json(v) for k, v in value.items())
     if isinstance(value, list):
         return all(map(_storable_json, value))
     return True
