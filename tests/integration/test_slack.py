@@ -68,8 +68,9 @@ class SlackWorld:
     def last_with_buttons(self, user: str = USER):
         return [m for m in self.stub.posts_to(user) if m.buttons()][-1]
 
-    def invite(self, email=EMAIL, name="Ada Lovelace"):
-        session = make_session(self.api)
+    def invite(self, email=EMAIL, name="Ada Lovelace", session_type="stay-interview",
+               settings=None):
+        session = make_session(self.api, session_type, settings=settings)
         resp = self.api.post(f"/sessions/{session['id']}/invites",
                              {"person": {"name": name, "email": email}, "channel": "slack"})
         assert resp.status_code == 201, resp.get_json()
@@ -272,6 +273,15 @@ def test_app_home_lists_open_interviews_with_resume(slack):
     text = json.dumps(view["view"])
     assert "Stay Interview" in text and "resume_interview" in text
     assert "HR will see them with your name" in text
+
+
+def test_app_home_quotes_an_anonymous_sessions_own_threshold(slack):
+    slack.invite(session_type="engagement-pulse", settings={"anonymity_threshold": 7})
+    slack.event({"type": "event_callback", "team_id": "T0001", "event_id": "EvHome7",
+                 "event": {"type": "app_home_opened", "user": USER, "tab": "home"}})
+    run_jobs()
+    text = json.dumps(slack.stub.views[-1]["view"])
+    assert "at least 7 people" in text and "at least 5" not in text
 
 
 def test_slash_command_help_status_pause_resume(slack):
