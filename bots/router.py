@@ -95,12 +95,23 @@ def _handle(channel: str, event_id: str, interview_id: int, inbound: Inbound) ->
                     interview = engine.locked(s, interview_id)
                     if event is None or interview is None:  # handled meanwhile, or deleted
                         return []
+                    if _earlier_waiting(s, event):  # keep the person's order
+                        raise engine.Busy(f"an earlier message to interview {interview_id} "
+                                          "is still waiting")
                     records = interview_bot.handle(s, interview, inbound, words=words)
                     _done(event, "processed")
                     return [r.id for r in records]
             except engine.WordingNeeded as needed:
                 words = engine.word(needed.draft)
     raise RuntimeError(f"interview {interview_id} kept changing while its reply was worded")
+
+
+def _earlier_waiting(s, event: InboundEvent) -> bool:
+    """Is a message that arrived before this one, for the same interview, still unhandled?
+    (It was busy and is retried later: answering this one first would swap the answers.)"""
+    return s.scalar(select(InboundEvent.id).where(
+        InboundEvent.interview_id == event.interview_id, InboundEvent.status == "pending",
+        InboundEvent.id < event.id).limit(1)) is not None
 
 
 def _pending(s, channel: str, event_id: str) -> InboundEvent | None:

@@ -9,6 +9,8 @@ starts, with its consent message, on the first POST (the page's Start button).
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import logging
 import re
 import uuid
@@ -22,7 +24,7 @@ from bots import interview as interview_bot
 from channels.base import BadPayload, Channel, Forbidden
 from channels.durable import accept
 from core import db, invites, jobs, lifecycle, sessions
-from core.interviewer.prompts import anonymity_note
+from core.interviewer.prompts import OTHER_BROWSER, anonymity_note
 from core.messages import MAX_TEXT, Address, Inbound, Outbound, storable
 from core.models import Interview, Invite, Turn
 
@@ -109,6 +111,7 @@ def _open(token: str, *, start: bool = False) -> dict[str, Any]:
 def _snapshot(token: str, settings, *, start: bool) -> dict[str, Any]:
     with db.session_scope() as s:
         invite = invites.by_token(s, token, ttl_days=settings.invite_ttl_days)
+        created = False
         if start:
             interview, created = invites.open_interview(s, invite)
             ids = [r.id for r in interview_bot.start(s, interview)] if created else []
@@ -116,6 +119,7 @@ def _snapshot(token: str, settings, *, start: bool) -> dict[str, Any]:
             interview, ids = invites.current_interview(s, invite), []
         snapshot = {
             "invite_id": invite.id, "interview_id": interview.id if interview else None,
+            "created": created, "anonymous": invite.session.anonymity == "aggregated",
             "state": interview.state if interview else NOT_STARTED,
             "session_name": invite.session.name,
             "note": anonymity_note(invite.session.anonymity,
@@ -123,6 +127,40 @@ def _snapshot(token: str, settings, *, start: bool) -> dict[str, Any]:
         }
     jobs.enqueue_deliveries(ids)
     return snapshot
+
+
+# An anonymous conversation belongs to the browser that started it. HR holds every link
+# (it sends them), so without this HR could read anyone's answers by opening their link.
+BROWSER_COOKIE = "parley_browser"
+
+
+def _browser_key(interview_id: int) -> str:
+    secret = current_app.config["SETTINGS"].secret_key
+    return hmac.new(secret.encode(), f"web-browser:{interview_id}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def _someone_else(info: dict[str, Any]) -> bool:
+    """True when an anonymous session's conversation is asked for by another browser."""
+    if not info["anonymous"] or info["interview_id"] is None or info["created"]:
+        return False
+    held = request.cookies.get(BROWSER_COOKIE, "")
+    return not hmac.compare_digest(held.encode(), _browser_key(info["interview_id"]).encode())
+
+
+def _other_browser() -> tuple[Response, int]:
+    return _error(403, "other_browser", OTHER_BROWSER)
+
+
+def _bind(response: Response, token: str, info: dict[str, Any]) -> Response:
+    """Give the browser that has just started an anonymous conversation its key."""
+    if info["anonymous"] and info["created"]:
+        settings = current_app.config["SETTINGS"]
+        response.set_cookie(
+            BROWSER_COOKIE, _browser_key(info["interview_id"]), path=f"/c/{token}",
+            max_age=90 * 24 * 3600, httponly=True, samesite="Strict",
+            secure=settings.effective_public_base_url.startswith("https://"))
+    return response
 
 
 def _link_error(exc: invites.LinkError) -> tuple[Response, int]:
@@ -160,7 +198,9 @@ def start(token: str):
         info = _open(token, start=True)
     except invites.LinkError as exc:
         return _link_error(exc)
-    return jsonify(status=info["state"], interview=info["interview_id"])
+    if _someone_else(info):
+        return _other_browser()
+    return _bind(jsonify(status=info["state"], interview=info["interview_id"]), token, info)
 
 
 @bp.get("/c/<token>/messages")
@@ -178,6 +218,8 @@ def messages(token: str):
     current = info["interview_id"]
     if current is None:
         return jsonify(status=NOT_STARTED, interview=None, messages=[])
+    if _someone_else(info):
+        return _other_browser()
     after = int(after) if seen in ("", str(current)) else 0
     # Turns first, then the state: a state read after the turns is never older than them,
     # and when it is final we read the turns again so the closing message is included.
@@ -205,6 +247,8 @@ def post_message(token: str):
         info = _open(token)
     except invites.LinkError as exc:
         return _link_error(exc)
+    if _someone_else(info):
+        return _other_browser()
     if info["state"] in lifecycle.TERMINAL:
         return _error(410, "interview_ended", "This conversation has ended.")
     with db.session_scope() as s:
@@ -215,8 +259,10 @@ def post_message(token: str):
             return _error(400, "bad_request", str(exc))
     if info["state"] == NOT_STARTED:
         try:
-            _open(token, start=True)
+            info = _open(token, start=True)
         except invites.LinkError as exc:  # expired a moment ago
             return _link_error(exc)
+        if _someone_else(info):  # another browser started it a moment ago
+            return _other_browser()
     accept(inbounds)
-    return jsonify(accepted=True), 202
+    return _bind(jsonify(accepted=True), token, info), 202

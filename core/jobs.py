@@ -145,7 +145,8 @@ def lock(name: str, *, wait: float) -> Iterator[None]:
     try:
         yield
     finally:
-        with contextlib.suppress(LockError):  # it expired meanwhile
+        # it expired meanwhile, or Redis went away: either way it is no longer held
+        with contextlib.suppress(LockError, RedisError):
             held.release()
 
 

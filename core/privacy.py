@@ -119,9 +119,10 @@ def withheld_reason(threshold: int, completed: int) -> str | None:
     return None
 
 
-NOT_ONE_BY_ONE = ("interview {id} belongs to an anonymous session: its answers are shown "
-                  "only together, in the session's list, and it cannot be read or changed "
-                  "on its own")
+# One answer for an unknown id and for an anonymous session's interview: an id must not tell
+# which it is (it would tell HR which invite has started).
+NOT_ADDRESSABLE = ("no interview {id} that can be read or changed on its own (an anonymous "
+                   "session's interviews are shown only together, in the session's list)")
 
 
 def shown(interview: dict[str, Any], *, anonymity: str) -> dict[str, Any]:

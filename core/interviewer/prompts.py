@@ -136,6 +136,10 @@ planned action, topic the planned topic key (null for wrap_up), reasoning one se
 for the audit log (never shown to the participant)."""
 
 
+OTHER_BROWSER = ("This anonymous conversation continues in the browser where it was started. "
+                 "Please open your link there.")
+
+
 def system_prompt(session_type: str, anonymity: str, topics: list[dict], *,
                   threshold: int = 5) -> str:
     lines = [SYSTEM_RULES.format(session_type=session_type,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from core import db
 from core.models import Interview
+from core.privacy import NOT_ADDRESSABLE
 from tests.support.chat import WebChat
 from tests.support.factories import invite, make_session, token_of
 
@@ -88,8 +89,11 @@ def read_everything(rec: Recorder, session_id: int) -> dict:
     with db.session_scope() as s:
         ids = list(s.scalars(select(Interview.id).where(Interview.session_id == session_id)))
     for interview_id in ids:
-        assert "anonymous" in rec.call("get", f"/interviews/{interview_id}", status=404)[
-            "error"]["message"]
+        refused = rec.call("get", f"/interviews/{interview_id}", status=404)
+        # the very answer an unknown id gets: an id tells nothing
+        assert refused["error"]["message"] == NOT_ADDRESSABLE.format(id=interview_id)
+    unknown = rec.call("get", "/interviews/987654", status=404)
+    assert unknown["error"]["message"] == NOT_ADDRESSABLE.format(id=987654)
     return listed
 
 
@@ -155,6 +159,24 @@ def test_aggregated_session_shows_answers_only_at_threshold_and_never_identity(
     rec.call("get", "/ops/failures")
 
     assert_nothing_identifies(rec)
+
+
+def test_an_anonymous_conversation_is_read_only_in_the_browser_that_started_it(
+        pulse, client, app, work):
+    """HR holds every link (it sends them): opening one elsewhere shows nothing."""
+    rec, session_id, links = pulse
+    path = urlparse(links[0]).path
+    chat = finish(client, links[0], first_answer=f"Write to me at {PEOPLE[0][1]}. {ANSWER}")
+    assert chat.status == "completed"
+    hr = app.test_client()  # another browser, without the participant's cookie
+    for resp in (hr.get(f"{path}/messages?after=0"), hr.post(f"{path}/start"),
+                 hr.post(f"{path}/messages", json={"text": "who wrote this?"})):
+        assert resp.status_code == 403, resp.get_json()
+        body = json.dumps(resp.get_json())
+        assert ANSWER[:30] not in body and PEOPLE[0][1] not in body
+    assert "browser where it was started" in hr.get(f"{path}/messages").get_json()[
+        "error"]["message"]
+    assert client.get(f"{path}/messages?after=0").status_code == 200  # the participant's
 
 
 def test_consent_in_an_aggregated_session_greets_no_one_by_name(pulse, client):

@@ -9,6 +9,8 @@ without id, person, invite, channel or time, in an order keyed by a secret.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from flask import current_app, jsonify, request
@@ -20,7 +22,7 @@ from core.lifecycle import State
 from core.models import Interview, Session, Turn
 from web.api import audit, body, bp, get_or_404, iso, page, page_sorted
 from web.errors import ApiError
-from web.schemas import InterviewEnd
+from web.schemas import MAX_ID, InterviewEnd
 
 API_WAIT = 2.0  # seconds HR's request waits for a message being handled, then 409 Busy
 
@@ -31,12 +33,22 @@ def interview_json(i: Interview, turns: list[Turn] | None = None) -> dict[str, A
 
 
 def addressable(s, interview_id: int) -> Interview:
-    """An interview HR may address by id: any of a named session, none of an aggregated one
-    (the same 404 for both kinds of absence, with the reason)."""
-    interview = get_or_404(s, Interview, interview_id, "interview")
-    if interview.session.anonymity == "aggregated":
-        raise ApiError(404, "not_found", privacy.NOT_ONE_BY_ONE.format(id=interview_id))
+    """An interview HR may address by id: any of a named session, none of an aggregated one.
+    Both kinds of absence answer the same 404, so an id says nothing either way."""
+    interview = s.get(Interview, interview_id) if 0 < interview_id <= MAX_ID else None
+    if interview is None or interview.session.anonymity == "aggregated":
+        raise ApiError(404, "not_found", privacy.NOT_ADDRESSABLE.format(id=interview_id))
     return interview
+
+
+@contextlib.contextmanager
+def changing(interview_id: int) -> Iterator[Any]:
+    """A transaction that changes an interview HR may address: checked before its lock is
+    taken (an anonymous interview's lock must not answer for it), then read afresh under it."""
+    with db.session_scope() as s:
+        addressable(s, interview_id)
+    with engine.serialised(interview_id, wait=API_WAIT), db.session_scope() as s:
+        yield s, addressable(s, interview_id)
 
 
 def _full(i: Interview, turns: list[Turn] | None) -> dict[str, Any]:
@@ -117,8 +129,7 @@ def get_interview(interview_id: int):
 @bp.post("/interviews/<int:interview_id>/end")
 def end_interview(interview_id: int):
     data = body(InterviewEnd) if request.get_data() else InterviewEnd()
-    with engine.serialised(interview_id, wait=API_WAIT), db.session_scope() as s:
-        interview = addressable(s, interview_id)
+    with changing(interview_id) as (s, interview):
         ids = [r.id for r in interview_bot.admin_end(s, interview, data.reason)]
         audit(s, "interview.end", "interview", interview.id, reason=data.reason)
         out = interview_json(interview)
@@ -128,8 +139,7 @@ def end_interview(interview_id: int):
 
 @bp.post("/interviews/<int:interview_id>/restart")
 def restart_interview(interview_id: int):
-    with engine.serialised(interview_id, wait=API_WAIT), db.session_scope() as s:
-        interview = addressable(s, interview_id)
+    with changing(interview_id) as (s, interview):
         fresh = interview_bot.restart(s, interview)
         ids = [r.id for r in interview_bot.start(s, fresh)]
         audit(s, "interview.restart", "interview", interview.id, new=fresh.id)
@@ -140,8 +150,7 @@ def restart_interview(interview_id: int):
 
 @bp.delete("/interviews/<int:interview_id>")
 def delete_interview(interview_id: int):
-    with engine.serialised(interview_id, wait=API_WAIT), db.session_scope() as s:
-        interview = addressable(s, interview_id)
+    with changing(interview_id) as (s, interview):
         turns = s.scalar(select(func.count()).select_from(Turn)
                          .where(Turn.interview_id == interview.id))
         audit(s, "interview.delete", "interview", interview.id, turns=turns,

@@ -634,7 +634,7 @@
     fetchMessages().then(function (r) {
       var res = r.res;
       var data = r.data;
-      if (res.status === 404 || res.status === 410) {
+      if (res.status === 403 || res.status === 404 || res.status === 410) {
         var msg = data && data.error && data.error.message;
         linkGone(msg);
         return;
@@ -708,7 +708,7 @@
     els.startButton.disabled = true;
     hideError();
     postOnce({}, START_URL).then(function (r) {
-      if (r.res.status === 404 || r.res.status === 410) {
+      if (r.res.status === 403 || r.res.status === 404 || r.res.status === 410) {
         linkGone(r.data && r.data.error && r.data.error.message);
         return;
       }
