@@ -153,3 +153,30 @@ def test_a_slow_model_holds_up_no_other_interview(world):
     run_jobs()
     said = turns(slow_id)
     assert said[-2].text.startswith("A slowly-considered") and said[-1].role == "interviewer"
+
+
+def test_a_message_that_found_its_interview_busy_keeps_its_place(client, api, library):
+    """A fast typist's first message met a busy interview and waits for its retry; the
+    second must not be taken as the answer to the question the first one answers."""
+    from channels.durable import enqueue_inbound
+
+    session = make_session(api)
+    token = token_of(invite(api, session["id"])["link"])
+    chat = WebChat(client, token).open().choose("accept")
+    assert chat.status == "in_progress"
+    post(client, token, ANSWERS[0], "first")
+    with db.session_scope() as s:  # as its busy first attempt left it: counted, linked, waiting
+        first = s.scalar(select(InboundEvent).where(InboundEvent.event_id.endswith(":first")))
+        first.attempts, first.interview_id = 1, s.scalar(select(Interview.id))
+        Job.fetch(jobs.job_key("in", "web", first.event_id), connection=jobs.connection()).delete()
+    post(client, token, ANSWERS[1], "second")
+    run_jobs()
+    with db.session_scope() as s:
+        events = {e.event_id.rsplit(":", 1)[1]: e for e in s.scalars(select(InboundEvent))
+                  if ":" in e.event_id}
+        assert events["second"].status == "pending" and events["second"].attempts == 0
+    enqueue_inbound("web", f"{events['first'].event_id}")
+    run_jobs(retries=True)
+    interview_id = chat.interview
+    said = [t.text for t in turns(interview_id) if t.role == "participant"]
+    assert said[-2:] == [ANSWERS[0], ANSWERS[1]]
