@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 import channels
 from web import schemas
+from web.api import CURSOR, DEFAULT_LIMIT, MAX_LIMIT
 
 Op = dict[str, Any]
 ERRORS = {
@@ -157,9 +158,10 @@ OPERATIONS: dict[str, Op] = {
 
 PAGE_QUERY = {
     "limit": {"description": "page size", "schema": {
-        "type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+        "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
     "cursor": {"description": "where the page starts: copy it from the previous page's "
-               "`next` link (opaque)", "schema": {"type": "string", "pattern": "^[0-9a-f]{1,64}$"}},
+               "`next` link (opaque)",
+               "schema": {"type": "string", "pattern": f"^{CURSOR.pattern}$"}},
 }
 
 

@@ -16,6 +16,7 @@ from flask import Blueprint, current_app, request
 from pydantic import BaseModel
 from sqlalchemy import Select
 
+from core.messages import storable
 from core.models import AuditLog
 from web.errors import ApiError
 from web.schemas import MAX_ID
@@ -45,9 +46,8 @@ UNSTORABLE = "text must not contain NUL characters or unpaired surrogates"
 
 
 def is_storable(text: str) -> bool:
-    """Text every database can keep: PostgreSQL refuses NUL, UTF-8 refuses lone surrogates."""
-    return "\x00" not in text and (
-        text.isascii() or not any("\ud800" <= c <= "\udfff" for c in text))
+    """Text every database can keep as it is (``core.messages.storable`` would change it)."""
+    return storable(text) == text
 
 
 def _storable_json(value: Any) -> bool:
