@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from core.config import Settings
 from core.messages import Address, Inbound, Outbound
 from core.models import Person
+from core.ratelimit import Limit
 
 
 class Forbidden(Exception):
@@ -78,8 +79,9 @@ class Channel(ABC):
         """Keep what ``resolve`` learnt about the person (their id on this channel)."""
         return None
 
-    def pacing(self, address: Address) -> list[tuple[str, float]]:
-        """Rate limits as (key, seconds between sends), shared by all workers."""
+    def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
+        """The provider's rate limits for sending ``message`` there, shared by all workers
+        (``core.ratelimit``); a message may cost several units (SMS segments)."""
         return []
 
     def find_sent(self, address: Address, ref: str) -> str | None:

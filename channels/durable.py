@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 import channels
 from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
-from core import db, jobs, ratelimit
+from core import db, invites, jobs, ratelimit
 from core.messages import Address, Inbound, Outbound, storable
 from core.models import InboundEvent, Interview, OutboundRecord, utcnow
 
@@ -139,15 +139,16 @@ def deliver(record_id: int) -> str | None:
 
 def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str) -> str | None:
     # A channel without limits still gets a key of its own, so a Retry-After holds it too.
-    limits = channel.pacing(address) or [(f"{channel.name}:{address.key}", 0.0)]
+    limits = (channel.pacing(address, message)
+              or [ratelimit.Limit.every(f"{channel.name}:{address.key}", 0.0)])
     for _ in range(RETRY_AFTER_ATTEMPTS):
         ratelimit.pace(*limits)
         try:
             return channel.send(address, message, ref=ref)
         except RetryAfter as exc:
             log.warning("%s asked us to wait %s s", channel.name, exc.seconds)
-            for key, _interval in limits:
-                ratelimit.hold(key, exc.seconds)
+            for limit in limits:
+                ratelimit.hold(limit.key, exc.seconds)
     raise RetryAfter(0)
 
 
@@ -174,6 +175,7 @@ def _give_up(record_id: int, attempts: int, error: str | None) -> None:
 
 def _finish(record_id: int, *, status: str, error: str | None = "",
             provider_id: str | None = None, uncount: bool = False):
+    fresh = None
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
         if record is None:  # its interview was deleted meanwhile: nothing left to record
@@ -192,9 +194,27 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
                     invite.status = "sent"
         if status == "failed" and record.interview_id:
             interview = s.get(Interview, record.interview_id)
-            if interview.invite.status in ("created", "sent"):
-                interview.invite.status = "unreachable"
-                interview.invite.status_reason = error[:2000]
+            if interview.invite.status in ("created", "sent"):  # they never answered
+                fresh = _fall_back(s, record, interview, error)
+    if fresh is not None:
+        jobs.enqueue_deliveries([fresh])
+
+
+def _fall_back(s, record: OutboundRecord, interview: Interview, error: str) -> int | None:
+    """Send the message again on the invite's next fallback channel, if it has one; the
+    new row is a new message there (nothing reached the person on the first channel)."""
+    address = invites.fall_back(s, interview, error)
+    if address is None:
+        log.warning("invite %s unreachable: %s", interview.invite_id,
+                    interview.invite.status_reason)
+        return None
+    again = OutboundRecord(channel=address.channel, address=address.to_dict(),
+                           payload=record.payload, interview_id=record.interview_id,
+                           turn_id=record.turn_id)
+    s.add(again)
+    s.flush()
+    log.info("invite %s falls back to %s", interview.invite_id, address.channel)
+    return again.id
 
 
 def sweep(older_than_seconds: int = 30) -> dict[str, int]:

@@ -31,6 +31,7 @@ from core.config import Settings, get_settings
 from core.interviewer.prompts import anonymity_note
 from core.messages import Address, Choice, Inbound, Outbound
 from core.models import Interview, Person
+from core.ratelimit import Limit
 
 log = logging.getLogger(__name__)
 
@@ -137,12 +138,12 @@ class SlackChannel(Channel):
         if address.data.get("team"):  # the id means something only in its workspace
             person.slack_team_id = address.data["team"]
 
-    def pacing(self, address: Address) -> list[tuple[str, float]]:
+    def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
         # one bucket per workspace: with a single bot token there is only one workspace
         team = address.data.get("team") if self.settings.slack_client_id else None
         team = team or "default"
-        return [(f"slack:channel:{address.data.get('channel')}", 1.0),
-                (f"slack:team:{team}", 1.0 / self.settings.slack_workspace_rate)]
+        return [Limit.every(f"slack:channel:{address.data.get('channel')}", 1.0),
+                Limit.rate(f"slack:team:{team}", self.settings.slack_workspace_rate)]
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         payload = self.render(message)

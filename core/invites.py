@@ -27,13 +27,16 @@ def hash_token(token: str) -> str:
 
 
 def create(
-    db: DB, session: Session, person: Person, *, channel: str, ttl_days: int
+    db: DB, session: Session, person: Person, *, channel: str, ttl_days: int,
+    fallback: list[str] | tuple[str, ...] = (),
 ) -> tuple[Invite, str]:
-    """A new invite and its raw token (only the hash is kept); it expires ``ttl_days`` on."""
+    """A new invite and its raw token (only the hash is kept); it expires ``ttl_days`` on.
+    ``fallback`` names the channels to try, in order, if ``channel`` cannot reach them."""
     token = secrets.token_urlsafe(24)
     now = utcnow()
     invite = Invite(
         session=session, person=person, channel=channel, token_hash=hash_token(token),
+        fallback=[c for c in dict.fromkeys(fallback) if c != channel],
         status="sent" if channel == "web" else "created",
         sent_at=now, expires_at=now + timedelta(days=ttl_days),
     )
@@ -89,20 +92,60 @@ def channel_address(invite: Invite) -> Address:
         if person.email and not (person.slack_user_id and person.slack_team_id):
             data["email"] = person.email
         return Address("slack", person.slack_user_id or "", data)
-    raise ValueError(f"no address for channel {invite.channel!r}")
+    if invite.channel == "sms" and person.phone:
+        return Address("sms", person.phone)
+    if invite.channel == "email" and person.email:
+        return Address("email", person.email)
+    raise Unreachable(f"{person.name or 'this person'} has no {invite.channel} address")
+
+
+class Unreachable(ValueError):
+    """The person has nothing we could reach them at on the invite's channel."""
 
 
 def open_interview(db: DB, invite: Invite) -> tuple[Interview, bool]:
-    """The invite's current interview, creating it on first contact. Returns (it, created)."""
+    """The invite's current interview, creating it on first contact. Returns (it, created).
+    Raises Unreachable when neither the invite's channel nor a fallback has an address."""
     interview = current_interview(db, invite)
     if interview is not None:
         return interview, False
-    interview = Interview(
-        invite=invite, session=invite.session, person=invite.person, channel=invite.channel,
-        address=channel_address(invite).to_dict(),
-    )
+    interview = Interview(invite=invite, session=invite.session, person=invite.person)
+    if _reach(invite, interview, [], [invite.channel, *invite.fallback]) is None:
+        db.expunge(interview)
+        raise Unreachable(invite.status_reason)
     db.add(interview)
     if invite.channel == "web":
         invite.status = "opened"
     db.flush()
     return interview, True
+
+
+def fall_back(db: DB, interview: Interview, reason: str) -> Address | None:
+    """The invite's channel could not reach the person before they ever answered: move the
+    invite and its interview to the next fallback channel they have an address on, and say
+    so in the invite's status. Returns the new address, or None when none is left (the
+    invite is then ``unreachable``, with every reason)."""
+    invite = interview.invite
+    return _reach(invite, interview, [f"{invite.channel}: {reason}"], invite.fallback)
+
+
+def _reach(invite: Invite, interview: Interview, reasons: list[str],
+           candidates: list[str]) -> Address | None:
+    """Point the interview at the first of ``candidates`` the person has an address on,
+    keeping the rest as the invite's fallback; None, and the invite ``unreachable`` with
+    every reason, when there is none."""
+    for i, channel in enumerate(candidates):
+        invite.channel, invite.fallback = channel, list(candidates[i + 1:])
+        try:
+            address = channel_address(invite)
+        except Unreachable as exc:
+            reasons.append(f"{channel}: {exc}")
+            continue
+        if reasons:
+            invite.status = "created"
+            invite.status_reason = f"{'; '.join(reasons)}; trying {channel}"[:2000]
+        interview.channel, interview.address = channel, address.to_dict()
+        return address
+    invite.fallback, invite.status = [], "unreachable"
+    invite.status_reason = "; ".join(reasons)[:2000]
+    return None

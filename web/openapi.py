@@ -89,10 +89,11 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "timezone": nullable("string"), "manager_id": nullable("integer"),
         "demographics": {"type": "object", "additionalProperties": TEXT}}),
     "InviteCreated": obj({
-        "id": INT, "person_id": INT, "channel": TEXT, "link": TEXT, "status": TEXT,
-        "expires_at": WHEN}),
+        "id": INT, "person_id": INT, "channel": TEXT, "fallback": {"type": "array", "items": TEXT},
+        "link": TEXT, "status": TEXT, "status_reason": TEXT, "expires_at": WHEN}),
     "Invite": obj({
-        "id": INT, "person_id": INT, "channel": TEXT, "status": TEXT,
+        "id": INT, "person_id": INT, "channel": TEXT,
+        "fallback": {"type": "array", "items": TEXT}, "status": TEXT,
         "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN}),
     # What HR may see of an interview depends on the session's anonymity (core/privacy.py).
     "Interview": {"type": "object", "required": ["state"],
@@ -222,8 +223,9 @@ def document(app: Flask) -> dict[str, Any]:
         components.update(schema.pop("$defs", {}))
         components[model.__name__] = schema
     # the channels this server can invite on, which depend on its settings
-    components["InviteCreate"]["properties"]["channel"] = {
-        "enum": sorted(channels.configured(app.config["SETTINGS"])), "default": "web"}
+    available = sorted(channels.configured(app.config["SETTINGS"]))
+    components["InviteCreate"]["properties"]["channel"] = {"enum": available, "default": "web"}
+    components["InviteCreate"]["properties"]["fallback"]["items"] = {"enum": available}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Parley HR API", "version": "1", "description": (

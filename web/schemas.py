@@ -147,6 +147,10 @@ class InviteCreate(Strict):
     person: PersonIn | None = None
     person_id: Id | None = None
     channel: str = "web"
+    fallback: list[str] = Field(
+        default_factory=list, max_length=5,
+        description="channels to try next, in order, when the person cannot be reached on "
+                    "`channel` (no address there, not installed, opted out)")
 
     @model_validator(mode="after")
     def _one_person(self):

@@ -19,9 +19,10 @@ def create_invite(session_id: int):
     data = body(InviteCreate)
     settings = current_app.config["SETTINGS"]
     available = channels.configured(settings)
-    if data.channel not in available:
-        raise ApiError(400, "bad_request", f"channel: {data.channel!r} is not configured "
-                       f"(available: {', '.join(sorted(available))})")
+    for field, name in [("channel", data.channel)] + [("fallback", c) for c in data.fallback]:
+        if name not in available:
+            raise ApiError(400, "bad_request", f"{field}: {name!r} is not configured "
+                           f"(available: {', '.join(sorted(available))})")
     with db.session_scope() as s:
         session = get_or_404(s, Session, session_id, "session")
         if data.person is not None:
@@ -32,15 +33,20 @@ def create_invite(session_id: int):
         else:
             person = get_or_404(s, Person, data.person_id, "person")
         invite, token = invites.create(s, session, person, channel=data.channel,
-                                       ttl_days=settings.invite_ttl_days)
+                                       ttl_days=settings.invite_ttl_days,
+                                       fallback=data.fallback)
         ids = []
         if data.channel != "web":  # a chat channel: the consent message goes out now
-            interview, _ = invites.open_interview(s, invite)
+            try:
+                interview, _ = invites.open_interview(s, invite)
+            except invites.Unreachable as exc:
+                raise unprocessable(f"person: {exc}") from None
             ids = [r.id for r in interview_bot.start(s, interview)]
         audit(s, "invite.create", "invite", invite.id, person=person.id, channel=data.channel)
         link = f"{settings.effective_public_base_url}/c/{token}"
-        out = {"id": invite.id, "person_id": person.id, "channel": invite.channel, "link": link,
-               "status": invite.status, "expires_at": iso(invite.expires_at)}
+        out = {"id": invite.id, "person_id": person.id, "channel": invite.channel,
+               "fallback": invite.fallback, "link": link, "status": invite.status,
+               "status_reason": invite.status_reason, "expires_at": iso(invite.expires_at)}
     jobs.enqueue_deliveries(ids)
     return jsonify(out), 201
 
@@ -52,6 +58,7 @@ def list_invites(session_id: int):
         get_or_404(s, Session, session_id, "session")
         rows, next_link = page(s, select(Invite).where(Invite.session_id == session_id))
         return jsonify(invites=[{
-            "id": i.id, "person_id": i.person_id, "channel": i.channel, "status": i.status,
+            "id": i.id, "person_id": i.person_id, "channel": i.channel,
+            "fallback": i.fallback, "status": i.status,
             "status_reason": i.status_reason, "sent_at": iso(i.sent_at),
             "expires_at": iso(i.expires_at)} for i in rows], next=next_link)

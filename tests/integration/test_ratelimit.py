@@ -1,0 +1,99 @@
+"""The shared limiter keeps every window a provider enforces, across workers, in Redis.
+
+``reserve`` books future slots and returns the wait, so these tests read the schedule it
+hands out instead of sleeping through it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from core import ratelimit
+from core.ratelimit import Limit
+
+TEAMS = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
+
+
+def _at(limit: Limit) -> float:
+    """When the booked slot is, on this machine's clock (the one Redis reads too)."""
+    return time.time() + ratelimit.reserve(limit, max_wait=3600)
+
+
+def _schedule(limit: Limit, n: int) -> list[float]:
+    return [_at(limit) for _ in range(n)]
+
+
+def _worst(times: list[float], seconds: float) -> int:
+    """The most sends inside any window of ``seconds`` (less a few ms: the slot times read
+    here are taken just before Redis reads its clock)."""
+    times = sorted(times)
+    return max(sum(1 for u in times[i:] if u < t + seconds - 0.005)
+               for i, t in enumerate(times))
+
+
+def test_every_window_holds_for_a_teams_conversation(app):
+    slots = _schedule(Limit("teams:conv:a", TEAMS), 70)
+    for count, seconds in TEAMS:
+        assert _worst(slots, seconds) <= count, (count, seconds)
+    # bursts are used, not wasted: 7 at once, the 8th a second later, the 61st ~30 s in
+    start = slots[0]
+    assert max(slots[:7]) - start < 0.5
+    assert 0.9 < slots[7] - start < 1.5
+    assert 29 < slots[60] - start < 31
+
+
+def test_workers_in_parallel_still_keep_the_windows(app):
+    from core.config import get_settings, using
+
+    settings, waits, lock = get_settings(), [], threading.Lock()
+
+    def worker():
+        with using(settings):
+            for _ in range(10):
+                at = _at(Limit("teams:conv:b", TEAMS))
+                with lock:
+                    waits.append(at)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(waits) == 40
+    for count, seconds in TEAMS:
+        assert _worst(waits, seconds) <= count
+
+
+def test_a_costly_send_uses_that_many_units(app):
+    # 1 segment per second: a 3-segment message pushes the next send 3 s out
+    first = _at(Limit.rate("sms:+15550001", 1.0, cost=3))
+    second = _at(Limit.rate("sms:+15550001", 1.0))
+    assert first - time.time() < 0.5
+    assert 2.9 < second - first < 3.1
+
+
+def test_keys_are_independent(app):
+    _schedule(Limit.every("slack:channel:D1", 1.0), 5)
+    assert ratelimit.reserve(Limit.every("slack:channel:D2", 1.0)) < 0.5
+
+
+def test_too_long_books_nothing(app):
+    limit = Limit.every("slack:channel:D3", 10.0)
+    ratelimit.reserve(limit)
+    with pytest.raises(ratelimit.TooLong):
+        ratelimit.reserve(limit, max_wait=1)
+    assert 9 < ratelimit.reserve(limit, max_wait=60) < 11  # the refused one took no slot
+
+
+def test_retry_after_holds_the_key(app):
+    ratelimit.hold("teams:conv:c", 5)
+    assert 4 < ratelimit.reserve(Limit("teams:conv:c", TEAMS)) < 6
+
+
+@pytest.mark.parametrize("windows, cost", [((), 1), (((0, 1.0),), 1), (((1, 1.0),), 0)])
+def test_a_limit_that_allows_nothing_is_refused(windows, cost):
+    with pytest.raises(ValueError):
+        Limit("x", windows, cost)
