@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Blueprint, Flask, current_app, render_template, request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from mailparser_reply import EmailReplyParser
+from mailparser_reply.parser import EmailMessage as ReplyThread
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
@@ -472,8 +472,10 @@ def body_text(msg) -> str:
 def latest_reply(text: str) -> str:
     """What the person wrote this time: quoted history and signatures stripped."""
     text = text.replace("\r\n", "\n")
-    reply = EmailReplyParser(languages=LANGUAGES).parse_reply(text)
-    reply = reply if reply is not None else text
+    # keep_hyphen_lists: an answer may well be a "- item" list, not a signature
+    replies = ReplyThread(text=text, languages=list(LANGUAGES),
+                          keep_hyphen_lists=True).read().replies
+    reply = replies[0].body if replies else text
     lines = reply.strip().split("\n")
     while lines and (lines[-1].startswith(">") or not lines[-1].strip()):
         lines.pop()  # a quote the parser left after an "On … wrote:" it did not know
