@@ -223,9 +223,8 @@ class EmailChannel(Channel):
     def parse(self, request: Any) -> list[Inbound]:
         raw = request.form.get("body-mime")
         if not raw:
-            raise BadPayload("body-mime is missing: set the Mailgun route to forward the "
-                             "raw MIME message (a URL ending in /email/inbound, store and "
-                             "notify or forward with MIME)")
+            raise BadPayload("body-mime is missing: Mailgun posts the raw message only to "
+                             "a URL ending in mime; forward the route to /email/inbound/mime")
         trusted = any((request.form.get(k) or "").strip().lower() == "pass"
                       for k in ("X-Mailgun-Spf", "X-Mailgun-Dkim-Check-Result"))
         return inbound_from(raw.encode("utf-8", "surrogateescape"), self.settings,
@@ -640,9 +639,14 @@ def _settings() -> Settings:
     return current_app.config["SETTINGS"]
 
 
+MAX_INBOUND = 30 * 1024 * 1024  # a reply with photos; Mailgun caps a message at 25 MB
+
+
 @bp.post("/email/inbound")
+@bp.post("/email/inbound/mime")  # Mailgun posts the raw message only to a URL ending in mime
 def inbound():
     """Mailgun's routed-message webhook: verify, parse, store once, answer at once."""
+    request.max_content_length = MAX_INBOUND
     channel = EmailChannel(_settings())
     try:
         channel.verify(request)

@@ -265,3 +265,77 @@ def test_html_is_escaped(mail):
                       sender=ADA)
     html = msg.get_body(("html",)).get_content()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_a_reply_with_a_large_photo_is_taken(mail):
+    invite_by_email(mail)
+    raw = client_reply(mail.last, "1")
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(raw, policy=policy.default)
+    msg.add_attachment(b"\xff\xd8" + b"\0" * 3_000_000, maintype="image", subtype="jpeg",
+                       filename="IMG_0001.jpg")
+    assert mail.post(msg.as_bytes()) == 200
+    assert state() == "in_progress"
+
+
+def test_a_reminder_is_marked_auto_generated_and_stays_in_the_thread(mail):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.models import utcnow
+    from scheduler.jobs import tick_pauses
+
+    invite_by_email(mail)
+    mail.reply("1")
+    mail.reply("pause")
+    paused = mail.last
+    assert paused["Auto-Submitted"] is None  # an answer to the person, not a reminder
+    with db.session_scope() as s:
+        s.execute(update(Interview).values(paused_at=utcnow() - timedelta(minutes=3)))
+    assert tick_pauses() == 1
+    run_jobs()
+    reminder = mail.last
+    assert reminder["Auto-Submitted"] == "auto-generated"
+    assert "pick up where we left off" in mail.text
+    assert str(paused["Message-ID"]).strip() in str(reminder["References"])
+    mail.reply("resume")  # a reply to the reminder carries on
+    assert state() == "in_progress"
+
+
+def test_one_click_unsubscribe_stops_the_interview_and_nothing_more_is_sent(mail):
+    invite_by_email(mail)
+    header = str(mail.last["List-Unsubscribe"])
+    import re
+
+    url = re.search(r"<http://parley\.test(/email/unsubscribe/[^>]+)>", header)[1]
+    assert mail.client.get(url).status_code == 200  # opening it changes nothing
+    run_jobs()
+    assert state() == "consent"
+    resp = mail.client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert resp.status_code == 200
+    run_jobs()
+    assert state() in ("declined", "abandoned")
+    assert mail.client.post(url.replace("/unsubscribe/1.", "/unsubscribe/2.")).status_code == 404
+
+
+def test_one_click_unsubscribe_from_a_web_invite_closes_its_link(make_app, tmp_path):
+    app = make_app(library=True, mail_dir=str(tmp_path / "mail"))
+    api = ApiClient(app.test_client(), "test-admin-token")
+    session = make_session(api, "onboarding-30-day")
+    invite = api.post(f"/sessions/{session['id']}/invites",
+                      {"person": {"name": "Ada", "email": "ada@northwind.example"},
+                       "channel": "web"}).get_json()
+    run_jobs()
+    from email import message_from_bytes, policy
+
+    [path] = (tmp_path / "mail").glob("*.eml")
+    header = str(message_from_bytes(path.read_bytes(), policy=policy.default)["List-Unsubscribe"])
+    import re
+
+    url = re.search(r"<http://parley\.test(/email/unsubscribe/[^>]+)>", header)[1]
+    client = app.test_client()
+    assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
+    token = invite["link"].rsplit("/", 1)[-1]
+    assert client.get(f"/c/{token}").status_code == 410

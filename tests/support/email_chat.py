@@ -56,7 +56,8 @@ class EmailChat:
         return self.last.get_body(("plain",)).get_content()
 
     def post(self, raw: bytes, **form) -> int:
-        resp = self.client.post("/email/inbound", data=mailgun_form(SIGNING_KEY, raw, **form))
+        resp = self.client.post("/email/inbound/mime",
+                                data=mailgun_form(SIGNING_KEY, raw, **form))
         run_jobs()
         return resp.status_code
 
