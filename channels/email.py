@@ -132,11 +132,10 @@ class Mail:
     def __init__(self, *, to: str, subject: str, message_id: str, reply_to: str | None = None,
                  in_reply_to: str | None = None, references: tuple[str, ...] = (),
                  choice_links: tuple[str, ...] = (), unsubscribe: tuple[str, str] | None = None,
-                 reminder: bool = False, note: str = ""):
+                 reminder: bool = False):
         self.to, self.subject, self.message_id = to, subject, message_id
         self.reply_to, self.in_reply_to, self.references = reply_to, in_reply_to, references
         self.choice_links, self.unsubscribe, self.reminder = choice_links, unsubscribe, reminder
-        self.note = note
 
 
 def reply_hint(message: Outbound) -> str:
@@ -173,22 +172,22 @@ def render_mail(message: Outbound, mail: Mail, *, sender: str) -> EmailMessage:
     if mail.reminder:
         msg["Auto-Submitted"] = "auto-generated"
     hint = reply_hint(message)
-    choices = [(i, c.label, mail.choice_links[i - 1] if i <= len(mail.choice_links) else None)
+    numbered = not engine.asks_for_words(list(message.choices))  # a question's are words
+    choices = [(f"{i}. " if numbered else "", c.label,
+                mail.choice_links[i - 1] if i <= len(mail.choice_links) else None)
                for i, c in enumerate(message.choices, 1)]
     text = [message.text]
     if message.progress:
         text.append(f"(Topic {message.progress[0]} of {message.progress[1]})")
     if choices:
-        text.append("\n".join(f"{i}. {label}" + (f"  {link}" if link else "")
-                              for i, label, link in choices))
+        text.append("\n".join(f"{n}{label}" + (f": {link}" if link else "")
+                              for n, label, link in choices))
     if hint:
         text.append(hint)
-    if mail.note:
-        text.append(mail.note)
     msg.set_content("\n\n".join(text) + "\n")
     html = TEMPLATES.get_template("message.html").render(
         subject=mail.subject, paragraphs=_paragraphs(message.text), choices=choices,
-        hint=hint, note=mail.note, progress=message.progress)
+        hint=hint, progress=message.progress)
     msg.add_alternative(html, subtype="html")
     return msg
 
@@ -278,11 +277,6 @@ class EmailChannel(Channel):
                        OutboundRecord.provider_message_id.is_not(None))
                 .order_by(OutboundRecord.id)))
             invite_id = interview.invite_id if interview else None
-            note = ""
-            if interview and not earlier:
-                note = prompts.anonymity_note(
-                    interview.session.anonymity,
-                    sessions.settings_of(interview.session).anonymity_threshold)
         theirs = address.data.get("message_id")
         thread = earlier[:1] + earlier[1:][-8:]  # the root and the latest few
         if theirs:
@@ -299,8 +293,7 @@ class EmailChannel(Channel):
             to=address.key, subject=("Re: " if earlier else "") + subject, message_id=message_id,
             reply_to=f"reply+{reply_token(secret, message.interview_id)}@{domain}",
             in_reply_to=theirs or (earlier[-1] if earlier else None), references=tuple(thread),
-            choice_links=links, unsubscribe=unsubscribe, reminder=message.text in REMINDERS,
-            note=note)
+            choice_links=links, unsubscribe=unsubscribe, reminder=message.text in REMINDERS)
         return render_mail(message, mail, sender=from_address(settings))
 
 
@@ -412,8 +405,8 @@ def auto_reply_reason(msg) -> str | None:
     auto = (msg.get("Auto-Submitted") or "").strip().lower()
     if auto and auto != "no":
         return f"Auto-Submitted: {auto}"
-    for header in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress"):
-        if msg.get(header) and header != "X-Auto-Response-Suppress":
+    for header in ("X-Autoreply", "X-Autorespond"):
+        if msg.get(header):
             return header
     precedence = (msg.get("Precedence") or "").strip().lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
@@ -504,9 +497,12 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
     if reason:
         log.info("email from %s ignored: %s", sender, reason)
         return []
+    text = storable(latest_reply(body_text(msg)))[:MAX_TEXT + 1]
+    if not text.strip():
+        log.info("email from %s ignored: nothing above the quoted history", sender)
+        return []
     event_id = (message_ids(str(msg.get("Message-ID", ""))) or [
         "<sha256:" + hashlib.sha256(raw).hexdigest() + ">"])[0][:200]
-    text = storable(latest_reply(body_text(msg)))[:MAX_TEXT + 1]
     thread = [*message_ids(str(msg.get("In-Reply-To", ""))),
               *reversed(message_ids(str(msg.get("References", ""))))]
     interview_id = None
@@ -637,6 +633,16 @@ bp = Blueprint("email", __name__)
 
 def _settings() -> Settings:
     return current_app.config["SETTINGS"]
+
+
+@bp.after_request
+def _private(response):
+    """The confirm pages' URLs carry signed tokens: keep them out of caches and referrers."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Robots-Tag"] = "noindex"
+    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
+    return response
 
 
 MAX_INBOUND = 30 * 1024 * 1024  # a reply with photos; Mailgun caps a message at 25 MB

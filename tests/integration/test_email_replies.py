@@ -245,6 +245,7 @@ def test_a_choice_link_asks_before_it_acts(mail):
     link = re.search(r'href="http://parley\.test(/email/choose/[^"]+)"', html)[1]
     page = mail.client.get(link)  # a scanner opening the link changes nothing
     assert page.status_code == 200 and b"Confirm" in page.data
+    assert page.headers["Cache-Control"] == "no-store"
     run_jobs()
     assert state() == "consent"
     assert mail.client.post(link).status_code == 200
@@ -339,3 +340,9 @@ def test_one_click_unsubscribe_from_a_web_invite_closes_its_link(make_app, tmp_p
     assert client.post(url, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     token = invite["link"].rsplit("/", 1)[-1]
     assert client.get(f"/c/{token}").status_code == 410
+
+
+def test_a_reply_with_nothing_above_the_quote_is_not_answered(mail):
+    invite_by_email(mail)
+    assert mail.post(client_reply(mail.last, "")) == 200
+    assert counts() == (0, 1) and state() == "consent"
