@@ -131,7 +131,7 @@ class Mail:
 
     def __init__(self, *, to: str, subject: str, message_id: str, reply_to: str | None = None,
                  in_reply_to: str | None = None, references: tuple[str, ...] = (),
-                 choice_links: tuple[str, ...] = (), unsubscribe: tuple[str, str] | None = None,
+                 choice_links: tuple[str, ...] = (), unsubscribe: str | None = None,
                  reminder: bool = False):
         self.to, self.subject, self.message_id = to, subject, message_id
         self.reply_to, self.in_reply_to, self.references = reply_to, in_reply_to, references
@@ -165,9 +165,8 @@ def render_mail(message: Outbound, mail: Mail, *, sender: str) -> EmailMessage:
         msg["In-Reply-To"] = mail.in_reply_to
     if mail.references:
         msg["References"] = " ".join(mail.references)
-    if mail.unsubscribe:
-        mailto, url = mail.unsubscribe
-        msg["List-Unsubscribe"] = f"<{mailto}>, <{url}>"
+    if mail.unsubscribe:  # RFC 8058 one-click: an HTTPS URL that takes a POST
+        msg["List-Unsubscribe"] = f"<{mail.unsubscribe}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     if mail.reminder:
         msg["Auto-Submitted"] = "auto-generated"
@@ -259,11 +258,7 @@ class EmailChannel(Channel):
         if message.interview_id is None:  # an invite to a web link, or a system note
             subject = address.data.get("subject") or "A message from Parley"
             invite_id = address.data.get("invite")
-            unsubscribe = None
-            if invite_id:
-                token = unsubscribe_token(secret, invite_id)
-                unsubscribe = (f"mailto:unsubscribe+{token}@{domain}?subject=unsubscribe",
-                               f"{base}/email/unsubscribe/{token}")
+            unsubscribe = self.unsubscribe_url(invite_id) if invite_id else None
             mail = Mail(to=address.key, subject=subject, message_id=message_id,
                         unsubscribe=unsubscribe)
             return render_mail(message, mail, sender=from_address(settings))
@@ -284,17 +279,18 @@ class EmailChannel(Channel):
         links = tuple(f"{base}/email/choose/"
                       f"{choice_token(secret, message.interview_id, record_id, c.value)}"
                       for c in message.choices)
-        unsubscribe = None
-        if not earlier and invite_id:  # the first message is the invite
-            token = unsubscribe_token(secret, invite_id)
-            unsubscribe = (f"mailto:unsubscribe+{token}@{domain}?subject=unsubscribe",
-                           f"{base}/email/unsubscribe/{token}")
+        first = not earlier and invite_id  # the first message is the invite
+        unsubscribe = self.unsubscribe_url(invite_id) if first else None
         mail = Mail(
             to=address.key, subject=("Re: " if earlier else "") + subject, message_id=message_id,
             reply_to=f"reply+{reply_token(secret, message.interview_id)}@{domain}",
             in_reply_to=theirs or (earlier[-1] if earlier else None), references=tuple(thread),
             choice_links=links, unsubscribe=unsubscribe, reminder=message.text in REMINDERS)
         return render_mail(message, mail, sender=from_address(settings))
+
+    def unsubscribe_url(self, invite_id: int) -> str:
+        token = unsubscribe_token(self.settings.secret_key, invite_id)
+        return f"{self.settings.effective_public_base_url}/email/unsubscribe/{token}"
 
 
 def _sent(record_id: int, message_id: str) -> None:
