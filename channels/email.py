@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 
 from channels.base import BadPayload, Channel, Forbidden, NeedsOperator, PermanentError
 from channels.durable import accept
-from core import db, engine, jobs, sessions
+from core import db, directory, engine, jobs, sessions
 from core.config import ROOT, Settings, get_settings, private_dir, private_file
 from core.interviewer import prompts
 from core.messages import MAX_TEXT, Address, Inbound, Outbound, storable
@@ -388,12 +388,25 @@ def verify_mailgun(form, key: str, *, now: float | None = None) -> None:
     if abs((now or time.time()) - int(timestamp)) > MAX_AGE:
         raise Forbidden("stale Mailgun signature (more than 5 minutes old)")
     try:
-        fresh = jobs.connection().set(f"mailgun-token:{token}", 1, nx=True, ex=2 * MAX_AGE + 60)
+        seen = jobs.connection().exists(_token_key(token))
     except RedisError as exc:  # Message-ID dedup still drops a replayed message
         log.warning("queue unreachable, Mailgun token not checked for replay: %s", exc)
         return
-    if not fresh:
+    if seen:
         raise Forbidden("replayed Mailgun token")
+
+
+def _token_key(token: str) -> str:
+    return f"mailgun-token:{hashlib.sha256(token.encode()).hexdigest()}"
+
+
+def remember_token(token: str) -> None:
+    """A token is used up once its message is stored, not before: a request that failed
+    inside may come again with it (Mailgun retries) and must then be taken."""
+    try:
+        jobs.connection().set(_token_key(token), 1, ex=2 * MAX_AGE + 60)
+    except RedisError as exc:
+        log.warning("queue unreachable, Mailgun token not kept for replay checks: %s", exc)
 
 
 def auto_reply_reason(msg) -> str | None:
@@ -525,6 +538,9 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
         elif not authenticated:
             log.info("fresh email from %s ignored: no reply address, no thread, and no "
                      "SPF or DKIM pass", sender)
+            return []
+        elif directory.by_email(s, sender) is None:  # answering strangers is backscatter
+            log.info("fresh email from %s ignored: not in the directory", sender)
             return []
     return [Inbound(channel="email", event_id=event_id, sender=Address("email", sender, data),
                     text=text, interview_id=interview_id)]
@@ -659,7 +675,9 @@ def inbound():
         inbounds = channel.parse(request)
     except BadPayload as exc:
         return {"error": {"code": "bad_request", "message": str(exc)}}, 400
-    return {"accepted": accept(inbounds)}, 200
+    accepted = accept(inbounds)
+    remember_token(request.form["token"])
+    return {"accepted": accepted}, 200
 
 
 @bp.get("/email/choose/<token>")

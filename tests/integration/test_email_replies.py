@@ -346,3 +346,23 @@ def test_a_reply_with_nothing_above_the_quote_is_not_answered(mail):
     invite_by_email(mail)
     assert mail.post(client_reply(mail.last, "")) == 200
     assert counts() == (0, 1) and state() == "consent"
+
+
+def test_a_fresh_email_from_a_stranger_is_not_answered(mail):
+    invite_by_email(mail)
+    stranger = client_reply(mail.last, "Hello?", to="hr@northwind.example", threaded=False,
+                            sender="Someone <someone@elsewhere.example>")
+    sent = len(mail.recorder.received)
+    assert mail.post(stranger, **{"X-Mailgun-Spf": "Pass"}) == 200
+    assert counts() == (0, 1) and len(mail.recorder.received) == sent
+
+
+def test_a_token_is_used_up_only_by_a_request_that_was_taken(mail):
+    invite_by_email(mail)
+    form = mailgun_form(SIGNING_KEY, client_reply(mail.last, "1"))
+    broken = {k: v for k, v in form.items() if k != "body-mime"}
+    assert mail.client.post("/email/inbound/mime", data=broken).status_code == 400
+    assert mail.client.post("/email/inbound/mime", data=form).status_code == 200
+    assert mail.client.post("/email/inbound/mime", data=form).status_code == 403
+    run_jobs()
+    assert state() == "in_progress"
