@@ -356,6 +356,9 @@ def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
             conn.send_message(msg, from_addr=envelope_from, to_addrs=[to])
     except smtplib.SMTPAuthenticationError as exc:
         raise NeedsOperator(f"the SMTP server refused Parley's credentials: {exc}") from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise NeedsOperator(f"the certificate of {host}:{port} is not trusted ({exc.verify_message}"
+                            "); set EMAIL_CA_FILE for a private CA") from exc
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()))
         if code >= 500:
@@ -563,6 +566,14 @@ def poll_imap() -> int:
     settings = get_settings()
     if not settings.imap_url:
         return 0
+    try:
+        return _poll(settings)
+    except (NeedsOperator, imaplib.IMAP4.error, ssl.SSLCertVerificationError) as exc:
+        log.error("OPERATOR: IMAP_URL cannot be read, replies wait in the mailbox: %s", exc)
+        return 0
+
+
+def _poll(settings: Settings) -> int:
     url = urlsplit(settings.imap_url)
     host, folder = url.hostname or "localhost", unquote(url.path.lstrip("/")) or "INBOX"
     context = tls_context(settings)

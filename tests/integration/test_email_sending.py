@@ -174,3 +174,13 @@ def test_an_smtp_outage_is_retried_and_sent_once(make_app, request, recorder, ce
     run_jobs(retries=True)
     run_jobs(retries=True)
     assert len(recorder.received) == 1 and [s for s, *_ in _outbox()] == ["sent"]
+
+
+def test_an_untrusted_certificate_holds_the_mail_for_an_operator(make_app, request, recorder,
+                                                                cert):
+    server = _start(request, recorder, starttls=cert)
+    app = make_app(library=True, email_from=FROM,  # no EMAIL_CA_FILE: a self-signed relay
+                   smtp_url=f"smtp://parley:s3cret@127.0.0.1:{server.port}")
+    _invite(app)
+    [(status, _, _, error)] = _outbox()
+    assert status == "held" and "EMAIL_CA_FILE" in error and recorder.received == []
