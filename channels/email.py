@@ -24,6 +24,7 @@ import time
 import uuid
 from datetime import datetime
 from email import message_from_bytes, policy
+from email.errors import MessageError
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 from html.parser import HTMLParser
@@ -412,23 +413,36 @@ def remember_token(token: str) -> None:
         log.warning("queue unreachable, Mailgun token not kept for replay checks: %s", exc)
 
 
+# The standard library's header parser fails on some malformed headers (AttributeError deep
+# inside email._header_value_parser); such a header is read as its raw text instead.
+PARSE_ERRORS = (MessageError, AttributeError, IndexError, ValueError, TypeError, LookupError)
+
+
+def header(msg, name: str) -> str:
+    """A header's value as text ("" when absent), never an exception."""
+    try:
+        return str(msg.get(name) or "")
+    except PARSE_ERRORS:
+        return next((str(v) for k, v in msg.raw_items() if k.lower() == name.lower()), "")
+
+
 def auto_reply_reason(msg) -> str | None:
     """Why this message is an auto-reply or a bounce we must not answer, or None."""
-    auto = (msg.get("Auto-Submitted") or "").strip().lower()
+    auto = header(msg, "Auto-Submitted").strip().lower()
     if auto and auto != "no":
         return f"Auto-Submitted: {auto}"
-    for header in ("X-Autoreply", "X-Autorespond"):
-        if msg.get(header):
-            return header
-    precedence = (msg.get("Precedence") or "").strip().lower()
+    for name in ("X-Autoreply", "X-Autorespond"):
+        if header(msg, name):
+            return name
+    precedence = header(msg, "Precedence").strip().lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
         return f"Precedence: {precedence}"
     if msg.get_content_type() == "multipart/report":
         return "a delivery status notification"
-    sender = normal_address(msg.get("From", ""))
+    sender = normal_address(header(msg, "From"))
     if sender.split("@")[0] in ("mailer-daemon", "postmaster") or not sender:
         return "from a mail system"
-    if OUT_OF_OFFICE.search(str(msg.get("Subject") or "")):
+    if OUT_OF_OFFICE.search(header(msg, "Subject")):
         return "an out-of-office subject"
     return None
 
@@ -463,14 +477,18 @@ def html_text(html: str) -> str:
 
 
 def body_text(msg) -> str:
-    part = msg.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
+    """The text the person wrote: the plain part, else the HTML part as text."""
     try:
-        content = part.get_content()
-    except (LookupError, UnicodeError, AssertionError):
-        content = part.get_payload(decode=True).decode("utf-8", "replace")
-    return html_text(content) if part.get_content_type() == "text/html" else content
+        part = msg.get_body(preferencelist=("plain", "html"))
+        if part is None:
+            return ""
+        try:
+            content = part.get_content()
+        except (LookupError, UnicodeError, AssertionError):  # an unknown charset
+            content = (part.get_payload(decode=True) or b"").decode("utf-8", "replace")
+        return html_text(content) if part.get_content_type() == "text/html" else content
+    except PARSE_ERRORS as exc:
+        raise BadPayload(f"the message body cannot be read: {exc}") from None
 
 
 def latest_reply(text: str) -> str:
@@ -497,10 +515,10 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
     plus-address first, then the thread headers, then (SPF/DKIM pass only) the sender."""
     try:
         msg = message_from_bytes(raw, policy=policy.default)
-        sender = normal_address(str(msg.get("From", "")))
-        to_headers = [str(msg.get(h, "")) for h in ("To", "Cc", "Delivered-To")] + [recipient]
-    except (ValueError, TypeError, IndexError) as exc:
+    except PARSE_ERRORS as exc:
         raise BadPayload(f"the message cannot be parsed: {exc}") from None
+    sender = normal_address(header(msg, "From"))
+    to_headers = [header(msg, h) for h in ("To", "Cc", "Delivered-To")] + [recipient]
     if msg.defects and not msg.keys():
         raise BadPayload("the message has no headers")
     if not sender or "@" not in sender:
@@ -513,10 +531,10 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
     if not text.strip():
         log.info("email from %s ignored: nothing above the quoted history", sender)
         return []
-    event_id = (message_ids(str(msg.get("Message-ID", ""))) or [
+    event_id = (message_ids(header(msg, "Message-ID")) or [
         "<sha256:" + hashlib.sha256(raw).hexdigest() + ">"])[0][:200]
-    thread = [*message_ids(str(msg.get("In-Reply-To", ""))),
-              *reversed(message_ids(str(msg.get("References", ""))))]
+    thread = [*message_ids(header(msg, "In-Reply-To")),
+              *reversed(message_ids(header(msg, "References")))]
     interview_id = None
     for _name, addr in getaddresses(to_headers):
         local = addr.partition("@")[0].lower()
@@ -552,10 +570,7 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
 def trusted_by_headers(msg) -> bool:
     """SPF or DKIM pass in the topmost Authentication-Results, which our own receiving
     server adds (mail read over IMAP)."""
-    results = msg.get_all("Authentication-Results") or []
-    if not results:
-        return False
-    top = str(results[0]).lower()
+    top = header(msg, "Authentication-Results").lower()  # the first is the topmost
     return bool(re.search(r"\b(spf|dkim)=pass\b", top))
 
 

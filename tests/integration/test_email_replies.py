@@ -366,3 +366,28 @@ def test_a_token_is_used_up_only_by_a_request_that_was_taken(mail):
     assert mail.client.post("/email/inbound/mime", data=form).status_code == 403
     run_jobs()
     assert state() == "in_progress"
+
+
+NASTY = [
+    "\x00\xff\xfe",
+    "From: <<<>>>\r\n\r\nhi",
+    "From: a@b.example\r\nContent-Type: multipart/mixed; boundary=\r\n\r\n--\r\n",
+    "From: =?utf-8?q?=ZZ?= <a@b.example>\r\nSubject: =?x-unknown?b?////?=\r\n\r\nhi",
+    "From: a@b.example\r\nMessage-ID: <a@b\r\nIn-Reply-To: <<>>\r\n\r\nhi",
+    "From: a@b.example\r\nContent-Type: text/plain; charset=x-nonexistent\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n!!!!",
+    "From: a@b.example\r\nContent-Type: text/html\r\n\r\n<p>hi<script>x</script><b>there",
+    'From: "unterminated <a@b.example>\r\n\r\nhi',
+    "To: Ke.:G<[cq:EkkG\x0baq\t\u00e9B*-8!+X@#U\r\nAuto-Submitted: a!#)NO;>\r\n\r\nS(?#",
+    'Auto-Submitted: \u00e9-}+@z{mq:"sXHrf\x0bm\tm6>c\r\nFrom: SH7.<U"x^S[~!`\u00e9l,-bgF]a\r\n'
+    "References: g>zyu1f^<5\x0c\\G%h\r\n\r\nhi",
+]
+
+
+@pytest.mark.parametrize("raw", NASTY)
+def test_no_message_however_broken_is_a_server_error(mail, raw):
+    invite_by_email(mail)
+    resp = mail.client.post("/email/inbound/mime", data=mailgun_form(SIGNING_KEY, raw))
+    assert resp.status_code in (200, 400), resp.get_data(as_text=True)
+    run_jobs()
+    assert state() == "consent"
