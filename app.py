@@ -47,6 +47,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         with using(settings):  # bolt's OAuth stores take this app's engine
             slack.init_app(app, settings)
+    # ---- email ----
+    if settings.email_enabled:
+        from channels import email
+
+        email.init_app(app, settings)
+    # ---- end email ----
     errors.init_app(app)
     return app
 

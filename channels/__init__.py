@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from channels.base import Channel
+from channels.email import EmailChannel  # email
 from channels.slack import SlackChannel
 from channels.web import WebChannel
 from core.config import Settings, get_settings
 
 CHANNELS: dict[str, type[Channel]] = {cls.name: cls for cls in (WebChannel, SlackChannel)}
+CHANNELS[EmailChannel.name] = EmailChannel  # email
 
 
 def get(name: str, settings: Settings | None = None) -> Channel:

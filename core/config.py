@@ -49,6 +49,25 @@ class Settings(BaseSettings):
     slack_workspace_rate: float = Field(
         10.0, gt=0, le=100, description="Messages per second per Slack workspace.")
     invite_ttl_days: int = Field(7, ge=1, le=90, description="Days an invite link stays valid.")
+    # ---- email (channels/email.py) ----
+    smtp_url: str = Field("", description=(
+        "smtp://user:pass@host:587 (STARTTLS, required before credentials are sent) or "
+        "smtps://user:pass@host:465; empty → .eml files in MAIL_DIR."))
+    email_from: str = Field("", description="From address, e.g. 'Parley <hr@example.com>'.")
+    email_reply_domain: str = Field("", description=(
+        "Domain of the reply+<token>@ addresses replies go to; default: EMAIL_FROM's domain."))
+    email_inbound_signing_key: str = Field("", description=(
+        "Mailgun's webhook signing key; turns on POST /email/inbound."))
+    imap_url: str = Field("", description=(
+        "imaps://user:pass@host/INBOX (or imap:// with STARTTLS): the mailbox polled for replies."))
+    email_ca_file: str = Field("", description=(
+        "PEM file of extra CAs trusted for SMTP and IMAP (a private relay); empty → system CAs."))
+    mail_dir: str = Field("", description=(
+        "Where mail is written as .eml files when SMTP_URL is empty; default var/mail on the "
+        "embedded default (no DATABASE_URL), off otherwise."))
+    email_rate: float = Field(10.0, gt=0, le=1000, description="Emails per second through SMTP.")
+    smtp_timeout: float = Field(20.0, gt=0, le=120, description="Seconds per SMTP/IMAP exchange.")
+    # ---- end email ----
 
     @field_validator("database_url")
     @classmethod
@@ -98,6 +117,36 @@ class Settings(BaseSettings):
     @property
     def llm_enabled(self) -> bool:
         return bool(self.openai_api_key)
+
+    # ---- email ----
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url(cls, value: str) -> str:
+        if value and not value.startswith(("smtp://", "smtps://")):
+            raise ValueError("must start with smtp:// (STARTTLS) or smtps:// (implicit TLS)")
+        return value
+
+    @field_validator("imap_url")
+    @classmethod
+    def _imap_url(cls, value: str) -> str:
+        if value and not value.startswith(("imap://", "imaps://")):
+            raise ValueError("must start with imaps:// (implicit TLS) or imap:// (STARTTLS)")
+        return value
+
+    @property
+    def effective_mail_dir(self) -> Path | None:
+        """The .eml outbox: only without SMTP, and by default only on the embedded default,
+        so a new user sees what employees would receive."""
+        if self.smtp_url:
+            return None
+        if self.mail_dir:
+            return None if self.mail_dir == "off" else Path(self.mail_dir)
+        return None if self.database_url else self.var_dir / "mail"
+
+    @property
+    def email_enabled(self) -> bool:
+        return bool(self.smtp_url or self.effective_mail_dir)
+    # ---- end email ----
 
 
 def load_settings(**overrides) -> Settings:

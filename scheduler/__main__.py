@@ -9,12 +9,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from redis.exceptions import RedisError
 
 from core import jobs
+from core.config import get_settings
 
 log = logging.getLogger("scheduler")
 PERIODIC = {  # job path → seconds between runs
     "channels.durable.sweep": 30,
     "scheduler.jobs.tick_pauses": 15,
 }
+IMAP_EVERY = 20  # seconds between looks at IMAP_URL's mailbox
 
 
 def _enqueue(path: str, every: int) -> None:
@@ -26,16 +28,25 @@ def _enqueue(path: str, every: int) -> None:
         log.warning("queue unreachable, %s skipped this time: %s", path, exc)
 
 
+def schedule(settings) -> dict[str, int]:
+    """The periodic jobs these settings need, with their intervals."""
+    periodic = dict(PERIODIC)
+    if settings.imap_url:  # email: replies are read from a mailbox
+        periodic["channels.email.poll_imap"] = IMAP_EVERY
+    return periodic
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(message)s")
     # APScheduler says "Running job …" and "… executed successfully" at INFO on every tick;
     # they would bury the banner `make run` prints. Its warnings (a missed run) still show.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     clock = BlockingScheduler(timezone="UTC")
-    for path, every in PERIODIC.items():
+    periodic = schedule(get_settings())
+    for path, every in periodic.items():
         clock.add_job(_enqueue, "interval", seconds=every, args=(path, every),
                       id=path, coalesce=True, max_instances=1)
-    log.info("scheduler started: %s", ", ".join(PERIODIC))
+    log.info("scheduler started: %s", ", ".join(periodic))
     clock.start()
 
 

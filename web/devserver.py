@@ -51,6 +51,8 @@ def main() -> None:
     env = dict(os.environ, DATABASE_URL=settings.effective_database_url,
                SECRET_KEY=settings.secret_key, ADMIN_API_TOKEN=settings.admin_api_token,
                PORT=str(settings.port), VAR_DIR=str(settings.var_dir))
+    if settings.effective_mail_dir is not None:  # children get DATABASE_URL, so say it here
+        env["MAIL_DIR"] = str(settings.effective_mail_dir)
     children: list[subprocess.Popen] = []
     for sig in (signal.SIGINT, signal.SIGTERM):  # even where a shell ignores SIGINT
         signal.signal(sig, _unwind)
@@ -89,8 +91,19 @@ def banner(settings, link: str) -> str:
         f"  Admin token:    {token}\n"
         f"  Web-chat link:  {link}\n"
         f"  Try:  curl -H 'Authorization: Bearer {token}' {base}/api/v1/session-types\n"
+        f"{mail_line(settings)}"
         f"  Ctrl-C stops everything.\n"
     )
+
+
+def mail_line(settings) -> str:
+    """Where email goes: a new user sees what employees would receive."""
+    if settings.effective_mail_dir is not None:
+        return (f"  Email:          written as .eml files to {settings.effective_mail_dir} "
+                "(set SMTP_URL to send)\n")
+    if settings.smtp_url:
+        return f"  Email:          sent through {settings.smtp_url.split('@')[-1]}\n"
+    return ""
 
 
 def stop(children: list[subprocess.Popen]) -> None:
