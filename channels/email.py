@@ -22,6 +22,7 @@ import smtplib
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.errors import MessageError
@@ -37,6 +38,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from mailparser_reply.parser import EmailMessage as ReplyThread
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from channels.base import BadPayload, Channel, Forbidden, NeedsOperator, PermanentError
 from channels.durable import accept
@@ -224,10 +226,10 @@ class EmailChannel(Channel):
         if not raw:
             raise BadPayload("body-mime is missing: Mailgun posts the raw message only to "
                              "a URL ending in mime; forward the route to /email/inbound/mime")
-        trusted = any((request.form.get(k) or "").strip().lower() == "pass"
-                      for k in ("X-Mailgun-Spf", "X-Mailgun-Dkim-Check-Result"))
+        form = request.form
         return inbound_from(raw.encode("utf-8", "surrogateescape"), self.settings,
-                            authenticated=trusted, recipient=request.form.get("recipient", ""))
+                            authenticated=lambda msg: mailgun_vouches(form, msg),
+                            recipient=form.get("recipient", ""))
 
     def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
         return [Limit.rate("email:smtp", self.settings.email_rate)]
@@ -508,11 +510,12 @@ def message_ids(value: str | None) -> list[str]:
     return re.findall(r"<[^<>\s]+>", value or "")
 
 
-def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
+def inbound_from(raw: bytes, settings: Settings, *, authenticated: Callable[[Any], bool],
                  recipient: str = "") -> list[Inbound]:
     """A raw message → one Inbound for its interview, or [] to ignore it (auto-replies,
     bounces, and fresh mail whose sender nobody vouches for). Routing: the signed
-    plus-address first, then the thread headers, then (SPF/DKIM pass only) the sender."""
+    plus-address first, then the thread headers, then the sender when ``authenticated(msg)``
+    says the From domain itself was authenticated (DMARC, or DKIM aligned with From)."""
     try:
         msg = message_from_bytes(raw, policy=policy.default)
     except PARSE_ERRORS as exc:
@@ -556,9 +559,9 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
                 return []
             # the signed address or our own Message-ID names the thread: answer its person
             sender = interview.person.email or sender
-        elif not authenticated:
-            log.info("fresh email from %s ignored: no reply address, no thread, and no "
-                     "SPF or DKIM pass", sender)
+        elif not authenticated(msg):
+            log.info("fresh email from %s ignored: no reply address, no thread, and its "
+                     "From domain is not authenticated (DMARC, or DKIM of that domain)", sender)
             return []
         elif directory.by_email(s, sender) is None:  # answering strangers is backscatter
             log.info("fresh email from %s ignored: not in the directory", sender)
@@ -567,11 +570,51 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
                     text=text, interview_id=interview_id)]
 
 
-def trusted_by_headers(msg) -> bool:
-    """SPF or DKIM pass in the topmost Authentication-Results, which our own receiving
-    server adds (mail read over IMAP)."""
-    top = header(msg, "Authentication-Results").lower()  # the first is the topmost
-    return bool(re.search(r"\b(spf|dkim)=pass\b", top))
+def from_domain(msg) -> str:
+    return normal_address(header(msg, "From")).rpartition("@")[2]
+
+
+def dkim_domains(msg) -> list[str]:
+    """The d= of every DKIM-Signature the message carries."""
+    values = [str(v) for k, v in msg.raw_items() if k.lower() == "dkim-signature"]
+    return [m[1].lower() for v in values if (m := re.search(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", v))]
+
+
+def mailgun_vouches(form, msg) -> bool:
+    """Mailgun's DKIM verdict, for the From domain only. SPF describes the envelope sender,
+    not From, so it vouches for nobody here; and Mailgun does not say which signature
+    passed, so every signature must be the From domain's."""
+    if (form.get("X-Mailgun-Dkim-Check-Result") or "").strip().lower() != "pass":
+        return False
+    domains, own = dkim_domains(msg), from_domain(msg)
+    return bool(domains and own) and all(d == own for d in domains)
+
+
+def auth_results_vouch(msg, authserv_id: str) -> bool:
+    """DMARC pass, or DKIM pass with header.d = the From domain, in the topmost
+    Authentication-Results header our own receiving server (``authserv_id``) added (RFC
+    8601: anyone can write such a header; only the one naming our server is trusted)."""
+    if not authserv_id:
+        return False
+    own = from_domain(msg)
+    for key, value in msg.raw_items():
+        if key.lower() != "authentication-results":
+            continue
+        text = re.sub(r"\([^()]*\)", " ", str(value)).lower()  # drop comments
+        server, _, results = text.partition(";")
+        if server.split()[:1] != [authserv_id.lower()]:
+            continue
+        for result in results.split(";"):
+            method = re.match(r"\s*(dmarc|dkim)\s*=\s*(\w+)", result)
+            props = dict(re.findall(r"\b(header\.[a-z]+)\s*=\s*([^\s;]+)", result))
+            if not method or method[2] != "pass" or not own:
+                continue
+            if method[1] == "dmarc" and props.get("header.from", own) == own:
+                return True
+            if method[1] == "dkim" and props.get("header.d") == own:
+                return True
+        return False  # only the topmost of our own server's headers counts
+    return False
 
 
 def poll_imap() -> int:
@@ -613,17 +656,32 @@ def _poll(settings: Settings) -> int:
             _, data = conn.uid("FETCH", uid, "(BODY.PEEK[])")
             raw = next((part[1] for part in data if isinstance(part, tuple)), None)
             if raw is not None:
-                try:
-                    msg = message_from_bytes(raw, policy=policy.default)
-                    accept(inbound_from(raw, settings, authenticated=trusted_by_headers(msg)))
-                except BadPayload as exc:
-                    log.warning("IMAP message %s skipped: %s", uid.decode(), exc)
+                _take(raw, settings, uid.decode())
             conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
             done += 1
     finally:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             conn.logout()
     return done
+
+
+TRANSIENT = (DBAPIError, RedisError, OSError, imaplib.IMAP4.error)
+
+
+def _take(raw: bytes, settings: Settings, uid: str) -> None:
+    """One message from the mailbox into the inbox. Any error but a passing outage (the
+    database, the network) is logged and the message counts as read: one bad message must
+    never stall the mailbox for every later poll."""
+    authserv_id = settings.email_authserv_id
+    try:
+        accept(inbound_from(raw, settings,
+                            authenticated=lambda msg: auth_results_vouch(msg, authserv_id)))
+    except BadPayload as exc:
+        log.warning("IMAP message %s skipped: %s", uid, exc)
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.exception("IMAP message %s skipped: it could not be read", uid)
 
 
 def _quote(folder: str) -> str:

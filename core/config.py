@@ -60,6 +60,10 @@ class Settings(BaseSettings):
         "Mailgun's webhook signing key; turns on POST /email/inbound."))
     imap_url: str = Field("", description=(
         "imaps://user:pass@host/INBOX (or imap:// with STARTTLS): the mailbox polled for replies."))
+    email_authserv_id: str = Field("", description=(
+        "authserv-id of the Authentication-Results header your own mail server adds (e.g. "
+        "mx.example.com); over IMAP only that header is trusted, and without it fresh mail "
+        "(no reply address, no thread) is not routed by its sender."))
     email_ca_file: str = Field("", description=(
         "PEM file of extra CAs trusted for SMTP and IMAP (a private relay); empty → system CAs."))
     mail_dir: str = Field("", description=(

@@ -29,7 +29,8 @@ def mailbox():
     return Mailbox()
 
 
-def _world(make_app, request, cert, mailbox, *, scheme="imaps", implicit=True, tls=True):
+def _world(make_app, request, cert, mailbox, *, scheme="imaps", implicit=True, tls=True,
+           **settings):
     recorder = Recorder()
     smtp = smtp_server(recorder, starttls=cert)
     request.addfinalizer(smtp.stop)
@@ -38,7 +39,7 @@ def _world(make_app, request, cert, mailbox, *, scheme="imaps", implicit=True, t
     request.addfinalizer(imap.stop)
     app = make_app(library=True, smtp_url=f"smtp://parley:s3cret@127.0.0.1:{smtp.port}",
                    email_ca_file=str(cert[0]), email_from="Northwind HR <hr@northwind.example>",
-                   imap_url=f"{scheme}://parley:s3cret@127.0.0.1:{imap.port}/INBOX")
+                   imap_url=f"{scheme}://parley:s3cret@127.0.0.1:{imap.port}/INBOX", **settings)
     return EmailChat(app, recorder, ApiClient(app.test_client(), "test-admin-token"))
 
 
@@ -111,3 +112,63 @@ def test_imap_without_starttls_never_sends_the_password(make_app, request, cert,
     poll()
     assert not any(" LOGIN " in line for _, line in mailbox.commands)
     assert not mailbox.seen(uid) and state() == "consent"
+
+
+def test_a_message_that_cannot_be_parsed_is_skipped_and_never_stalls_the_mailbox(
+        make_app, request, cert, mailbox):
+    chat = _world(make_app, request, cert, mailbox)
+    invite_by_email(chat)
+    bad = mailbox.add(b"From: a@b.example\r\nContent-Type: +,#&0;b}a*\r\n\r\nhi\r\n")
+    good = mailbox.add(client_reply(chat.last, "1"))
+    poll()
+    assert mailbox.seen(bad) and mailbox.seen(good)  # logged and marked seen: not read again
+    assert state() == "in_progress"
+
+
+def _fresh(sender: str = "Ada Lovelace <ada@northwind.example>", results: str = "") -> bytes:
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    msg = EmailMessage()
+    for line in filter(None, results.split("\n")):
+        msg["Authentication-Results"] = line
+    msg["From"], msg["To"], msg["Subject"] = sender, "hr@northwind.example", "My answer"
+    msg["Message-ID"] = make_msgid(domain="mail.example.com")
+    msg.set_content(ANSWER + "\n")
+    return msg.as_bytes()
+
+
+def test_fresh_mail_is_routed_by_sender_only_on_our_own_servers_aligned_verdict(
+        make_app, request, cert, mailbox):
+    chat = _world(make_app, request, cert, mailbox, email_authserv_id="mx.northwind.example")
+    invite_by_email(chat)
+    mailbox.add(client_reply(chat.last, "1"))
+    poll()
+    before = participant_turns()
+    for forged in [
+        "",  # nobody vouches
+        "mx.northwind.example; spf=pass smtp.mailfrom=ada@northwind.example",  # envelope only
+        "mx.northwind.example; dkim=pass header.d=evil.example",  # another domain's key
+        "mx.evil.example; dmarc=pass header.from=northwind.example",  # not our server
+        "mx.northwind.example; dmarc=fail header.from=northwind.example\n"
+        "mx.northwind.example; dmarc=pass header.from=northwind.example",  # only the top one
+    ]:
+        mailbox.add(_fresh(results=forged))
+    poll()
+    assert participant_turns() == before
+    mailbox.add(_fresh(results="mx.northwind.example; dkim=pass (2048-bit key) "
+                               "header.d=northwind.example header.i=@northwind.example"))
+    poll()
+    assert participant_turns()[-1] == ANSWER
+
+
+def test_without_an_authserv_id_fresh_mail_over_imap_is_not_routed(make_app, request, cert,
+                                                                  mailbox):
+    chat = _world(make_app, request, cert, mailbox)
+    invite_by_email(chat)
+    mailbox.add(client_reply(chat.last, "1"))
+    poll()
+    before = participant_turns()
+    mailbox.add(_fresh(results="mx.northwind.example; dmarc=pass header.from=northwind.example"))
+    poll()
+    assert participant_turns() == before

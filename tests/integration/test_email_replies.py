@@ -143,15 +143,31 @@ def test_a_reply_is_routed_by_its_thread_when_the_plus_address_is_lost(mail):
     assert state() == "in_progress"
 
 
-def test_a_fresh_email_is_routed_by_sender_only_when_spf_or_dkim_passed(mail):
+def signed_by(raw: bytes, domain: str) -> bytes:
+    """The DKIM-Signature header a sending server adds (Mailgun checks it; we read d=)."""
+    return (f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s=s1;\r\n"
+            f" h=From:To:Subject; bh=abc=; b=def=\r\n").encode() + raw
+
+
+def test_a_fresh_email_is_routed_by_sender_only_when_dkim_of_its_from_domain_passed(mail):
     invite_by_email(mail)
     mail.reply("1")
-    fresh = client_reply(mail.last, ANSWER, to="hr@northwind.example", threaded=False)
     before = participant_turns()
-    assert mail.post(fresh) == 200  # From alone can be forged: ignored
+
+    def fresh():
+        return client_reply(mail.last, ANSWER, to="hr@northwind.example", threaded=False)
+
+    assert mail.post(fresh()) == 200  # From alone can be forged: ignored
+    # SPF vouches for the envelope sender, not for From
+    assert mail.post(fresh(), **{"X-Mailgun-Spf": "Pass"}) == 200
+    # a DKIM pass for someone else's domain says nothing about From
+    assert mail.post(signed_by(fresh(), "evil.example"),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
+    assert mail.post(signed_by(signed_by(fresh(), "northwind.example"), "evil.example"),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
     assert participant_turns() == before and counts()[0] == 1
-    fresh = client_reply(mail.last, ANSWER, to="hr@northwind.example", threaded=False)
-    assert mail.post(fresh, **{"X-Mailgun-Spf": "Pass"}) == 200
+    assert mail.post(signed_by(fresh(), "northwind.example"),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
     assert participant_turns()[-1] == ANSWER
 
 
@@ -353,7 +369,8 @@ def test_a_fresh_email_from_a_stranger_is_not_answered(mail):
     stranger = client_reply(mail.last, "Hello?", to="hr@northwind.example", threaded=False,
                             sender="Someone <someone@elsewhere.example>")
     sent = len(mail.recorder.received)
-    assert mail.post(stranger, **{"X-Mailgun-Spf": "Pass"}) == 200
+    assert mail.post(signed_by(stranger, "elsewhere.example"),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
     assert counts() == (0, 1) and len(mail.recorder.received) == sent
 
 
