@@ -388,17 +388,17 @@ def verify_mailgun(form, key: str, *, now: float | None = None) -> None:
         raise Forbidden("EMAIL_INBOUND_SIGNING_KEY is not set")
     if not (timestamp and token and signature) or not timestamp.isdigit() or len(token) > 200:
         raise Forbidden("timestamp, token and signature are required")
+    signature = signature.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", signature):  # compare_digest takes ASCII text only
+        raise Forbidden("invalid Mailgun signature")
     good = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(good, signature.strip().lower()):
+    if not hmac.compare_digest(good, signature):
         raise Forbidden("invalid Mailgun signature")
     if abs((now or time.time()) - int(timestamp)) > MAX_AGE:
         raise Forbidden("stale Mailgun signature (more than 5 minutes old)")
-    try:
-        seen = jobs.connection().exists(_token_key(token))
-    except RedisError as exc:  # Message-ID dedup still drops a replayed message
-        log.warning("queue unreachable, Mailgun token not checked for replay: %s", exc)
-        return
-    if seen:
+    # RedisError propagates: the route answers 503 and Mailgun retries (a replay check
+    # that was skipped would take a replayed token)
+    if jobs.connection().exists(_token_key(token)):
         raise Forbidden("replayed Mailgun token")
 
 
@@ -755,6 +755,11 @@ def inbound():
     except Forbidden as exc:
         log.warning("email webhook refused: %s", exc)
         return {"error": {"code": "forbidden", "message": str(exc)}}, 403
+    except RedisError as exc:
+        log.warning("queue unreachable, Mailgun token cannot be checked; 503 so Mailgun "
+                    "retries: %s", exc)
+        return ({"error": {"code": "unavailable", "message": "try again later"}}, 503,
+                {"Retry-After": "60"})
     try:
         inbounds = channel.parse(request)
     except BadPayload as exc:

@@ -232,6 +232,27 @@ def test_the_webhook_refuses_forged_stale_and_replayed_requests(mail):
     assert counts()[0] == 1
 
 
+@pytest.mark.parametrize("signature", ["é" * 64, "é", "Z" * 64, "0" * 63, ""])
+def test_a_signature_that_is_not_hex_is_a_403(mail, signature):
+    form = {**mailgun_form(SIGNING_KEY, client_reply_to_nobody()), "signature": signature}
+    resp = mail.client.post("/email/inbound/mime", data=form)
+    assert resp.status_code == 403 and counts() == (0, 0)
+
+
+def client_reply_to_nobody() -> bytes:
+    return b"From: ada@northwind.example\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+def test_while_redis_is_down_the_webhook_asks_mailgun_to_retry(mail, make_app):
+    invite_by_email(mail)
+    offline = make_app(redis_url="redis://127.0.0.1:1/0", email_inbound_signing_key=SIGNING_KEY,
+                       smtp_url="smtp://127.0.0.1:1")
+    form = mailgun_form(SIGNING_KEY, client_reply(mail.last, "1"))
+    resp = offline.test_client().post("/email/inbound/mime", data=form)
+    assert resp.status_code == 503 and counts()[0] == 0  # replay not checkable: not taken
+    assert mail.client.post("/email/inbound/mime", data=form).status_code == 200  # the retry
+
+
 def test_a_duplicate_message_is_stored_once(mail):
     invite_by_email(mail)
     raw = client_reply(mail.last, "1")
