@@ -547,15 +547,23 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: Callable[[Any
                 break
     data = {"message_id": event_id}
     with db.session_scope() as s:
+        by_thread = False
         if interview_id is None and thread:
             interview_id = s.scalar(
                 select(OutboundRecord.interview_id)
                 .where(OutboundRecord.channel == "email",
                        OutboundRecord.provider_message_id.in_(thread[:50]),
                        OutboundRecord.interview_id.is_not(None)).limit(1))
+            by_thread = interview_id is not None
         if interview_id is not None:
             interview = s.get(Interview, interview_id)
             if interview is None:
+                return []
+            # Message-IDs are not secret (anyone in copy has them): by thread, only its person
+            # (a person has one email, so an authenticated sender could be no one else)
+            if by_thread and sender != (interview.person.email or "").lower():
+                log.info("email from %s ignored: it is in interview %s's thread but not from "
+                         "its person", sender, interview_id)
                 return []
             # the signed address or our own Message-ID names the thread: answer its person
             sender = interview.person.email or sender

@@ -149,6 +149,17 @@ def signed_by(raw: bytes, domain: str) -> bytes:
             f" h=From:To:Subject; bh=abc=; b=def=\r\n").encode() + raw
 
 
+def test_a_reply_in_the_thread_from_someone_else_is_ignored(mail):
+    invite_by_email(mail)
+    # Message-IDs are not secret: whoever saw the mail can write into its thread
+    other = client_reply(mail.last, "1", to="hr@northwind.example",
+                         sender="Mallory <mallory@evil.example>")
+    assert mail.post(other) == 200
+    assert state() == "consent" and counts()[0] == 0
+    mail.reply("1", to="hr@northwind.example", sender="Ada <ADA@Northwind.Example>")
+    assert state() == "in_progress"
+
+
 def test_a_fresh_email_is_routed_by_sender_only_when_dkim_of_its_from_domain_passed(mail):
     invite_by_email(mail)
     mail.reply("1")
