@@ -27,7 +27,7 @@ from datetime import datetime
 from email import message_from_bytes, policy
 from email.errors import MessageError
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,13 @@ def sign(secret: str, *parts: object) -> str:
     change the case of an address's local part."""
     text = ":".join(str(p) for p in parts)
     return hmac.new(secret.encode(), f"email:{text}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def outbound_message_id(secret: str, record_id: int, domain: str) -> str:
+    """The Message-ID of outbox row ``record_id``: the same on every attempt (a retry after
+    an interrupted one is the same message, which mail clients show once) and unique to
+    this install (the signature part)."""
+    return f"<out-{record_id}.{sign(secret, 'message-id', record_id)[:16]}@{domain}>"
 
 
 def reply_token(secret: str, interview_id: int) -> str:
@@ -256,7 +263,7 @@ class EmailChannel(Channel):
     def compose(self, address: Address, message: Outbound, record_id: int) -> EmailMessage:
         settings, secret = self.settings, self.settings.secret_key
         domain = reply_domain(settings)
-        message_id = make_msgid(domain=domain)
+        message_id = outbound_message_id(secret, record_id, domain)
         base = settings.effective_public_base_url
         if message.interview_id is None:  # an invite to a web link, or a system note
             subject = address.data.get("subject") or "A message from Parley"
@@ -344,7 +351,7 @@ def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
             conn = smtplib.SMTP_SSL(host, port, timeout=settings.smtp_timeout, context=context)
         else:
             conn = smtplib.SMTP(host, port, timeout=settings.smtp_timeout)
-        with conn:
+        try:
             conn.ehlo()
             secure = implicit
             if not implicit and conn.has_extn("starttls"):
@@ -357,6 +364,12 @@ def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
                                         "not send the SMTP password unencrypted")
                 conn.login(user, password)
             conn.send_message(msg, from_addr=envelope_from, to_addrs=[to])
+        except BaseException:
+            conn.close()
+            raise
+        # the server took the message: it is sent, whatever becomes of the goodbye
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            conn.quit()
     except smtplib.SMTPAuthenticationError as exc:
         raise NeedsOperator(f"the SMTP server refused Parley's credentials: {exc}") from exc
     except ssl.SSLCertVerificationError as exc:

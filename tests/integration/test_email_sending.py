@@ -184,3 +184,33 @@ def test_an_untrusted_certificate_holds_the_mail_for_an_operator(make_app, reque
     _invite(app)
     [(status, _, _, error)] = _outbox()
     assert status == "held" and "EMAIL_CA_FILE" in error and recorder.received == []
+
+
+def test_a_message_the_server_took_is_sent_once_even_if_the_goodbye_fails(make_app, request,
+                                                                          recorder, cert):
+    recorder.quit_reply = "421 4.3.2 shutting down"  # after DATA was accepted
+    server = _start(request, recorder, starttls=cert)
+    app = make_app(library=True, email_from=FROM, email_ca_file=str(cert[0]),
+                   smtp_url=f"smtp://parley:s3cret@127.0.0.1:{server.port}")
+    _invite(app)
+    run_jobs(retries=True)
+    [got] = recorder.received
+    [(status, _, message_id, _)] = _outbox()
+    assert status == "sent" and message_id == got["message"]["Message-ID"].strip()
+
+
+def test_every_attempt_at_one_outbox_row_is_the_same_message(make_app, tmp_path):
+    from channels.email import EmailChannel
+    from core.messages import Address, Outbound
+
+    app = make_app(library=True, mail_dir=str(tmp_path / "mail"), email_from=FROM,
+                   email_reply_domain=REPLY_DOMAIN)
+    channel = EmailChannel(app.config["SETTINGS"])
+    to = Address("email", "ada@northwind.example")
+    first, again = (channel.compose(to, Outbound("Hi"), 7) for _ in range(2))
+    assert first["Message-ID"] == again["Message-ID"]
+    assert first["Message-ID"].endswith(f"@{REPLY_DOMAIN}>")
+    assert channel.compose(to, Outbound("Hi"), 8)["Message-ID"] != first["Message-ID"]
+    other = EmailChannel(load_settings(**{**app.config["SETTINGS"].model_dump(),
+                                          "secret_key": "another install"}))
+    assert other.compose(to, Outbound("Hi"), 7)["Message-ID"] != first["Message-ID"]
