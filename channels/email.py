@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import imaplib
+import ipaddress
 import logging
 import re
 import smtplib
@@ -31,7 +32,7 @@ from email.utils import format_datetime, getaddresses, parseaddr
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import Blueprint, Flask, current_app, render_template, request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -337,6 +338,18 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+def plain_allowed(url) -> bool:
+    """Mail may cross the wire unencrypted only to a relay on this host (as written in
+    SMTP_URL: no name lookup decides it) or when the operator said so (``?tls=off``)."""
+    if parse_qs(url.query).get("tls") == ["off"]:
+        return True
+    host = url.hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
     """One message through the relay. STARTTLS whenever the server offers it; credentials
     only over TLS. 5xx for the recipient → permanent; refused credentials → an operator."""
@@ -358,10 +371,14 @@ def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
                 conn.starttls(context=context)
                 conn.ehlo()
                 secure = True
+            if not secure and user:
+                raise NeedsOperator(f"{host}:{port} does not offer STARTTLS; Parley will "
+                                    "not send the SMTP password unencrypted")
+            if not secure and not plain_allowed(url):
+                raise NeedsOperator(f"{host}:{port} does not offer STARTTLS; Parley sends mail "
+                                    "unencrypted only to a relay on this host (localhost, "
+                                    "127.0.0.1) or when SMTP_URL ends in ?tls=off")
             if user:
-                if not secure:
-                    raise NeedsOperator(f"{host}:{port} does not offer STARTTLS; Parley will "
-                                        "not send the SMTP password unencrypted")
                 conn.login(user, password)
             conn.send_message(msg, from_addr=envelope_from, to_addrs=[to])
         except BaseException:

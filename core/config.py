@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     # ---- email (channels/email.py) ----
     smtp_url: str = Field("", description=(
         "smtp://user:pass@host:587 (STARTTLS, required before credentials are sent) or "
-        "smtps://user:pass@host:465; empty → .eml files in MAIL_DIR."))
+        "smtps://user:pass@host:465; empty → .eml files in MAIL_DIR. Mail goes out only over "
+        "TLS unless the host is localhost/loopback or the URL ends in ?tls=off."))
     email_from: str = Field("", description="From address, e.g. 'Parley <hr@example.com>'.")
     email_reply_domain: str = Field("", description=(
         "Domain of the reply+<token>@ addresses replies go to; default: EMAIL_FROM's domain."))

@@ -150,6 +150,25 @@ def test_a_server_without_starttls_may_relay_without_credentials(make_app, reque
     assert not got["tls"] and got["login"] is None
 
 
+# 0.0.0.0 reaches this host but is no loopback name: it stands for a relay elsewhere
+def test_mail_is_not_sent_unencrypted_to_a_relay_elsewhere(make_app, request, recorder):
+    server = _start(request, recorder)  # no STARTTLS (or an attacker stripped it)
+    app = make_app(library=True, email_from=FROM, smtp_url=f"smtp://0.0.0.0:{server.port}")
+    _invite(app)
+    assert recorder.received == []
+    [(status, _, _, error)] = _outbox()
+    assert status == "held" and "tls=off" in error  # an operator decides
+
+
+def test_smtp_url_can_opt_out_of_tls_explicitly(make_app, request, recorder):
+    server = _start(request, recorder)
+    app = make_app(library=True, email_from=FROM,
+                   smtp_url=f"smtp://0.0.0.0:{server.port}?tls=off")
+    _invite(app)
+    [got] = recorder.received
+    assert not got["tls"] and [s for s, *_ in _outbox()] == ["sent"]
+
+
 def test_a_refused_recipient_fails_for_good_and_is_visible(make_app, request, recorder, cert):
     recorder.refuse["ghost@northwind.example"] = "550 5.1.1 no such user"
     server = _start(request, recorder, starttls=cert)
