@@ -787,6 +787,7 @@ MAX_INBOUND = 30 * 1024 * 1024  # a reply with photos; Mailgun caps a message at
 def inbound():
     """Mailgun's routed-message webhook: verify, parse, store once, answer at once."""
     request.max_content_length = MAX_INBOUND
+    request.max_form_memory_size = MAX_INBOUND  # body-mime is a text field, in multipart too
     channel = EmailChannel(_settings())
     try:
         channel.verify(request)

@@ -328,6 +328,21 @@ def test_a_reply_with_a_large_photo_is_taken(mail):
     assert state() == "in_progress"
 
 
+def test_a_large_reply_posted_as_multipart_form_data_is_taken(mail):
+    invite_by_email(mail)
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(client_reply(mail.last, "1"), policy=policy.default)
+    msg.add_attachment(b"\xff\xd8" + b"\0" * 2_200_000, maintype="image", subtype="jpeg",
+                       filename="IMG_0002.jpg")  # ~3 MB once base64-encoded
+    form = mailgun_form(SIGNING_KEY, msg.as_bytes())
+    assert len(form["body-mime"]) > 2_900_000
+    resp = mail.client.post("/email/inbound/mime", data=form, content_type="multipart/form-data")
+    assert resp.status_code == 200, resp.status_code
+    run_jobs()
+    assert state() == "in_progress"
+
+
 def test_a_reminder_is_marked_auto_generated_and_stays_in_the_thread(mail):
     from datetime import timedelta
 
