@@ -161,17 +161,23 @@ def reply_hint(message: Outbound) -> str:
     return "Reply with " + ", ".join(numbers[:-1]) + " or " + numbers[-1] + "."
 
 
+def one_line(value: str) -> str:
+    """A header value built from data (a session's name, a display name): a line break in
+    it would make the header invalid, and every mail of that session fail."""
+    return " ".join(value.split())
+
+
 def render_mail(message: Outbound, mail: Mail, *, sender: str) -> EmailMessage:
     """The MIME message: multipart/alternative text + HTML, threaded, with the headers a
     well-behaved sender sets."""
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    msg["From"] = one_line(sender)
+    msg["To"] = one_line(mail.to)
+    msg["Subject"] = one_line(mail.subject)
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = mail.message_id
     if mail.reply_to:
-        msg["Reply-To"] = mail.reply_to
+        msg["Reply-To"] = one_line(mail.reply_to)
     if mail.in_reply_to:
         msg["In-Reply-To"] = mail.in_reply_to
     if mail.references:

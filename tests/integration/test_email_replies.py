@@ -343,6 +343,16 @@ def test_a_large_reply_posted_as_multipart_form_data_is_taken(mail):
     assert state() == "in_progress"
 
 
+def test_a_session_name_with_a_line_break_still_reaches_the_person(mail):
+    session = make_session(mail.api, "onboarding-30-day", name="30-Day Onboarding\nCheck-In")
+    resp = mail.api.post(f"/sessions/{session['id']}/invites",
+                         {"person": {"name": "Ada Lovelace", "email": "ada@northwind.example"},
+                          "channel": "email"})
+    assert resp.status_code == 201, resp.get_json()
+    run_jobs()
+    assert mail.last["Subject"] == "30-Day Onboarding Check-In"
+
+
 def test_a_reminder_is_marked_auto_generated_and_stays_in_the_thread(mail):
     from datetime import timedelta
 
