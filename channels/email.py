@@ -310,18 +310,19 @@ class EmailChannel(Channel):
         return f"{self.settings.effective_public_base_url}/email/unsubscribe/{token}"
 
 
+    def settled(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Drop a web link's secret token from the outbox once the row is sent or failed for
+        good: the raw token exists nowhere else, and it is the person's, not ours to keep."""
+        text = payload.get("text", "")
+        return {**payload, "text": LINK.sub(SCRUBBED, text)} if LINK.search(text) else payload
+
+
 def _sent(record_id: int, message_id: str) -> None:
-    """Record the Message-ID at once (so a retry finds it) and drop a web link's secret
-    token from the outbox: the raw token exists nowhere else, and once sent it is the
-    person's, not ours to keep."""
+    """Record the Message-ID at once, before the outbox row is finished (so a retry after
+    an interruption finds it)."""
     with db.session_scope() as s:
-        record = s.get(OutboundRecord, record_id)
-        if record is None:
-            return
-        record.provider_message_id = message_id
-        text = record.payload.get("text", "")
-        if LINK.search(text):
-            record.payload = {**record.payload, "text": LINK.sub(SCRUBBED, text)}
+        s.execute(update(OutboundRecord).where(OutboundRecord.id == record_id)
+                  .values(provider_message_id=message_id))
 
 
 # ---- transports ------------------------------------------------------------------------------
@@ -756,7 +757,7 @@ def invite_mail(s, invite: Invite, link: str, settings: Settings) -> OutboundRec
         address=Address("email", person.email,
                         {"subject": f"{session.name}: your private link",
                          "invite": invite.id}).to_dict(),
-        payload=Outbound(text, role="system").to_dict())
+        payload=Outbound(text, role="system").to_dict(), invite_id=invite.id)
     s.add(record)
     s.flush()
     return record

@@ -179,6 +179,37 @@ def test_a_refused_recipient_fails_for_good_and_is_visible(make_app, request, re
     assert status == "failed" and "550" in error and recorder.received == []
 
 
+
+def test_a_link_that_could_not_be_delivered_leaves_the_outbox_and_marks_the_invite(
+        make_app, request, recorder, cert):
+    recorder.refuse["ghost@northwind.example"] = "550 5.1.1 no such user"
+    server = _start(request, recorder, starttls=cert)
+    app = make_app(library=True, email_from=FROM, email_ca_file=str(cert[0]),
+                   smtp_url=f"smtp://parley:s3cret@127.0.0.1:{server.port}")
+    invite = _invite(app, email="ghost@northwind.example")
+    [(status, stored, _, _)] = _outbox()
+    assert status == "failed"
+    assert invite["link"] not in stored and "[link removed after sending]" in stored
+    with db.session_scope() as s:
+        from core.models import Invite
+
+        row = s.get(Invite, invite["id"])
+        assert row.status == "unreachable" and "550" in row.status_reason
+
+
+def test_a_held_link_is_kept_for_the_next_try(make_app, request, recorder):
+    server = _start(request, recorder)  # no STARTTLS: held for an operator, tried again
+    app = make_app(library=True, email_from=FROM,
+                   smtp_url=f"smtp://parley:s3cret@127.0.0.1:{server.port}")
+    invite = _invite(app)
+    [(status, stored, _, _)] = _outbox()
+    assert status == "held" and invite["link"] in stored
+    with db.session_scope() as s:
+        from core.models import Invite
+
+        assert s.get(Invite, invite["id"]).status == "sent"  # not given up on
+
+
 def test_an_smtp_outage_is_retried_and_sent_once(make_app, request, recorder, cert):
     server = smtp_server(recorder, starttls=cert)
     port = server.port
