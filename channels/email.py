@@ -664,8 +664,9 @@ def auth_results_vouch(msg, authserv_id: str) -> bool:
 
 def poll_imap() -> int:
     """Scheduler job: read unseen messages from IMAP_URL, hand each to the inbox once, then
-    mark it seen. A crash in between reads it again, and the inbox's Message-ID key drops
-    the copy, so each message is processed exactly once."""
+    delete it from the mailbox (one that is ignored is only marked seen). A crash in between
+    reads it again, and the inbox's Message-ID key drops the copy, so each message is
+    processed exactly once."""
     settings = get_settings()
     if not settings.imap_url:
         return 0
@@ -685,14 +686,14 @@ def _poll(settings: Settings) -> int:
                                  timeout=settings.smtp_timeout)
     else:
         conn = imaplib.IMAP4(host, url.port or 143, timeout=settings.smtp_timeout)
-        if "STARTTLS" in conn.capabilities:
-            conn.starttls(ssl_context=context)
-        elif url.username:
-            conn.logout()
-            raise NeedsOperator(f"{host} does not offer STARTTLS; Parley will not send the "
-                                "IMAP password unencrypted")
-    done = 0
+    done = deleted = 0
     try:
+        if url.scheme != "imaps":
+            if "STARTTLS" in conn.capabilities:
+                conn.starttls(ssl_context=context)
+            elif url.username:
+                raise NeedsOperator(f"{host} does not offer STARTTLS; Parley will not send "
+                                    "the IMAP password unencrypted")
         if url.username:
             conn.login(unquote(url.username), unquote(url.password or ""))
         conn.select(_quote(folder))
@@ -700,10 +701,15 @@ def _poll(settings: Settings) -> int:
         for uid in (found[0] or b"").split():
             _, data = conn.uid("FETCH", uid, "(BODY.PEEK[])")
             raw = next((part[1] for part in data if isinstance(part, tuple)), None)
-            if raw is not None:
-                _take(raw, settings, uid.decode())
-            conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+            # a reply the inbox holds is deleted from the mailbox: an interview's answers
+            # then live only in Parley, and deleting the interview leaves nothing behind
+            taken = raw is not None and _take(raw, settings, uid.decode())
+            typ, _ = conn.uid("STORE", uid, "+FLAGS",
+                              "(\\Seen \\Deleted)" if taken else "(\\Seen)")
+            deleted += taken and typ == "OK"
             done += 1
+        if deleted:
+            conn.expunge()
     finally:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             conn.logout()
@@ -713,20 +719,24 @@ def _poll(settings: Settings) -> int:
 TRANSIENT = (DBAPIError, RedisError, OSError, imaplib.IMAP4.error)
 
 
-def _take(raw: bytes, settings: Settings, uid: str) -> None:
-    """One message from the mailbox into the inbox. Any error but a passing outage (the
-    database, the network) is logged and the message counts as read: one bad message must
-    never stall the mailbox for every later poll."""
+def _take(raw: bytes, settings: Settings, uid: str) -> bool:
+    """One message from the mailbox into the inbox; True when the inbox holds it (now or
+    from an earlier poll). Any error but a passing outage (the database, the network) is
+    logged and the message counts as read: one bad message must never stall the mailbox
+    for every later poll."""
     authserv_id = settings.email_authserv_id
     try:
-        accept(inbound_from(raw, settings,
-                            authenticated=lambda msg: auth_results_vouch(msg, authserv_id)))
+        inbounds = inbound_from(raw, settings,
+                                authenticated=lambda msg: auth_results_vouch(msg, authserv_id))
+        accept(inbounds)
+        return bool(inbounds)
     except BadPayload as exc:
         log.warning("IMAP message %s skipped: %s", uid, exc)
     except TRANSIENT:
         raise
     except Exception:
         log.exception("IMAP message %s skipped: it could not be read", uid)
+    return False
 
 
 def _quote(folder: str) -> str:
