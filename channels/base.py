@@ -87,3 +87,9 @@ class Channel(ABC):
     def find_sent(self, address: Address, ref: str) -> str | None:
         """Did an interrupted attempt reach the provider? Its message id, or None."""
         return None
+
+    def settled(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload to keep once its outbox row is settled (sent, or failed for good;
+        not while held, since it is tried again): drop what must not outlive the sending,
+        e.g. a secret link. ``channels.durable`` stores what this returns."""
+        return payload

@@ -24,7 +24,7 @@ import channels
 from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
 from core import db, invites, jobs, ratelimit
 from core.messages import Address, Inbound, Outbound, storable
-from core.models import InboundEvent, Interview, OutboundRecord, utcnow
+from core.models import InboundEvent, Interview, Invite, OutboundRecord, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,23 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
             interview = s.get(Interview, record.interview_id)
             if interview.invite.status in ("created", "sent"):  # they never answered
                 fresh = _fall_back(s, record, interview, error)
+        if record.invite_id and not record.interview_id:  # a link to an invite, sent apart
+            _invite_reached(s.get(Invite, record.invite_id), record.channel, status, error)
+        if status in ("sent", "failed"):
+            record.payload = channels.get(record.channel).settled(record.payload)
     if fresh is not None:
         jobs.enqueue_deliveries([fresh])
+
+
+def _invite_reached(invite: Invite | None, channel: str, status: str, error: str) -> None:
+    """A message carrying an invite's link settled: the invite was sent, or the person is
+    unreachable there."""
+    if invite is None:
+        return
+    if status == "sent" and invite.status == "created":
+        invite.status = "sent"
+    elif status == "failed" and invite.status in ("created", "sent"):
+        invite.status, invite.status_reason = "unreachable", f"{channel}: {error}"[:2000]
 
 
 def _fall_back(s, record: OutboundRecord, interview: Interview, error: str) -> int | None:

@@ -16,27 +16,30 @@ import contextlib
 import hashlib
 import hmac
 import imaplib
+import ipaddress
 import logging
 import re
 import smtplib
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.errors import MessageError
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
+from email.utils import format_datetime, getaddresses, parseaddr
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import Blueprint, Flask, current_app, render_template, request
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from mailparser_reply.parser import EmailMessage as ReplyThread
 from redis.exceptions import RedisError
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from channels.base import BadPayload, Channel, Forbidden, NeedsOperator, PermanentError
 from channels.durable import accept
@@ -69,6 +72,13 @@ def sign(secret: str, *parts: object) -> str:
     change the case of an address's local part."""
     text = ":".join(str(p) for p in parts)
     return hmac.new(secret.encode(), f"email:{text}".encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def outbound_message_id(secret: str, record_id: int, domain: str) -> str:
+    """The Message-ID of outbox row ``record_id``: the same on every attempt (a retry after
+    an interrupted one is the same message, which mail clients show once) and unique to
+    this install (the signature part)."""
+    return f"<out-{record_id}.{sign(secret, 'message-id', record_id)[:16]}@{domain}>"
 
 
 def reply_token(secret: str, interview_id: int) -> str:
@@ -151,17 +161,23 @@ def reply_hint(message: Outbound) -> str:
     return "Reply with " + ", ".join(numbers[:-1]) + " or " + numbers[-1] + "."
 
 
+def one_line(value: str) -> str:
+    """A header value built from data (a session's name, a display name): a line break in
+    it would make the header invalid, and every mail of that session fail."""
+    return " ".join(value.split())
+
+
 def render_mail(message: Outbound, mail: Mail, *, sender: str) -> EmailMessage:
     """The MIME message: multipart/alternative text + HTML, threaded, with the headers a
     well-behaved sender sets."""
     msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = mail.to
-    msg["Subject"] = mail.subject
+    msg["From"] = one_line(sender)
+    msg["To"] = one_line(mail.to)
+    msg["Subject"] = one_line(mail.subject)
     msg["Date"] = format_datetime(utcnow())
     msg["Message-ID"] = mail.message_id
     if mail.reply_to:
-        msg["Reply-To"] = mail.reply_to
+        msg["Reply-To"] = one_line(mail.reply_to)
     if mail.in_reply_to:
         msg["In-Reply-To"] = mail.in_reply_to
     if mail.references:
@@ -224,10 +240,10 @@ class EmailChannel(Channel):
         if not raw:
             raise BadPayload("body-mime is missing: Mailgun posts the raw message only to "
                              "a URL ending in mime; forward the route to /email/inbound/mime")
-        trusted = any((request.form.get(k) or "").strip().lower() == "pass"
-                      for k in ("X-Mailgun-Spf", "X-Mailgun-Dkim-Check-Result"))
+        form = request.form
         return inbound_from(raw.encode("utf-8", "surrogateescape"), self.settings,
-                            authenticated=trusted, recipient=request.form.get("recipient", ""))
+                            authenticated=lambda msg: mailgun_vouches(form, msg),
+                            recipient=form.get("recipient", ""))
 
     def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
         return [Limit.rate("email:smtp", self.settings.email_rate)]
@@ -254,7 +270,7 @@ class EmailChannel(Channel):
     def compose(self, address: Address, message: Outbound, record_id: int) -> EmailMessage:
         settings, secret = self.settings, self.settings.secret_key
         domain = reply_domain(settings)
-        message_id = make_msgid(domain=domain)
+        message_id = outbound_message_id(secret, record_id, domain)
         base = settings.effective_public_base_url
         if message.interview_id is None:  # an invite to a web link, or a system note
             subject = address.data.get("subject") or "A message from Parley"
@@ -294,18 +310,19 @@ class EmailChannel(Channel):
         return f"{self.settings.effective_public_base_url}/email/unsubscribe/{token}"
 
 
+    def settled(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Drop a web link's secret token from the outbox once the row is sent or failed for
+        good: the raw token exists nowhere else, and it is the person's, not ours to keep."""
+        text = payload.get("text", "")
+        return {**payload, "text": LINK.sub(SCRUBBED, text)} if LINK.search(text) else payload
+
+
 def _sent(record_id: int, message_id: str) -> None:
-    """Record the Message-ID at once (so a retry finds it) and drop a web link's secret
-    token from the outbox: the raw token exists nowhere else, and once sent it is the
-    person's, not ours to keep."""
+    """Record the Message-ID at once, before the outbox row is finished (so a retry after
+    an interruption finds it)."""
     with db.session_scope() as s:
-        record = s.get(OutboundRecord, record_id)
-        if record is None:
-            return
-        record.provider_message_id = message_id
-        text = record.payload.get("text", "")
-        if LINK.search(text):
-            record.payload = {**record.payload, "text": LINK.sub(SCRUBBED, text)}
+        s.execute(update(OutboundRecord).where(OutboundRecord.id == record_id)
+                  .values(provider_message_id=message_id))
 
 
 # ---- transports ------------------------------------------------------------------------------
@@ -328,6 +345,18 @@ def tls_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
+def plain_allowed(url) -> bool:
+    """Mail may cross the wire unencrypted only to a relay on this host (as written in
+    SMTP_URL: no name lookup decides it) or when the operator said so (``?tls=off``)."""
+    if parse_qs(url.query).get("tls") == ["off"]:
+        return True
+    host = url.hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
     """One message through the relay. STARTTLS whenever the server offers it; credentials
     only over TLS. 5xx for the recipient → permanent; refused credentials → an operator."""
@@ -342,19 +371,29 @@ def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
             conn = smtplib.SMTP_SSL(host, port, timeout=settings.smtp_timeout, context=context)
         else:
             conn = smtplib.SMTP(host, port, timeout=settings.smtp_timeout)
-        with conn:
+        try:
             conn.ehlo()
             secure = implicit
             if not implicit and conn.has_extn("starttls"):
                 conn.starttls(context=context)
                 conn.ehlo()
                 secure = True
+            if not secure and user:
+                raise NeedsOperator(f"{host}:{port} does not offer STARTTLS; Parley will "
+                                    "not send the SMTP password unencrypted")
+            if not secure and not plain_allowed(url):
+                raise NeedsOperator(f"{host}:{port} does not offer STARTTLS; Parley sends mail "
+                                    "unencrypted only to a relay on this host (localhost, "
+                                    "127.0.0.1) or when SMTP_URL ends in ?tls=off")
             if user:
-                if not secure:
-                    raise NeedsOperator(f"{host}:{port} does not offer STARTTLS; Parley will "
-                                        "not send the SMTP password unencrypted")
                 conn.login(user, password)
             conn.send_message(msg, from_addr=envelope_from, to_addrs=[to])
+        except BaseException:
+            conn.close()
+            raise
+        # the server took the message: it is sent, whatever becomes of the goodbye
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            conn.quit()
     except smtplib.SMTPAuthenticationError as exc:
         raise NeedsOperator(f"the SMTP server refused Parley's credentials: {exc}") from exc
     except ssl.SSLCertVerificationError as exc:
@@ -386,17 +425,17 @@ def verify_mailgun(form, key: str, *, now: float | None = None) -> None:
         raise Forbidden("EMAIL_INBOUND_SIGNING_KEY is not set")
     if not (timestamp and token and signature) or not timestamp.isdigit() or len(token) > 200:
         raise Forbidden("timestamp, token and signature are required")
+    signature = signature.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", signature):  # compare_digest takes ASCII text only
+        raise Forbidden("invalid Mailgun signature")
     good = hmac.new(key.encode(), (timestamp + token).encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(good, signature.strip().lower()):
+    if not hmac.compare_digest(good, signature):
         raise Forbidden("invalid Mailgun signature")
     if abs((now or time.time()) - int(timestamp)) > MAX_AGE:
         raise Forbidden("stale Mailgun signature (more than 5 minutes old)")
-    try:
-        seen = jobs.connection().exists(_token_key(token))
-    except RedisError as exc:  # Message-ID dedup still drops a replayed message
-        log.warning("queue unreachable, Mailgun token not checked for replay: %s", exc)
-        return
-    if seen:
+    # RedisError propagates: the route answers 503 and Mailgun retries (a replay check
+    # that was skipped would take a replayed token)
+    if jobs.connection().exists(_token_key(token)):
         raise Forbidden("replayed Mailgun token")
 
 
@@ -508,11 +547,12 @@ def message_ids(value: str | None) -> list[str]:
     return re.findall(r"<[^<>\s]+>", value or "")
 
 
-def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
+def inbound_from(raw: bytes, settings: Settings, *, authenticated: Callable[[Any], bool],
                  recipient: str = "") -> list[Inbound]:
     """A raw message → one Inbound for its interview, or [] to ignore it (auto-replies,
     bounces, and fresh mail whose sender nobody vouches for). Routing: the signed
-    plus-address first, then the thread headers, then (SPF/DKIM pass only) the sender."""
+    plus-address first, then the thread headers, then the sender when ``authenticated(msg)``
+    says the From domain itself was authenticated (DMARC, or DKIM aligned with From)."""
     try:
         msg = message_from_bytes(raw, policy=policy.default)
     except PARSE_ERRORS as exc:
@@ -544,21 +584,29 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
                 break
     data = {"message_id": event_id}
     with db.session_scope() as s:
+        by_thread = False
         if interview_id is None and thread:
             interview_id = s.scalar(
                 select(OutboundRecord.interview_id)
                 .where(OutboundRecord.channel == "email",
                        OutboundRecord.provider_message_id.in_(thread[:50]),
                        OutboundRecord.interview_id.is_not(None)).limit(1))
+            by_thread = interview_id is not None
         if interview_id is not None:
             interview = s.get(Interview, interview_id)
             if interview is None:
                 return []
+            # Message-IDs are not secret (anyone in copy has them): by thread, only its person
+            # (a person has one email, so an authenticated sender could be no one else)
+            if by_thread and sender != (interview.person.email or "").lower():
+                log.info("email from %s ignored: it is in interview %s's thread but not from "
+                         "its person", sender, interview_id)
+                return []
             # the signed address or our own Message-ID names the thread: answer its person
             sender = interview.person.email or sender
-        elif not authenticated:
-            log.info("fresh email from %s ignored: no reply address, no thread, and no "
-                     "SPF or DKIM pass", sender)
+        elif not authenticated(msg):
+            log.info("fresh email from %s ignored: no reply address, no thread, and its "
+                     "From domain is not authenticated (DMARC, or DKIM of that domain)", sender)
             return []
         elif directory.by_email(s, sender) is None:  # answering strangers is backscatter
             log.info("fresh email from %s ignored: not in the directory", sender)
@@ -567,17 +615,58 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: bool,
                     text=text, interview_id=interview_id)]
 
 
-def trusted_by_headers(msg) -> bool:
-    """SPF or DKIM pass in the topmost Authentication-Results, which our own receiving
-    server adds (mail read over IMAP)."""
-    top = header(msg, "Authentication-Results").lower()  # the first is the topmost
-    return bool(re.search(r"\b(spf|dkim)=pass\b", top))
+def from_domain(msg) -> str:
+    return normal_address(header(msg, "From")).rpartition("@")[2]
+
+
+def dkim_domains(msg) -> list[str]:
+    """The d= of every DKIM-Signature the message carries."""
+    values = [str(v) for k, v in msg.raw_items() if k.lower() == "dkim-signature"]
+    return [m[1].lower() for v in values if (m := re.search(r"(?:^|;)\s*d\s*=\s*([^;\s]+)", v))]
+
+
+def mailgun_vouches(form, msg) -> bool:
+    """Mailgun's DKIM verdict, for the From domain only. SPF describes the envelope sender,
+    not From, so it vouches for nobody here; and Mailgun does not say which signature
+    passed, so every signature must be the From domain's."""
+    if (form.get("X-Mailgun-Dkim-Check-Result") or "").strip().lower() != "pass":
+        return False
+    domains, own = dkim_domains(msg), from_domain(msg)
+    return bool(domains and own) and all(d == own for d in domains)
+
+
+def auth_results_vouch(msg, authserv_id: str) -> bool:
+    """DMARC pass, or DKIM pass with header.d = the From domain, in the topmost
+    Authentication-Results header our own receiving server (``authserv_id``) added (RFC
+    8601: anyone can write such a header; only the one naming our server is trusted)."""
+    if not authserv_id:
+        return False
+    own = from_domain(msg)
+    for key, value in msg.raw_items():
+        if key.lower() != "authentication-results":
+            continue
+        text = re.sub(r"\([^()]*\)", " ", str(value)).lower()  # drop comments
+        server, _, results = text.partition(";")
+        if server.split()[:1] != [authserv_id.lower()]:
+            continue
+        for result in results.split(";"):
+            method = re.match(r"\s*(dmarc|dkim)\s*=\s*(\w+)", result)
+            props = dict(re.findall(r"\b(header\.[a-z]+)\s*=\s*([^\s;]+)", result))
+            if not method or method[2] != "pass" or not own:
+                continue
+            if method[1] == "dmarc" and props.get("header.from", own) == own:
+                return True
+            if method[1] == "dkim" and props.get("header.d") == own:
+                return True
+        return False  # only the topmost of our own server's headers counts
+    return False
 
 
 def poll_imap() -> int:
     """Scheduler job: read unseen messages from IMAP_URL, hand each to the inbox once, then
-    mark it seen. A crash in between reads it again, and the inbox's Message-ID key drops
-    the copy, so each message is processed exactly once."""
+    delete it from the mailbox (one that is ignored is only marked seen). A crash in between
+    reads it again, and the inbox's Message-ID key drops the copy, so each message is
+    processed exactly once."""
     settings = get_settings()
     if not settings.imap_url:
         return 0
@@ -597,14 +686,14 @@ def _poll(settings: Settings) -> int:
                                  timeout=settings.smtp_timeout)
     else:
         conn = imaplib.IMAP4(host, url.port or 143, timeout=settings.smtp_timeout)
-        if "STARTTLS" in conn.capabilities:
-            conn.starttls(ssl_context=context)
-        elif url.username:
-            conn.logout()
-            raise NeedsOperator(f"{host} does not offer STARTTLS; Parley will not send the "
-                                "IMAP password unencrypted")
-    done = 0
+    done = deleted = 0
     try:
+        if url.scheme != "imaps":
+            if "STARTTLS" in conn.capabilities:
+                conn.starttls(ssl_context=context)
+            elif url.username:
+                raise NeedsOperator(f"{host} does not offer STARTTLS; Parley will not send "
+                                    "the IMAP password unencrypted")
         if url.username:
             conn.login(unquote(url.username), unquote(url.password or ""))
         conn.select(_quote(folder))
@@ -612,18 +701,42 @@ def _poll(settings: Settings) -> int:
         for uid in (found[0] or b"").split():
             _, data = conn.uid("FETCH", uid, "(BODY.PEEK[])")
             raw = next((part[1] for part in data if isinstance(part, tuple)), None)
-            if raw is not None:
-                try:
-                    msg = message_from_bytes(raw, policy=policy.default)
-                    accept(inbound_from(raw, settings, authenticated=trusted_by_headers(msg)))
-                except BadPayload as exc:
-                    log.warning("IMAP message %s skipped: %s", uid.decode(), exc)
-            conn.uid("STORE", uid, "+FLAGS", "(\\Seen)")
+            # a reply the inbox holds is deleted from the mailbox: an interview's answers
+            # then live only in Parley, and deleting the interview leaves nothing behind
+            taken = raw is not None and _take(raw, settings, uid.decode())
+            typ, _ = conn.uid("STORE", uid, "+FLAGS",
+                              "(\\Seen \\Deleted)" if taken else "(\\Seen)")
+            deleted += taken and typ == "OK"
             done += 1
+        if deleted:
+            conn.expunge()
     finally:
         with contextlib.suppress(imaplib.IMAP4.error, OSError):
             conn.logout()
     return done
+
+
+TRANSIENT = (DBAPIError, RedisError, OSError, imaplib.IMAP4.error)
+
+
+def _take(raw: bytes, settings: Settings, uid: str) -> bool:
+    """One message from the mailbox into the inbox; True when the inbox holds it (now or
+    from an earlier poll). Any error but a passing outage (the database, the network) is
+    logged and the message counts as read: one bad message must never stall the mailbox
+    for every later poll."""
+    authserv_id = settings.email_authserv_id
+    try:
+        inbounds = inbound_from(raw, settings,
+                                authenticated=lambda msg: auth_results_vouch(msg, authserv_id))
+        accept(inbounds)
+        return bool(inbounds)
+    except BadPayload as exc:
+        log.warning("IMAP message %s skipped: %s", uid, exc)
+    except TRANSIENT:
+        raise
+    except Exception:
+        log.exception("IMAP message %s skipped: it could not be read", uid)
+    return False
 
 
 def _quote(folder: str) -> str:
@@ -654,7 +767,7 @@ def invite_mail(s, invite: Invite, link: str, settings: Settings) -> OutboundRec
         address=Address("email", person.email,
                         {"subject": f"{session.name}: your private link",
                          "invite": invite.id}).to_dict(),
-        payload=Outbound(text, role="system").to_dict())
+        payload=Outbound(text, role="system").to_dict(), invite_id=invite.id)
     s.add(record)
     s.flush()
     return record
@@ -691,12 +804,18 @@ MAX_INBOUND = 30 * 1024 * 1024  # a reply with photos; Mailgun caps a message at
 def inbound():
     """Mailgun's routed-message webhook: verify, parse, store once, answer at once."""
     request.max_content_length = MAX_INBOUND
+    request.max_form_memory_size = MAX_INBOUND  # body-mime is a text field, in multipart too
     channel = EmailChannel(_settings())
     try:
         channel.verify(request)
     except Forbidden as exc:
         log.warning("email webhook refused: %s", exc)
         return {"error": {"code": "forbidden", "message": str(exc)}}, 403
+    except RedisError as exc:
+        log.warning("queue unreachable, Mailgun token cannot be checked; 503 so Mailgun "
+                    "retries: %s", exc)
+        return ({"error": {"code": "unavailable", "message": "try again later"}}, 503,
+                {"Retry-After": "60"})
     try:
         inbounds = channel.parse(request)
     except BadPayload as exc:

@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     # ---- email (channels/email.py) ----
     smtp_url: str = Field("", description=(
         "smtp://user:pass@host:587 (STARTTLS, required before credentials are sent) or "
-        "smtps://user:pass@host:465; empty → .eml files in MAIL_DIR."))
+        "smtps://user:pass@host:465; empty → .eml files in MAIL_DIR. Mail goes out only over "
+        "TLS unless the host is localhost/loopback or the URL ends in ?tls=off."))
     email_from: str = Field("", description="From address, e.g. 'Parley <hr@example.com>'.")
     email_reply_domain: str = Field("", description=(
         "Domain of the reply+<token>@ addresses replies go to; default: EMAIL_FROM's domain."))
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
         "Mailgun's webhook signing key; turns on POST /email/inbound."))
     imap_url: str = Field("", description=(
         "imaps://user:pass@host/INBOX (or imap:// with STARTTLS): the mailbox polled for replies."))
+    email_authserv_id: str = Field("", description=(
+        "authserv-id of the Authentication-Results header your own mail server adds (e.g. "
+        "mx.example.com); over IMAP only that header is trusted, and without it fresh mail "
+        "(no reply address, no thread) is not routed by its sender."))
     email_ca_file: str = Field("", description=(
         "PEM file of extra CAs trusted for SMTP and IMAP (a private relay); empty → system CAs."))
     mail_dir: str = Field("", description=(

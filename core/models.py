@@ -304,6 +304,9 @@ class OutboundRecord(Base):
     )
     turn_id: Mapped[int | None] = mapped_column(
         ForeignKey("turn.id", ondelete="CASCADE"), index=True)
+    # email: the invite whose web link this message carries (no interview yet)
+    invite_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invite.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")

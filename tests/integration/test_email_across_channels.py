@@ -13,6 +13,7 @@ from sqlalchemy import select
 from core import db
 from core.models import Interview, Turn
 from tests.conftest import ADMIN_TOKEN
+from tests.integration.test_email_replies import signed_by
 from tests.integration.test_slack import EMAIL, USER, SlackWorld
 from tests.support.email_chat import SIGNING_KEY, EmailChat
 from tests.support.factories import ApiClient
@@ -62,7 +63,8 @@ def test_started_on_slack_answered_by_email_and_back_on_slack(both):
     question_on_slack = slack.last()
     assert channel() == "slack" and mail.recorder.received == []
     # a fresh email (no thread): routed by its sender, whom the provider vouches for
-    assert mail.post(fresh_email(ANSWER), **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
+    assert mail.post(signed_by(fresh_email(ANSWER), EMAIL.rpartition("@")[2]),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
     assert channel() == "email"
     [next_question] = mail.recorder.messages
     assert next_question["To"] == EMAIL and "?" in mail.text

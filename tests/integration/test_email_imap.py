@@ -1,6 +1,7 @@
 """Replies read from a mailbox (IMAP_URL), the self-hosted alternative to a webhook: the
 scheduler's job reads unseen messages from a loopback IMAP4rev1 server, hands each to the
-inbox exactly once and marks it seen; credentials only over TLS."""
+inbox exactly once and deletes it from the mailbox (what it ignores is marked seen);
+credentials only over TLS."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def mailbox():
     return Mailbox()
 
 
-def _world(make_app, request, cert, mailbox, *, scheme="imaps", implicit=True, tls=True):
+def _world(make_app, request, cert, mailbox, *, scheme="imaps", implicit=True, tls=True,
+           **settings):
     recorder = Recorder()
     smtp = smtp_server(recorder, starttls=cert)
     request.addfinalizer(smtp.stop)
@@ -38,7 +40,7 @@ def _world(make_app, request, cert, mailbox, *, scheme="imaps", implicit=True, t
     request.addfinalizer(imap.stop)
     app = make_app(library=True, smtp_url=f"smtp://parley:s3cret@127.0.0.1:{smtp.port}",
                    email_ca_file=str(cert[0]), email_from="Northwind HR <hr@northwind.example>",
-                   imap_url=f"{scheme}://parley:s3cret@127.0.0.1:{imap.port}/INBOX")
+                   imap_url=f"{scheme}://parley:s3cret@127.0.0.1:{imap.port}/INBOX", **settings)
     return EmailChat(app, recorder, ApiClient(app.test_client(), "test-admin-token"))
 
 
@@ -62,8 +64,8 @@ def test_the_scheduler_polls_imap_only_when_it_is_set(tmp_path):
     assert "channels.email.poll_imap" in schedule(imap)
 
 
-def test_replies_from_the_mailbox_are_processed_once_and_marked_seen(make_app, request, cert,
-                                                                    mailbox):
+def test_replies_from_the_mailbox_are_processed_once_and_then_deleted(make_app, request,
+                                                                     cert, mailbox):
     chat = _world(make_app, request, cert, mailbox)
     invite_by_email(chat)
     old = mailbox.add(client_reply(chat.last, "2"), seen=True)  # read by someone already
@@ -71,11 +73,12 @@ def test_replies_from_the_mailbox_are_processed_once_and_marked_seen(make_app, r
     away = mailbox.add(client_reply(chat.last, "Away", headers={"Auto-Submitted": "auto-replied"}))
     poll()
     assert state() == "in_progress"  # "1" accepted; the seen "2" was not read
-    assert mailbox.seen(accept) and mailbox.seen(away) and mailbox.seen(old)
+    assert not mailbox.holds(accept)  # in the inbox now: deleted from the mailbox
+    assert mailbox.seen(away) and mailbox.seen(old)  # ignored: kept, and not read again
     assert inbox_count() == 1
     answer = mailbox.add(client_reply(chat.last, ANSWER, quote="apple"))
     poll()
-    assert participant_turns()[-1] == ANSWER and mailbox.seen(answer)
+    assert participant_turns()[-1] == ANSWER and not mailbox.holds(answer)
     poll()  # nothing new
     assert inbox_count() == 2
     assert all(tls for tls, line in mailbox.commands if " LOGIN " in line)
@@ -91,7 +94,20 @@ def test_a_message_whose_mark_did_not_stick_is_still_processed_once(make_app, re
     assert not mailbox.seen(uid) and inbox_count() == 1
     sent = len(chat.recorder.received)
     poll()  # read again: the inbox knows its Message-ID
-    assert mailbox.seen(uid) and inbox_count() == 1 and len(chat.recorder.received) == sent
+    assert not mailbox.holds(uid) and inbox_count() == 1 and len(chat.recorder.received) == sent
+
+
+def test_a_refused_starttls_logs_out_and_never_sends_the_password(make_app, request, cert,
+                                                                 mailbox):
+    chat = _world(make_app, request, cert, mailbox, scheme="imap", implicit=False)
+    invite_by_email(chat)
+    uid = mailbox.add(client_reply(chat.last, "1"))
+    mailbox.refuse_starttls = True
+    poll()
+    lines = [line for _, line in mailbox.commands]
+    assert not any(" LOGIN " in line for line in lines)
+    assert lines[-1].endswith(" LOGOUT")  # the connection is closed, not left open
+    assert not mailbox.seen(uid) and state() == "consent"
 
 
 def test_imap_with_starttls_logs_in_only_after_it(make_app, request, cert, mailbox):
@@ -111,3 +127,63 @@ def test_imap_without_starttls_never_sends_the_password(make_app, request, cert,
     poll()
     assert not any(" LOGIN " in line for _, line in mailbox.commands)
     assert not mailbox.seen(uid) and state() == "consent"
+
+
+def test_a_message_that_cannot_be_parsed_is_skipped_and_never_stalls_the_mailbox(
+        make_app, request, cert, mailbox):
+    chat = _world(make_app, request, cert, mailbox)
+    invite_by_email(chat)
+    bad = mailbox.add(b"From: a@b.example\r\nContent-Type: +,#&0;b}a*\r\n\r\nhi\r\n")
+    good = mailbox.add(client_reply(chat.last, "1"))
+    poll()
+    assert mailbox.seen(bad) and not mailbox.holds(good)  # logged and marked seen
+    assert state() == "in_progress"
+
+
+def _fresh(sender: str = "Ada Lovelace <ada@northwind.example>", results: str = "") -> bytes:
+    from email.message import EmailMessage
+    from email.utils import make_msgid
+
+    msg = EmailMessage()
+    for line in filter(None, results.split("\n")):
+        msg["Authentication-Results"] = line
+    msg["From"], msg["To"], msg["Subject"] = sender, "hr@northwind.example", "My answer"
+    msg["Message-ID"] = make_msgid(domain="mail.example.com")
+    msg.set_content(ANSWER + "\n")
+    return msg.as_bytes()
+
+
+def test_fresh_mail_is_routed_by_sender_only_on_our_own_servers_aligned_verdict(
+        make_app, request, cert, mailbox):
+    chat = _world(make_app, request, cert, mailbox, email_authserv_id="mx.northwind.example")
+    invite_by_email(chat)
+    mailbox.add(client_reply(chat.last, "1"))
+    poll()
+    before = participant_turns()
+    for forged in [
+        "",  # nobody vouches
+        "mx.northwind.example; spf=pass smtp.mailfrom=ada@northwind.example",  # envelope only
+        "mx.northwind.example; dkim=pass header.d=evil.example",  # another domain's key
+        "mx.evil.example; dmarc=pass header.from=northwind.example",  # not our server
+        "mx.northwind.example; dmarc=fail header.from=northwind.example\n"
+        "mx.northwind.example; dmarc=pass header.from=northwind.example",  # only the top one
+    ]:
+        mailbox.add(_fresh(results=forged))
+    poll()
+    assert participant_turns() == before
+    mailbox.add(_fresh(results="mx.northwind.example; dkim=pass (2048-bit key) "
+                               "header.d=northwind.example header.i=@northwind.example"))
+    poll()
+    assert participant_turns()[-1] == ANSWER
+
+
+def test_without_an_authserv_id_fresh_mail_over_imap_is_not_routed(make_app, request, cert,
+                                                                  mailbox):
+    chat = _world(make_app, request, cert, mailbox)
+    invite_by_email(chat)
+    mailbox.add(client_reply(chat.last, "1"))
+    poll()
+    before = participant_turns()
+    mailbox.add(_fresh(results="mx.northwind.example; dmarc=pass header.from=northwind.example"))
+    poll()
+    assert participant_turns() == before

@@ -143,15 +143,42 @@ def test_a_reply_is_routed_by_its_thread_when_the_plus_address_is_lost(mail):
     assert state() == "in_progress"
 
 
-def test_a_fresh_email_is_routed_by_sender_only_when_spf_or_dkim_passed(mail):
+def signed_by(raw: bytes, domain: str) -> bytes:
+    """The DKIM-Signature header a sending server adds (Mailgun checks it; we read d=)."""
+    return (f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s=s1;\r\n"
+            f" h=From:To:Subject; bh=abc=; b=def=\r\n").encode() + raw
+
+
+def test_a_reply_in_the_thread_from_someone_else_is_ignored(mail):
+    invite_by_email(mail)
+    # Message-IDs are not secret: whoever saw the mail can write into its thread
+    other = client_reply(mail.last, "1", to="hr@northwind.example",
+                         sender="Mallory <mallory@evil.example>")
+    assert mail.post(other) == 200
+    assert state() == "consent" and counts()[0] == 0
+    mail.reply("1", to="hr@northwind.example", sender="Ada <ADA@Northwind.Example>")
+    assert state() == "in_progress"
+
+
+def test_a_fresh_email_is_routed_by_sender_only_when_dkim_of_its_from_domain_passed(mail):
     invite_by_email(mail)
     mail.reply("1")
-    fresh = client_reply(mail.last, ANSWER, to="hr@northwind.example", threaded=False)
     before = participant_turns()
-    assert mail.post(fresh) == 200  # From alone can be forged: ignored
+
+    def fresh():
+        return client_reply(mail.last, ANSWER, to="hr@northwind.example", threaded=False)
+
+    assert mail.post(fresh()) == 200  # From alone can be forged: ignored
+    # SPF vouches for the envelope sender, not for From
+    assert mail.post(fresh(), **{"X-Mailgun-Spf": "Pass"}) == 200
+    # a DKIM pass for someone else's domain says nothing about From
+    assert mail.post(signed_by(fresh(), "evil.example"),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
+    assert mail.post(signed_by(signed_by(fresh(), "northwind.example"), "evil.example"),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
     assert participant_turns() == before and counts()[0] == 1
-    fresh = client_reply(mail.last, ANSWER, to="hr@northwind.example", threaded=False)
-    assert mail.post(fresh, **{"X-Mailgun-Spf": "Pass"}) == 200
+    assert mail.post(signed_by(fresh(), "northwind.example"),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
     assert participant_turns()[-1] == ANSWER
 
 
@@ -216,6 +243,27 @@ def test_the_webhook_refuses_forged_stale_and_replayed_requests(mail):
     assert counts()[0] == 1
 
 
+@pytest.mark.parametrize("signature", ["é" * 64, "é", "Z" * 64, "0" * 63, ""])
+def test_a_signature_that_is_not_hex_is_a_403(mail, signature):
+    form = {**mailgun_form(SIGNING_KEY, client_reply_to_nobody()), "signature": signature}
+    resp = mail.client.post("/email/inbound/mime", data=form)
+    assert resp.status_code == 403 and counts() == (0, 0)
+
+
+def client_reply_to_nobody() -> bytes:
+    return b"From: ada@northwind.example\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+def test_while_redis_is_down_the_webhook_asks_mailgun_to_retry(mail, make_app):
+    invite_by_email(mail)
+    offline = make_app(redis_url="redis://127.0.0.1:1/0", email_inbound_signing_key=SIGNING_KEY,
+                       smtp_url="smtp://127.0.0.1:1")
+    form = mailgun_form(SIGNING_KEY, client_reply(mail.last, "1"))
+    resp = offline.test_client().post("/email/inbound/mime", data=form)
+    assert resp.status_code == 503 and counts()[0] == 0  # replay not checkable: not taken
+    assert mail.client.post("/email/inbound/mime", data=form).status_code == 200  # the retry
+
+
 def test_a_duplicate_message_is_stored_once(mail):
     invite_by_email(mail)
     raw = client_reply(mail.last, "1")
@@ -278,6 +326,31 @@ def test_a_reply_with_a_large_photo_is_taken(mail):
                        filename="IMG_0001.jpg")
     assert mail.post(msg.as_bytes()) == 200
     assert state() == "in_progress"
+
+
+def test_a_large_reply_posted_as_multipart_form_data_is_taken(mail):
+    invite_by_email(mail)
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(client_reply(mail.last, "1"), policy=policy.default)
+    msg.add_attachment(b"\xff\xd8" + b"\0" * 2_200_000, maintype="image", subtype="jpeg",
+                       filename="IMG_0002.jpg")  # ~3 MB once base64-encoded
+    form = mailgun_form(SIGNING_KEY, msg.as_bytes())
+    assert len(form["body-mime"]) > 2_900_000
+    resp = mail.client.post("/email/inbound/mime", data=form, content_type="multipart/form-data")
+    assert resp.status_code == 200, resp.status_code
+    run_jobs()
+    assert state() == "in_progress"
+
+
+def test_a_session_name_with_a_line_break_still_reaches_the_person(mail):
+    session = make_session(mail.api, "onboarding-30-day", name="30-Day Onboarding\nCheck-In")
+    resp = mail.api.post(f"/sessions/{session['id']}/invites",
+                         {"person": {"name": "Ada Lovelace", "email": "ada@northwind.example"},
+                          "channel": "email"})
+    assert resp.status_code == 201, resp.get_json()
+    run_jobs()
+    assert mail.last["Subject"] == "30-Day Onboarding Check-In"
 
 
 def test_a_reminder_is_marked_auto_generated_and_stays_in_the_thread(mail):
@@ -353,7 +426,8 @@ def test_a_fresh_email_from_a_stranger_is_not_answered(mail):
     stranger = client_reply(mail.last, "Hello?", to="hr@northwind.example", threaded=False,
                             sender="Someone <someone@elsewhere.example>")
     sent = len(mail.recorder.received)
-    assert mail.post(stranger, **{"X-Mailgun-Spf": "Pass"}) == 200
+    assert mail.post(signed_by(stranger, "elsewhere.example"),
+                     **{"X-Mailgun-Dkim-Check-Result": "Pass"}) == 200
     assert counts() == (0, 1) and len(mail.recorder.received) == sent
 
 

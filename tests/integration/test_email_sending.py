@@ -150,6 +150,25 @@ def test_a_server_without_starttls_may_relay_without_credentials(make_app, reque
     assert not got["tls"] and got["login"] is None
 
 
+# 0.0.0.0 reaches this host but is no loopback name: it stands for a relay elsewhere
+def test_mail_is_not_sent_unencrypted_to_a_relay_elsewhere(make_app, request, recorder):
+    server = _start(request, recorder)  # no STARTTLS (or an attacker stripped it)
+    app = make_app(library=True, email_from=FROM, smtp_url=f"smtp://0.0.0.0:{server.port}")
+    _invite(app)
+    assert recorder.received == []
+    [(status, _, _, error)] = _outbox()
+    assert status == "held" and "tls=off" in error  # an operator decides
+
+
+def test_smtp_url_can_opt_out_of_tls_explicitly(make_app, request, recorder):
+    server = _start(request, recorder)
+    app = make_app(library=True, email_from=FROM,
+                   smtp_url=f"smtp://0.0.0.0:{server.port}?tls=off")
+    _invite(app)
+    [got] = recorder.received
+    assert not got["tls"] and [s for s, *_ in _outbox()] == ["sent"]
+
+
 def test_a_refused_recipient_fails_for_good_and_is_visible(make_app, request, recorder, cert):
     recorder.refuse["ghost@northwind.example"] = "550 5.1.1 no such user"
     server = _start(request, recorder, starttls=cert)
@@ -158,6 +177,37 @@ def test_a_refused_recipient_fails_for_good_and_is_visible(make_app, request, re
     _invite(app, email="ghost@northwind.example")
     [(status, _, _, error)] = _outbox()
     assert status == "failed" and "550" in error and recorder.received == []
+
+
+
+def test_a_link_that_could_not_be_delivered_leaves_the_outbox_and_marks_the_invite(
+        make_app, request, recorder, cert):
+    recorder.refuse["ghost@northwind.example"] = "550 5.1.1 no such user"
+    server = _start(request, recorder, starttls=cert)
+    app = make_app(library=True, email_from=FROM, email_ca_file=str(cert[0]),
+                   smtp_url=f"smtp://parley:s3cret@127.0.0.1:{server.port}")
+    invite = _invite(app, email="ghost@northwind.example")
+    [(status, stored, _, _)] = _outbox()
+    assert status == "failed"
+    assert invite["link"] not in stored and "[link removed after sending]" in stored
+    with db.session_scope() as s:
+        from core.models import Invite
+
+        row = s.get(Invite, invite["id"])
+        assert row.status == "unreachable" and "550" in row.status_reason
+
+
+def test_a_held_link_is_kept_for_the_next_try(make_app, request, recorder):
+    server = _start(request, recorder)  # no STARTTLS: held for an operator, tried again
+    app = make_app(library=True, email_from=FROM,
+                   smtp_url=f"smtp://parley:s3cret@127.0.0.1:{server.port}")
+    invite = _invite(app)
+    [(status, stored, _, _)] = _outbox()
+    assert status == "held" and invite["link"] in stored
+    with db.session_scope() as s:
+        from core.models import Invite
+
+        assert s.get(Invite, invite["id"]).status == "sent"  # not given up on
 
 
 def test_an_smtp_outage_is_retried_and_sent_once(make_app, request, recorder, cert):
@@ -184,3 +234,33 @@ def test_an_untrusted_certificate_holds_the_mail_for_an_operator(make_app, reque
     _invite(app)
     [(status, _, _, error)] = _outbox()
     assert status == "held" and "EMAIL_CA_FILE" in error and recorder.received == []
+
+
+def test_a_message_the_server_took_is_sent_once_even_if_the_goodbye_fails(make_app, request,
+                                                                          recorder, cert):
+    recorder.quit_reply = "421 4.3.2 shutting down"  # after DATA was accepted
+    server = _start(request, recorder, starttls=cert)
+    app = make_app(library=True, email_from=FROM, email_ca_file=str(cert[0]),
+                   smtp_url=f"smtp://parley:s3cret@127.0.0.1:{server.port}")
+    _invite(app)
+    run_jobs(retries=True)
+    [got] = recorder.received
+    [(status, _, message_id, _)] = _outbox()
+    assert status == "sent" and message_id == got["message"]["Message-ID"].strip()
+
+
+def test_every_attempt_at_one_outbox_row_is_the_same_message(make_app, tmp_path):
+    from channels.email import EmailChannel
+    from core.messages import Address, Outbound
+
+    app = make_app(library=True, mail_dir=str(tmp_path / "mail"), email_from=FROM,
+                   email_reply_domain=REPLY_DOMAIN)
+    channel = EmailChannel(app.config["SETTINGS"])
+    to = Address("email", "ada@northwind.example")
+    first, again = (channel.compose(to, Outbound("Hi"), 7) for _ in range(2))
+    assert first["Message-ID"] == again["Message-ID"]
+    assert first["Message-ID"].endswith(f"@{REPLY_DOMAIN}>")
+    assert channel.compose(to, Outbound("Hi"), 8)["Message-ID"] != first["Message-ID"]
+    other = EmailChannel(load_settings(**{**app.config["SETTINGS"].model_dump(),
+                                          "secret_key": "another install"}))
+    assert other.compose(to, Outbound("Hi"), 7)["Message-ID"] != first["Message-ID"]

@@ -1,6 +1,6 @@
 """A small IMAP4rev1 server on loopback, enough of RFC 3501 for imaplib: CAPABILITY,
-STARTTLS, LOGIN, SELECT, UID SEARCH UNSEEN, UID FETCH BODY.PEEK[], UID STORE +FLAGS, NOOP,
-LOGOUT. Implicit TLS (IMAPS) or STARTTLS with a given certificate. Records every command,
+STARTTLS, LOGIN, SELECT, UID SEARCH UNSEEN, UID FETCH BODY.PEEK[], UID STORE +FLAGS, EXPUNGE,
+NOOP, LOGOUT. Implicit TLS (IMAPS) or STARTTLS with a given certificate. Records every command,
 so a test can see what the client sent and whether it was encrypted."""
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Mailbox:
         self.messages: list[Stored] = []
         self.commands: list[tuple[bool, str]] = []  # (over TLS?, command line)
         self.refuse_store = 0  # answer NO to this many STOREs (a mark that did not stick)
+        self.refuse_starttls = False  # answer NO to STARTTLS
         self.lock = threading.Lock()
 
     def add(self, raw: bytes, *, seen: bool = False) -> int:
@@ -35,6 +36,9 @@ class Mailbox:
 
     def seen(self, uid: int) -> bool:
         return "\\Seen" in next(m for m in self.messages if m.uid == uid).flags
+
+    def holds(self, uid: int) -> bool:
+        return any(m.uid == uid for m in self.messages)
 
 
 ATOM = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
@@ -85,6 +89,8 @@ class Handler(socketserver.StreamRequestHandler):
             if command == "CAPABILITY":
                 self.send(f"* CAPABILITY {self.capabilities()}")
                 self.send(f"{tag} OK CAPABILITY completed")
+            elif command == "STARTTLS" and box.refuse_starttls:
+                self.send(f"{tag} NO STARTTLS not available now")
             elif command == "STARTTLS" and self.server.context and not self.tls:
                 self.send(f"{tag} OK Begin TLS negotiation now")
                 self.request = self.server.context.wrap_socket(self.request, server_side=True)
@@ -129,6 +135,13 @@ class Handler(socketserver.StreamRequestHandler):
                     flags = " ".join(sorted(msg.flags))
                 self.send(f"* {n} FETCH (UID {uid} FLAGS ({flags}))")
                 self.send(f"{tag} OK STORE completed")
+            elif command == "EXPUNGE" and self.authed:
+                with box.lock:
+                    for n, msg in reversed(list(enumerate(box.messages, 1))):
+                        if "\\Deleted" in msg.flags:
+                            del box.messages[n - 1]
+                            self.send(f"* {n} EXPUNGE")
+                self.send(f"{tag} OK EXPUNGE completed")
             elif command == "NOOP":
                 self.send(f"{tag} OK NOOP completed")
             elif command == "LOGOUT":

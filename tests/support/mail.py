@@ -56,6 +56,7 @@ class Recorder:
         self.received: list[dict] = []
         self.auth_attempts: list[str] = []
         self.refuse: dict[str, str] = {}  # recipient → SMTP reply, e.g. "550 no such user"
+        self.quit_reply: str | None = None  # e.g. "421 closing": a goodbye that went wrong
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -71,6 +72,9 @@ class Recorder:
             "message": message_from_bytes(envelope.content, policy=policy.default),
         })
         return "250 Message accepted"
+
+    async def handle_QUIT(self, server, session, envelope):
+        return self.quit_reply or "221 Bye"
 
     def authenticate(self, server, session, envelope, mechanism, auth_data):
         self.auth_attempts.append(mechanism)

@@ -90,3 +90,12 @@ def test_auto_replies_and_bounces_are_recognised_and_people_are_not():
     assert auto_reply_reason(headers("From: a@b.example\nSubject: Re: Office move")) is None
     assert auto_reply_reason(headers(
         "From: a@b.example\nX-Auto-Response-Suppress: All")) is None  # asks, is no reply
+
+
+def test_line_breaks_in_a_subject_or_a_name_are_spaces_in_the_header():
+    msg = render_mail(Outbound("Hi"), Mail(to="ada@example.com", message_id="<1@x.example>",
+                                           subject="Stay\r\nInterview\n\tQ3"),
+                      sender="Northwind\nHR <hr@example.com>")
+    assert msg["Subject"] == "Stay Interview Q3"
+    assert msg["From"].addresses[0].display_name == "Northwind HR"
+    assert b"Stay Interview Q3" in msg.as_bytes()
