@@ -360,3 +360,80 @@ def test_a_send_that_timed_out_after_teams_took_it_is_not_sent_twice(make_app, t
         with db.session_scope() as s:
             record = s.scalars(select(OutboundRecord).order_by(OutboundRecord.id)).all()[-1]
             assert record.status == "sent" and record.provider_message_id == world.last().id
+
+
+# ---- one conversation across Slack and Teams -------------------------------------------------
+
+@pytest.fixture
+def both(make_app, tmp_path, monkeypatch):
+    """One app on Slack and Teams; Ada is reachable on both."""
+    from tests.support.slack_stub import BOT_TOKEN as SLACK_TOKEN
+    from tests.support.slack_stub import SIGNING_SECRET, SlackStub
+
+    user = TeamsUser(1)
+    with BotConnector() as connector, Authority(tmp_path) as authority, \
+            SlackStub(users={EMAIL: "U123"}) as slack:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.cert_file))
+        app = make_app(library=True, slack_signing_secret=SIGNING_SECRET,
+                       slack_bot_token=SLACK_TOKEN, slack_api_base_url=slack.base_url,
+                       **teams_settings(connector, authority))
+        client = app.test_client()
+        world = TeamsWorld(connector, authority, client, ApiClient(client, ADMIN_TOKEN))
+        world.slack = slack
+        world.person(aad_object_id=user.aad, slack_user_id="U123")
+        world.install()
+        yield world
+
+
+def slack_say(world, text: str, n: int):
+    import json
+
+    from tests.support.slack_stub import dm_event, signed
+
+    body = json.dumps(dm_event("U123", text, f"EvX{n}"))
+    assert world.client.post("/slack/events", data=body,
+                             headers=signed(body)).status_code == 200
+    run_jobs()
+    return world.slack.posts_to("U123")[-1]
+
+
+def test_started_in_slack_finished_in_teams_at_the_exact_point(both):
+    session = make_session(both.api, "exit-interview")
+    resp = both.api.post(f"/sessions/{session['id']}/invites",
+                         {"person": {"email": EMAIL, "name": "Ada"}, "channel": "slack"})
+    assert resp.status_code == 201
+    run_jobs()
+    slack_say(both, "1", 1)  # yes, let's start
+    question = slack_say(both, RICH, 2)
+    assert question.buttons() == ["pause", "skip", "stop"]
+    teams_before = len(both.sent())
+    reply = both.say("It was the commute, honestly, and the lack of a clear path upwards.")
+    assert len(both.sent()) == teams_before + 1
+    assert reply.buttons() == ["pause", "skip", "stop"]
+    transcript = both.api.get("/interviews/1").get_json()
+    assert transcript["channel"] == "teams" and transcript["state"] == "in_progress"
+    turns = [t for t in transcript["turns"] if t["role"] == "participant"]
+    assert [t["channel"] for t in turns][-2:] == ["slack", "teams"]
+    asked = [t["text"] for t in transcript["turns"] if t["role"] == "interviewer"]
+    assert asked[-2] in question.text and asked[-1] in reply.text  # the next one, not again
+    assert asked[-1] not in asked[:-1]
+    assert len(both.slack.posts_to("U123")) == 3  # nothing more went to Slack
+
+
+def test_started_in_teams_finished_in_slack_at_the_exact_point(both):
+    session = make_session(both.api, "exit-interview")
+    resp = both.api.post(f"/sessions/{session['id']}/invites",
+                         {"person": {"email": EMAIL, "name": "Ada"}, "channel": "teams"})
+    assert resp.status_code == 201
+    run_jobs()
+    both.click("accept")
+    question = both.say(RICH)
+    topic = question.card_text()
+    reply = slack_say(both, "Mostly the commute, and no clear path upwards.", 1)
+    assert reply.buttons() == ["pause", "skip", "stop"]
+    transcript = both.api.get("/interviews/1").get_json()
+    assert transcript["channel"] == "slack" and transcript["state"] == "in_progress"
+    asked = [t["text"] for t in transcript["turns"] if t["role"] == "interviewer"]
+    assert asked[-2] in question.text and asked[-1] in reply.text  # the next one, not again
+    assert asked[-1] not in asked[:-1]
+    assert topic.split("Topic ")[1][:1] <= reply.context().split("Topic ")[1][:1]
