@@ -437,3 +437,55 @@ def test_started_in_teams_finished_in_slack_at_the_exact_point(both):
     assert asked[-2] in question.text and asked[-1] in reply.text  # the next one, not again
     assert asked[-1] not in asked[:-1]
     assert topic.split("Topic ")[1][:1] <= reply.context().split("Topic ")[1][:1]
+
+
+# ---- pacing --------------------------------------------------------------------------------
+
+def test_a_burst_to_one_chat_keeps_every_teams_window(teams):
+    """Twelve messages for one chat at once, sent by the real worker: the connector (which
+    refuses any send over a window) never has to, and its log keeps 7/1 s and 8/2 s."""
+    from core import jobs
+    from core.messages import Address, Outbound
+
+    teams.person(aad_object_id=teams.user.aad)
+    teams.install()
+    with db.session_scope() as s:
+        rows = [OutboundRecord(channel="teams", address=Address("teams", teams.user.user_id)
+                               .to_dict(), payload=Outbound(f"note {i}", role="system")
+                               .to_dict()) for i in range(12)]
+        s.add_all(rows)
+        s.flush()
+        ids = [r.id for r in rows]
+    jobs.enqueue_deliveries(ids)
+    run_jobs(retries=True)
+    assert len(teams.sent()) == 13
+    assert teams.connector.limited == [] and windows_kept(teams.connector.sent)
+    times = sorted(m.at for m in teams.sent())
+    assert times[8] - times[0] >= 2.0 - 0.25  # the ninth waited for the 8 / 2 s window
+
+
+# ---- development without credentials ------------------------------------------------------------
+
+def test_dev_no_auth_is_refused_unless_the_public_url_is_loopback(make_app):
+    from core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="TEAMS_DEV_NO_AUTH"):
+        make_app(teams_dev_no_auth=True, public_base_url="https://parley.example.com")
+
+
+def test_dev_no_auth_warns_loudly_at_start_and_needs_no_token(make_app, caplog):
+    with BotConnector(pace=False) as connector:
+        with caplog.at_level(logging.WARNING, logger="channels.teams"):
+            app = make_app(teams_dev_no_auth=True, public_base_url="http://127.0.0.1:8000",
+                           teams_openid_metadata_url=connector.metadata_url)
+        assert "UNAUTHENTICATED" in caplog.text
+        user = TeamsUser(3)
+        resp = app.test_client().post("/api/messages", json=user.install(connector))
+        assert resp.status_code == 200
+        run_jobs()
+        [greeting] = connector.to(user.conversation)
+        assert greeting.token == ""  # no credentials, no token
+
+
+def test_without_credentials_or_the_switch_there_is_no_teams_endpoint(client):
+    assert client.post("/api/messages", json={"type": "message"}).status_code == 404
