@@ -647,3 +647,105 @@ def init_app(app: Flask, settings: Settings) -> None:
         log.warning("!!! TEAMS_DEV_NO_AUTH is on: /api/messages accepts UNAUTHENTICATED "
                     "activities. Development only; never expose this server. !!!")
     app.register_blueprint(bp)
+
+
+# ---- the app package (python -m channels.teams manifest) ---------------------------------------
+
+MANIFEST_VERSION = "1.22"  # the Teams developer docs' current app manifest schema
+ACCENT = (0x4B, 0x53, 0xBC)
+
+
+def manifest(settings: Settings, *, version: str = "1.0.0") -> dict[str, Any]:
+    """manifest.json for "Upload a custom app": a bot in personal scope, on our domain."""
+    if not settings.teams_app_id:
+        raise ConfigError("TEAMS_APP_ID is needed: it is the bot id in the app package")
+    base = settings.effective_public_base_url
+    host = urlsplit(base).hostname or ""
+    return {
+        "$schema": "https://developer.microsoft.com/json-schemas/teams/"
+                   f"v{MANIFEST_VERSION}/MicrosoftTeams.schema.json",
+        "manifestVersion": MANIFEST_VERSION,
+        "version": version,
+        "id": settings.teams_app_id,
+        "developer": {"name": "Parley", "websiteUrl": base, "privacyUrl": f"{base}/privacy",
+                      "termsOfUseUrl": f"{base}/terms"},
+        "name": {"short": "Parley", "full": "Parley interviews"},
+        "description": {
+            "short": "Short, private interviews from your HR team.",
+            "full": "Parley runs stay, exit and onboarding interviews in a personal chat. It "
+                    "tells you first what is recorded and who will see your answers; you can "
+                    "pause, skip or stop at any time."},
+        "icons": {"color": "color.png", "outline": "outline.png"},
+        "accentColor": "#{:02X}{:02X}{:02X}".format(*ACCENT),
+        "bots": [{"botId": settings.teams_app_id, "scopes": ["personal"],
+                  "supportsFiles": False, "isNotificationOnly": False}],
+        "permissions": ["identity", "messageTeamMembers"],
+        "validDomains": [host] if host else [],
+    }
+
+
+def png(size: int, pixel) -> bytes:
+    """A small RGBA PNG (no imaging library needed): ``pixel(x, y) -> (r, g, b, a)``."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = b"".join(b"\x00" + b"".join(bytes(pixel(x, y)) for x in range(size))
+                    for y in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+
+
+def _bubble(x: float, y: float) -> bool:
+    """A speech bubble in a unit square: a rounded box with a tail at the bottom left."""
+    box = 0.18 <= x <= 0.82 and 0.22 <= y <= 0.66
+    tail = 0.28 <= x <= 0.42 and 0.66 <= y <= 0.80 and (y - 0.66) <= (0.42 - x)
+    return box or tail
+
+
+def color_icon() -> bytes:
+    """192×192, full colour: a white bubble on the accent colour."""
+    return png(192, lambda x, y: (255, 255, 255, 255) if _bubble(x / 192, y / 192)
+               else (*ACCENT, 255))
+
+
+def outline_icon() -> bytes:
+    """32×32, white on transparent (Teams' rule for outline icons)."""
+    return png(32, lambda x, y: (255, 255, 255, 255) if _bubble(x / 32, y / 32)
+               else (0, 0, 0, 0))
+
+
+def write_package(settings: Settings, path, *, version: str = "1.0.0") -> None:
+    """The zip Teams takes ("Upload a custom app"): three files, flat."""
+    import json
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("manifest.json", json.dumps(manifest(settings, version=version),
+                                                     indent=2))
+        package.writestr("color.png", color_icon())
+        package.writestr("outline.png", outline_icon())
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from core.config import load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m channels.teams")
+    commands = parser.add_subparsers(dest="command", required=True)
+    build = commands.add_parser("manifest", help="write the Teams app package (zip)")
+    build.add_argument("--out", default="parley-teams.zip")
+    build.add_argument("--version", default="1.0.0", help="the app package's own version")
+    args = parser.parse_args(argv)
+    write_package(load_settings(), args.out, version=args.version)
+    print(f"wrote {args.out}: upload it in Teams (Apps → Manage your apps → Upload an app)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
