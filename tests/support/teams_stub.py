@@ -91,6 +91,8 @@ class BotConnector(StubServer):
     def __init__(self, roster: dict[str, dict] | None = None, *, pace: bool = True):
         self.roster = dict(roster or {})  # Teams user id → member (aadObjectId, email, upn)
         self.sent: list[Sent] = []
+        self.by_conversation: dict[str, list[Sent]] = defaultdict(list)
+        self.arrived = threading.Condition()
         self.limited: list[Recorded] = []
         self.failures: dict[str, deque[Reply]] = defaultdict(deque)
         self.pace = pace
@@ -112,7 +114,16 @@ class BotConnector(StubServer):
         self.failures[operation].extend(replies)
 
     def to(self, conversation: str) -> list[Sent]:
-        return [m for m in self.sent if m.conversation == conversation]
+        with self.arrived:
+            return list(self.by_conversation.get(conversation, ()))
+
+    def wait(self, conversation: str, index: int, timeout: float) -> Sent | None:
+        """The ``index``-th message kept for ``conversation`` (0-based), waiting for it."""
+        with self.arrived:
+            if self.arrived.wait_for(
+                    lambda: len(self.by_conversation[conversation]) > index, timeout):
+                return self.by_conversation[conversation][index]
+        return None
 
     def calls(self, operation: str) -> list[Recorded]:
         return [r for r in self.requests if _operation(r) == operation]
@@ -141,9 +152,12 @@ class BotConnector(StubServer):
             return self.failures[operation].popleft()
         if operation == "send":
             body = request.json()
-            with self.lock:
+            with self.lock, self.arrived:
                 sent_id = body.get("id") or f"1:{next(self.ids)}"
-                self.sent.append(Sent(conversation, sent_id, body, request.at, token))
+                sent = Sent(conversation, sent_id, body, request.at, token)
+                self.sent.append(sent)
+                self.by_conversation[conversation].append(sent)
+                self.arrived.notify_all()
             return Reply(201, {"id": sent_id}, delay=self.hold_on_send)
         if operation == "update":
             for m in self.sent:
@@ -163,7 +177,7 @@ class BotConnector(StubServer):
     def _pace(self, request: Recorded, conversation: str) -> Reply | None:
         """Teams' per-conversation windows: a send that would break one is refused."""
         with self.lock:
-            kept = [m.at for m in self.sent if m.conversation == conversation]
+            kept = [m.at for m in self.by_conversation.get(conversation, ())]
             for count, seconds in WINDOWS:
                 recent = [t for t in kept if t > request.at - seconds + TOLERANCE]
                 if len(recent) >= count:
