@@ -36,6 +36,7 @@ from flask import Blueprint, Flask, current_app, request
 from msal import ConfidentialClientApplication
 from msrest.exceptions import HttpOperationError
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import object_session
 
 from channels.base import Channel, Forbidden, NeedsOperator, PermanentError, RetryAfter
@@ -345,7 +346,38 @@ class TransientError(Exception):
 
 # ---- pure converters -------------------------------------------------------------------------
 
+# field → (type it must have, longest we keep); what parse and note_contact read
+SHAPE = {"type": (str, 100), "id": (str, 190), "serviceUrl": (str, 2000),
+         "channelId": (str, 100), "text": (str, 100_000), "replyToId": (str, 190),
+         "action": (str, 100), "from": (dict, 0), "recipient": (dict, 0),
+         "conversation": (dict, 0), "channelData": (dict, 0), "entities": (list, 0),
+         "membersAdded": (list, 0)}
+IDS = {"from": {"id": 200, "aadObjectId": 64, "role": 50},
+       "recipient": {"id": 200}, "conversation": {"id": 1000, "tenantId": 64,
+                                                   "conversationType": 50}}
+
+
 def read_activity(body: dict[str, Any]) -> Activity:
+    """The activity, or BadActivity naming what is wrong with it (never a 500 later)."""
+    for name, (kind, longest) in SHAPE.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, kind):
+            raise BadActivity(f"{name}: must be a {kind.__name__}")
+        if longest and len(value) > longest:
+            raise BadActivity(f"{name}: at most {longest} characters")
+        if kind is list and not all(isinstance(item, dict) for item in value):
+            raise BadActivity(f"{name}: must be a list of objects")
+    for name, fields in IDS.items():
+        for key, longest in fields.items():
+            value = (body.get(name) or {}).get(key)
+            if value is not None and (not isinstance(value, str) or len(value) > longest):
+                raise BadActivity(f"{name}.{key}: a string of at most {longest} characters")
+    tenant = ((body.get("channelData") or {}).get("tenant") or {})
+    if not isinstance(tenant, dict) or not isinstance(tenant.get("id", ""), str) or \
+            len(tenant.get("id") or "") > 64:
+        raise BadActivity("channelData.tenant.id: a string of at most 64 characters")
     try:
         activity = Activity().deserialize(body)
     except Exception as exc:
@@ -509,11 +541,15 @@ def note_contact(body: dict[str, Any]) -> int | None:
     reference = {} if removed else TurnContext.get_conversation_reference(
         Activity().deserialize(body)).serialize()
     with db.session_scope() as s:
-        contact = s.scalar(select(TeamsContact).where(TeamsContact.user_id == sender.key)
-                           .with_for_update())
+        mine = select(TeamsContact).where(TeamsContact.user_id == sender.key).with_for_update()
+        contact = s.scalar(mine)
         if contact is None:
-            contact = TeamsContact(user_id=sender.key)
-            s.add(contact)
+            try:
+                with s.begin_nested():  # two first activities at once: one row
+                    contact = TeamsContact(user_id=sender.key, reference={})
+                    s.add(contact)
+            except IntegrityError:
+                contact = s.scalar(mine)
         contact.reference, contact.updated_at = reference, utcnow()
         contact.aad_object_id = sender.data.get("aad") or contact.aad_object_id
         contact.tenant_id = sender.data.get("tenant") or contact.tenant_id

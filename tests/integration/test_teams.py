@@ -157,6 +157,19 @@ def test_a_signed_but_malformed_body_is_400_with_a_reason(teams):
     assert resp.status_code == 400 and "serviceUrl" in resp.get_json()["error"]["message"]
 
 
+@pytest.mark.parametrize("change", [
+    {"from": "someone"}, {"from": {"id": 5}}, {"from": {"id": "29:" + "x" * 300}},
+    {"conversation": []}, {"entities": ["x"]}, {"text": {"a": 1}}, {"id": "x" * 500},
+    {"channelData": {"tenant": "t"}}, {"membersAdded": "bot"}, {"value": "x"},
+])
+def test_a_signed_activity_of_the_wrong_shape_is_400_never_a_5xx(teams, change):
+    activity = {**teams.user.message(teams.connector, "hello"), **change}
+    resp = teams.post(activity)
+    assert resp.status_code in (200, 400), resp.get_data(as_text=True)
+    if resp.status_code == 400:
+        assert resp.get_json()["error"]["message"]
+
+
 # ---- first contact ---------------------------------------------------------------------------
 
 def test_install_links_the_person_by_entra_id_keeps_the_reference_and_greets_once(teams):
