@@ -324,7 +324,7 @@ def rollout_phase(args, stub: TenantLimitedConnector, children: Children) -> dic
 def parse_args(argv):
     ap = argparse.ArgumentParser(prog="python -m bench.teams")
     ap.add_argument("--interviews", type=int, default=10, metavar="K")
-    ap.add_argument("--workers", type=int, default=4, metavar="W")
+    ap.add_argument("--workers", type=int, default=6, metavar="W")
     ap.add_argument("--tenant-rate", type=float, default=30.0, metavar="Q",
                     help="sends/s per tenant: what the stub enforces and Parley paces to")
     ap.add_argument("--tolerance-ms", type=float, default=100.0)
