@@ -189,6 +189,32 @@ def test_install_links_the_person_by_entra_id_keeps_the_reference_and_greets_onc
     assert teams.connector.calls("member") == []  # the Entra id was enough
 
 
+def test_the_bot_added_to_a_personal_chat_counts_as_an_install(teams):
+    teams.person(aad_object_id=teams.user.aad)
+    update = {**teams.user.base(teams.connector, "conversationUpdate"),
+              "membersAdded": [{"id": teams.user.user_id}, {"id": "28:" + APP_ID}]}
+    greeting = teams.deliver(update)
+    assert "Hi, I'm Parley" in greeting.text
+
+
+def test_uninstalling_forgets_the_chat_so_the_next_invite_falls_back(teams):
+    teams.person(aad_object_id=teams.user.aad)
+    teams.install()
+    teams.deliver({**teams.user.base(teams.connector, "installationUpdate"),
+                   "action": "remove"})
+    session = teams.invite(fallback=["web"])
+    [invite] = teams.api.get(f"/sessions/{session['id']}/invites").get_json()["invites"]
+    assert invite["channel"] == "web" and "not installed" in invite["status_reason"]
+
+
+def test_typed_numbers_work_like_the_buttons(teams):
+    teams.person(aad_object_id=teams.user.aad)
+    teams.install()
+    teams.invite()
+    question = teams.say("1")  # 1 = Accept on the consent card
+    assert question.buttons() == ["pause", "skip", "stop"]
+
+
 def test_install_links_by_email_from_the_roster_when_the_entra_id_is_unknown(teams):
     teams.person()  # no aad_object_id in the directory
     teams.install()
