@@ -35,6 +35,7 @@ from botframework.connector.auth import (
 from flask import Blueprint, Flask, current_app, request
 from msal import ConfidentialClientApplication
 from msrest.exceptions import HttpOperationError
+from redis.exceptions import RedisError
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import object_session
@@ -654,13 +655,21 @@ def messages():
     inbounds = channel.parse(request)
     fresh = accept(inbounds)
     if contact is not None and installed(body):
-        jobs.enqueue_once("channels.teams.welcome", body["from"]["id"],
-                          job_id=jobs.job_key("teams-welcome", body["from"]["id"]))
+        _later("channels.teams.welcome", body["from"]["id"],
+               job_id=jobs.job_key("teams-welcome", body["from"]["id"]))
     if fresh and inbounds and inbounds[0].choice and body.get("replyToId"):
-        jobs.enqueue_once("channels.teams.mark_chosen", body["from"]["id"], body["replyToId"],
-                          inbounds[0].choice,
-                          job_id=jobs.job_key("teams-chosen", body["replyToId"]))
+        _later("channels.teams.mark_chosen", body["from"]["id"], body["replyToId"],
+               inbounds[0].choice, job_id=jobs.job_key("teams-chosen", body["replyToId"]))
     return "", 200
+
+
+def _later(func: str, *args, job_id: str) -> None:
+    """A courtesy job (greeting, card update): with Redis away it is skipped, logged; what
+    the person said is already safe in the inbox."""
+    try:
+        jobs.enqueue_once(func, *args, job_id=job_id)
+    except RedisError as exc:
+        log.warning("queue unreachable, %s skipped: %s", job_id, exc)
 
 
 def loopback(url: str) -> bool:
