@@ -149,6 +149,7 @@ class TeamsChannel(Channel):
 
         async def post(context: TurnContext, client) -> str:
             TurnContext.apply_conversation_reference(activity, context_reference(context))
+            activity.reply_to_id = None  # a new message, not a reply to the install
             response = await client.conversations.send_to_conversation(
                 activity.conversation.id, activity)
             return (response.id if response else None) or activity.id
@@ -174,7 +175,7 @@ class TeamsChannel(Channel):
 
         async def put(context: TurnContext, client) -> None:
             TurnContext.apply_conversation_reference(activity, context_reference(context))
-            activity.id = activity_id_
+            activity.id, activity.reply_to_id = activity_id_, None
             await client.conversations.update_activity(
                 activity.conversation.id, activity_id_, activity)
 

@@ -250,6 +250,9 @@ def test_an_exit_interview_runs_from_install_to_close(teams):
     assert consent.card["version"] == "1.4" and consent.card["type"] == "AdaptiveCard"
     assert consent.text and "1. " in consent.text  # plain text for notifications
     assert consent.card["actions"][0]["data"] == {"interview": 1, "choice": "accept"}
+    assert consent.activity["conversation"]["id"] == teams.user.conversation
+    assert consent.activity["recipient"]["id"] == teams.user.user_id
+    assert not consent.activity.get("replyToId")  # a message of its own
 
     question = teams.click("accept", card=consent)
     assert consent.updates, "the consent card is updated in place"
