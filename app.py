@@ -53,6 +53,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         email.init_app(app, settings)
     # ---- end email ----
+    if settings.teams_enabled:  # Microsoft Teams
+        from channels import teams
+
+        teams.init_app(app, settings)
     errors.init_app(app)
     return app
 

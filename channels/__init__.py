@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from channels.base import Channel
-from channels.email import EmailChannel  # email
+from channels.email import EmailChannel
 from channels.slack import SlackChannel
+from channels.teams import TeamsChannel
 from channels.web import WebChannel
 from core.config import Settings, get_settings
 
-CHANNELS: dict[str, type[Channel]] = {cls.name: cls for cls in (WebChannel, SlackChannel)}
-CHANNELS[EmailChannel.name] = EmailChannel  # email
+CHANNELS: dict[str, type[Channel]] = {
+    cls.name: cls for cls in (WebChannel, SlackChannel, TeamsChannel, EmailChannel)}
 
 
 def get(name: str, settings: Settings | None = None) -> Channel:

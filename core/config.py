@@ -73,6 +73,26 @@ class Settings(BaseSettings):
     email_rate: float = Field(10.0, gt=0, le=1000, description="Emails per second through SMTP.")
     smtp_timeout: float = Field(20.0, gt=0, le=120, description="Seconds per SMTP/IMAP exchange.")
     # ---- end email ----
+    # ---- Microsoft Teams (channels/teams.py) ----
+    teams_app_id: str = Field(
+        "", description="Bot (Microsoft App) id; with the password: Teams on.")
+    teams_app_password: str = Field("", description="Bot client secret, for the bot token.")
+    teams_tenant_id: str = Field(
+        "", description="Single-tenant bot's tenant id; empty = multi-tenant.")
+    teams_openid_metadata_url: str = Field(
+        "https://login.botframework.com/v1/.well-known/openidconfiguration",
+        description="Where the keys of inbound Bot Connector tokens are found (Microsoft's).")
+    teams_login_url: str = Field(
+        "", description="Authority for the outbound bot token (https); empty = Microsoft's "
+                        "login.microsoftonline.com. When set, no instance discovery is done.")
+    teams_dev_no_auth: bool = Field(
+        False, description="Development only: accept unauthenticated activities (no app id); "
+                           "refused unless PUBLIC_BASE_URL is a loopback address.")
+    teams_tenant_rate: float = Field(
+        30.0, gt=0, le=1000, description="Sends per second per app per Teams tenant.")
+    teams_timeout: float = Field(
+        15.0, gt=0, le=60, description="Seconds per Bot Connector call before giving up.")
+    # ---- end Microsoft Teams ----
 
     @field_validator("database_url")
     @classmethod
@@ -118,6 +138,10 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         return bool(self.slack_signing_secret and (
             self.slack_bot_token or (self.slack_client_id and self.slack_client_secret)))
+
+    @property
+    def teams_enabled(self) -> bool:  # Microsoft Teams
+        return bool(self.teams_app_id and self.teams_app_password) or self.teams_dev_no_auth
 
     @property
     def llm_enabled(self) -> bool:

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session as DB
 
 from core.models import Person, PersonAttribute
 
-FIELDS = ("name", "phone", "slack_user_id", "slack_team_id", "teams_user_id", "timezone")
+FIELDS = ("name", "phone", "slack_user_id", "slack_team_id", "teams_user_id", "timezone",
+          "aad_object_id")
 
 
 def by_email(db: DB, email: str) -> Person | None:

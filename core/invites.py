@@ -92,6 +92,10 @@ def channel_address(invite: Invite) -> Address:
         if person.email and not (person.slack_user_id and person.slack_team_id):
             data["email"] = person.email
         return Address("slack", person.slack_user_id or "", data)
+    if invite.channel == "teams" and (person.teams_user_id or person.aad_object_id
+                                      or person.email):  # found by channels.teams.resolve
+        data = {k: v for k, v in (("aad", person.aad_object_id), ("email", person.email)) if v}
+        return Address("teams", person.teams_user_id or "", data)
     if invite.channel == "sms" and person.phone:
         return Address("sms", person.phone)
     if invite.channel == "email" and person.email:

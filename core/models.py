@@ -74,6 +74,8 @@ class Person(Base):
     # a Slack user id means something only with its workspace (PROTOCOLS.md, Slack)
     slack_team_id: Mapped[str | None] = mapped_column(String(40))
     teams_user_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    # Microsoft Entra (AAD) object id: how a Teams user is matched to the directory
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -314,6 +316,25 @@ class OutboundRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column()  # when a worker began sending
     sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class TeamsContact(Base):
+    """Someone who installed the Teams app: the ConversationReference of their personal chat
+    (what a proactive send needs), kept even before they are matched to a Person."""
+
+    __tablename__ = "teams_contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(200), unique=True)  # Teams "29:…" id
+    aad_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)  # UPN from the roster
+    reference: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    greeted_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditLog(Base):

@@ -86,6 +86,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Person": obj({
         "id": INT, "name": TEXT, "email": nullable("string"), "phone": nullable("string"),
         "slack_user_id": nullable("string"), "teams_user_id": nullable("string"),
+        "aad_object_id": nullable("string"),
         "timezone": nullable("string"), "manager_id": nullable("integer"),
         "demographics": {"type": "object", "additionalProperties": TEXT}}),
     "InviteCreated": obj({

@@ -73,6 +73,7 @@ class PersonIn(Strict):
     phone: str | None = Field(None, max_length=40)
     slack_user_id: str | None = Field(None, max_length=40)
     teams_user_id: str | None = Field(None, max_length=200)
+    aad_object_id: str | None = Field(None, max_length=64)  # Teams: Entra object id
     timezone: str | None = Field(None, max_length=64)
     manager_email: Email | None = None
     demographics: dict[Annotated[str, Field(max_length=100)],

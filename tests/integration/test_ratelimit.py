@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from core import ratelimit
+from core import jobs, ratelimit
 from core.ratelimit import Limit
 
 TEAMS = ((7, 1.0), (8, 2.0), (60, 30.0), (1800, 3600.0))
@@ -63,8 +63,12 @@ def test_workers_in_parallel_still_keep_the_windows(app):
     for t in threads:
         t.join()
     assert len(waits) == 40
+    # the bookings themselves, in Redis's clock: the times read here after each call move
+    # with thread scheduling (a busy machine), the booked slots do not
+    booked = [int(t) / 1e6 for t in jobs.connection().lrange("parley:pace:teams:conv:b", 0, -1)]
+    assert len(booked) == 40
     for count, seconds in TEAMS:
-        assert _worst(waits, seconds) <= count
+        assert _worst(booked, seconds) <= count
 
 
 def test_a_costly_send_uses_that_many_units(app):

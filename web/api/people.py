@@ -17,6 +17,7 @@ def person_json(p: Person) -> dict[str, Any]:
     return {
         "id": p.id, "name": p.name, "email": p.email, "phone": p.phone,
         "slack_user_id": p.slack_user_id, "teams_user_id": p.teams_user_id,
+        "aad_object_id": p.aad_object_id,
         "timezone": p.timezone, "manager_id": p.manager_id, "demographics": p.demographics,
     }
 
