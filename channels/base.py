@@ -81,7 +81,9 @@ class Channel(ABC):
 
     def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
         """The provider's rate limits for sending ``message`` there, shared by all workers
-        (``core.ratelimit``); a message may cost several units (SMS segments)."""
+        (``core.ratelimit``); a message may cost several units (SMS segments). The first is
+        the address's own (its DM, chat or number): a provider's Retry-After holds that one,
+        not a whole workspace or tenant."""
         return []
 
     def find_sent(self, address: Address, ref: str) -> str | None:

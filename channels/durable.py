@@ -147,8 +147,7 @@ def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str)
             return channel.send(address, message, ref=ref)
         except RetryAfter as exc:
             log.warning("%s asked us to wait %s s", channel.name, exc.seconds)
-            for limit in limits:
-                ratelimit.hold(limit.key, exc.seconds)
+            ratelimit.hold(limits[0].key, exc.seconds)  # the address's own limit
     raise RetryAfter(0)
 
 

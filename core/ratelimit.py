@@ -3,8 +3,9 @@
 A ``Limit`` is one key (a Slack DM, a Teams conversation, a Twilio sender) and the windows
 its provider enforces: "at most ``count`` sends in any ``seconds``", as many windows as the
 provider has (Teams: 7 / 1 s, 8 / 2 s, 60 / 30 s, 1,800 / h). ``reserve`` books the
-caller's slot, in order, and says how long to wait for it, so N workers sending to one
-conversation still keep every window. A send may cost several units (an SMS of three
+caller's slot under all of a send's limits at once (its conversation's and its tenant's),
+in order, and says how long to wait for it, so N workers sending to one conversation still
+keep every window. A send may cost several units (an SMS of three
 segments uses three of a "segments per second" limit). Redis's own clock is used so
 workers on different machines agree.
 
@@ -20,37 +21,51 @@ from dataclasses import dataclass
 
 from core import jobs
 
-# KEYS[1] = list of booked unit times (µs, ascending); KEYS[2] = hold-until (µs)
-# ARGV[1] = max wait (µs), ARGV[2] = ttl (s), ARGV[3] = cost, ARGV[4..] = count, period (µs)
-# Returns the wait for the first unit in µs, or -wait when it is further off than max wait
-# (nothing is booked then: the caller should retry later).
+# For each limit i: KEYS[2i-1] = list of booked unit times (µs, ascending), KEYS[2i] = its
+# hold-until (µs). ARGV[1] = max wait (µs); then per limit: ttl (s), cost, number of windows,
+# and count, period (µs) per window. All limits are booked together, at the first time every
+# one of them allows (booking them one after another, sleeping between, could let a later
+# key's wait squeeze an earlier key's units together). Returns the wait for the send in µs,
+# or -wait when that is further off than max wait (nothing is booked then).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local start = math.max(now, tonumber(redis.call('GET', KEYS[2]) or '0'))
-local keep = 1
-for w = 4, #ARGV, 2 do keep = math.max(keep, tonumber(ARGV[w])) end
-local times = {}
-for i, v in ipairs(redis.call('LRANGE', KEYS[1], -keep, -1)) do times[i] = tonumber(v) end
-local n = #times
-local first = nil
-for u = 1, tonumber(ARGV[3]) do
-  local at = start
-  if n > 0 and times[n] > at then at = times[n] end
-  for w = 4, #ARGV, 2 do
-    local count = tonumber(ARGV[w])
-    if n >= count then at = math.max(at, times[n - count + 1] + tonumber(ARGV[w + 1])) end
+local limits, pos = {}, 2
+for i = 1, #KEYS / 2 do
+  local L = {list = KEYS[2 * i - 1], ttl = tonumber(ARGV[pos]), cost = tonumber(ARGV[pos + 1]),
+             windows = {}, keep = 1, times = {}}
+  local nwin = tonumber(ARGV[pos + 2])
+  pos = pos + 3
+  for w = 1, nwin do
+    L.windows[w] = {tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])}
+    L.keep = math.max(L.keep, L.windows[w][1])
+    pos = pos + 2
   end
-  if first == nil then
-    first = at
-    if at - now > tonumber(ARGV[1]) then return -(at - now) end
-  end
-  n = n + 1
-  times[n] = at
-  redis.call('RPUSH', KEYS[1], string.format('%.0f', at))
+  for j, v in ipairs(redis.call('LRANGE', L.list, -L.keep, -1)) do L.times[j] = tonumber(v) end
+  L.hold = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  limits[i] = L
 end
-redis.call('LTRIM', KEYS[1], -keep, -1)
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2]))
+local function earliest(L, from)
+  local at, n = math.max(from, L.hold), #L.times
+  if n > 0 and L.times[n] > at then at = L.times[n] end
+  for _, w in ipairs(L.windows) do
+    if n >= w[1] then at = math.max(at, L.times[n - w[1] + 1] + w[2]) end
+  end
+  return at
+end
+local first = now
+for _, L in ipairs(limits) do first = math.max(first, earliest(L, now)) end
+if first - now > tonumber(ARGV[1]) then return -(first - now) end
+for _, L in ipairs(limits) do
+  local at = first
+  for u = 1, L.cost do
+    if u > 1 then at = earliest(L, at) end
+    L.times[#L.times + 1] = at
+    redis.call('RPUSH', L.list, string.format('%.0f', at))
+  end
+  redis.call('LTRIM', L.list, -L.keep, -1)
+  redis.call('EXPIRE', L.list, L.ttl)
+end
 return first - now
 """
 # No slot before now + seconds (a provider said Retry-After); ARGV[1] µs, ARGV[2] ttl (s).
@@ -103,14 +118,19 @@ def _keys(key: str) -> tuple[str, str]:
     return f"parley:pace:{key}", f"parley:pace:{key}:hold"
 
 
-def reserve(limit: Limit, max_wait: float = 30.0) -> float:
-    """Book the next slot under ``limit``; the seconds to wait for it. Raises TooLong (and
-    books nothing) when that is more than ``max_wait``."""
-    longest = max(seconds for _count, seconds in limit.windows)
-    args = [int(max_wait * 1e6), int(longest + max_wait + 60), limit.cost]
-    for count, seconds in limit.windows:
-        args += [count, int(seconds * 1e6)]
-    waited = int(jobs.connection().eval(_RESERVE, 2, *_keys(limit.key), *args))
+def reserve(*limits: Limit, max_wait: float = 30.0) -> float:
+    """Book the next slot allowed by every limit at once; the seconds to wait for it.
+    Raises TooLong (and books nothing) when that is more than ``max_wait``."""
+    if not limits:
+        return 0.0
+    keys, args = [], [int(max_wait * 1e6)]
+    for limit in limits:
+        keys += _keys(limit.key)
+        longest = max(seconds for _count, seconds in limit.windows)
+        args += [int(longest + max_wait + 60), limit.cost, len(limit.windows)]
+        for count, seconds in limit.windows:
+            args += [count, int(seconds * 1e6)]
+    waited = int(jobs.connection().eval(_RESERVE, len(keys), *keys, *args))
     if waited < 0:
         raise TooLong(-waited / 1e6)
     return waited / 1e6
@@ -118,13 +138,10 @@ def reserve(limit: Limit, max_wait: float = 30.0) -> float:
 
 def pace(*limits: Limit, max_wait: float = 30.0) -> float:
     """Wait for a slot under every limit; returns the seconds slept."""
-    slept = 0.0
-    for limit in limits:
-        wait = reserve(limit, max_wait)
-        if wait > 0:
-            time.sleep(wait)
-            slept += wait
-    return slept
+    wait = reserve(*limits, max_wait=max_wait)
+    if wait > 0:
+        time.sleep(wait)
+    return wait
 
 
 def hold(key: str, seconds: float) -> None:

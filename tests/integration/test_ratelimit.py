@@ -101,3 +101,19 @@ def test_retry_after_holds_the_key(app):
 def test_a_limit_that_allows_nothing_is_refused(windows, cost):
     with pytest.raises(ValueError):
         Limit("x", windows, cost)
+
+
+def test_a_send_under_two_limits_keeps_both_when_one_of_them_waits(app):
+    """A chat's windows hold for the times the messages really leave, even when the
+    tenant's limit delays some of them (both are booked together, at one time)."""
+    chat, tenant = Limit("teams:conv:d", TEAMS), Limit.rate("teams:tenant:t1", 100)
+    ratelimit.hold(tenant.key, 0.9)
+    waits = [ratelimit.reserve(chat, tenant, max_wait=3600) for _ in range(14)]
+    assert min(waits) > 0.5  # the tenant's hold delayed them
+    # each message leaves at its booked time, one time for both keys (the tenant's book
+    # keeps only its latest: a rate limit needs no more)
+    leave = [int(t) / 1e6 for t in jobs.connection().lrange(f"parley:pace:{chat.key}", 0, -1)]
+    last = [int(t) / 1e6 for t in jobs.connection().lrange(f"parley:pace:{tenant.key}", 0, -1)]
+    assert len(leave) == 14 and last == leave[-1:]
+    for count, seconds in TEAMS:
+        assert _worst(leave, seconds) <= count
