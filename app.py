@@ -47,6 +47,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
         with using(settings):  # bolt's OAuth stores take this app's engine
             slack.init_app(app, settings)
+    if settings.sms_enabled:  # SMS (Twilio)
+        from channels import sms
+
+        sms.init_app(app, settings)
     errors.init_app(app)
     return app
 

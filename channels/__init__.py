@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from channels.base import Channel
 from channels.slack import SlackChannel
+from channels.sms import SmsChannel  # SMS (Twilio)
 from channels.web import WebChannel
 from core.config import Settings, get_settings
 
-CHANNELS: dict[str, type[Channel]] = {cls.name: cls for cls in (WebChannel, SlackChannel)}
+CHANNELS: dict[str, type[Channel]] = {cls.name: cls for cls in (WebChannel, SlackChannel,
+                                                                 SmsChannel)}
 
 
 def get(name: str, settings: Settings | None = None) -> Channel:

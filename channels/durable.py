@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 
 import channels
 from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
-from core import db, invites, jobs, ratelimit
+from core import db, engine, invites, jobs, lifecycle, ratelimit
 from core.messages import Address, Inbound, Outbound, storable
-from core.models import InboundEvent, Interview, OutboundRecord, utcnow
+from core.models import InboundEvent, Interview, OutboundRecord, Turn, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +208,14 @@ def _fall_back(s, record: OutboundRecord, interview: Interview, error: str) -> i
         log.warning("invite %s unreachable: %s", interview.invite_id,
                     interview.invite.status_reason)
         return None
+    payload = record.payload
+    turn = s.get(Turn, record.turn_id) if record.turn_id else None
+    if turn is not None and turn.seq == 1 and interview.state == lifecycle.State.CONSENT:
+        # the consent names the commands in the new channel's words (SMS: not "stop")
+        payload = engine.consent_message(interview).to_dict()
+        turn.text, turn.channel = payload["text"], address.channel
     again = OutboundRecord(channel=address.channel, address=address.to_dict(),
-                           payload=record.payload, interview_id=record.interview_id,
+                           payload=payload, interview_id=record.interview_id,
                            turn_id=record.turn_id)
     s.add(again)
     s.flush()

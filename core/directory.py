@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session as DB
 
+from core import phones
+from core.config import get_settings
 from core.models import Person, PersonAttribute
 
 FIELDS = ("name", "phone", "slack_user_id", "slack_team_id", "teams_user_id", "timezone")
@@ -27,6 +30,9 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
     for name in FIELDS:
         if data.get(name) is not None:
             setattr(person, name, data[name])
+    if person.phone:  # SMS senders arrive as E.164: keep every number that way
+        with contextlib.suppress(phones.InvalidPhone):  # kept as given (the API refuses it)
+            person.phone = phones.normalise(person.phone, get_settings().sms_default_region)
     if data.get("manager_email"):
         manager = by_email(db, data["manager_email"])
         if manager is None:
