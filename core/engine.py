@@ -77,12 +77,14 @@ class Draft:
     skip: bool
     asked_back: bool
     history: list[tuple[str, str]]
+    channel: str = "web"  # the interviewer keeps a question short for SMS
 
     @property
     def key(self) -> str:
         """Equal keys, equal inputs: words made for one draft fit the other."""
         return json.dumps([self.session_id, self.state, asdict(self.move), self.answer,
-                           self.skip, self.asked_back, self.history], sort_keys=True)
+                           self.skip, self.asked_back, self.history, self.channel],
+                          sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def word(draft: Draft, session: Session | None = None) -> Words:
     state = copy.deepcopy(draft.state)
     text, reasoning = interviewer.compose(
         session, state, draft.move, draft.answer, skip=draft.skip,
-        asked_back=draft.asked_back, history=draft.history)
+        asked_back=draft.asked_back, history=draft.history, channel=draft.channel)
     return Words(draft.key, text, reasoning, state)
 
 
@@ -309,7 +311,7 @@ def _advance(
         interview.coverage = state
         return _advance(db, interview, None, words=words)
     draft = Draft(interview.session_id, state, move, answer, skip, asked_back,
-                  _recent(db, interview))
+                  _recent(db, interview), interview.channel)
     if words is None or words.key != draft.key:
         if interviewer.uses_model(move):
             raise WordingNeeded(draft)

@@ -74,9 +74,9 @@ def help_text(channel: str | None) -> str:
     if channel != "sms":
         return HELP
     w = command_words(channel)
-    return (f"Reply {w['pause']} to take a break, {w['resume']} to carry on, {w['skip']} to "
-            f"move on, {w['stop']} to end this conversation. Otherwise just answer in your "
-            "own words. STOP ends all texts.")
+    return (f"Reply {w['pause']} for a break, {w['resume']} to carry on, {w['skip']} to "
+            f"move on, {w['stop']} to close. Or just answer in your own words. STOP ends all "
+            "texts.")
 
 
 def paused(channel: str | None) -> str:
@@ -88,10 +88,10 @@ def paused(channel: str | None) -> str:
 # ---- SMS: the carrier's keywords and the choices as numbered replies ---------------------
 # GSM-7 only (no dashes, curly quotes or bullets): each of these costs one segment.
 SMS_HELP = ("Parley: private check-ins from your HR team. Reply {pause}, {skip} or {stop} "
-            "in a conversation. Reply STOP to stop all texts, START to get them again.")
+            "in a conversation. Reply STOP to opt out, START to opt back in.")
 SMS_OPTED_IN = "Parley: you will receive texts from us again. Reply STOP to stop."
 SMS_STRANGER = ("Hi! This is Parley, your HR team's check-in service. We don't have this "
-                "number on file, so we can't reply here. Reply STOP to stop texts.")
+                "number on file, so we can't reply here. Reply STOP to opt out.")
 SMS_OPTED_OUT_TURN = "(The participant texted {keyword}: no more texts; the interview paused.)"
 SMS_CHOICE = {"accept": "to start", "decline": "to decline", "resume": "to resume",
               "stop": "to finish now", "continue": "to carry on", "done": "if that's all"}
@@ -219,6 +219,12 @@ def system_prompt(session_type: str, anonymity: str, topics: list[dict], *,
         )
     return "\n".join(lines)
 
+
+SMS_QUESTION = 320  # characters: two segments, where the wording allows
+CHANNEL_STYLE = {
+    "sms": (f"This goes out as a text message: at most {SMS_QUESTION - 20} characters in all, "
+            "plain characters only (no emoji, dashes, curly quotes or bullets)."),
+}
 
 PLAN_TEXT = {
     "ask": "Open the topic {topic!r} with one question.",

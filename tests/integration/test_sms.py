@@ -192,6 +192,10 @@ def test_an_onboarding_check_in_by_sms_runs_to_its_close(sms):
         assert r.segments == sent.segments == segments(sent.body)
     assert all(m.status_callback.startswith(f"{PUBLIC_URL}/twilio/status?ref=out-")
                for m in sms.stub.sent)
+    turns = sms.api.get("/interviews/1").get_json()["turns"]  # the cost shown with each text
+    ours = [t for t in turns if t["role"] != "participant"]
+    assert [t["segments"] for t in ours] == [r.segments for r in rows]
+    assert all("segments" not in t for t in turns if t["role"] == "participant")
 
 
 def test_a_choice_can_be_typed_as_its_number_and_the_help_word_works(sms):
@@ -267,11 +271,11 @@ def test_yes_from_a_number_that_never_opted_out_is_an_answer(sms):
 
 def test_twilio_21610_on_send_records_the_opt_out_and_the_invite_falls_back(sms):
     sms.stub.opted_out.add(PHONE)  # the carrier knows, we did not
-    invite = sms.invite(fallback=["web"])
+    sms.invite(fallback=["web"])
     assert sms.stub.sent == []
     with db.session_scope() as s:
         assert s.get(PhoneNumber, PHONE).opted_out
-    [row] = sms.api.get(f"/sessions/{invite['id'] and 1}/invites").get_json()["invites"]
+    [row] = sms.api.get("/sessions/1/invites").get_json()["invites"]
     assert row["channel"] == "web" and "21610" in row["status_reason"]
 
 
