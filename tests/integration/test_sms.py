@@ -290,6 +290,14 @@ def test_a_twilio_outage_is_retried_and_sent_once(sms):
     assert row.status == "sent" and row.attempts == 2
 
 
+def test_a_text_twilio_took_but_whose_answer_was_lost_is_not_sent_again(sms):
+    sms.stub.lose_answers = 1  # Twilio has it; we saw a 502
+    sms.invite()
+    [text] = sms.stub.to(PHONE)
+    [row] = outbox()
+    assert row.status == "sent" and row.attempts == 2 and row.provider_message_id == text.sid
+
+
 def test_a_body_twilio_refuses_as_too_long_fails_visibly(sms):
     sms.stub.fail_next(error(21617))
     sms.invite()

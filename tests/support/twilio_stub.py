@@ -69,6 +69,7 @@ class TwilioStub(StubServer):
         self.limited: list[Recorded] = []  # sends refused for coming too soon (rate)
         self.opted_out: set[str] = set()  # numbers the carrier knows said STOP
         self.failures: deque[Reply] = deque()
+        self.lose_answers = 0  # accept this many texts but answer 502 (the answer is lost)
         self.lock = threading.Lock()
         super().__init__(responder=self._answer)
 
@@ -118,6 +119,9 @@ class TwilioStub(StubServer):
             sid = f"SM{len(self.sent) + 1:032x}"
             self.sent.append(Sent(sid, to, sender, body, form.get("StatusCallback", ""),
                                   segments, now))
+            if self.lose_answers:
+                self.lose_answers -= 1
+                return error(20500, 502, "Bad Gateway")
         return Reply(201, self._resource(self.sent[-1]))
 
     def _resource(self, m: Sent) -> dict:
