@@ -343,3 +343,24 @@ def test_a_slack_invite_whose_user_cannot_be_found_falls_back_to_sms(make_app):
         world.text("1")
         with db.session_scope() as s:
             assert s.get(Interview, 1).state == "in_progress"
+
+
+def test_a_conversation_started_on_slack_goes_on_by_sms_and_answers_come_back_by_sms(make_app):
+    """One conversation, any channel: the person's phone finds their open Slack interview,
+    and the reply goes back on the channel they last used."""
+    from tests.support.slack_stub import BOT_TOKEN, SIGNING_SECRET, SlackStub
+
+    with TwilioStub(rate=20.0) as stub, SlackStub(users={"ada@example.com": "U123"}) as slack:
+        app = make_app(library=True, slack_signing_secret=SIGNING_SECRET,
+                       slack_bot_token=BOT_TOKEN, slack_api_base_url=slack.base_url,
+                       **twilio_settings(stub, twilio_rate=20.0))
+        world = SmsWorld(stub, app.test_client(), ApiClient(app.test_client(), ADMIN_TOKEN))
+        world.invite(channel="slack")
+        assert len(slack.posts_to("U123")) == 1 and stub.sent == []  # the consent, on Slack
+        [question] = world.text("1")  # accepted by text: the question comes by text
+        assert question.endswith("?") and world.state() == "in_progress"
+        [follow_up] = world.text(RICH)
+        assert follow_up.endswith("?")
+        assert len(slack.posts_to("U123")) == 1  # nothing more on Slack
+        turns = world.api.get("/interviews/1").get_json()["turns"]
+        assert [t["channel"] for t in turns][-2:] == ["sms", "sms"]
