@@ -190,6 +190,11 @@ class SmsChannel(Channel):
         sender = self.settings.twilio_from
         return {"messaging_service_sid": sender} if sender.startswith("MG") else {"from_": sender}
 
+    def resolve(self, address: Address) -> Address:
+        """Refuse an opted-out number before it takes a slot of the sender's rate."""
+        _refuse_opted_out(address)
+        return address
+
     def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
         """The sender's segments per second (a long code sends 1), counted in segments."""
         cost = sum(segments(b) for b in self.render(message)) if message else 1
@@ -198,9 +203,8 @@ class SmsChannel(Channel):
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         bodies = self.render(message)
+        _refuse_opted_out(address)  # again: a STOP may have come while this one waited
         with db.session_scope() as s:
-            if phones.opted_out(s, address.key):  # the law, before Twilio is called
-                raise PermanentError(f"{address.key} opted out of texts (STOP)")
             _keep_segments(s, ref, sum(segments(b) for b in bodies))
         found, sid = self._found.pop(ref, set()), None
         messages = self.client().messages
@@ -250,6 +254,13 @@ class SmsChannel(Channel):
             return sent[bodies[-1]]
         self._found[ref] = set(sent)
         return None
+
+
+def _refuse_opted_out(address: Address) -> None:
+    """The law, checked before Twilio is called: an opted-out number gets nothing."""
+    with db.session_scope() as s:
+        if phones.opted_out(s, address.key):
+            raise PermanentError(f"{address.key} opted out of texts")
 
 
 def _record_id(ref: str) -> int:

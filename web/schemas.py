@@ -12,12 +12,9 @@ from pydantic import (
     ConfigDict,
     Field,
     create_model,
-    field_validator,
     model_validator,
 )
 
-from core import phones
-from core.config import get_settings
 from core.sessions import SessionSettings
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names nothing (and overflows SQLite)
@@ -73,19 +70,14 @@ def _present(name: str, json_type: str) -> dict[str, Any]:
 class PersonIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     email: Email
-    phone: str | None = Field(None, max_length=40, description="any spelling; kept as E.164")
+    phone: str | None = Field(None, max_length=40, description="any spelling; kept as E.164 "
+                              "(422 when it is not a phone number)")
     slack_user_id: str | None = Field(None, max_length=40)
     teams_user_id: str | None = Field(None, max_length=200)
     timezone: str | None = Field(None, max_length=64)
     manager_email: Email | None = None
     demographics: dict[Annotated[str, Field(max_length=100)],
                        Annotated[str, Field(max_length=500)]] | None = None
-
-
-    @field_validator("phone")
-    @classmethod
-    def _e164(cls, value: str | None) -> str | None:  # SMS: one spelling, the sender's
-        return phones.normalise(value, get_settings().sms_default_region) if value else value
 
 
 class TopicIn(Strict):
