@@ -150,7 +150,9 @@ class SmsChannel(Channel):
 
     def __init__(self, settings: Settings):
         super().__init__(settings)
-        self._found: dict[str, set[str]] = {}  # ref → bodies an earlier attempt got through
+        # ref → {body: sid} of the parts of a long text that got through (this attempt, or
+        # an earlier one ``find_sent`` found): a retry sends only the rest
+        self._sent: dict[str, dict[str, str]] = {}
 
     @classmethod
     def configured(cls, settings: Settings) -> bool:
@@ -206,17 +208,18 @@ class SmsChannel(Channel):
         _refuse_opted_out(address)  # again: a STOP may have come while this one waited
         with db.session_scope() as s:
             _keep_segments(s, ref, sum(segments(b) for b in bodies))
-        found, sid = self._found.pop(ref, set()), None
+        sent = self._sent.setdefault(ref, {})  # parts through already: never sent twice
         messages = self.client().messages
         for body in bodies:
-            if body in found:
+            if body in sent:
                 continue
             try:
-                sid = messages.create(to=address.key, body=body, **self._sender(),
-                                      status_callback=self._callback(ref)).sid
+                sent[body] = messages.create(to=address.key, body=body, **self._sender(),
+                                             status_callback=self._callback(ref)).sid
             except TwilioRestException as exc:
                 raise self._error(exc, address) from exc
-        return sid
+        self._sent.pop(ref, None)
+        return sent[bodies[-1]]
 
     def _callback(self, ref: str) -> str:
         return f"{self.settings.effective_public_base_url}/twilio/status?ref={ref}"
@@ -245,14 +248,14 @@ class SmsChannel(Channel):
             if record is None:
                 return None
             bodies, since = self.render(Outbound.from_dict(record.payload)), record.created_at
-        sent = {}
+        sent: dict[str, str] = {}
         for m in self.client().messages.list(to=address.key, limit=50):
             created = m.date_created
             if m.body in bodies and (created is None or created >= since.replace(microsecond=0)):
                 sent.setdefault(m.body, m.sid)
-        if sent and all(b in sent for b in bodies):
+        if all(b in sent for b in bodies):
             return sent[bodies[-1]]
-        self._found[ref] = set(sent)
+        self._sent[ref] = sent
         return None
 
 

@@ -365,3 +365,27 @@ def test_a_conversation_started_on_slack_goes_on_by_sms_and_answers_come_back_by
         assert len(slack.posts_to("U123")) == 1  # nothing more on Slack
         turns = world.api.get("/interviews/1").get_json()["turns"]
         assert [t["channel"] for t in turns][-2:] == ["sms", "sms"]
+
+
+def test_a_text_over_1600_characters_goes_in_parts_each_sent_once(sms):
+    """A long text is split between sentences; when Twilio pushes back after the first
+    part, the retry sends only the rest."""
+    from core import jobs
+    from core.messages import Address, Outbound
+
+    text = " ".join(f"Sentence number {i} of a long message." for i in range(60))
+    assert len(text) > 1600
+    with db.session_scope() as s:
+        row = OutboundRecord(channel="sms", address=Address("sms", PHONE).to_dict(),
+                             payload=Outbound(text, role="system").to_dict())
+        s.add(row)
+        s.flush()
+        row_id = row.id
+    sms.stub.fail_later(1, error(20429, 429, "Too Many Requests"))  # after the 1st part
+    jobs.enqueue_deliveries([row_id])
+    run_jobs(retries=True)
+    bodies = [m.body for m in sms.stub.to(PHONE)]
+    assert len(bodies) == 2 and len(set(bodies)) == 2 and " ".join(bodies) == text
+    assert all(len(b) <= 1600 and b.endswith(".") for b in bodies)
+    [row] = outbox()
+    assert row.status == "sent" and row.segments == sum(segments(b) for b in bodies)

@@ -68,13 +68,17 @@ class TwilioStub(StubServer):
         self.sent: list[Sent] = []
         self.limited: list[Recorded] = []  # sends refused for coming too soon (rate)
         self.opted_out: set[str] = set()  # numbers the carrier knows said STOP
-        self.failures: deque[Reply] = deque()
+        self.failures: deque[Reply | None] = deque()  # None: this one goes through
         self.lose_answers = 0  # accept this many texts but answer 502 (the answer is lost)
         self.lock = threading.Lock()
         super().__init__(responder=self._answer)
 
     def fail_next(self, *replies: Reply) -> None:
         self.failures.extend(replies)
+
+    def fail_later(self, after: int, reply: Reply) -> None:
+        """Accept the next ``after`` texts, then answer ``reply`` once."""
+        self.failures.extend([None] * after + [reply])
 
     def to(self, number: str) -> list[Sent]:
         return [m for m in self.sent if m.to == number]
@@ -106,8 +110,9 @@ class TwilioStub(StubServer):
                 if tat - now > self.tolerance:
                     self.limited.append(request)
                     return error(20429, 429, "Too Many Requests")
-            if self.failures:
-                return self.failures.popleft()
+            scripted = self.failures.popleft() if self.failures else None
+            if scripted is not None:
+                return scripted
             if to in self.opted_out:
                 return error(21610, 400, "Attempt to send to unsubscribed recipient")
             if len(body) > 1600:
