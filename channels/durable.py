@@ -67,6 +67,7 @@ RETRY_AFTER_ATTEMPTS = 3
 ATTEMPTS = 8  # about as many as RQ's retry schedule (core.jobs.DEFAULT_RETRY) runs
 HOLD = timedelta(minutes=15)  # between tries of a row held for an operator
 HOLD_FOR = timedelta(days=3)  # how long a held message waits for an operator, then fails
+DELIVERY_REPORTS = ("delivered", "undelivered", "failed")  # what a provider reports after "sent"
 
 
 def _claim(record_id: int) -> int | None:
@@ -180,9 +181,12 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
         record = s.get(OutboundRecord, record_id)
         if record is None:  # its interview was deleted meanwhile: nothing left to record
             return
-        record.status = status
+        # a provider's delivery report (SMS status callback) may come before our own "sent"
+        reported = status == "sent" and record.status in DELIVERY_REPORTS
+        if not reported:
+            record.status = status
         record.attempts -= uncount
-        if error is not None:
+        if error is not None and not reported:
             record.last_error = storable(error)[:2000]
         error = record.last_error
         if status == "sent":

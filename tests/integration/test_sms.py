@@ -324,6 +324,21 @@ def test_the_status_callback_moves_the_row_to_delivered_or_failed(sms):
     assert rows[1].last_error == "Twilio error 30003"
 
 
+def test_a_delivery_report_that_comes_before_our_own_sent_is_kept(sms):
+    """Twilio may call back before the worker has written down that the send went out."""
+    def report(sent):
+        form = {"MessageSid": sent.sid, "MessageStatus": "undelivered", "ErrorCode": "30005"}
+        path = sent.status_callback.removeprefix(PUBLIC_URL)
+        assert sms.post(path, form, url=sent.status_callback).status_code == 200
+
+    sms.stub.on_accept = report
+    sms.invite()
+    [row] = outbox()
+    [text] = sms.stub.sent
+    assert (row.status, row.last_error) == ("undelivered", "Twilio error 30005")
+    assert row.provider_message_id == text.sid and row.sent_at is not None
+
+
 # ---- fallback from Slack ---------------------------------------------------------------------
 
 def test_a_slack_invite_whose_user_cannot_be_found_falls_back_to_sms(make_app):

@@ -70,6 +70,7 @@ class TwilioStub(StubServer):
         self.opted_out: set[str] = set()  # numbers the carrier knows said STOP
         self.failures: deque[Reply | None] = deque()  # None: this one goes through
         self.lose_answers = 0  # accept this many texts but answer 502 (the answer is lost)
+        self.on_accept = None  # called with each accepted text before the answer goes back
         self.lock = threading.Lock()
         super().__init__(responder=self._answer)
 
@@ -127,6 +128,8 @@ class TwilioStub(StubServer):
             if self.lose_answers:
                 self.lose_answers -= 1
                 return error(20500, 502, "Bad Gateway")
+        if self.on_accept is not None:
+            self.on_accept(self.sent[-1])
         return Reply(201, self._resource(self.sent[-1]))
 
     def _resource(self, m: Sent) -> dict:
