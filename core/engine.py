@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
-from core import interviewer, jobs, lifecycle, metrics, privacy, sentiment, sessions
+from core import interviewer, jobs, lifecycle, metrics, phones, privacy, sentiment, sessions
 from core.db import session_scope
 from core.interviewer import planner, prompts
 from core.lifecycle import Event, State
@@ -355,6 +355,8 @@ def tick(db: DB, interview: Interview, now: datetime) -> list[OutboundRecord]:
         transition(interview, Event.EXPIRE, now)
         interview.drop_off_topic = interview.current_topic
         interview.end_reason = "pause expired"
+        if not phones.may_text(db, interview.channel, interview.address):
+            return []  # they opted out of texts (STOP): the pause ends without a word
         return [say(db, interview, Outbound(prompts.PAUSE_EXPIRED, role="system"))]
     if waited >= settings.pause_prompt_seconds and interview.resume_prompted_at is None:
         interview.resume_prompted_at = now

@@ -44,6 +44,11 @@ def opted_out(db: DB, number: str) -> bool:
     return bool(row and row.opted_out)
 
 
+def may_text(db: DB, channel: str, address: dict) -> bool:
+    """False for an SMS address whose number opted out; True for anything else."""
+    return channel != "sms" or not opted_out(db, address.get("key") or "")
+
+
 def opt_out(db: DB, number: str, reason: str) -> None:
     """Record the opt-out (STOP, or the provider's refusal); idempotent."""
     row = _row(db, number)

@@ -246,6 +246,31 @@ def test_every_opt_out_keyword_pauses_the_interview_and_nothing_more_is_sent(sms
     assert invites[0]["status"] == "unreachable" and "opted out" in invites[0]["status_reason"]
 
 
+def test_a_pause_that_stop_began_runs_out_without_a_word(sms):
+    """The clock still ends the interview, but sends the number nothing, and the invite is
+    not marked unreachable for a message that was never due."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from core.models import utcnow
+    from scheduler.jobs import tick_pauses
+
+    sms.invite()
+    sms.text("1")
+    sms.text("STOP")
+    rows, sent = len(outbox()), len(sms.stub.sent)
+    assert tick_pauses() == 0  # no resume prompt to a number that said STOP
+    with db.session_scope() as s:  # then past the pause's expiry
+        s.execute(update(Interview).values(paused_at=utcnow() - timedelta(hours=2)))
+    assert tick_pauses() == 0
+    run_jobs(retries=True)
+    assert sms.state() == "abandoned"
+    assert len(outbox()) == rows and len(sms.stub.sent) == sent
+    [invite] = sms.api.get("/sessions/1/invites").get_json()["invites"]
+    assert invite["status"] == "sent"
+
+
 @pytest.mark.parametrize("word", ["START", "unstop", "Yes"])
 def test_every_opt_in_keyword_confirms_in_one_line_and_texts_flow_again(sms, word):
     sms.invite()
