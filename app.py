@@ -57,6 +57,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         from channels import teams
 
         teams.init_app(app, settings)
+    if settings.sms_enabled:  # SMS (Twilio)
+        from channels import sms
+
+        sms.init_app(app, settings)
     errors.init_app(app)
     return app
 

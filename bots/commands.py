@@ -8,7 +8,10 @@ during a question asks first, since a word slips out more easily than a button i
 
 from __future__ import annotations
 
+import re
+
 from core import engine
+from core.interviewer import prompts
 from core.messages import Choice
 
 COMMAND_WORDS = {
@@ -18,6 +21,24 @@ COMMAND_WORDS = {
     "stop": "stop", "quit": "stop", "end": "stop", "cancel": "stop",
     "help": "help", "?": "help",
 }
+# The carrier's keywords on SMS (PROTOCOLS.md, Twilio): opt-out law, answered before any
+# interview sees them. An opt-in word acts only for a number that opted out; for anyone
+# else "yes" and "start" are ordinary answers.
+CARRIER_KEYWORDS = {
+    **dict.fromkeys(("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke",
+                     "optout"), "opt_out"),
+    **dict.fromkeys(("start", "unstop", "yes"), "opt_in"),
+    **dict.fromkeys(("help", "info"), "help"),
+}
+CARRIER_CHANNELS = {"sms"}
+# One vocabulary per channel: the default words, and on SMS the same minus the carrier's,
+# plus the words the SMS prompts offer (prompts.COMMANDS).
+VOCABULARY = {
+    "default": COMMAND_WORDS,
+    "sms": {**{w: v for w, v in COMMAND_WORDS.items() if w not in CARRIER_KEYWORDS},
+            **{w.lower(): v for v, w in prompts.command_words("sms").items()
+               if w.lower() not in CARRIER_KEYWORDS}},
+}
 YES_NO = {  # on a prompt that asks yes or no: which of its choices each word picks
     "accept": {"yes": "accept", "y": "accept", "sure": "accept", "ok": "accept",
                "okay": "accept", "start": "accept", "agree": "accept", "i agree": "accept",
@@ -26,18 +47,27 @@ YES_NO = {  # on a prompt that asks yes or no: which of its choices each word pi
 }
 
 
-def interpret(text: str, offered: list[Choice]) -> str | None:
+def carrier_keyword(channel: str, text: str) -> str | None:
+    """"opt_out", "opt_in" or "help" when the whole message is one of the carrier's
+    keywords (any case, spaces and punctuation around it ignored); else None."""
+    if channel not in CARRIER_CHANNELS:
+        return None
+    return CARRIER_KEYWORDS.get(re.sub(r"^[\W_]+|[\W_]+$", "", text).lower())
+
+
+def interpret(text: str, offered: list[Choice], channel: str = "default") -> str | None:
     """The choice value a typed message stands for, or None when it is an answer.
     ``confirm_stop`` is typed "stop" during a question: the engine asks before ending."""
     word = text.strip().lower().rstrip(".!")
     if not word:
         return None
     question = engine.asks_for_words(offered)
-    value = _pick(word, offered, question)
+    value = _pick(word, offered, question, VOCABULARY.get(channel, COMMAND_WORDS))
     return "confirm_stop" if value == "stop" and question else value
 
 
-def _pick(word: str, offered: list[Choice], question: bool) -> str | None:
+def _pick(word: str, offered: list[Choice], question: bool,
+          vocabulary: dict[str, str]) -> str | None:
     if word.isascii() and word.isdigit():
         n = int(word)
         return offered[n - 1].value if not question and 1 <= n <= len(offered) else None
@@ -48,4 +78,4 @@ def _pick(word: str, offered: list[Choice], question: bool) -> str | None:
     for prompt, words in YES_NO.items():
         if prompt in values and word in words:
             return words[word]
-    return COMMAND_WORDS.get(word)
+    return vocabulary.get(word)

@@ -20,7 +20,8 @@ def handle(
     db: DB, interview: Interview, inbound: Inbound, *, words: engine.Words | None = None
 ) -> list[OutboundRecord]:
     if inbound.choice is None:
-        choice = commands.interpret(inbound.text, engine.offered_choices(db, interview))
+        choice = commands.interpret(inbound.text, engine.offered_choices(db, interview),
+                                    inbound.channel)
         if choice is not None:
             inbound = replace(inbound, choice=choice)
     interview.address = inbound.sender.to_dict()

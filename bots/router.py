@@ -12,6 +12,7 @@ import logging
 
 from sqlalchemy import select
 
+from bots import carrier
 from bots import interview as interview_bot
 from core import db, directory, engine, jobs, lifecycle
 from core.interviewer import prompts
@@ -68,13 +69,22 @@ def process_inbound(channel: str, event_id: str) -> None:
                 return
             event.attempts += 1
             inbound = Inbound.from_dict(event.payload)
-            interview_id = event.interview_id = find_interview(s, inbound)
-            if interview_id is None:
-                log.info("inbound %s:%s has no conversation", channel, event_id)
-                _done(event, "ignored", "no conversation for this sender")
-                ids = [_no_conversation(s, inbound)] if inbound.channel != "web" else []
+            interview_id, word = None, carrier.keyword(s, inbound)  # SMS: the law first
+            if word not in (None, "opt_out"):
+                ids = [r.id for r in carrier.handle(s, inbound, word)]
+                _done(event, "processed" if word != "ignore" else "ignored",
+                      "" if word != "ignore" else "the number opted out")
+            elif word is None:
+                interview_id = event.interview_id = find_interview(s, inbound)
+                if interview_id is None:
+                    log.info("inbound %s:%s has no conversation", channel, event_id)
+                    _done(event, "ignored", "no conversation for this sender")
+                    ids = _no_conversation(s, inbound)
         counted = True
-        if interview_id is not None:
+        if word == "opt_out":
+            ids = []
+            carrier.opt_out(inbound, lambda s: _close(s, channel, event_id))
+        elif interview_id is not None:
             ids = _handle(channel, event_id, interview_id, inbound)
     except Exception as exc:
         if _failed(channel, event_id, exc, counted=counted):
@@ -168,10 +178,25 @@ def describe(exc: BaseException) -> str:
     return storable(f"{type(shown).__name__}: {shown}")[:2000]
 
 
-def _no_conversation(s, inbound: Inbound) -> int:
-    """A polite answer to someone who writes with nothing open, so they are not ignored."""
+def _no_conversation(s, inbound: Inbound) -> list[int]:
+    """A polite answer to someone who writes with nothing open, so they are not ignored
+    (on SMS, a number we know nobody by hears from us once: ``bots.carrier``)."""
+    if inbound.channel == "web":
+        return []
+    special = carrier.no_conversation(s, inbound)
+    if special is not None:
+        return [r.id for r in special]
     record = OutboundRecord(channel=inbound.channel, address=inbound.sender.to_dict(),
                             payload=Outbound(prompts.NO_CONVERSATION, role="system").to_dict())
     s.add(record)
     s.flush()
-    return record.id
+    return [record.id]
+
+
+def _close(s, channel: str, event_id: str) -> bool:
+    """Mark a pending event processed in ``s``; False when it is no longer pending."""
+    event = _pending(s, channel, event_id)
+    if event is None:
+        return False
+    _done(event, "processed")
+    return True

@@ -6,12 +6,13 @@ from __future__ import annotations
 from channels.base import Channel
 from channels.email import EmailChannel
 from channels.slack import SlackChannel
+from channels.sms import SmsChannel
 from channels.teams import TeamsChannel
 from channels.web import WebChannel
 from core.config import Settings, get_settings
 
-CHANNELS: dict[str, type[Channel]] = {
-    cls.name: cls for cls in (WebChannel, SlackChannel, TeamsChannel, EmailChannel)}
+CHANNELS: dict[str, type[Channel]] = {cls.name: cls for cls in (
+    WebChannel, SlackChannel, TeamsChannel, SmsChannel, EmailChannel)}
 
 
 def get(name: str, settings: Settings | None = None) -> Channel:

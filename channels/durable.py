@@ -22,9 +22,9 @@ from sqlalchemy.exc import IntegrityError
 
 import channels
 from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
-from core import db, invites, jobs, ratelimit
+from core import db, engine, invites, jobs, lifecycle, ratelimit
 from core.messages import Address, Inbound, Outbound, storable
-from core.models import InboundEvent, Interview, Invite, OutboundRecord, utcnow
+from core.models import InboundEvent, Interview, Invite, OutboundRecord, Turn, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ RETRY_AFTER_ATTEMPTS = 3
 ATTEMPTS = 8  # about as many as RQ's retry schedule (core.jobs.DEFAULT_RETRY) runs
 HOLD = timedelta(minutes=15)  # between tries of a row held for an operator
 HOLD_FOR = timedelta(days=3)  # how long a held message waits for an operator, then fails
+DELIVERY_REPORTS = ("delivered", "undelivered", "failed")  # what a provider reports after "sent"
 
 
 def _claim(record_id: int) -> int | None:
@@ -179,9 +180,12 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
         record = s.get(OutboundRecord, record_id)
         if record is None:  # its interview was deleted meanwhile: nothing left to record
             return
-        record.status = status
+        # a provider's delivery report (SMS status callback) may come before our own "sent"
+        reported = status == "sent" and record.status in DELIVERY_REPORTS
+        if not reported:
+            record.status = status
         record.attempts -= uncount
-        if error is not None:
+        if error is not None and not reported:
             record.last_error = storable(error)[:2000]
         error = record.last_error
         if status == "sent":
@@ -222,8 +226,14 @@ def _fall_back(s, record: OutboundRecord, interview: Interview, error: str) -> i
         log.warning("invite %s unreachable: %s", interview.invite_id,
                     interview.invite.status_reason)
         return None
+    payload = record.payload
+    turn = s.get(Turn, record.turn_id) if record.turn_id else None
+    if turn is not None and turn.seq == 1 and interview.state == lifecycle.State.CONSENT:
+        # the consent names the commands in the new channel's words (SMS: not "stop")
+        payload = engine.consent_message(interview).to_dict()
+        turn.text, turn.channel = payload["text"], address.channel
     again = OutboundRecord(channel=address.channel, address=address.to_dict(),
-                           payload=record.payload, interview_id=record.interview_id,
+                           payload=payload, interview_id=record.interview_id,
                            turn_id=record.turn_id)
     s.add(again)
     s.flush()

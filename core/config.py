@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     teams_timeout: float = Field(
         15.0, gt=0, le=60, description="Seconds per Bot Connector call before giving up.")
     # ---- end Microsoft Teams ----
+    # ---- SMS (Twilio): on when the account SID, auth token and sender are set ----
+    twilio_account_sid: str = Field("", description="Twilio account SID (AC…).")
+    twilio_auth_token: str = Field("", description="Twilio auth token; also verifies webhooks.")
+    twilio_from: str = Field(
+        "", description="The sender: an E.164 number (+15550100) or a Messaging Service SID (MG…).")
+    twilio_api_base_url: str = Field(
+        "https://api.twilio.com", description="Twilio REST API base (a test seam).")
+    twilio_rate: float = Field(
+        1.0, gt=0, le=1000,
+        description="SMS segments per second from the sender (a US long code: 1; short code: 100).")
+    sms_default_region: str = Field(
+        "US", min_length=2, max_length=2,
+        description="Country assumed for phone numbers written without +country code.")
+    # ---- end SMS ----
 
     @field_validator("database_url")
     @classmethod
@@ -138,6 +152,17 @@ class Settings(BaseSettings):
     def slack_enabled(self) -> bool:
         return bool(self.slack_signing_secret and (
             self.slack_bot_token or (self.slack_client_id and self.slack_client_secret)))
+
+    @field_validator("twilio_api_base_url")
+    @classmethod
+    def _twilio_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def sms_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token and self.twilio_from)
 
     @property
     def teams_enabled(self) -> bool:  # Microsoft Teams

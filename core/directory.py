@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session as DB
 
+from core import phones
+from core.config import get_settings
 from core.models import Person, PersonAttribute
 
 FIELDS = ("name", "phone", "slack_user_id", "slack_team_id", "teams_user_id", "timezone",
@@ -18,7 +20,8 @@ def by_email(db: DB, email: str) -> Person | None:
 
 
 def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
-    """Create or update the person with this email. Returns (person, created)."""
+    """Create or update the person with this email. Returns (person, created). Raises
+    LookupError for an unknown manager, phones.InvalidPhone for a phone that is none."""
     email = (data.get("email") or "").strip().lower() or None
     person = by_email(db, email) if email else None
     created = person is None
@@ -28,6 +31,8 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
     for name in FIELDS:
         if data.get(name) is not None:
             setattr(person, name, data[name])
+    if data.get("phone"):  # SMS senders arrive as E.164: keep every number that way
+        person.phone = phones.normalise(data["phone"], get_settings().sms_default_region)
     if data.get("manager_email"):
         manager = by_email(db, data["manager_email"])
         if manager is None:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
-from core import interviewer, jobs, lifecycle, metrics, privacy, sentiment, sessions
+from core import interviewer, jobs, lifecycle, metrics, phones, privacy, sentiment, sessions
 from core.db import session_scope
 from core.interviewer import planner, prompts
 from core.lifecycle import Event, State
@@ -77,12 +77,14 @@ class Draft:
     skip: bool
     asked_back: bool
     history: list[tuple[str, str]]
+    channel: str = "web"  # the interviewer keeps a question short for SMS
 
     @property
     def key(self) -> str:
         """Equal keys, equal inputs: words made for one draft fit the other."""
         return json.dumps([self.session_id, self.state, asdict(self.move), self.answer,
-                           self.skip, self.asked_back, self.history], sort_keys=True)
+                           self.skip, self.asked_back, self.history, self.channel],
+                          sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def word(draft: Draft, session: Session | None = None) -> Words:
     state = copy.deepcopy(draft.state)
     text, reasoning = interviewer.compose(
         session, state, draft.move, draft.answer, skip=draft.skip,
-        asked_back=draft.asked_back, history=draft.history)
+        asked_back=draft.asked_back, history=draft.history, channel=draft.channel)
     return Words(draft.key, text, reasoning, state)
 
 
@@ -136,14 +138,22 @@ def start(db: DB, interview: Interview) -> list[OutboundRecord]:
     interview.coverage = planner.initial(
         [planner.PlanTopic(t.key, t.priority) for t in topics], settings.question_budget
     )
+    return [say(db, interview, consent_message(interview))]
+
+
+def consent_message(interview: Interview) -> Outbound:
+    """The consent message in the words of the interview's channel (an invite that falls
+    back to SMS must not offer "stop", the carrier's word there)."""
+    topics = [t for t in interview.session.topics if t.enabled]
+    settings = sessions.settings_of(interview.session)
     named = interview.session.anonymity != "aggregated"  # an anonymous transcript has no name
     first_name = interview.person.name.split()[0] if named and interview.person.name else "there"
     text = prompts.consent(
         first_name, interview.session.session_type.name, interview.session.anonymity,
         min(len(topics), settings.question_budget), settings.question_budget,
-        settings.anonymity_threshold,
+        settings.anonymity_threshold, channel=interview.channel,
     )
-    return [say(db, interview, Outbound(text, CONSENT_CHOICES, role="system"))]
+    return Outbound(text, CONSENT_CHOICES, role="system", interview_id=interview.id)
 
 
 def offered_choices(db: DB, interview: Interview) -> list[Choice]:
@@ -182,7 +192,8 @@ def handle(
         sentiment=None if choice else sentiment.score(said), redacted_text=privacy.redact(said),
     )
     if choice == "help":
-        return [say(db, interview, Outbound(prompts.HELP, tuple(offered_choices(db, interview)),
+        return [say(db, interview, Outbound(prompts.help_text(interview.channel),
+                                            tuple(offered_choices(db, interview)),
                                             role="system"))]
     if choice == "confirm_stop":
         return [say(db, interview, Outbound(prompts.CONFIRM_STOP, CONFIRM_STOP_CHOICES,
@@ -193,7 +204,8 @@ def handle(
         if choice == "stop":
             return _stop(db, interview)
         if choice == "pause":
-            return [say(db, interview, Outbound(prompts.PAUSED, PAUSED_CHOICES, role="system"))]
+            return [say(db, interview, Outbound(prompts.paused(interview.channel),
+                                                PAUSED_CHOICES, role="system"))]
         transition(interview, Event.RESUME, now)
         interview.paused_at = interview.resume_prompted_at = None
         if choice == "resume":
@@ -242,7 +254,20 @@ def _pause(db: DB, interview: Interview, now: datetime) -> list[OutboundRecord]:
     transition(interview, Event.PAUSE, now)
     interview.pauses_used += 1
     interview.paused_at, interview.resume_prompted_at = now, None
-    return [say(db, interview, Outbound(prompts.PAUSED, PAUSED_CHOICES, role="system"))]
+    return [say(db, interview, Outbound(prompts.paused(interview.channel), PAUSED_CHOICES,
+                                        role="system"))]
+
+
+def pause_silently(interview: Interview, now: datetime | None = None) -> None:
+    """Pause without a word and without a resume prompt: the person opted out of the
+    channel (SMS STOP), so nothing may be sent; they resume wherever they can be reached.
+    Not one of their pauses."""
+    now = now or utcnow()
+    if interview.state == State.IN_PROGRESS:
+        transition(interview, Event.PAUSE, now)
+        interview.paused_at = now
+    if interview.state == State.PAUSED:
+        interview.resume_prompted_at = now
 
 
 def _stop(db: DB, interview: Interview) -> list[OutboundRecord]:
@@ -286,7 +311,7 @@ def _advance(
         interview.coverage = state
         return _advance(db, interview, None, words=words)
     draft = Draft(interview.session_id, state, move, answer, skip, asked_back,
-                  _recent(db, interview))
+                  _recent(db, interview), interview.channel)
     if words is None or words.key != draft.key:
         if interviewer.uses_model(move):
             raise WordingNeeded(draft)
@@ -330,6 +355,8 @@ def tick(db: DB, interview: Interview, now: datetime) -> list[OutboundRecord]:
         transition(interview, Event.EXPIRE, now)
         interview.drop_off_topic = interview.current_topic
         interview.end_reason = "pause expired"
+        if not phones.may_text(db, interview.channel, interview.address):
+            return []  # they opted out of texts (STOP): the pause ends without a word
         return [say(db, interview, Outbound(prompts.PAUSE_EXPIRED, role="system"))]
     if waited >= settings.pause_prompt_seconds and interview.resume_prompted_at is None:
         interview.resume_prompted_at = now

@@ -316,6 +316,22 @@ class OutboundRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column()  # when a worker began sending
     sent_at: Mapped[datetime | None] = mapped_column()
+    # SMS: what the message costs (GSM-7 / UCS-2 segments), set when it is rendered for sending
+    segments: Mapped[int | None] = mapped_column()
+
+
+class PhoneNumber(Base):
+    """The SMS ledger: what we know of one phone number (E.164). An opt-out (STOP and its
+    kin, or Twilio's error 21610) is law: nothing is sent there until the number opts in."""
+
+    __tablename__ = "phone_number"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opted_out: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str] = mapped_column(String(200), default="")  # the keyword, or the error
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # a number we know nobody by gets one polite reply, ever (no loops with auto-responders)
+    stranger_replied_at: Mapped[datetime | None] = mapped_column()
 
 
 class TeamsContact(Base):

@@ -36,10 +36,11 @@ def uses_model(move: Move) -> bool:
 
 def compose(
     session, state: dict[str, Any], move: Move, answer: str | None, *, skip: bool,
-    asked_back: bool, history: list[tuple[str, str]],
+    asked_back: bool, history: list[tuple[str, str]], channel: str = "web",
 ) -> tuple[str, dict[str, Any]]:
     """Word the planner's move; returns (message, reasoning for the audit trail).
-    ``asked_back``: the answer was a question to us (see ``asks_back``)."""
+    ``asked_back``: the answer was a question to us (see ``asks_back``); ``channel``: where
+    it goes (SMS wants it short)."""
     topics = {t.key: t for t in session.topics if t.enabled}
     if asked_back:
         state.setdefault("open_questions", []).append(answer.strip()[:500])
@@ -50,7 +51,8 @@ def compose(
 
         try:
             return llm_strategy.compose(settings, session, topics, state, move, answer,
-                                        history=history, asked_back=asked_back)
+                                        history=history, asked_back=asked_back,
+                                        channel=channel)
         except llm_strategy.Fallback as exc:
             fallback = str(exc)
             log.warning("LLM turn fell back to offline: %s", fallback)

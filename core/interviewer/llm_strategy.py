@@ -80,7 +80,7 @@ def summary(state: dict[str, Any], topics: dict[str, Any]) -> str:
 
 def build_messages(
     session, topics: dict[str, Any], state: dict[str, Any], move: Move,
-    history: list[tuple[str, str]], asked_back: bool,
+    history: list[tuple[str, str]], asked_back: bool, channel: str = "web",
 ) -> list[dict[str, str]]:
     system = prompts.system_prompt(session.session_type.name, session.anonymity,
                                    _topic_dicts(topics),
@@ -101,6 +101,8 @@ def build_messages(
         "participant_asked_a_question": asked_back,
         "questions_already_asked": state["questions"][-12:],
     }
+    if channel in prompts.CHANNEL_STYLE:  # per turn: the system prompt stays cacheable
+        plan["channel"] = prompts.CHANNEL_STYLE[channel]
     messages.append({"role": "system", "content": "PLAN " + json.dumps(plan)})
     return messages
 
@@ -108,8 +110,9 @@ def build_messages(
 def compose(
     settings: Settings, session, topics: dict[str, Any], state: dict[str, Any], move: Move,
     answer: str | None, *, history: list[tuple[str, str]], asked_back: bool,
+    channel: str = "web",
 ) -> tuple[str, dict[str, Any]]:
-    messages = build_messages(session, topics, state, move, history, asked_back)
+    messages = build_messages(session, topics, state, move, history, asked_back, channel)
     try:
         result = llm.complete_json(settings, messages, name="interviewer_turn", schema=SCHEMA)
     except llm.LLMUnavailable as exc:
@@ -121,6 +124,8 @@ def compose(
     message = message.strip()
     if len(message) > MAX_MESSAGE:
         raise Fallback(f"schema: message longer than {MAX_MESSAGE} characters")
+    if channel == "sms" and len(message) > prompts.SMS_QUESTION:
+        raise Fallback(f"too long for a text message ({len(message)} characters)")
     if data.get("action") not in ACCEPTED[move.action]:
         raise Fallback(f"off plan: action {data.get('action')!r}, planned {move.action!r}")
     if data.get("topic") != move.topic and move.action != "wrap_up":

@@ -18,8 +18,33 @@ def anonymity_note(anonymity: str, threshold: int = 5) -> str:
     return ANONYMITY.get(anonymity, ANONYMITY["named"]).format(threshold=threshold)
 
 
+# ---- words per channel ------------------------------------------------------------------
+# The word a participant types for each command. On SMS the carrier owns STOP, END, QUIT,
+# CANCEL, START, YES, HELP and their kin (opt-out law, answered before any interview), so
+# there the interview offers words no carrier takes. bots.commands reads its words here.
+COMMANDS = {
+    "default": {"pause": "pause", "resume": "resume", "skip": "skip", "stop": "stop",
+                "help": "help"},
+    "sms": {"pause": "PAUSE", "resume": "RESUME", "skip": "SKIP", "stop": "FINISH",
+            "help": "HELP"},
+}
+
+
+def command_words(channel: str | None) -> dict[str, str]:
+    """The command words offered on ``channel``: {"pause": "PAUSE", ...}."""
+    return COMMANDS.get(channel or "", COMMANDS["default"])
+
+
+def _command_hint(channel: str | None) -> str:
+    w = command_words(channel)
+    if channel == "sms":
+        return (f"Reply {w['pause']}, {w['skip']} or {w['stop']} at any time, {w['help']} for "
+                "help. STOP ends all texts.")
+    return f"You can type {w['pause']}, {w['skip']}, {w['stop']} or {w['help']} at any time."
+
+
 def consent(first_name: str, session_name: str, anonymity: str, topic_count: int,
-            questions: int, threshold: int = 5) -> str:
+            questions: int, threshold: int = 5, channel: str | None = None) -> str:
     minutes = max(3, round(questions * 0.8))  # about 45–50 s per question, typed
     return (
         f"Hi {first_name}, thanks for making time for this {session_name}. "
@@ -27,7 +52,7 @@ def consent(first_name: str, session_name: str, anonymity: str, topic_count: int
         f"about {minutes} minutes.\n\n"
         "What is recorded: your written answers, so HR can act on them. "
         f"{anonymity_note(anonymity, threshold)}\n\n"
-        "You can type pause, skip, stop or help at any time. Shall we begin?"
+        f"{_command_hint(channel)} Shall we begin?"
     )
 
 
@@ -42,6 +67,45 @@ HELP = (
     "Otherwise, just answer in your own words."
 )
 PAUSED = "Paused. Take your time — type resume (or press Resume) when you're ready."
+
+
+def help_text(channel: str | None) -> str:
+    """What a participant can do, in the words of their channel."""
+    if channel != "sms":
+        return HELP
+    w = command_words(channel)
+    return (f"Reply {w['pause']} for a break, {w['resume']} to carry on, {w['skip']} to "
+            f"move on, {w['stop']} to close. Or just answer in your own words. STOP ends all "
+            "texts.")
+
+
+def paused(channel: str | None) -> str:
+    if channel != "sms":
+        return PAUSED
+    return f"Paused. Take your time and reply {command_words(channel)['resume']} when ready."
+
+
+# ---- SMS: the carrier's keywords and the choices as numbered replies ---------------------
+# GSM-7 only (no dashes, curly quotes or bullets): each of these costs one segment.
+SMS_HELP = ("Parley: private check-ins from your HR team. Reply {pause}, {skip} or {stop} "
+            "in a conversation. Reply STOP to opt out, START to opt back in.")
+SMS_OPTED_IN = "Parley: you will receive texts from us again. Reply STOP to stop."
+SMS_STRANGER = ("Hi! This is Parley, your HR team's check-in service. We don't have this "
+                "number on file, so we can't reply here. Reply STOP to opt out.")
+SMS_OPTED_OUT_TURN = "(The participant texted {keyword}: no more texts; the interview paused.)"
+SMS_CHOICE = {"accept": "to start", "decline": "to decline", "resume": "to resume",
+              "stop": "to finish now", "continue": "to carry on", "done": "if that's all"}
+
+
+def sms_help() -> str:
+    return SMS_HELP.format(**command_words("sms"))
+
+
+def sms_choices(choices: list[tuple[str, str]]) -> str:
+    """Choices as one numbered reply line: "Reply 1 to start, 2 to decline."."""
+    parts = [f"{n} {SMS_CHOICE.get(value, 'for ' + label)}"
+             for n, (value, label) in enumerate(choices, 1)]
+    return "Reply " + ", ".join(parts) + "."
 NO_PAUSES_LEFT = "You've used all your pauses for this conversation, so let's keep going."
 RESUME_PROMPT = "Whenever you're ready, we can pick up where we left off."
 RESUMED = "Welcome back. Here's where we were:"
@@ -155,6 +219,12 @@ def system_prompt(session_type: str, anonymity: str, topics: list[dict], *,
         )
     return "\n".join(lines)
 
+
+SMS_QUESTION = 320  # characters: two segments, where the wording allows
+CHANNEL_STYLE = {
+    "sms": (f"This goes out as a text message: at most {SMS_QUESTION - 20} characters in all, "
+            "plain characters only (no emoji, dashes, curly quotes or bullets)."),
+}
 
 PLAN_TEXT = {
     "ask": "Open the topic {topic!r} with one question.",

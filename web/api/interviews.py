@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bots import interview as interview_bot
 from core import db, engine, jobs, privacy, sessions
 from core.lifecycle import State
-from core.models import Interview, Session, Turn
+from core.models import Interview, OutboundRecord, Session, Turn
 from web.api import audit, body, bp, get_or_404, iso, page, page_sorted
 from web.errors import ApiError
 from web.schemas import MAX_ID, InterviewEnd
@@ -27,9 +27,19 @@ from web.schemas import MAX_ID, InterviewEnd
 API_WAIT = 2.0  # seconds HR's request waits for a message being handled, then 409 Busy
 
 
-def interview_json(i: Interview, turns: list[Turn] | None = None) -> dict[str, Any]:
+def interview_json(i: Interview, turns: list[Turn] | None = None,
+                   segments: dict[int, int] | None = None) -> dict[str, Any]:
     """The interview as its session's anonymity allows."""
-    return privacy.shown(_full(i, turns), anonymity=i.session.anonymity)
+    return privacy.shown(_full(i, turns, segments or {}), anonymity=i.session.anonymity)
+
+
+def _segments(s, turns: list[Turn]) -> dict[int, int]:
+    """SMS: what each turn cost, in segments, shown with the message."""
+    return dict(s.execute(
+        select(OutboundRecord.turn_id, func.sum(OutboundRecord.segments))
+        .where(OutboundRecord.turn_id.in_([t.id for t in turns]),
+               OutboundRecord.segments.is_not(None))
+        .group_by(OutboundRecord.turn_id)).all())
 
 
 def addressable(s, interview_id: int) -> Interview:
@@ -51,7 +61,8 @@ def changing(interview_id: int) -> Iterator[Any]:
         yield s, addressable(s, interview_id)
 
 
-def _full(i: Interview, turns: list[Turn] | None) -> dict[str, Any]:
+def _full(i: Interview, turns: list[Turn] | None,
+          segments: dict[int, int]) -> dict[str, Any]:
     out = {
         "id": i.id, "session_id": i.session_id, "invite_id": i.invite_id,
         "person": {"id": i.person.id, "name": i.person.name, "email": i.person.email},
@@ -70,7 +81,8 @@ def _full(i: Interview, turns: list[Turn] | None) -> dict[str, Any]:
             {"seq": t.seq, "role": t.role, "text": t.text, "redacted_text": t.redacted_text,
              "topic": t.topic,
              "sentiment": t.sentiment, "channel": t.channel, "reasoning": t.reasoning,
-             "created_at": iso(t.created_at)}
+             "created_at": iso(t.created_at),
+             **({"segments": int(segments[t.id])} if t.id in segments else {})}
             for t in turns
         ]
     return out
@@ -123,7 +135,7 @@ def get_interview(interview_id: int):
         interview = addressable(s, interview_id)
         turns = list(s.scalars(select(Turn).where(Turn.interview_id == interview.id)
                                .order_by(Turn.seq)))
-        return jsonify(interview_json(interview, turns))
+        return jsonify(interview_json(interview, turns, _segments(s, turns)))
 
 
 @bp.post("/interviews/<int:interview_id>/end")

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 import channels
 from bots import interview as interview_bot
-from core import db, directory, invites, jobs
+from core import db, directory, invites, jobs, phones
 from core.models import Invite, Person, Session
 from web.api import audit, body, bp, get_or_404, iso, page, unprocessable
 from web.errors import ApiError
@@ -28,6 +28,8 @@ def create_invite(session_id: int):
         if data.person is not None:
             try:
                 person, _ = directory.upsert(s, data.person.model_dump(exclude_unset=True))
+            except phones.InvalidPhone as exc:
+                raise unprocessable(f"person.phone: {exc}") from None
             except LookupError as exc:
                 raise unprocessable(f"person.manager_email: {exc}") from None
         else:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import jsonify, request
 
-from core import db, directory
+from core import db, directory, phones
 from core.models import Person
 from web.api import body, bp, get_or_404, page, unprocessable
 from web.errors import ApiError
@@ -28,6 +28,8 @@ def upsert_person():
     with db.session_scope() as s:
         try:
             person, created = directory.upsert(s, data.model_dump(exclude_unset=True))
+        except phones.InvalidPhone as exc:
+            raise unprocessable(f"phone: {exc}") from None
         except LookupError as exc:
             raise unprocessable(f"manager_email: {exc}") from None
         return jsonify(person_json(person)), 201 if created else 200

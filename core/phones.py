@@ -1,0 +1,83 @@
+"""Phone numbers: one spelling (E.164) and the SMS ledger of who may be texted.
+
+Every number is kept and compared as E.164 (``+15550100123``), so the person HR imported
+as "(555) 010-0123" is the sender Twilio reports. An opt-out is law, not a preference:
+a number that said STOP (or that Twilio refuses with error 21610) gets nothing more from
+any interview or rollout until it opts in again.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session as DB
+
+from core.models import Interview, Person, PhoneNumber, utcnow
+
+
+class InvalidPhone(ValueError):
+    """Not a phone number we could text."""
+
+
+def normalise(raw: str, region: str = "US") -> str:
+    """``raw`` as E.164; numbers without a +country code are read in ``region``."""
+    try:
+        parsed = phonenumbers.parse(raw.strip(), region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhone(f"{raw!r} is not a phone number: {exc}") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidPhone(f"{raw!r} is not a possible phone number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _row(db: DB, number: str) -> PhoneNumber:
+    row = db.get(PhoneNumber, number, with_for_update=True)
+    if row is None:
+        row = PhoneNumber(number=number, opted_out=False, reason="", changed_at=utcnow())
+        db.add(row)
+        db.flush()
+    return row
+
+
+def opted_out(db: DB, number: str) -> bool:
+    row = db.get(PhoneNumber, number)
+    return bool(row and row.opted_out)
+
+
+def may_text(db: DB, channel: str, address: dict) -> bool:
+    """False for an SMS address whose number opted out; True for anything else."""
+    return channel != "sms" or not opted_out(db, address.get("key") or "")
+
+
+def opt_out(db: DB, number: str, reason: str) -> None:
+    """Record the opt-out (STOP, or the provider's refusal); idempotent."""
+    row = _row(db, number)
+    if not row.opted_out:
+        row.opted_out, row.reason, row.changed_at = True, reason[:200], utcnow()
+
+
+def opt_in(db: DB, number: str, reason: str) -> bool:
+    """Record an opt-in (START, UNSTOP, YES); True when the number was opted out."""
+    row = _row(db, number)
+    was = row.opted_out
+    if was:
+        row.opted_out, row.reason, row.changed_at = False, reason[:200], utcnow()
+    return was
+
+
+def first_stranger_reply(db: DB, number: str) -> bool:
+    """True once per number: a stranger gets one polite reply, then silence."""
+    _row(db, number)
+    return bool(db.execute(
+        update(PhoneNumber)
+        .where(PhoneNumber.number == number, PhoneNumber.stranger_replied_at.is_(None))
+        .values(stranger_replied_at=utcnow())
+    ).rowcount)
+
+
+def interviews_of(db: DB, number: str, states) -> list[int]:
+    """Ids of the interviews, in ``states``, of everyone known at this number."""
+    return list(db.scalars(
+        select(Interview.id).join(Person, Interview.person_id == Person.id)
+        .where(Person.phone == number, Interview.state.in_([str(s) for s in states]))
+        .order_by(Interview.id)))
