@@ -144,30 +144,21 @@ class TeamsChannel(Channel):
                 Limit.rate(f"teams:tenant:{tenant}", self.settings.teams_tenant_rate)]
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
+        """Post a new message; the connector's id for it is what we record. Teams assigns
+        its own id (it ignores one we supply) and offers no lookup of a sent message
+        without Microsoft Graph, so ``find_sent`` stays the base default (None): a send
+        that timed out after the connector took it may be repeated once (at-least-once in
+        that one case), never lost."""
         activity = Activity().deserialize(self.render(message))
-        activity.id = activity_id(ref)  # a client id find_sent can ask the connector about
 
-        async def post(context: TurnContext, client) -> str:
+        async def post(context: TurnContext, client) -> str | None:
             TurnContext.apply_conversation_reference(activity, context_reference(context))
-            activity.reply_to_id = None  # a new message, not a reply to the install
+            activity.id = activity.reply_to_id = None  # a new message, not a reply
             response = await client.conversations.send_to_conversation(
                 activity.conversation.id, activity)
-            return (response.id if response else None) or activity.id
+            return response.id if response else None
 
         return self.proactive(address, post)
-
-    def find_sent(self, address: Address, ref: str) -> str | None:
-        async def ask(context: TurnContext, client) -> str | None:
-            try:
-                await client.conversations.get_activity_members(
-                    context.activity.conversation.id, activity_id(ref))
-            except HttpOperationError as exc:
-                if exc.response is not None and exc.response.status_code in (400, 404):
-                    return None
-                raise
-            return activity_id(ref)
-
-        return self.proactive(address, ask)
 
     def update(self, address: Address, activity_id_: str, payload: dict[str, Any]) -> None:
         """Replace a sent card in place (PUT …/activities/{id})."""
@@ -392,10 +383,6 @@ def read_activity(body: dict[str, Any]) -> Activity:
 def tenant_of(body: dict[str, Any]) -> str | None:
     return ((body.get("conversation") or {}).get("tenantId")
             or ((body.get("channelData") or {}).get("tenant") or {}).get("id"))
-
-
-def activity_id(ref: str) -> str:
-    return f"parley-{ref}"
 
 
 def context_reference(context: TurnContext) -> ConversationReference:
