@@ -92,6 +92,13 @@ class TeamsChannel(Channel):
         if not isinstance(body, dict):
             raise BadActivity("the body must be a JSON object (a Bot Framework activity)")
         activity = read_activity(body)
+        if self.settings.teams_dev_no_auth:  # whatever the address gunicorn listens on
+            if not loopback_host(request.remote_addr or ""):
+                raise Forbidden(f"TEAMS_DEV_NO_AUTH: request from {request.remote_addr}, "
+                                "not loopback")
+            if not loopback(activity.service_url):
+                raise Forbidden(f"TEAMS_DEV_NO_AUTH: serviceUrl {activity.service_url} is "
+                                "not loopback")
         header = request.headers.get("Authorization")
         if not header and not self.settings.teams_dev_no_auth:
             raise Forbidden("no Authorization header")
@@ -661,7 +668,13 @@ def _later(func: str, *args, job_id: str) -> None:
 
 
 def loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    try:
+        return loopback_host(urlsplit(url).hostname or "")
+    except ValueError:  # an unparseable URL
+        return False
+
+
+def loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:

@@ -533,5 +533,26 @@ def test_dev_no_auth_warns_loudly_at_start_and_needs_no_token(make_app, caplog):
         assert greeting.token == ""  # no credentials, no token
 
 
+@pytest.mark.parametrize("where", ["remote address", "serviceUrl"])
+def test_dev_no_auth_refuses_anything_not_on_loopback(make_app, caplog, where):
+    """The public URL may say 127.0.0.1 while gunicorn listens on 0.0.0.0: every request
+    must itself come from loopback and name a loopback serviceUrl."""
+    with BotConnector(pace=False) as connector:
+        app = make_app(teams_dev_no_auth=True, public_base_url="http://127.0.0.1:8000",
+                       teams_openid_metadata_url=connector.metadata_url)
+        activity = TeamsUser(3).install(connector)
+        environ = {}
+        if where == "remote address":
+            environ["REMOTE_ADDR"] = "10.20.30.40"
+        else:
+            activity["serviceUrl"] = "https://smba.trafficmanager.net/teams/"
+        with caplog.at_level(logging.WARNING, logger="channels.teams"):
+            resp = app.test_client().post("/api/messages", json=activity,
+                                          environ_base=environ)
+        assert resp.status_code == 401 and "TEAMS_DEV_NO_AUTH" in caplog.text
+        run_jobs()
+        assert stored() == (0, 0, 0) and connector.sent == []
+
+
 def test_without_credentials_or_the_switch_there_is_no_teams_endpoint(client):
     assert client.post("/api/messages", json={"type": "message"}).status_code == 404
