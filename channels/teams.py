@@ -36,7 +36,7 @@ from flask import Blueprint, Flask, current_app, request
 from msal import ConfidentialClientApplication
 from msrest.exceptions import HttpOperationError
 from redis.exceptions import RedisError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import object_session
 
@@ -185,8 +185,8 @@ class TeamsChannel(Channel):
             # TeamsInfo.get_member's own path for a personal chat (no team in a continuation)
             account = await TeamsInfo._get_member(client, context.activity.conversation.id,
                                                   address.key)
-            return {"aad": account.aad_object_id,
-                    "email": account.email or account.user_principal_name}
+            return {"aad": account.aad_object_id, "upn": account.user_principal_name,
+                    "email": account.email}
 
         return self.proactive(address, lookup)
 
@@ -514,16 +514,29 @@ def chosen_activity(message: Outbound, label: str) -> dict[str, Any]:
 # ---- contacts: who installed the app, and where to write to them ------------------------------
 
 def find_contact(s, address: Address) -> TeamsContact | None:
-    """The contact behind an address: by Teams user id, else Entra object id, else email."""
-    tests = [TeamsContact.user_id == address.key] if address.key else []
+    """The contact behind an address: by Teams user id, else Entra object id, else email
+    (in that order: a weaker key never outranks a stronger one)."""
+    tests = []
+    if address.key:
+        tests.append(TeamsContact.user_id == address.key)
     if address.data.get("aad"):
         tests.append(TeamsContact.aad_object_id == address.data["aad"])
     if address.data.get("email"):
         tests.append(func.lower(TeamsContact.email) == address.data["email"].lower())
-    if not tests:
-        return None
-    return s.scalar(select(TeamsContact).where(or_(*tests))
-                    .order_by(TeamsContact.updated_at.desc()).limit(1))
+    for test in tests:
+        contact = s.scalar(select(TeamsContact).where(test)
+                           .order_by(TeamsContact.updated_at.desc()).limit(1))
+        if contact is not None:
+            return contact
+    return None
+
+
+def trusted_tenant(settings: Settings, tenant: str | None) -> bool:
+    """May this tenant's roster email/UPN link a Teams user to a person? Only our own
+    tenant(s): any tenant can install a multi-tenant bot and set its users' mail."""
+    allowed = {t.strip() for t in settings.teams_allowed_tenants.split(",") if t.strip()}
+    allowed.add(settings.teams_tenant_id)
+    return bool(tenant) and tenant in allowed
 
 
 def note_contact(body: dict[str, Any]) -> int | None:
@@ -558,10 +571,18 @@ def note_contact(body: dict[str, Any]) -> int | None:
         return contact.id
 
 
-def link(contact: TeamsContact, person: Person) -> None:
+def link(contact: TeamsContact, person: Person) -> bool:
+    """Link the contact to the person, unless the person is already another Teams user's
+    (never re-linked silently: an operator decides)."""
+    if person.teams_user_id and person.teams_user_id != contact.user_id:
+        log.warning("OPERATOR: Teams user %s matches person %s, who is already linked to "
+                    "Teams user %s; not re-linked", contact.user_id, person.id,
+                    person.teams_user_id)
+        return False
     contact.person_id = person.id
     person.teams_user_id = contact.user_id
     person.aad_object_id = person.aad_object_id or contact.aad_object_id
+    return True
 
 
 # ---- jobs ----------------------------------------------------------------------------------
@@ -586,16 +607,19 @@ def welcome(user_id: str) -> None:
             found = {}
         with db.session_scope() as s:
             contact = s.scalar(select(TeamsContact).where(TeamsContact.user_id == user_id))
-            contact.email = found.get("email") or contact.email
             contact.aad_object_id = contact.aad_object_id or found.get("aad")
             person = s.scalar(select(Person).where(
                 Person.aad_object_id == contact.aad_object_id).limit(1)) if \
                 contact.aad_object_id else None
-            if person is None and contact.email:
-                person = directory.by_email(s, contact.email)
-            if person is not None:
-                link(contact, person)
-            linked = person is not None
+            if trusted_tenant(channel.settings, contact.tenant_id):
+                # the UPN is the sign-in name; `email` is a mailbox an admin can set freely
+                contact.email = found.get("upn") or found.get("email") or contact.email
+                if person is None and contact.email:
+                    person = directory.by_email(s, contact.email)
+            elif found.get("upn") or found.get("email"):
+                log.info("Teams user %s is in tenant %s, not ours: not matched by email",
+                         user_id, contact.tenant_id)
+            linked = person is not None and link(contact, person)
     with db.session_scope() as s:
         contact = s.scalar(select(TeamsContact).where(TeamsContact.user_id == user_id)
                            .with_for_update())

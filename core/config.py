@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     teams_app_password: str = Field("", description="Bot client secret, for the bot token.")
     teams_tenant_id: str = Field(
         "", description="Single-tenant bot's tenant id; empty = multi-tenant.")
+    teams_allowed_tenants: str = Field(
+        "", description="Comma-separated tenant ids (besides TEAMS_TENANT_ID) whose "
+                        "roster email/UPN may link a Teams user to a person.")
     teams_openid_metadata_url: str = Field(
         "https://login.botframework.com/v1/.well-known/openidconfiguration",
         description="Where the keys of inbound Bot Connector tokens are found (Microsoft's).")
