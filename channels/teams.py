@@ -15,6 +15,7 @@ successor must touch this file alone).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import logging
 import re
@@ -420,10 +421,12 @@ def parse_activity(body: dict[str, Any]) -> list[Inbound]:
         return []
     sender = _sender(body)
     value = body.get("value")
+    conversation = conversation_of(body)
     if isinstance(value, dict) and isinstance(value.get("choice"), str):
         # a card counts once: every click on it is the same event
         card = body.get("replyToId") or body["id"]
-        return [Inbound(channel="teams", event_id=f"card:{card}", sender=sender,
+        return [Inbound(channel="teams", event_id=scoped("card", conversation, card),
+                        sender=sender,
                         choice=value["choice"][:50],
                         interview_id=_interview_id(value.get("interview")))]
     text = body.get("text") or ""
@@ -437,7 +440,21 @@ def parse_activity(body: dict[str, Any]) -> list[Inbound]:
     text = re.sub(r"<[^>]+>", "", text).strip()  # Teams wraps typed text in HTML at times
     if not text:
         return []
-    return [Inbound(channel="teams", event_id=body["id"], sender=sender, text=text)]
+    return [Inbound(channel="teams", event_id=scoped(conversation, body["id"]), sender=sender,
+                    text=text)]
+
+
+def conversation_of(body: dict[str, Any]) -> str:
+    return (body.get("conversation") or {}).get("id") or ""
+
+
+def scoped(*parts: str) -> str:
+    """An event id unique across chats (Teams' activity ids are unique only within one),
+    within the inbox's 200 characters."""
+    text = ":".join(parts)
+    if len(text) <= 200:
+        return text
+    return "sha256:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _interview_id(raw: Any) -> int | None:
@@ -635,12 +652,15 @@ def welcome(user_id: str) -> None:
     jobs.enqueue_deliveries(ids)
 
 
-def mark_chosen(user_id: str, card_id: str, choice: str) -> None:
+def mark_chosen(user_id: str, conversation: str, card_id: str, choice: str) -> None:
     """RQ job: after a click, replace the card in place so its buttons show the answer
-    and cannot be pressed again."""
+    and cannot be pressed again. The card is the one with that id in the clicker's own
+    chat (Teams' ids are unique only within a conversation)."""
     with db.session_scope() as s:
-        record = s.scalar(select(OutboundRecord).where(
+        records = s.scalars(select(OutboundRecord).where(
             OutboundRecord.channel == "teams", OutboundRecord.provider_message_id == card_id))
+        record = next((r for r in records if (r.address or {}).get("key") == user_id
+                       and _conversation_of_address(r.address) == conversation), None)
         if record is None:
             return
         message = Outbound.from_dict(record.payload)
@@ -649,8 +669,15 @@ def mark_chosen(user_id: str, card_id: str, choice: str) -> None:
         return
     channel = TeamsChannel(get_settings())
     address = channel.resolve(Address("teams", user_id))
+    if _conversation_of_address(address.to_dict()) != conversation:
+        return  # reinstalled since: that card is in a chat we no longer write to
     ratelimit.pace(*channel.pacing(address))
     channel.update(address, card_id, chosen_activity(message, label))
+
+
+def _conversation_of_address(address: dict[str, Any]) -> str | None:
+    reference = (address.get("data") or {}).get("reference") or {}
+    return (reference.get("conversation") or {}).get("id")
 
 
 # ---- Flask wiring ----------------------------------------------------------------------------
@@ -677,8 +704,10 @@ def messages():
         _later("channels.teams.welcome", body["from"]["id"],
                job_id=jobs.job_key("teams-welcome", body["from"]["id"]))
     if fresh and inbounds and inbounds[0].choice and body.get("replyToId"):
-        _later("channels.teams.mark_chosen", body["from"]["id"], body["replyToId"],
-               inbounds[0].choice, job_id=jobs.job_key("teams-chosen", body["replyToId"]))
+        conversation = conversation_of(body)
+        _later("channels.teams.mark_chosen", body["from"]["id"], conversation,
+               body["replyToId"], inbounds[0].choice,
+               job_id=jobs.job_key("teams-chosen", conversation, body["replyToId"]))
     return "", 200
 
 

@@ -161,6 +161,8 @@ def test_a_signed_but_malformed_body_is_400_with_a_reason(teams):
     {"from": "someone"}, {"from": {"id": 5}}, {"from": {"id": "29:" + "x" * 300}},
     {"conversation": []}, {"entities": ["x"]}, {"text": {"a": 1}}, {"id": "x" * 500},
     {"channelData": {"tenant": "t"}}, {"membersAdded": "bot"}, {"value": "x"},
+    {"conversation": {"id": "a:" + "x" * 900, "conversationType": "personal",
+                      "tenantId": TENANT}, "id": "1:" + "9" * 180},  # hashed to fit the inbox
 ])
 def test_a_signed_activity_of_the_wrong_shape_is_400_never_a_5xx(teams, change):
     activity = {**teams.user.message(teams.connector, "hello"), **change}
@@ -296,6 +298,38 @@ def test_a_redelivered_activity_gets_one_answer(teams):
         assert teams.post(activity).status_code == 200
     run_jobs()
     assert len(teams.sent()) == before + 1
+
+
+def test_ids_are_unique_only_within_a_chat_two_people_clicking_cards_with_one_id(teams):
+    """Teams numbers each chat's messages on its own: Ada's and Grace's consent cards carry
+    the same id, and so may their activities. Each click counts and updates its own card."""
+    grace = TeamsUser(2, name="Grace")
+    teams.person(aad_object_id=teams.user.aad)
+    teams.person(email="grace@example.com", name="Grace Hopper", aad_object_id=grace.aad)
+    teams.install()
+    teams.install(grace)
+    teams.invite()
+    teams.invite(email="grace@example.com", name="Grace Hopper")
+    ada_card, grace_card = teams.last_card(), teams.last_card(grace)
+    assert ada_card.id == grace_card.id
+    teams.deliver(teams.user.click(teams.connector, ada_card, "accept", activity_id="1:9"))
+    teams.deliver(grace.click(teams.connector, grace_card, "decline", activity_id="1:9"),
+                  grace)
+    def label(card, choice):
+        return next(a["title"] for a in card.card["actions"] if a["data"]["choice"] == choice)
+
+    assert ada_card.card_text().endswith("✓ " + label(ada_card, "accept"))
+    assert grace_card.card_text().endswith("✓ " + label(grace_card, "decline"))
+    assert len(ada_card.updates) == len(grace_card.updates) == 1
+    assert teams.api.get("/interviews/1").get_json()["state"] == "in_progress"
+    assert teams.api.get("/interviews/2").get_json()["state"] == "declined"
+    said = [teams.user.message(teams.connector, RICH, activity_id="1:10"),
+            grace.message(teams.connector, "hello?", activity_id="1:10")]
+    before = len(teams.sent()), len(teams.sent(grace))
+    for activity in said:
+        assert teams.post(activity).status_code == 200
+    run_jobs()
+    assert (len(teams.sent()), len(teams.sent(grace))) == (before[0] + 1, before[1] + 1)
 
 
 def test_typing_reactions_edits_and_own_messages_are_ignored(teams):
