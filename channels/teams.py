@@ -405,7 +405,10 @@ def _sender(body: dict[str, Any]) -> Address:
 
 
 def _personal(body: dict[str, Any]) -> bool:
-    return (body.get("conversation") or {}).get("conversationType") in (None, "personal")
+    """A Teams personal chat: nothing else (a Direct Line or Web Chat activity signed for
+    this bot, a group chat) may touch a person's contact."""
+    return (body.get("channelId") == "msteams"
+            and (body.get("conversation") or {}).get("conversationType") == "personal")
 
 
 def from_a_person(body: dict[str, Any]) -> bool:

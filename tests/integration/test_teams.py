@@ -350,6 +350,23 @@ def test_typing_reactions_edits_and_own_messages_are_ignored(teams):
         assert s.scalars(select(InboundEvent)).all() == []
 
 
+@pytest.mark.parametrize("change", [{"channelId": "directline"}, {"channelId": "webchat"},
+                                    {"conversationType": None}])
+def test_only_a_teams_personal_chat_counts_as_one(teams, change):
+    """A Direct Line or Web Chat activity signed for this bot is not a person's Teams chat:
+    it neither touches their contact nor speaks for them."""
+    teams.person(aad_object_id=teams.user.aad)
+    for activity in (teams.user.install(teams.connector),
+                     teams.user.message(teams.connector, "hello")):
+        if "channelId" in change:
+            activity["channelId"] = change["channelId"]
+        else:
+            del activity["conversation"]["conversationType"]
+        assert teams.post(activity).status_code == 200
+    run_jobs()
+    assert stored() == (0, 0, 0) and teams.connector.sent == []
+
+
 def test_in_a_group_chat_only_an_at_mention_counts_and_its_text_is_stripped():
     from channels.teams import parse_activity
 

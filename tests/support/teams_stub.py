@@ -139,7 +139,7 @@ class BotConnector(StubServer):
         if path == "/keys":
             jwk = json.loads(RSAAlgorithm.to_jwk(KEY.public_key()))
             return Reply(200, {"keys": [{**jwk, "kid": KID, "use": "sig",
-                                         "endorsements": ["msteams"]}]})
+                                         "endorsements": ["msteams", "directline", "webchat"]}]})
         operation = _operation(request)
         if operation is None:
             return Reply(404, {"error": {"code": "NotFound", "message": path}})
