@@ -375,6 +375,15 @@ def read_activity(body: dict[str, Any]) -> Activity:
             value = (body.get(name) or {}).get(key)
             if value is not None and (not isinstance(value, str) or len(value) > longest):
                 raise BadActivity(f"{name}.{key}: a string of at most {longest} characters")
+    for entity in body.get("entities") or []:
+        mentioned = entity.get("mentioned")
+        if not isinstance(entity.get("type", ""), str) or \
+                not isinstance(entity.get("text", ""), str) or \
+                (mentioned is not None and not (isinstance(mentioned, dict) and isinstance(
+                    mentioned.get("id", ""), str) and isinstance(mentioned.get("name", ""),
+                                                                 str))):
+            raise BadActivity("entities: each one a {type, text, mentioned: {id, name}} "
+                              "object of strings")
     tenant = ((body.get("channelData") or {}).get("tenant") or {})
     if not isinstance(tenant, dict) or not isinstance(tenant.get("id", ""), str) or \
             len(tenant.get("id") or "") > 64:
@@ -700,8 +709,13 @@ def messages():
     except BadActivity as exc:
         return {"error": {"code": "bad_request", "message": str(exc)}}, 400
     body = request.get_json()
+    try:
+        inbounds = channel.parse(request)
+    except Exception as exc:  # a shape read_activity let through: still the caller's fault
+        log.warning("Teams activity not understood: %s: %s", type(exc).__name__, exc)
+        return {"error": {"code": "bad_request", "message": "not a Bot Framework activity "
+                          f"Parley can read ({type(exc).__name__})"}}, 400
     contact = note_contact(body)
-    inbounds = channel.parse(request)
     fresh = accept(inbounds)
     if contact is not None and installed(body):
         _later("channels.teams.welcome", body["from"]["id"],

@@ -18,6 +18,7 @@ from tests.support.stub_server import Reply
 from tests.support.teams_stub import (
     APP_ID,
     APP_PASSWORD,
+    BOT_ID,
     BOT_TOKEN,
     OTHER_KEY,
     TENANT,
@@ -161,6 +162,13 @@ def test_a_signed_but_malformed_body_is_400_with_a_reason(teams):
     {"from": "someone"}, {"from": {"id": 5}}, {"from": {"id": "29:" + "x" * 300}},
     {"conversation": []}, {"entities": ["x"]}, {"text": {"a": 1}}, {"id": "x" * 500},
     {"channelData": {"tenant": "t"}}, {"membersAdded": "bot"}, {"value": "x"},
+    {"entities": [{"type": "mention", "mentioned": "x"}]},
+    {"entities": [{"type": "mention", "mentioned": {"id": 5}}]},
+    {"entities": [{"type": 5}]}, {"entities": [{"type": "mention", "text": ["<at>"]}]},
+    {"conversation": {"id": "a:g", "conversationType": "groupChat", "tenantId": TENANT},
+     "entities": [{"type": "mention", "mentioned": "x"}]},
+    {"conversation": {"id": "a:g", "conversationType": "groupChat", "tenantId": TENANT},
+     "entities": [{"type": "mention", "mentioned": {"id": BOT_ID}, "text": 7}]},
     {"conversation": {"id": "a:" + "x" * 900, "conversationType": "personal",
                       "tenantId": TENANT}, "id": "1:" + "9" * 180},  # hashed to fit the inbox
 ])
