@@ -664,6 +664,20 @@ def welcome(user_id: str) -> None:
     jobs.enqueue_deliveries(ids)
 
 
+def greet_pending() -> int:
+    """Periodic job (scheduler): queue the greeting for every installed contact not greeted
+    yet — one whose install arrived while Redis was away. ``welcome`` greets once."""
+    if not get_settings().teams_enabled:
+        return 0
+    with db.session_scope() as s:
+        waiting = [c.user_id for c in s.scalars(select(TeamsContact).where(
+            TeamsContact.greeted_at.is_(None))) if c.reference]
+    for user_id in waiting:
+        jobs.enqueue_once("channels.teams.welcome", user_id,
+                          job_id=jobs.job_key("teams-welcome", user_id))
+    return len(waiting)
+
+
 def mark_chosen(user_id: str, conversation: str, card_id: str, choice: str) -> None:
     """RQ job: after a click, replace the card in place so its buttons show the answer
     and cannot be pressed again. The card is the one with that id in the clicker's own

@@ -9,6 +9,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from redis.exceptions import RedisError
 
 from core import jobs
+from core.config import get_settings
 
 log = logging.getLogger("scheduler")
 PERIODIC = {  # job path → seconds between runs
@@ -32,10 +33,15 @@ def main() -> None:
     # they would bury the banner `make run` prints. Its warnings (a missed run) still show.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     clock = BlockingScheduler(timezone="UTC")
-    for path, every in PERIODIC.items():
+    periodic = dict(PERIODIC)
+    # ---- Microsoft Teams: greetings whose install arrived while Redis was away ----
+    if get_settings().teams_enabled:
+        periodic["channels.teams.greet_pending"] = 60
+    # ---- end Microsoft Teams ----
+    for path, every in periodic.items():
         clock.add_job(_enqueue, "interval", seconds=every, args=(path, every),
                       id=path, coalesce=True, max_instances=1)
-    log.info("scheduler started: %s", ", ".join(PERIODIC))
+    log.info("scheduler started: %s", ", ".join(periodic))
     clock.start()
 
 

@@ -199,6 +199,27 @@ def test_install_links_the_person_by_entra_id_keeps_the_reference_and_greets_onc
     assert teams.connector.calls("member") == []  # the Entra id was enough
 
 
+def test_an_install_while_redis_was_away_is_greeted_later_once(teams, make_app):
+    from channels.teams import greet_pending
+    from core import jobs
+
+    teams.person(aad_object_id=teams.user.aad)
+    offline = make_app(redis_url="redis://127.0.0.1:1/0",  # port 1 refuses connections
+                       **teams_settings(teams.connector, teams.authority)).test_client()
+    activity = teams.user.install(teams.connector)
+    resp = offline.post("/api/messages", json=activity,
+                        headers={"Authorization": f"Bearer {sign(activity['serviceUrl'])}"})
+    assert resp.status_code == 200
+    assert jobs.queue().count == 0 and teams.sent() == []
+    assert greet_pending() == 1  # the scheduler's periodic job, where Redis is reachable
+    run_jobs()
+    [greeting] = teams.sent()
+    assert "Hi, I'm Parley" in greeting.text
+    assert greet_pending() == 0
+    run_jobs()
+    assert len(teams.sent()) == 1
+
+
 def test_the_bot_added_to_a_personal_chat_counts_as_an_install(teams):
     teams.person(aad_object_id=teams.user.aad)
     update = {**teams.user.base(teams.connector, "conversationUpdate"),
