@@ -66,7 +66,8 @@ class Settings(BaseSettings):
                         "login.microsoftonline.com. When set, no instance discovery is done.")
     teams_dev_no_auth: bool = Field(
         False, description="Development only: accept unauthenticated activities (no app id); "
-                           "refused unless PUBLIC_BASE_URL is a loopback address.")
+                           "refused unless PUBLIC_BASE_URL is a loopback address, and then "
+                           "each request must come from loopback with a loopback serviceUrl.")
     teams_tenant_rate: float = Field(
         30.0, gt=0, le=1000, description="Sends per second per app per Teams tenant.")
     teams_timeout: float = Field(
