@@ -100,3 +100,28 @@ def test_a_person_linked_to_one_teams_user_is_never_relinked_to_another(
         w.invite()
         assert w.last(first).buttons() == ["accept", "decline"]  # still Ada's own chat
         assert len(w.sent(second)) == 1
+
+
+def test_a_contact_is_found_by_user_id_before_entra_id_before_email(make_app):
+    """Not "whichever matched most recently": a weaker key never outranks a stronger one."""
+    from datetime import timedelta
+
+    from channels.teams import find_contact
+    from core.messages import Address
+    from core.models import utcnow
+
+    make_app()
+    now = utcnow()
+    with db.session_scope() as s:
+        s.add_all([
+            TeamsContact(user_id="29:by-id", reference={}, updated_at=now - timedelta(days=2)),
+            TeamsContact(user_id="29:by-aad", aad_object_id="aad-1", reference={},
+                         updated_at=now - timedelta(days=1)),
+            TeamsContact(user_id="29:by-email", email=EMAIL, reference={}, updated_at=now)])
+    with db.session_scope() as s:
+        def found(key, **data):
+            return find_contact(s, Address("teams", key, data)).user_id
+
+        assert found("29:by-id", aad="aad-1", email=EMAIL) == "29:by-id"
+        assert found("", aad="aad-1", email=EMAIL) == "29:by-aad"
+        assert found("29:nobody", aad="nobody", email=EMAIL.upper()) == "29:by-email"
