@@ -15,6 +15,7 @@ successor must touch this file alone).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import ipaddress
 import logging
 import re
@@ -36,7 +37,7 @@ from flask import Blueprint, Flask, current_app, request
 from msal import ConfidentialClientApplication
 from msrest.exceptions import HttpOperationError
 from redis.exceptions import RedisError
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import object_session
 
@@ -92,6 +93,13 @@ class TeamsChannel(Channel):
         if not isinstance(body, dict):
             raise BadActivity("the body must be a JSON object (a Bot Framework activity)")
         activity = read_activity(body)
+        if self.settings.teams_dev_no_auth:  # whatever the address gunicorn listens on
+            if not loopback_host(request.remote_addr or ""):
+                raise Forbidden(f"TEAMS_DEV_NO_AUTH: request from {request.remote_addr}, "
+                                "not loopback")
+            if not loopback(activity.service_url):
+                raise Forbidden(f"TEAMS_DEV_NO_AUTH: serviceUrl {activity.service_url} is "
+                                "not loopback")
         header = request.headers.get("Authorization")
         if not header and not self.settings.teams_dev_no_auth:
             raise Forbidden("no Authorization header")
@@ -144,30 +152,21 @@ class TeamsChannel(Channel):
                 Limit.rate(f"teams:tenant:{tenant}", self.settings.teams_tenant_rate)]
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
+        """Post a new message; the connector's id for it is what we record. Teams assigns
+        its own id (it ignores one we supply) and offers no lookup of a sent message
+        without Microsoft Graph, so ``find_sent`` stays the base default (None): a send
+        that timed out after the connector took it may be repeated once (at-least-once in
+        that one case), never lost."""
         activity = Activity().deserialize(self.render(message))
-        activity.id = activity_id(ref)  # a client id find_sent can ask the connector about
 
-        async def post(context: TurnContext, client) -> str:
+        async def post(context: TurnContext, client) -> str | None:
             TurnContext.apply_conversation_reference(activity, context_reference(context))
-            activity.reply_to_id = None  # a new message, not a reply to the install
+            activity.id = activity.reply_to_id = None  # a new message, not a reply
             response = await client.conversations.send_to_conversation(
                 activity.conversation.id, activity)
-            return (response.id if response else None) or activity.id
+            return response.id if response else None
 
         return self.proactive(address, post)
-
-    def find_sent(self, address: Address, ref: str) -> str | None:
-        async def ask(context: TurnContext, client) -> str | None:
-            try:
-                await client.conversations.get_activity_members(
-                    context.activity.conversation.id, activity_id(ref))
-            except HttpOperationError as exc:
-                if exc.response is not None and exc.response.status_code in (400, 404):
-                    return None
-                raise
-            return activity_id(ref)
-
-        return self.proactive(address, ask)
 
     def update(self, address: Address, activity_id_: str, payload: dict[str, Any]) -> None:
         """Replace a sent card in place (PUT …/activities/{id})."""
@@ -187,8 +186,8 @@ class TeamsChannel(Channel):
             # TeamsInfo.get_member's own path for a personal chat (no team in a continuation)
             account = await TeamsInfo._get_member(client, context.activity.conversation.id,
                                                   address.key)
-            return {"aad": account.aad_object_id,
-                    "email": account.email or account.user_principal_name}
+            return {"aad": account.aad_object_id, "upn": account.user_principal_name,
+                    "email": account.email}
 
         return self.proactive(address, lookup)
 
@@ -376,6 +375,15 @@ def read_activity(body: dict[str, Any]) -> Activity:
             value = (body.get(name) or {}).get(key)
             if value is not None and (not isinstance(value, str) or len(value) > longest):
                 raise BadActivity(f"{name}.{key}: a string of at most {longest} characters")
+    for entity in body.get("entities") or []:
+        mentioned = entity.get("mentioned")
+        if not isinstance(entity.get("type", ""), str) or \
+                not isinstance(entity.get("text", ""), str) or \
+                (mentioned is not None and not (isinstance(mentioned, dict) and isinstance(
+                    mentioned.get("id", ""), str) and isinstance(mentioned.get("name", ""),
+                                                                 str))):
+            raise BadActivity("entities: each one a {type, text, mentioned: {id, name}} "
+                              "object of strings")
     tenant = ((body.get("channelData") or {}).get("tenant") or {})
     if not isinstance(tenant, dict) or not isinstance(tenant.get("id", ""), str) or \
             len(tenant.get("id") or "") > 64:
@@ -394,10 +402,6 @@ def tenant_of(body: dict[str, Any]) -> str | None:
             or ((body.get("channelData") or {}).get("tenant") or {}).get("id"))
 
 
-def activity_id(ref: str) -> str:
-    return f"parley-{ref}"
-
-
 def context_reference(context: TurnContext) -> ConversationReference:
     return TurnContext.get_conversation_reference(context.activity)
 
@@ -410,7 +414,10 @@ def _sender(body: dict[str, Any]) -> Address:
 
 
 def _personal(body: dict[str, Any]) -> bool:
-    return (body.get("conversation") or {}).get("conversationType") in (None, "personal")
+    """A Teams personal chat: nothing else (a Direct Line or Web Chat activity signed for
+    this bot, a group chat) may touch a person's contact."""
+    return (body.get("channelId") == "msteams"
+            and (body.get("conversation") or {}).get("conversationType") == "personal")
 
 
 def from_a_person(body: dict[str, Any]) -> bool:
@@ -426,10 +433,12 @@ def parse_activity(body: dict[str, Any]) -> list[Inbound]:
         return []
     sender = _sender(body)
     value = body.get("value")
+    conversation = conversation_of(body)
     if isinstance(value, dict) and isinstance(value.get("choice"), str):
         # a card counts once: every click on it is the same event
         card = body.get("replyToId") or body["id"]
-        return [Inbound(channel="teams", event_id=f"card:{card}", sender=sender,
+        return [Inbound(channel="teams", event_id=scoped("card", conversation, card),
+                        sender=sender,
                         choice=value["choice"][:50],
                         interview_id=_interview_id(value.get("interview")))]
     text = body.get("text") or ""
@@ -443,7 +452,21 @@ def parse_activity(body: dict[str, Any]) -> list[Inbound]:
     text = re.sub(r"<[^>]+>", "", text).strip()  # Teams wraps typed text in HTML at times
     if not text:
         return []
-    return [Inbound(channel="teams", event_id=body["id"], sender=sender, text=text)]
+    return [Inbound(channel="teams", event_id=scoped(conversation, body["id"]), sender=sender,
+                    text=text)]
+
+
+def conversation_of(body: dict[str, Any]) -> str:
+    return (body.get("conversation") or {}).get("id") or ""
+
+
+def scoped(*parts: str) -> str:
+    """An event id unique across chats (Teams' activity ids are unique only within one),
+    within the inbox's 200 characters."""
+    text = ":".join(parts)
+    if len(text) <= 200:
+        return text
+    return "sha256:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 def _interview_id(raw: Any) -> int | None:
@@ -520,16 +543,29 @@ def chosen_activity(message: Outbound, label: str) -> dict[str, Any]:
 # ---- contacts: who installed the app, and where to write to them ------------------------------
 
 def find_contact(s, address: Address) -> TeamsContact | None:
-    """The contact behind an address: by Teams user id, else Entra object id, else email."""
-    tests = [TeamsContact.user_id == address.key] if address.key else []
+    """The contact behind an address: by Teams user id, else Entra object id, else email
+    (in that order: a weaker key never outranks a stronger one)."""
+    tests = []
+    if address.key:
+        tests.append(TeamsContact.user_id == address.key)
     if address.data.get("aad"):
         tests.append(TeamsContact.aad_object_id == address.data["aad"])
     if address.data.get("email"):
         tests.append(func.lower(TeamsContact.email) == address.data["email"].lower())
-    if not tests:
-        return None
-    return s.scalar(select(TeamsContact).where(or_(*tests))
-                    .order_by(TeamsContact.updated_at.desc()).limit(1))
+    for test in tests:
+        contact = s.scalar(select(TeamsContact).where(test)
+                           .order_by(TeamsContact.updated_at.desc()).limit(1))
+        if contact is not None:
+            return contact
+    return None
+
+
+def trusted_tenant(settings: Settings, tenant: str | None) -> bool:
+    """May this tenant's roster email/UPN link a Teams user to a person? Only our own
+    tenant(s): any tenant can install a multi-tenant bot and set its users' mail."""
+    allowed = {t.strip() for t in settings.teams_allowed_tenants.split(",") if t.strip()}
+    allowed.add(settings.teams_tenant_id)
+    return bool(tenant) and tenant in allowed
 
 
 def note_contact(body: dict[str, Any]) -> int | None:
@@ -564,10 +600,18 @@ def note_contact(body: dict[str, Any]) -> int | None:
         return contact.id
 
 
-def link(contact: TeamsContact, person: Person) -> None:
+def link(contact: TeamsContact, person: Person) -> bool:
+    """Link the contact to the person, unless the person is already another Teams user's
+    (never re-linked silently: an operator decides)."""
+    if person.teams_user_id and person.teams_user_id != contact.user_id:
+        log.warning("OPERATOR: Teams user %s matches person %s, who is already linked to "
+                    "Teams user %s; not re-linked", contact.user_id, person.id,
+                    person.teams_user_id)
+        return False
     contact.person_id = person.id
     person.teams_user_id = contact.user_id
     person.aad_object_id = person.aad_object_id or contact.aad_object_id
+    return True
 
 
 # ---- jobs ----------------------------------------------------------------------------------
@@ -592,16 +636,19 @@ def welcome(user_id: str) -> None:
             found = {}
         with db.session_scope() as s:
             contact = s.scalar(select(TeamsContact).where(TeamsContact.user_id == user_id))
-            contact.email = found.get("email") or contact.email
             contact.aad_object_id = contact.aad_object_id or found.get("aad")
             person = s.scalar(select(Person).where(
                 Person.aad_object_id == contact.aad_object_id).limit(1)) if \
                 contact.aad_object_id else None
-            if person is None and contact.email:
-                person = directory.by_email(s, contact.email)
-            if person is not None:
-                link(contact, person)
-            linked = person is not None
+            if trusted_tenant(channel.settings, contact.tenant_id):
+                # the UPN is the sign-in name; `email` is a mailbox an admin can set freely
+                contact.email = found.get("upn") or found.get("email") or contact.email
+                if person is None and contact.email:
+                    person = directory.by_email(s, contact.email)
+            elif found.get("upn") or found.get("email"):
+                log.info("Teams user %s is in tenant %s, not ours: not matched by email",
+                         user_id, contact.tenant_id)
+            linked = person is not None and link(contact, person)
     with db.session_scope() as s:
         contact = s.scalar(select(TeamsContact).where(TeamsContact.user_id == user_id)
                            .with_for_update())
@@ -617,12 +664,29 @@ def welcome(user_id: str) -> None:
     jobs.enqueue_deliveries(ids)
 
 
-def mark_chosen(user_id: str, card_id: str, choice: str) -> None:
-    """RQ job: after a click, replace the card in place so its buttons show the answer
-    and cannot be pressed again."""
+def greet_pending() -> int:
+    """Periodic job (scheduler): queue the greeting for every installed contact not greeted
+    yet — one whose install arrived while Redis was away. ``welcome`` greets once."""
+    if not get_settings().teams_enabled:
+        return 0
     with db.session_scope() as s:
-        record = s.scalar(select(OutboundRecord).where(
+        waiting = [c.user_id for c in s.scalars(select(TeamsContact).where(
+            TeamsContact.greeted_at.is_(None))) if c.reference]
+    for user_id in waiting:
+        jobs.enqueue_once("channels.teams.welcome", user_id,
+                          job_id=jobs.job_key("teams-welcome", user_id))
+    return len(waiting)
+
+
+def mark_chosen(user_id: str, conversation: str, card_id: str, choice: str) -> None:
+    """RQ job: after a click, replace the card in place so its buttons show the answer
+    and cannot be pressed again. The card is the one with that id in the clicker's own
+    chat (Teams' ids are unique only within a conversation)."""
+    with db.session_scope() as s:
+        records = s.scalars(select(OutboundRecord).where(
             OutboundRecord.channel == "teams", OutboundRecord.provider_message_id == card_id))
+        record = next((r for r in records if (r.address or {}).get("key") == user_id
+                       and _conversation_of_address(r.address) == conversation), None)
         if record is None:
             return
         message = Outbound.from_dict(record.payload)
@@ -631,8 +695,15 @@ def mark_chosen(user_id: str, card_id: str, choice: str) -> None:
         return
     channel = TeamsChannel(get_settings())
     address = channel.resolve(Address("teams", user_id))
+    if _conversation_of_address(address.to_dict()) != conversation:
+        return  # reinstalled since: that card is in a chat we no longer write to
     ratelimit.pace(*channel.pacing(address))
     channel.update(address, card_id, chosen_activity(message, label))
+
+
+def _conversation_of_address(address: dict[str, Any]) -> str | None:
+    reference = (address.get("data") or {}).get("reference") or {}
+    return (reference.get("conversation") or {}).get("id")
 
 
 # ---- Flask wiring ----------------------------------------------------------------------------
@@ -652,15 +723,22 @@ def messages():
     except BadActivity as exc:
         return {"error": {"code": "bad_request", "message": str(exc)}}, 400
     body = request.get_json()
+    try:
+        inbounds = channel.parse(request)
+    except Exception as exc:  # a shape read_activity let through: still the caller's fault
+        log.warning("Teams activity not understood: %s: %s", type(exc).__name__, exc)
+        return {"error": {"code": "bad_request", "message": "not a Bot Framework activity "
+                          f"Parley can read ({type(exc).__name__})"}}, 400
     contact = note_contact(body)
-    inbounds = channel.parse(request)
     fresh = accept(inbounds)
     if contact is not None and installed(body):
         _later("channels.teams.welcome", body["from"]["id"],
                job_id=jobs.job_key("teams-welcome", body["from"]["id"]))
     if fresh and inbounds and inbounds[0].choice and body.get("replyToId"):
-        _later("channels.teams.mark_chosen", body["from"]["id"], body["replyToId"],
-               inbounds[0].choice, job_id=jobs.job_key("teams-chosen", body["replyToId"]))
+        conversation = conversation_of(body)
+        _later("channels.teams.mark_chosen", body["from"]["id"], conversation,
+               body["replyToId"], inbounds[0].choice,
+               job_id=jobs.job_key("teams-chosen", conversation, body["replyToId"]))
     return "", 200
 
 
@@ -674,7 +752,13 @@ def _later(func: str, *args, job_id: str) -> None:
 
 
 def loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    try:
+        return loopback_host(urlsplit(url).hostname or "")
+    except ValueError:  # an unparseable URL
+        return False
+
+
+def loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:

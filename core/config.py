@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     teams_app_password: str = Field("", description="Bot client secret, for the bot token.")
     teams_tenant_id: str = Field(
         "", description="Single-tenant bot's tenant id; empty = multi-tenant.")
+    teams_allowed_tenants: str = Field(
+        "", description="Comma-separated tenant ids (besides TEAMS_TENANT_ID) whose "
+                        "roster email/UPN may link a Teams user to a person.")
     teams_openid_metadata_url: str = Field(
         "https://login.botframework.com/v1/.well-known/openidconfiguration",
         description="Where the keys of inbound Bot Connector tokens are found (Microsoft's).")
@@ -87,7 +90,8 @@ class Settings(BaseSettings):
                         "login.microsoftonline.com. When set, no instance discovery is done.")
     teams_dev_no_auth: bool = Field(
         False, description="Development only: accept unauthenticated activities (no app id); "
-                           "refused unless PUBLIC_BASE_URL is a loopback address.")
+                           "refused unless PUBLIC_BASE_URL is a loopback address, and then "
+                           "each request must come from loopback with a loopback serviceUrl.")
     teams_tenant_rate: float = Field(
         30.0, gt=0, le=1000, description="Sends per second per app per Teams tenant.")
     teams_timeout: float = Field(

@@ -17,6 +17,7 @@ PERIODIC = {  # job path → seconds between runs
     "scheduler.jobs.tick_pauses": 15,
 }
 IMAP_EVERY = 20  # seconds between looks at IMAP_URL's mailbox
+TEAMS_GREET_EVERY = 60  # seconds between looks for Teams installs not yet greeted
 
 
 def _enqueue(path: str, every: int) -> None:
@@ -33,6 +34,8 @@ def schedule(settings) -> dict[str, int]:
     periodic = dict(PERIODIC)
     if settings.imap_url:  # email: replies are read from a mailbox
         periodic["channels.email.poll_imap"] = IMAP_EVERY
+    if settings.teams_enabled:  # Teams: greet installs that arrived while Redis was away
+        periodic["channels.teams.greet_pending"] = TEAMS_GREET_EVERY
     return periodic
 
 

@@ -18,6 +18,7 @@ from tests.support.stub_server import Reply
 from tests.support.teams_stub import (
     APP_ID,
     APP_PASSWORD,
+    BOT_ID,
     BOT_TOKEN,
     OTHER_KEY,
     TENANT,
@@ -161,6 +162,15 @@ def test_a_signed_but_malformed_body_is_400_with_a_reason(teams):
     {"from": "someone"}, {"from": {"id": 5}}, {"from": {"id": "29:" + "x" * 300}},
     {"conversation": []}, {"entities": ["x"]}, {"text": {"a": 1}}, {"id": "x" * 500},
     {"channelData": {"tenant": "t"}}, {"membersAdded": "bot"}, {"value": "x"},
+    {"entities": [{"type": "mention", "mentioned": "x"}]},
+    {"entities": [{"type": "mention", "mentioned": {"id": 5}}]},
+    {"entities": [{"type": 5}]}, {"entities": [{"type": "mention", "text": ["<at>"]}]},
+    {"conversation": {"id": "a:g", "conversationType": "groupChat", "tenantId": TENANT},
+     "entities": [{"type": "mention", "mentioned": "x"}]},
+    {"conversation": {"id": "a:g", "conversationType": "groupChat", "tenantId": TENANT},
+     "entities": [{"type": "mention", "mentioned": {"id": BOT_ID}, "text": 7}]},
+    {"conversation": {"id": "a:" + "x" * 900, "conversationType": "personal",
+                      "tenantId": TENANT}, "id": "1:" + "9" * 180},  # hashed to fit the inbox
 ])
 def test_a_signed_activity_of_the_wrong_shape_is_400_never_a_5xx(teams, change):
     activity = {**teams.user.message(teams.connector, "hello"), **change}
@@ -187,6 +197,27 @@ def test_install_links_the_person_by_entra_id_keeps_the_reference_and_greets_onc
     teams.install()  # installed again (or the event redelivered): no second greeting
     assert len(teams.sent()) == 1
     assert teams.connector.calls("member") == []  # the Entra id was enough
+
+
+def test_an_install_while_redis_was_away_is_greeted_later_once(teams, make_app):
+    from channels.teams import greet_pending
+    from core import jobs
+
+    teams.person(aad_object_id=teams.user.aad)
+    offline = make_app(redis_url="redis://127.0.0.1:1/0",  # port 1 refuses connections
+                       **teams_settings(teams.connector, teams.authority)).test_client()
+    activity = teams.user.install(teams.connector)
+    resp = offline.post("/api/messages", json=activity,
+                        headers={"Authorization": f"Bearer {sign(activity['serviceUrl'])}"})
+    assert resp.status_code == 200
+    assert jobs.queue().count == 0 and teams.sent() == []
+    assert greet_pending() == 1  # the scheduler's periodic job, where Redis is reachable
+    run_jobs()
+    [greeting] = teams.sent()
+    assert "Hi, I'm Parley" in greeting.text
+    assert greet_pending() == 0
+    run_jobs()
+    assert len(teams.sent()) == 1
 
 
 def test_the_bot_added_to_a_personal_chat_counts_as_an_install(teams):
@@ -298,6 +329,38 @@ def test_a_redelivered_activity_gets_one_answer(teams):
     assert len(teams.sent()) == before + 1
 
 
+def test_ids_are_unique_only_within_a_chat_two_people_clicking_cards_with_one_id(teams):
+    """Teams numbers each chat's messages on its own: Ada's and Grace's consent cards carry
+    the same id, and so may their activities. Each click counts and updates its own card."""
+    grace = TeamsUser(2, name="Grace")
+    teams.person(aad_object_id=teams.user.aad)
+    teams.person(email="grace@example.com", name="Grace Hopper", aad_object_id=grace.aad)
+    teams.install()
+    teams.install(grace)
+    teams.invite()
+    teams.invite(email="grace@example.com", name="Grace Hopper")
+    ada_card, grace_card = teams.last_card(), teams.last_card(grace)
+    assert ada_card.id == grace_card.id
+    teams.deliver(teams.user.click(teams.connector, ada_card, "accept", activity_id="1:9"))
+    teams.deliver(grace.click(teams.connector, grace_card, "decline", activity_id="1:9"),
+                  grace)
+    def label(card, choice):
+        return next(a["title"] for a in card.card["actions"] if a["data"]["choice"] == choice)
+
+    assert ada_card.card_text().endswith("✓ " + label(ada_card, "accept"))
+    assert grace_card.card_text().endswith("✓ " + label(grace_card, "decline"))
+    assert len(ada_card.updates) == len(grace_card.updates) == 1
+    assert teams.api.get("/interviews/1").get_json()["state"] == "in_progress"
+    assert teams.api.get("/interviews/2").get_json()["state"] == "declined"
+    said = [teams.user.message(teams.connector, RICH, activity_id="1:10"),
+            grace.message(teams.connector, "hello?", activity_id="1:10")]
+    before = len(teams.sent()), len(teams.sent(grace))
+    for activity in said:
+        assert teams.post(activity).status_code == 200
+    run_jobs()
+    assert (len(teams.sent()), len(teams.sent(grace))) == (before[0] + 1, before[1] + 1)
+
+
 def test_typing_reactions_edits_and_own_messages_are_ignored(teams):
     teams.person(aad_object_id=teams.user.aad)
     teams.install()
@@ -314,6 +377,23 @@ def test_typing_reactions_edits_and_own_messages_are_ignored(teams):
     assert len(teams.sent()) == before
     with db.session_scope() as s:
         assert s.scalars(select(InboundEvent)).all() == []
+
+
+@pytest.mark.parametrize("change", [{"channelId": "directline"}, {"channelId": "webchat"},
+                                    {"conversationType": None}])
+def test_only_a_teams_personal_chat_counts_as_one(teams, change):
+    """A Direct Line or Web Chat activity signed for this bot is not a person's Teams chat:
+    it neither touches their contact nor speaks for them."""
+    teams.person(aad_object_id=teams.user.aad)
+    for activity in (teams.user.install(teams.connector),
+                     teams.user.message(teams.connector, "hello")):
+        if "channelId" in change:
+            activity["channelId"] = change["channelId"]
+        else:
+            del activity["conversation"]["conversationType"]
+        assert teams.post(activity).status_code == 200
+    run_jobs()
+    assert stored() == (0, 0, 0) and teams.connector.sent == []
 
 
 def test_in_a_group_chat_only_an_at_mention_counts_and_its_text_is_stripped():
@@ -381,10 +461,13 @@ def test_transient_connector_errors_are_retried_and_sent_once(teams, status):
     with db.session_scope() as s:
         record = s.scalars(select(OutboundRecord).order_by(OutboundRecord.id)).all()[-1]
         assert record.status == "sent" and record.attempts == 2
+        assert record.provider_message_id == teams.last().id  # the connector's own id
 
 
-def test_a_send_that_timed_out_after_teams_took_it_is_not_sent_twice(make_app, tmp_path,
-                                                                    monkeypatch):
+def test_a_send_that_timed_out_after_teams_took_it_is_delivered_not_lost(make_app, tmp_path,
+                                                                         monkeypatch):
+    """Teams has no lookup of a sent message without Graph: the retry sends again (at most
+    once more), and the row records the id of the message that answered."""
     user = TeamsUser(1)
     with BotConnector() as connector, Authority(tmp_path) as authority:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(authority.cert_file))
@@ -397,11 +480,12 @@ def test_a_send_that_timed_out_after_teams_took_it_is_not_sent_twice(make_app, t
         world.invite()
         connector.hold_on_send = 0
         run_jobs(retries=True)
-        assert len(world.sent()) == 2  # greeting + one consent card
-        assert len(connector.calls("send")) == 2 and connector.calls("lookup")
+        greeting, first, again = world.sent()  # at-least-once in this one case
+        assert first.buttons() == again.buttons() == ["accept", "decline"]
+        assert connector.calls("lookup") == []  # nothing to ask that could prove delivery
         with db.session_scope() as s:
             record = s.scalars(select(OutboundRecord).order_by(OutboundRecord.id)).all()[-1]
-            assert record.status == "sent" and record.provider_message_id == world.last().id
+            assert record.status == "sent" and record.provider_message_id == again.id
 
 
 # ---- one conversation across Slack and Teams -------------------------------------------------
@@ -527,6 +611,27 @@ def test_dev_no_auth_warns_loudly_at_start_and_needs_no_token(make_app, caplog):
         run_jobs()
         [greeting] = connector.to(user.conversation)
         assert greeting.token == ""  # no credentials, no token
+
+
+@pytest.mark.parametrize("where", ["remote address", "serviceUrl"])
+def test_dev_no_auth_refuses_anything_not_on_loopback(make_app, caplog, where):
+    """The public URL may say 127.0.0.1 while gunicorn listens on 0.0.0.0: every request
+    must itself come from loopback and name a loopback serviceUrl."""
+    with BotConnector(pace=False) as connector:
+        app = make_app(teams_dev_no_auth=True, public_base_url="http://127.0.0.1:8000",
+                       teams_openid_metadata_url=connector.metadata_url)
+        activity = TeamsUser(3).install(connector)
+        environ = {}
+        if where == "remote address":
+            environ["REMOTE_ADDR"] = "10.20.30.40"
+        else:
+            activity["serviceUrl"] = "https://smba.trafficmanager.net/teams/"
+        with caplog.at_level(logging.WARNING, logger="channels.teams"):
+            resp = app.test_client().post("/api/messages", json=activity,
+                                          environ_base=environ)
+        assert resp.status_code == 401 and "TEAMS_DEV_NO_AUTH" in caplog.text
+        run_jobs()
+        assert stored() == (0, 0, 0) and connector.sent == []
 
 
 def test_without_credentials_or_the_switch_there_is_no_teams_endpoint(client):

@@ -1,7 +1,10 @@
 """Microsoft's side of a Teams bot, on loopback (STYLE.md 12):
 
 - ``BotConnector``: the Bot Connector at the activities' ``serviceUrl`` (send, update,
-  member lookup, activity lookup), recording every call; any operation can be told to fail
+  member lookup, activity members), recording every call. Like Teams it assigns every
+  message its own id, unique only within its conversation (a bot-supplied ``id`` is
+  ignored), and ``GET …/activities/{id}/members`` answers with the conversation's roster
+  whatever the id (so it cannot tell whether a message was sent); any operation can be told to fail
   next (429 + Retry-After, 412, 502, 504, 403 …), and it paces like Teams: a send over any
   per-conversation window is answered 429 and recorded in ``limited``. It also serves the
   OpenID metadata and JWKS that inbound tokens are checked against.
@@ -98,7 +101,7 @@ class BotConnector(StubServer):
         self.pace = pace
         self.hold_on_send = 0.0  # seconds to sit on a send after keeping it
         self.lock = threading.Lock()
-        self.ids = itertools.count(1)
+        self.ids: dict[str, itertools.count] = defaultdict(lambda: itertools.count(1))
         super().__init__(responder=self._answer)
 
     @property
@@ -136,7 +139,7 @@ class BotConnector(StubServer):
         if path == "/keys":
             jwk = json.loads(RSAAlgorithm.to_jwk(KEY.public_key()))
             return Reply(200, {"keys": [{**jwk, "kid": KID, "use": "sig",
-                                         "endorsements": ["msteams"]}]})
+                                         "endorsements": ["msteams", "directline", "webchat"]}]})
         operation = _operation(request)
         if operation is None:
             return Reply(404, {"error": {"code": "NotFound", "message": path}})
@@ -153,7 +156,7 @@ class BotConnector(StubServer):
         if operation == "send":
             body = request.json()
             with self.lock, self.arrived:
-                sent_id = body.get("id") or f"1:{next(self.ids)}"
+                sent_id = f"1:{next(self.ids[conversation])}"  # Teams' own, per chat
                 sent = Sent(conversation, sent_id, body, request.at, token)
                 self.sent.append(sent)
                 self.by_conversation[conversation].append(sent)
@@ -165,10 +168,8 @@ class BotConnector(StubServer):
                     m.updates.append(request.json())
                     return Reply(200, {"id": m.id})
             return Reply(404, {"error": {"code": "ActivityNotFound", "message": parts[2]}})
-        if operation == "lookup":
-            if any(m.id == parts[2] for m in self.sent):
-                return Reply(200, [])
-            return Reply(404, {"error": {"code": "ActivityNotFound", "message": parts[2]}})
+        if operation == "lookup":  # Teams: the conversation's members, for any id
+            return Reply(200, [{"id": uid, **m} for uid, m in self.roster.items()])
         member = self.roster.get(parts[2])
         if member is None:
             return Reply(404, {"error": {"code": "MemberNotFound", "message": parts[2]}})
