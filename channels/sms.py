@@ -346,14 +346,18 @@ def status_callback():
 
 
 def _deliveries(record_id: int, status: str, error: str) -> None:
-    """A later or worse report wins: a part that failed keeps the row failed."""
+    """A later or worse report wins: a part that failed keeps the row failed. A row still
+    to be sent (pending or held: a part of a long text failed, the retry sends the rest)
+    keeps its status, or the report of part 1 would end it before part 2 went out; an
+    error is noted."""
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id, with_for_update=True)
         if record is None or record.channel != "sms":
             return
         if record.status in ("undelivered", "failed") and status == "delivered":
             return
-        record.status = status
+        if record.status not in ("pending", "held"):
+            record.status = status
         if error:
             record.last_error = error
 

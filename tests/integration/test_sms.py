@@ -429,3 +429,33 @@ def test_a_text_over_1600_characters_goes_in_parts_each_sent_once(sms):
     assert all(len(b) <= 1600 and b.endswith(".") for b in bodies)
     [row] = outbox()
     assert row.status == "sent" and row.segments == sum(segments(b) for b in bodies)
+
+
+def test_a_delivery_report_for_part_1_does_not_stop_the_retry_sending_part_2(sms):
+    """Twilio reports part 1 delivered while part 2 waits for RQ's retry: part 2 still goes,
+    and each part goes once."""
+    from core import jobs
+    from core.messages import Address, Outbound
+
+    text = " ".join(f"Sentence number {i} of a long message." for i in range(60))
+    with db.session_scope() as s:
+        row = OutboundRecord(channel="sms", address=Address("sms", PHONE).to_dict(),
+                             payload=Outbound(text, role="system").to_dict())
+        s.add(row)
+        s.flush()
+        row_id = row.id
+    too_many = error(20429, 429, "Too Many Requests")
+    sms.stub.fail_later(1, too_many)  # part 1 goes, part 2 is refused three times
+    sms.stub.fail_next(too_many, too_many)
+    jobs.enqueue_deliveries([row_id])
+    run_jobs()  # the first attempt only: RQ schedules the retry
+    [first] = sms.stub.to(PHONE)
+    assert outbox()[0].status == "pending"
+    form = {"MessageSid": first.sid, "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
+    path = first.status_callback.removeprefix(PUBLIC_URL)
+    assert sms.post(path, form, url=first.status_callback).status_code == 200
+    run_jobs(retries=True)
+    bodies = [m.body for m in sms.stub.to(PHONE)]
+    assert len(bodies) == 2 and " ".join(bodies) == text
+    [row] = outbox()
+    assert row.status == "sent" and row.provider_message_id == sms.stub.to(PHONE)[1].sid
