@@ -271,6 +271,36 @@ def test_a_pause_that_stop_began_runs_out_without_a_word(sms):
     assert invite["status"] == "sent"
 
 
+def test_an_answer_that_read_the_ledger_before_a_stop_is_ignored_under_the_lock(sms):
+    """The answer was read as an answer (not opted out), then STOP was handled before the
+    answer took the interview's lock: the paused interview stays paused, nothing is sent,
+    and the answer's text is not kept in the inbox."""
+    from bots import router
+    from core.messages import Inbound
+
+    sms.invite()
+    sms.text("1")
+    rows, sent = len(outbox()), len(sms.stub.sent)
+    answer = inbound_form(PHONE, RICH, "SManswer" + "0" * 26)
+    assert sms.post("/twilio/sms", answer).status_code == 200  # stored; not run yet
+    stop = inbound_form(PHONE, "STOP", "SMstop" + "0" * 28)
+    assert sms.post("/twilio/sms", stop).status_code == 200
+    router.process_inbound("sms", stop["MessageSid"])  # STOP handled first
+    assert sms.state() == "paused"
+    with db.session_scope() as s:
+        event = s.scalar(select(InboundEvent).where(
+            InboundEvent.event_id == answer["MessageSid"]))
+        inbound = Inbound.from_dict(event.payload)
+    assert router._handle("sms", answer["MessageSid"], 1, inbound) == []
+    run_jobs(retries=True)
+    assert sms.state() == "paused"
+    assert len(outbox()) == rows and len(sms.stub.sent) == sent
+    with db.session_scope() as s:
+        event = s.scalar(select(InboundEvent).where(
+            InboundEvent.event_id == answer["MessageSid"]))
+        assert event.status == "ignored" and event.payload["text"] == ""
+
+
 @pytest.mark.parametrize("word", ["START", "unstop", "Yes"])
 def test_every_opt_in_keyword_confirms_in_one_line_and_texts_flow_again(sms, word):
     sms.invite()
