@@ -1,4 +1,4 @@
-"""SMS: the phone-number ledger (opt-outs are law) and each outbox row's segment count
+"""SMS: the phone-number ledger (opt-outs are law) each outbox row's segment count and part ids
 
 Revision ID: 0008
 Revises: 0006
@@ -26,9 +26,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("outbound") as batch:
         batch.add_column(sa.Column("segments", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("provider_ids", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("outbound") as batch:
+        batch.drop_column("provider_ids")
         batch.drop_column("segments")
     op.drop_table("phone_number")

@@ -489,3 +489,32 @@ def test_a_delivery_report_for_part_1_does_not_stop_the_retry_sending_part_2(sms
     assert len(bodies) == 2 and " ".join(bodies) == text
     [row] = outbox()
     assert row.status == "sent" and row.provider_message_id == sms.stub.to(PHONE)[1].sid
+
+
+def test_the_same_text_sent_later_by_another_row_does_not_count_as_this_ones(sms):
+    """HELP (or PAUSED, or a resume prompt) is the same body each time: a copy another row
+    sent while this one waited for its retry is not this one's, so this one still goes."""
+    from core import jobs
+    from core.messages import Address, Outbound
+
+    def row(text):
+        with db.session_scope() as s:
+            r = OutboundRecord(channel="sms", address=Address("sms", PHONE).to_dict(),
+                               payload=Outbound(text, role="system").to_dict())
+            s.add(r)
+            s.flush()
+            return r.id
+
+    first, second = row("Same words each time."), row("Same words each time.")
+    sms.stub.fail_next(Reply(500, {"code": 20500, "message": "Internal", "status": 500}))
+    jobs.enqueue_deliveries([first])
+    run_jobs()  # refused before Twilio took it: RQ schedules the retry
+    jobs.enqueue_deliveries([second])
+    run_jobs()  # the other row's copy goes out meanwhile
+    run_jobs(retries=True)
+    texts = sms.stub.to(PHONE)
+    assert [m.body for m in texts] == ["Same words each time."] * 2
+    rows = outbox()
+    assert [r.status for r in rows] == ["sent", "sent"]
+    assert {r.provider_message_id for r in rows} == {m.sid for m in texts}
+    assert [r.provider_ids for r in rows] == [[texts[1].sid], [texts[0].sid]]
