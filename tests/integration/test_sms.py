@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from channels.durable import ATTEMPTS, sweep
 from channels.sms import segments
 from core import db
 from core.models import InboundEvent, Interview, OutboundRecord, PhoneNumber
@@ -518,3 +519,31 @@ def test_the_same_text_sent_later_by_another_row_does_not_count_as_this_ones(sms
     assert [r.status for r in rows] == ["sent", "sent"]
     assert {r.provider_message_id for r in rows} == {m.sid for m in texts}
     assert [r.provider_ids for r in rows] == [[texts[1].sid], [texts[0].sid]]
+
+
+def test_a_rollout_booked_further_ahead_than_a_job_waits_never_fails_its_texts(long_code):
+    """At 1 segment/s, a text beyond the next 30 s of the sender's slots is not sent now
+    and its try does not count: it stays pending for the sweeper, however often it is
+    tried, and never ends failed."""
+    from core import jobs, ratelimit
+    from core.messages import Address, Outbound
+
+    ids = []
+    with db.session_scope() as s:
+        for i in range(3):
+            r = OutboundRecord(channel="sms", address=Address("sms", f"+1415555{i:04d}").to_dict(),
+                               payload=Outbound(f"Hello {i}", role="system").to_dict())
+            s.add(r)
+            s.flush()
+            ids.append(r.id)
+    sender = ratelimit.Limit.rate(f"sms:from:{FROM}", 1.0)
+    for _ in range(40):  # the rollout ahead of them has the next 40 s of slots
+        ratelimit.reserve(sender, max_wait=60)
+    jobs.enqueue_deliveries(ids)
+    run_jobs(retries=True)
+    for _ in range(ATTEMPTS + 1):  # the sweeper tries them again and again
+        assert sweep(older_than_seconds=0)["outbound"] == 3
+        run_jobs(retries=True)
+    rows = outbox()
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 0)] * 3
+    assert long_code.stub.sent == []
