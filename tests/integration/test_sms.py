@@ -230,7 +230,7 @@ def test_an_invalid_phone_is_refused_when_the_person_is_written(sms):
 # ---- opt-out is law ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("word", ["STOP", "stopall", "Unsubscribe", "cancel", "END", "quit",
-                                  "revoke", "OptOut", "  stop. ", "Stop!"])
+                                  "revoke", "OptOut", "  stop. ", "Stop!", "Stop texting me"])
 def test_every_opt_out_keyword_pauses_the_interview_and_nothing_more_is_sent(sms, word):
     sms.invite()
     sms.text("1")
