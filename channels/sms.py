@@ -45,6 +45,8 @@ OPERATOR = {20003: "authentication failed", 20404: "account or sender not found"
             21606: "the From number cannot send SMS", 21659: "the From number is not ours",
             30002: "account suspended"}
 SKEW = timedelta(seconds=5)  # how far Twilio's clock may be behind ours (find_sent)
+# Delivery reports that mean the number will not take our texts: recorded as an opt-out
+BLOCKED = {str(OPTED_OUT), "30004"}  # unsubscribed recipient; message blocked
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 STATUSES = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed"}
 
@@ -371,11 +373,12 @@ def status_callback():
         return {"error": {"code": "bad_request", "message": "ref: not one of our messages"}}, 400
     final = delivery(request.form.to_dict())
     if final is not None:
-        _deliveries(_record_id(ref), *final)
+        blocked = request.form.get("ErrorCode", "") in BLOCKED
+        _deliveries(_record_id(ref), *final, blocked=blocked)
     return Response(EMPTY_TWIML, mimetype="text/xml")
 
 
-def _deliveries(record_id: int, status: str, error: str) -> None:
+def _deliveries(record_id: int, status: str, error: str, *, blocked: bool = False) -> None:
     """A later or worse report wins: a part that failed keeps the row failed. A row still
     to be sent (pending or held: a part of a long text failed, the retry sends the rest)
     keeps its status, or the report of part 1 would end it before part 2 went out; an
@@ -384,6 +387,8 @@ def _deliveries(record_id: int, status: str, error: str) -> None:
         record = s.get(OutboundRecord, record_id, with_for_update=True)
         if record is None or record.channel != "sms":
             return
+        if blocked:  # the number opted out on the carrier's side: the ledger learns it
+            phones.opt_out(s, record.address.get("key") or "", error)
         if record.status in ("undelivered", "failed") and status == "delivered":
             return
         if record.status not in ("pending", "held"):

@@ -380,6 +380,20 @@ def test_the_status_callback_moves_the_row_to_delivered_or_failed(sms):
     assert rows[1].last_error == "Twilio error 30003"
 
 
+@pytest.mark.parametrize("code", ["21610", "30004"])
+def test_a_report_that_the_number_unsubscribed_or_blocked_us_records_the_opt_out(sms, code):
+    sms.invite()
+    [consent] = sms.stub.to(PHONE)
+    form = {"MessageSid": consent.sid, "MessageStatus": "undelivered", "ErrorCode": code}
+    path = consent.status_callback.removeprefix(PUBLIC_URL)
+    assert sms.post(path, form, url=consent.status_callback).status_code == 200
+    with db.session_scope() as s:
+        number = s.get(PhoneNumber, PHONE)
+        assert number.opted_out and code in number.reason
+    assert sms.text("1") == []  # nothing more goes there
+    assert len(sms.stub.sent) == 1
+
+
 def test_a_delivery_report_that_comes_before_our_own_sent_is_kept(sms):
     """Twilio may call back before the worker has written down that the send went out."""
     def report(sent):
