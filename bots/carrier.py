@@ -32,6 +32,13 @@ def keyword(s, inbound: Inbound) -> str | None:
     return None if word == "opt_in" else word  # "yes" to a question is an answer
 
 
+def silenced(s, inbound: Inbound) -> bool:
+    """Has the sender opted out? Asked again under the interview's lock: a STOP handled
+    after ``keyword`` read the ledger must not let this message resume the interview."""
+    return (inbound.channel in commands.CARRIER_CHANNELS
+            and phones.opted_out(s, inbound.sender.key))
+
+
 def handle(s, inbound: Inbound, word: str) -> list[OutboundRecord]:
     """Opt-in and help, in the caller's transaction; the replies it wrote."""
     number = inbound.sender.key

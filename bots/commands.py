@@ -47,12 +47,31 @@ YES_NO = {  # on a prompt that asks yes or no: which of its choices each word pi
 }
 
 
+# A short message that begins with one of these is an opt-out too ("Stop texting me",
+# "STOP ALL", "please stop"): the law reads intent, and a wrongly kept number costs more
+# than a paused interview (START resumes). "end", "quit" and "cancel" count only alone:
+# "Quit my old job in May" is an answer. A longer message ("I want to stop feeling...")
+# is an answer whatever it starts with.
+OPT_OUT_LEADS = ("stop", "stopall", "unsubscribe", "optout", "revoke")
+OPT_OUT_MAX_WORDS = 5
+
+
 def carrier_keyword(channel: str, text: str) -> str | None:
     """"opt_out", "opt_in" or "help" when the whole message is one of the carrier's
-    keywords (any case, spaces and punctuation around it ignored); else None."""
+    keywords (any case, spaces and punctuation around it ignored), or "opt_out" for a
+    message of at most ``OPT_OUT_MAX_WORDS`` words that starts with an ``OPT_OUT_LEADS``
+    word (after a "please"); else None."""
     if channel not in CARRIER_CHANNELS:
         return None
-    return CARRIER_KEYWORDS.get(re.sub(r"^[\W_]+|[\W_]+$", "", text).lower())
+    bare = re.sub(r"^[\W_]+|[\W_]+$", "", text).lower()
+    if bare in CARRIER_KEYWORDS:
+        return CARRIER_KEYWORDS[bare]
+    words = re.findall(r"[\w']+", bare)
+    if words[:1] == ["please"]:
+        words = words[1:]
+    if words and len(words) <= OPT_OUT_MAX_WORDS and words[0] in OPT_OUT_LEADS:
+        return "opt_out"
+    return None
 
 
 def interpret(text: str, offered: list[Choice], channel: str = "default") -> str | None:

@@ -105,6 +105,9 @@ def _handle(channel: str, event_id: str, interview_id: int, inbound: Inbound) ->
                     interview = engine.locked(s, interview_id)
                     if event is None or interview is None:  # handled meanwhile, or deleted
                         return []
+                    if carrier.silenced(s, inbound):  # a STOP came before this got the lock
+                        _done(event, "ignored", "the number opted out")
+                        return []
                     if _earlier_waiting(s, event):  # keep the person's order
                         raise engine.Busy(f"an earlier message to interview {interview_id} "
                                           "is still waiting")

@@ -116,6 +116,12 @@ def deliver(record_id: int) -> str | None:
             _finish(record_id, status="sent", provider_id=provider_id)
             return provider_id
         provider_id = _send_paced(channel, resolved, message, ref)
+    except ratelimit.TooLong as exc:
+        # the sender's slots are booked further ahead than a job waits (a big rollout): not
+        # a failure; the sweeper sends it again once the slots come near
+        _finish(record_id, status="pending", error=None, uncount=True)
+        log.info("outbound %s waits for a send slot (%s); left for the sweeper", record_id, exc)
+        return None
     except PermanentError as exc:
         _finish(record_id, status="failed", error=str(exc))
         log.error("outbound %s refused for good: %s", record_id, exc)

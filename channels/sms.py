@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
+from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from channels.base import BadPayload, Channel, Forbidden, NeedsOperator, PermanentError, RetryAfter
-from channels.durable import accept
+from channels.durable import CLAIM_TTL, accept
 from core import db, engine, phones
 from core.config import Settings
 from core.interviewer import prompts
@@ -42,6 +44,9 @@ PERMANENT = {21211: "invalid To number", 21214: "To number cannot be reached",
 OPERATOR = {20003: "authentication failed", 20404: "account or sender not found",
             21606: "the From number cannot send SMS", 21659: "the From number is not ours",
             30002: "account suspended"}
+SKEW = timedelta(seconds=5)  # how far Twilio's clock may be behind ours (find_sent)
+# Delivery reports that mean the number will not take our texts: recorded as an opt-out
+BLOCKED = {str(OPTED_OUT), "30004"}  # unsubscribed recipient; message blocked
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 STATUSES = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed"}
 
@@ -218,6 +223,7 @@ class SmsChannel(Channel):
                                              status_callback=self._callback(ref)).sid
             except TwilioRestException as exc:
                 raise self._error(exc, address) from exc
+            _keep_sid(ref, sent[body])
         self._sent.pop(ref, None)
         return sent[bodies[-1]]
 
@@ -241,17 +247,24 @@ class SmsChannel(Channel):
 
     def find_sent(self, address: Address, ref: str) -> str | None:
         """Twilio keeps no reference of ours: an earlier attempt got through when a message
-        to this number since the row was written has one of its bodies. All there: its id;
-        some: send only the rest."""
+        to this number has one of its bodies and is one of its parts (its SID on the row), or
+        was made since the row was written (less ``SKEW`` for the clocks) and is no other
+        row's part (a HELP or PAUSED text sent again later is not this one). All there: its
+        id; some: send only the rest."""
         with db.session_scope() as s:
             record = s.get(OutboundRecord, _record_id(ref))
             if record is None:
                 return None
-            bodies, since = self.render(Outbound.from_dict(record.payload)), record.created_at
+            bodies, own = self.render(Outbound.from_dict(record.payload)), record.provider_ids
+            since = record.created_at - SKEW
+            others = _others_parts(s, record.id, since)
+        own = set(own or ())
         sent: dict[str, str] = {}
         for m in self.client().messages.list(to=address.key, limit=50):
+            if m.body not in bodies or m.sid in others:
+                continue
             created = m.date_created
-            if m.body in bodies and (created is None or created >= since.replace(microsecond=0)):
+            if m.sid in own or created is None or created >= since.replace(microsecond=0):
                 sent.setdefault(m.body, m.sid)
         if all(b in sent for b in bodies):
             return sent[bodies[-1]]
@@ -268,6 +281,25 @@ def _refuse_opted_out(address: Address) -> None:
 
 def _record_id(ref: str) -> int:
     return int(ref.removeprefix("out-"))
+
+
+def _keep_sid(ref: str, sid: str) -> None:
+    """Write down a part the moment Twilio took it (its own transaction: a later part may
+    fail and roll nothing back)."""
+    with db.session_scope() as s:
+        record = s.get(OutboundRecord, _record_id(ref), with_for_update=True)
+        if record is not None:
+            record.provider_ids = [*(record.provider_ids or []), sid]
+
+
+def _others_parts(s, record_id: int, since) -> set[str]:
+    """The SIDs of the parts other SMS rows sent since ``since`` (a row that sent then was
+    claimed at most a claim's life before)."""
+    row = OutboundRecord
+    found = s.scalars(select(row.provider_ids).where(
+        row.channel == "sms", row.id != record_id, row.provider_ids.is_not(None),
+        row.claimed_at >= since - CLAIM_TTL))
+    return {sid for ids in found for sid in ids or ()}
 
 
 def _keep_segments(s, ref: str, count: int) -> None:
@@ -341,19 +373,26 @@ def status_callback():
         return {"error": {"code": "bad_request", "message": "ref: not one of our messages"}}, 400
     final = delivery(request.form.to_dict())
     if final is not None:
-        _deliveries(_record_id(ref), *final)
+        blocked = request.form.get("ErrorCode", "") in BLOCKED
+        _deliveries(_record_id(ref), *final, blocked=blocked)
     return Response(EMPTY_TWIML, mimetype="text/xml")
 
 
-def _deliveries(record_id: int, status: str, error: str) -> None:
-    """A later or worse report wins: a part that failed keeps the row failed."""
+def _deliveries(record_id: int, status: str, error: str, *, blocked: bool = False) -> None:
+    """A later or worse report wins: a part that failed keeps the row failed. A row still
+    to be sent (pending or held: a part of a long text failed, the retry sends the rest)
+    keeps its status, or the report of part 1 would end it before part 2 went out; an
+    error is noted."""
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id, with_for_update=True)
         if record is None or record.channel != "sms":
             return
+        if blocked:  # the number opted out on the carrier's side: the ledger learns it
+            phones.opt_out(s, record.address.get("key") or "", error)
         if record.status in ("undelivered", "failed") and status == "delivered":
             return
-        record.status = status
+        if record.status not in ("pending", "held"):
+            record.status = status
         if error:
             record.last_error = error
 

@@ -318,6 +318,9 @@ class OutboundRecord(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     # SMS: what the message costs (GSM-7 / UCS-2 segments), set when it is rendered for sending
     segments: Mapped[int | None] = mapped_column()
+    # SMS: the provider's id of each part as it went out, so a retry's find_sent knows its
+    # own parts from another row's text with the same body
+    provider_ids: Mapped[list[Any] | None] = mapped_column()
 
 
 class PhoneNumber(Base):

@@ -12,6 +12,7 @@ import phonenumbers
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session as DB
 
+from core.config import get_settings
 from core.models import Interview, Person, PhoneNumber, utcnow
 
 
@@ -30,7 +31,17 @@ def normalise(raw: str, region: str = "US") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+def _key(number: str) -> str:
+    """The ledger's key: ``number`` as E.164 (a person's phone written before E.164 was the
+    rule, or by hand), or as it is when it does not parse."""
+    try:
+        return normalise(number, get_settings().sms_default_region)
+    except InvalidPhone:
+        return number
+
+
 def _row(db: DB, number: str) -> PhoneNumber:
+    number = _key(number)
     row = db.get(PhoneNumber, number, with_for_update=True)
     if row is None:
         row = PhoneNumber(number=number, opted_out=False, reason="", changed_at=utcnow())
@@ -40,7 +51,7 @@ def _row(db: DB, number: str) -> PhoneNumber:
 
 
 def opted_out(db: DB, number: str) -> bool:
-    row = db.get(PhoneNumber, number)
+    row = db.get(PhoneNumber, _key(number)) if number else None
     return bool(row and row.opted_out)
 
 
@@ -67,7 +78,7 @@ def opt_in(db: DB, number: str, reason: str) -> bool:
 
 def first_stranger_reply(db: DB, number: str) -> bool:
     """True once per number: a stranger gets one polite reply, then silence."""
-    _row(db, number)
+    number = _row(db, number).number
     return bool(db.execute(
         update(PhoneNumber)
         .where(PhoneNumber.number == number, PhoneNumber.stranger_replied_at.is_(None))

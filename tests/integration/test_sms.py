@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from channels.durable import ATTEMPTS, sweep
 from channels.sms import segments
 from core import db
 from core.models import InboundEvent, Interview, OutboundRecord, PhoneNumber
@@ -229,7 +230,7 @@ def test_an_invalid_phone_is_refused_when_the_person_is_written(sms):
 # ---- opt-out is law ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("word", ["STOP", "stopall", "Unsubscribe", "cancel", "END", "quit",
-                                  "revoke", "OptOut", "  stop. ", "Stop!"])
+                                  "revoke", "OptOut", "  stop. ", "Stop!", "Stop texting me"])
 def test_every_opt_out_keyword_pauses_the_interview_and_nothing_more_is_sent(sms, word):
     sms.invite()
     sms.text("1")
@@ -269,6 +270,36 @@ def test_a_pause_that_stop_began_runs_out_without_a_word(sms):
     assert len(outbox()) == rows and len(sms.stub.sent) == sent
     [invite] = sms.api.get("/sessions/1/invites").get_json()["invites"]
     assert invite["status"] == "sent"
+
+
+def test_an_answer_that_read_the_ledger_before_a_stop_is_ignored_under_the_lock(sms):
+    """The answer was read as an answer (not opted out), then STOP was handled before the
+    answer took the interview's lock: the paused interview stays paused, nothing is sent,
+    and the answer's text is not kept in the inbox."""
+    from bots import router
+    from core.messages import Inbound
+
+    sms.invite()
+    sms.text("1")
+    rows, sent = len(outbox()), len(sms.stub.sent)
+    answer = inbound_form(PHONE, RICH, "SManswer" + "0" * 26)
+    assert sms.post("/twilio/sms", answer).status_code == 200  # stored; not run yet
+    stop = inbound_form(PHONE, "STOP", "SMstop" + "0" * 28)
+    assert sms.post("/twilio/sms", stop).status_code == 200
+    router.process_inbound("sms", stop["MessageSid"])  # STOP handled first
+    assert sms.state() == "paused"
+    with db.session_scope() as s:
+        event = s.scalar(select(InboundEvent).where(
+            InboundEvent.event_id == answer["MessageSid"]))
+        inbound = Inbound.from_dict(event.payload)
+    assert router._handle("sms", answer["MessageSid"], 1, inbound) == []
+    run_jobs(retries=True)
+    assert sms.state() == "paused"
+    assert len(outbox()) == rows and len(sms.stub.sent) == sent
+    with db.session_scope() as s:
+        event = s.scalar(select(InboundEvent).where(
+            InboundEvent.event_id == answer["MessageSid"]))
+        assert event.status == "ignored" and event.payload["text"] == ""
 
 
 @pytest.mark.parametrize("word", ["START", "unstop", "Yes"])
@@ -347,6 +378,20 @@ def test_the_status_callback_moves_the_row_to_delivered_or_failed(sms):
     rows = outbox()
     assert [r.status for r in rows] == ["delivered", "undelivered"]
     assert rows[1].last_error == "Twilio error 30003"
+
+
+@pytest.mark.parametrize("code", ["21610", "30004"])
+def test_a_report_that_the_number_unsubscribed_or_blocked_us_records_the_opt_out(sms, code):
+    sms.invite()
+    [consent] = sms.stub.to(PHONE)
+    form = {"MessageSid": consent.sid, "MessageStatus": "undelivered", "ErrorCode": code}
+    path = consent.status_callback.removeprefix(PUBLIC_URL)
+    assert sms.post(path, form, url=consent.status_callback).status_code == 200
+    with db.session_scope() as s:
+        number = s.get(PhoneNumber, PHONE)
+        assert number.opted_out and code in number.reason
+    assert sms.text("1") == []  # nothing more goes there
+    assert len(sms.stub.sent) == 1
 
 
 def test_a_delivery_report_that_comes_before_our_own_sent_is_kept(sms):
@@ -429,3 +474,90 @@ def test_a_text_over_1600_characters_goes_in_parts_each_sent_once(sms):
     assert all(len(b) <= 1600 and b.endswith(".") for b in bodies)
     [row] = outbox()
     assert row.status == "sent" and row.segments == sum(segments(b) for b in bodies)
+
+
+def test_a_delivery_report_for_part_1_does_not_stop_the_retry_sending_part_2(sms):
+    """Twilio reports part 1 delivered while part 2 waits for RQ's retry: part 2 still goes,
+    and each part goes once."""
+    from core import jobs
+    from core.messages import Address, Outbound
+
+    text = " ".join(f"Sentence number {i} of a long message." for i in range(60))
+    with db.session_scope() as s:
+        row = OutboundRecord(channel="sms", address=Address("sms", PHONE).to_dict(),
+                             payload=Outbound(text, role="system").to_dict())
+        s.add(row)
+        s.flush()
+        row_id = row.id
+    too_many = error(20429, 429, "Too Many Requests")
+    sms.stub.fail_later(1, too_many)  # part 1 goes, part 2 is refused three times
+    sms.stub.fail_next(too_many, too_many)
+    jobs.enqueue_deliveries([row_id])
+    run_jobs()  # the first attempt only: RQ schedules the retry
+    [first] = sms.stub.to(PHONE)
+    assert outbox()[0].status == "pending"
+    form = {"MessageSid": first.sid, "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
+    path = first.status_callback.removeprefix(PUBLIC_URL)
+    assert sms.post(path, form, url=first.status_callback).status_code == 200
+    run_jobs(retries=True)
+    bodies = [m.body for m in sms.stub.to(PHONE)]
+    assert len(bodies) == 2 and " ".join(bodies) == text
+    [row] = outbox()
+    assert row.status == "sent" and row.provider_message_id == sms.stub.to(PHONE)[1].sid
+
+
+def test_the_same_text_sent_later_by_another_row_does_not_count_as_this_ones(sms):
+    """HELP (or PAUSED, or a resume prompt) is the same body each time: a copy another row
+    sent while this one waited for its retry is not this one's, so this one still goes."""
+    from core import jobs
+    from core.messages import Address, Outbound
+
+    def row(text):
+        with db.session_scope() as s:
+            r = OutboundRecord(channel="sms", address=Address("sms", PHONE).to_dict(),
+                               payload=Outbound(text, role="system").to_dict())
+            s.add(r)
+            s.flush()
+            return r.id
+
+    first, second = row("Same words each time."), row("Same words each time.")
+    sms.stub.fail_next(Reply(500, {"code": 20500, "message": "Internal", "status": 500}))
+    jobs.enqueue_deliveries([first])
+    run_jobs()  # refused before Twilio took it: RQ schedules the retry
+    jobs.enqueue_deliveries([second])
+    run_jobs()  # the other row's copy goes out meanwhile
+    run_jobs(retries=True)
+    texts = sms.stub.to(PHONE)
+    assert [m.body for m in texts] == ["Same words each time."] * 2
+    rows = outbox()
+    assert [r.status for r in rows] == ["sent", "sent"]
+    assert {r.provider_message_id for r in rows} == {m.sid for m in texts}
+    assert [r.provider_ids for r in rows] == [[texts[1].sid], [texts[0].sid]]
+
+
+def test_a_rollout_booked_further_ahead_than_a_job_waits_never_fails_its_texts(long_code):
+    """At 1 segment/s, a text beyond the next 30 s of the sender's slots is not sent now
+    and its try does not count: it stays pending for the sweeper, however often it is
+    tried, and never ends failed."""
+    from core import jobs, ratelimit
+    from core.messages import Address, Outbound
+
+    ids = []
+    with db.session_scope() as s:
+        for i in range(3):
+            r = OutboundRecord(channel="sms", address=Address("sms", f"+1415555{i:04d}").to_dict(),
+                               payload=Outbound(f"Hello {i}", role="system").to_dict())
+            s.add(r)
+            s.flush()
+            ids.append(r.id)
+    sender = ratelimit.Limit.rate(f"sms:from:{FROM}", 1.0)
+    for _ in range(40):  # the rollout ahead of them has the next 40 s of slots
+        ratelimit.reserve(sender, max_wait=60)
+    jobs.enqueue_deliveries(ids)
+    run_jobs(retries=True)
+    for _ in range(ATTEMPTS + 1):  # the sweeper tries them again and again
+        assert sweep(older_than_seconds=0)["outbound"] == 3
+        run_jobs(retries=True)
+    rows = outbox()
+    assert [(r.status, r.attempts) for r in rows] == [("pending", 0)] * 3
+    assert long_code.stub.sent == []

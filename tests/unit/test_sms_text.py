@@ -95,7 +95,11 @@ def test_the_words_sms_offers_are_never_carrier_keywords():
 @pytest.mark.parametrize("text, word", [
     ("STOP", "opt_out"), (" stop. ", "opt_out"), ("Stop!", "opt_out"), ("END", "opt_out"),
     ("optout", "opt_out"), ("START", "opt_in"), ("yes", "opt_in"), ("Info", "help"),
-    ("stop asking me", None), ("finish", None), ("pause", None),
+    ("finish", None), ("pause", None),
+    ("Stop texting me", "opt_out"), ("STOP ALL", "opt_out"), ("please stop", "opt_out"),
+    ("Please STOP sending these!", "opt_out"), ("unsubscribe me now", "opt_out"),
+    ("I want to stop feeling so lost", None), ("stop the weekly status meeting please ok", None),
+    ("Quit my old job in May", None), ("End of the first week", None), ("stopping", None),
 ])
 def test_carrier_keywords_are_whole_messages_in_any_case(text, word):
     assert commands.carrier_keyword("sms", text) == word
