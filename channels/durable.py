@@ -116,9 +116,9 @@ def deliver(record_id: int) -> str | None:
             _finish(record_id, status="sent", provider_id=provider_id)
             return provider_id
         provider_id = _send_paced(channel, resolved, message, ref)
-    except ratelimit.TooLong as exc:
+    except WaitForSlot as exc:
         # the sender's slots are booked further ahead than a job waits (a big rollout): not
-        # a failure; the sweeper sends it again once the slots come near
+        # a failure, as nothing was sent; the sweeper sends it again once the slots come near
         _finish(record_id, status="pending", error=None, uncount=True)
         log.info("outbound %s waits for a send slot (%s); left for the sweeper", record_id, exc)
         return None
@@ -144,12 +144,21 @@ def deliver(record_id: int) -> str | None:
     return provider_id
 
 
+class WaitForSlot(ratelimit.TooLong):
+    """No send slot soon enough, and nothing was sent in this attempt."""
+
+
 def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str) -> str | None:
     # A channel without limits still gets a key of its own, so a Retry-After holds it too.
     limits = (channel.pacing(address, message)
               or [ratelimit.Limit.every(f"{channel.name}:{address.key}", 0.0)])
-    for _ in range(RETRY_AFTER_ATTEMPTS):
-        ratelimit.pace(*limits)
+    for tried in range(RETRY_AFTER_ATTEMPTS):
+        try:
+            ratelimit.pace(*limits)
+        except ratelimit.TooLong as exc:
+            if tried:  # after a send was tried (part of it may be out): a counted attempt,
+                raise  # so the next one asks find_sent first
+            raise WaitForSlot(exc.seconds) from None
         try:
             return channel.send(address, message, ref=ref)
         except RetryAfter as exc:

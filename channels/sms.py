@@ -46,7 +46,9 @@ OPERATOR = {20003: "authentication failed", 20404: "account or sender not found"
             30002: "account suspended"}
 SKEW = timedelta(seconds=5)  # how far Twilio's clock may be behind ours (find_sent)
 # Delivery reports that mean the number will not take our texts: recorded as an opt-out
-BLOCKED = {str(OPTED_OUT), "30004"}  # unsubscribed recipient; message blocked
+# the recipient unsubscribed (30004 "message blocked" is not here: a carrier's filter of
+# our sender blocks everyone, and must not opt every recipient out)
+BLOCKED = {str(OPTED_OUT)}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 STATUSES = {"delivered": "delivered", "undelivered": "undelivered", "failed": "failed"}
 
