@@ -78,8 +78,14 @@ ANSWERS = [  # long, concrete answers: the planner moves on rather than probing
 ]
 
 
-def log(msg: str) -> None:
-    print(f"[bench.slack {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+def logger(name: str):
+    """A progress printer for one benchmark: stderr, so the figures on stdout stay clean."""
+    def log(msg: str) -> None:
+        print(f"[bench.{name} {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+    return log
+
+
+log = logger("slack")
 
 
 # ---- the rate-limited Slack Web API -----------------------------------------------------------

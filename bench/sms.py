@@ -29,21 +29,19 @@ import json
 import os
 import random
 import secrets
-import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.slack import Children, rq_worker, wait_workers
+from bench.slack import Children, logger, rq_worker, wait_workers
 from tests.support.twilio_stub import ACCOUNT_SID, AUTH_TOKEN, FROM, TwilioStub
 
 BUDGET_S = 600.0
 
 
-def log(msg: str) -> None:
-    print(f"[bench.sms {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+log = logger("sms")
 
 
 def number(i: int) -> str:

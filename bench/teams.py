@@ -30,7 +30,6 @@ import json
 import math
 import os
 import secrets
-import sys
 import tempfile
 import threading
 import time
@@ -45,6 +44,7 @@ from bench.slack import (
     fetch,
     free_port,
     gunicorn,
+    logger,
     pct,
     rq_worker,
     summary,
@@ -82,8 +82,7 @@ ANSWERS = [
 ]
 
 
-def log(msg: str) -> None:
-    print(f"[bench.teams {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+log = logger("teams")
 
 
 class TenantLimitedConnector(BotConnector):
