@@ -190,11 +190,12 @@ def _give_up(record_id: int, attempts: int, error: str | None) -> None:
 
 def _finish(record_id: int, *, status: str, error: str | None = "",
             provider_id: str | None = None, uncount: bool = False):
-    fresh = None
+    fresh, queue_name = None, jobs.INTERACTIVE
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
         if record is None:  # its interview was deleted meanwhile: nothing left to record
             return
+        queue_name = record.queue
         # a provider's delivery report (SMS status callback) may come before our own "sent"
         reported = status == "sent" and record.status in DELIVERY_REPORTS
         if not reported:
@@ -219,7 +220,7 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
         if status in ("sent", "failed"):
             record.payload = channels.get(record.channel).settled(record.payload)
     if fresh is not None:
-        jobs.enqueue_deliveries([fresh])
+        jobs.enqueue_deliveries([fresh], queue_name=queue_name)
 
 
 def _invite_reached(invite: Invite | None, channel: str, status: str, error: str) -> None:
@@ -249,7 +250,7 @@ def _fall_back(s, record: OutboundRecord, interview: Interview, error: str) -> i
         turn.text, turn.channel = payload["text"], address.channel
     again = OutboundRecord(channel=address.channel, address=address.to_dict(),
                            payload=payload, interview_id=record.interview_id,
-                           turn_id=record.turn_id)
+                           turn_id=record.turn_id, queue=record.queue)
     s.add(again)
     s.flush()
     log.info("invite %s falls back to %s", interview.invite_id, address.channel)
@@ -264,16 +265,18 @@ def sweep(older_than_seconds: int = 30) -> dict[str, int]:
     with db.session_scope() as s:
         inbound = s.execute(select(InboundEvent.channel, InboundEvent.event_id).where(
             InboundEvent.status == "pending", InboundEvent.received_at <= cutoff)).all()
-        pending = list(s.scalars(select(row.id).where(row.status == "pending",
-                                                      row.created_at <= cutoff)))
-        pending += s.scalars(select(row.id).where(row.status == "held",
-                                                  row.claimed_at <= utcnow() - HOLD))
-        abandoned = list(s.scalars(select(row.id).where(
-            row.status == "sending", row.claimed_at <= utcnow() - CLAIM_TTL)))
+        pending = s.execute(select(row.id, row.queue).where(
+            row.status == "pending", row.created_at <= cutoff)).all()
+        pending += s.execute(select(row.id, row.queue).where(
+            row.status == "held", row.claimed_at <= utcnow() - HOLD)).all()
+        abandoned = s.execute(select(row.id, row.queue).where(
+            row.status == "sending", row.claimed_at <= utcnow() - CLAIM_TTL)).all()
     for channel, event_id in inbound:
         enqueue_inbound(channel, event_id)
-    jobs.enqueue_deliveries(pending)
-    jobs.enqueue_deliveries(abandoned, replace_started=True)  # their worker died mid-send
+    for name in jobs.QUEUES:
+        jobs.enqueue_deliveries([i for i, q in pending if q == name], queue_name=name)
+        jobs.enqueue_deliveries([i for i, q in abandoned if q == name], queue_name=name,
+                                replace_started=True)  # their worker died mid-send
     outbound = len(pending) + len(abandoned)
     if inbound or outbound:
         log.info("sweeper re-enqueued %d inbound, %d outbound", len(inbound), outbound)

@@ -28,7 +28,11 @@ from core.config import get_settings, private_dir, private_file
 
 log = logging.getLogger(__name__)
 
-QUEUE = "parley"
+# Two queues, and every worker listens to INTERACTIVE first: a reply to someone who just
+# wrote never waits behind a 10,000-message rollout on BULK (DESIGN.md §4).
+INTERACTIVE, BULK = "interactive", "bulk"
+QUEUES = (INTERACTIVE, BULK)
+QUEUE = INTERACTIVE  # the default queue of enqueue_once
 # Backoff for a job whose body raised (provider outage, lock contention): ~1 s to ~10 min.
 DEFAULT_RETRY = Retry(max=8, interval=[1, 5, 15, 30, 60, 120, 300, 600])
 _lock = threading.Lock()
@@ -91,8 +95,10 @@ def stop_embedded() -> None:
             client.shutdown(save=True)
 
 
-def queue() -> Queue:
-    return Queue(QUEUE, connection=connection())
+def queue(name: str = QUEUE) -> Queue:
+    if name not in QUEUES:
+        raise ValueError(f"unknown queue {name!r}")
+    return Queue(name, connection=connection())
 
 
 JOB_TIMEOUT = 180  # seconds; RQ kills a job that runs longer
@@ -101,7 +107,7 @@ DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCE
 
 def enqueue_once(
     func: str, *args, job_id: str, retry: Retry | None = DEFAULT_RETRY,
-    replace_started: bool = False,
+    replace_started: bool = False, queue_name: str = QUEUE,
 ) -> Job | None:
     """Enqueue unless a job with this id is already waiting or running.
 
@@ -111,7 +117,7 @@ def enqueue_once(
     from the database that its worker died (RQ notices only much later).
     """
     replaceable = DONE + ((JobStatus.STARTED,) if replace_started else ())
-    q = queue()
+    q = queue(queue_name)
     for _ in range(2):
         try:
             return q.enqueue(
@@ -154,13 +160,16 @@ def ping() -> None:
     connection().ping()
 
 
-def enqueue_deliveries(record_ids: list[int], *, replace_started: bool = False) -> None:
+def enqueue_deliveries(record_ids: list[int], *, replace_started: bool = False,
+                       queue_name: str = INTERACTIVE) -> None:
     """Enqueue ``channels.durable.deliver`` for each committed outbox row, by dotted name
     so the core and the bots never import a channel. An unreachable queue leaves the rows
-    pending for the sweeper: nothing written to the outbox is lost."""
+    pending for the sweeper: nothing written to the outbox is lost. Proactive rows (the
+    row's ``queue`` is "bulk") go on BULK."""
     for record_id in record_ids:
         try:
             enqueue_once("channels.durable.deliver", record_id,
-                         job_id=job_key("out", record_id), replace_started=replace_started)
+                         job_id=job_key("out", record_id), replace_started=replace_started,
+                         queue_name=queue_name)
         except RedisError as exc:
             log.warning("queue unreachable, outbound %s left for the sweeper: %s", record_id, exc)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -77,7 +78,14 @@ class Person(Base):
     # Microsoft Entra (AAD) object id: how a Teams user is matched to the directory
     aad_object_id: Mapped[str | None] = mapped_column(String(64), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    manager_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"), index=True)
+    # the HR system's id (upsert key before email) and the manager as the file named them
+    # (an employee id or an email), so the hierarchy can be rebuilt from another source
+    employee_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    manager_ref: Mapped[str | None] = mapped_column(String(320))
+    # a full import marks people missing from the file inactive; nobody is deleted by it
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     manager: Mapped[Person | None] = relationship(remote_side=[id])
@@ -97,12 +105,16 @@ class PersonAttribute(Base):
     __table_args__ = (
         UniqueConstraint("person_id", "key"),
         Index("ix_person_attribute_key_value", "key", "value"),
+        Index("ix_person_attribute_key_folded", "key", "folded"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(100))
     value: Mapped[str] = mapped_column(String(500))
+    # ``core.directory.fold(value)``: lower case, no accents; audience rules compare this
+    # (dates are kept as ISO YYYY-MM-DD in ``value``, so they compare as text)
+    folded: Mapped[str] = mapped_column(String(500), default="", server_default="")
 
 
 class SessionType(Base):
@@ -139,6 +151,8 @@ class Session(Base):
     owner: Mapped[str] = mapped_column(String(200), default="")
     tags: Mapped[list[Any]] = mapped_column(default=list)
     locked_at: Mapped[datetime | None] = mapped_column()
+    # invite automatically on HR dates: [{"on": "start_date", "days_after": 30}, …]
+    triggers: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     cloned_from_id: Mapped[int | None] = mapped_column(
         ForeignKey("session.id", ondelete="SET NULL")
     )
@@ -310,6 +324,10 @@ class OutboundRecord(Base):
     invite_id: Mapped[int | None] = mapped_column(
         ForeignKey("invite.id", ondelete="CASCADE"), index=True)
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    # the RQ queue its deliver job goes on: "interactive" (replies) or "bulk" (rollouts,
+    # reminders), so a reply never waits behind a rollout (core.jobs)
+    queue: Mapped[str] = mapped_column(String(12), default="interactive",
+                                       server_default="interactive")
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
@@ -354,6 +372,77 @@ class TeamsContact(Base):
     greeted_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DirectorySetting(Base):
+    """One directory-wide setting by name, e.g. ``hierarchy`` → {"source": "demographic",
+    "demographic": "Manager Email"}."""
+
+    __tablename__ = "directory_setting"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rollout(Base):
+    """One fan-out to an audience (DESIGN.md §4): invites to a Session now; agenda items of an
+    AssignedTopic later. A session trigger (onboarding on Start Date + 30) is one standing
+    rollout that new recipients join day by day (``trigger_key``)."""
+
+    __tablename__ = "rollout"
+    __table_args__ = (UniqueConstraint("session_id", "trigger_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="invite")
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("session.id", ondelete="CASCADE"), index=True)
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the audience rule
+    channels: Mapped[list[Any]] = mapped_column(default=list)  # in order of preference
+    send_at: Mapped[datetime | None] = mapped_column()
+    local_time: Mapped[str | None] = mapped_column(String(5))  # "09:00" in each person's zone
+    reminders: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"after_days": [3, 5]}
+    # quiet hours and working days as resolved at creation (settings' defaults, overridden)
+    quiet_hours: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    respect_quiet_hours: Mapped[bool] = mapped_column(default=True)
+    trigger_key: Mapped[str | None] = mapped_column(String(100))
+    # draft | scheduled | sending | paused | completed | cancelled
+    state: Mapped[str] = mapped_column(String(20), default="scheduled", index=True)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    session: Mapped[Session | None] = relationship(lazy="joined")
+
+
+class RolloutRecipient(Base):
+    """One person in one rollout: unique, so whatever the retries a person gets one invite."""
+
+    __tablename__ = "rollout_recipient"
+    __table_args__ = (
+        UniqueConstraint("rollout_id", "person_id"),
+        Index("ix_rollout_recipient_due", "status", "due_at"),
+        Index("ix_rollout_recipient_reminder", "next_reminder_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollout.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(20))  # the first one they can be reached on
+    # pending → invited | unreachable | opted_out | cancelled (what became of the invite is
+    # read from it: sent, delivered, responded, failed)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    due_at: Mapped[datetime | None] = mapped_column()  # when it may leave (UTC)
+    invite_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invite.id", ondelete="SET NULL"), index=True)
+    outbound_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbound.id", ondelete="SET NULL"))  # the first message
+    sent_at: Mapped[datetime | None] = mapped_column()
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    next_reminder_at: Mapped[datetime | None] = mapped_column()
 
 
 class AuditLog(Base):

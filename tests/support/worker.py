@@ -21,21 +21,26 @@ class Worker(SimpleWorker):
 
 
 def release_scheduled() -> int:
-    """Move jobs waiting for a retry back onto the queue now (instead of sleeping)."""
-    q = jobs.queue()
-    registry = q.scheduled_job_registry
-    ids = registry.get_job_ids()
-    for job_id in ids:
-        job = Job.fetch(job_id, connection=q.connection)
-        registry.remove(job)
-        q.enqueue_job(job)
-    return len(ids)
+    """Move jobs waiting for a retry back onto their queue now (instead of sleeping)."""
+    released = 0
+    for name in jobs.QUEUES:
+        q = jobs.queue(name)
+        registry = q.scheduled_job_registry
+        ids = registry.get_job_ids()
+        for job_id in ids:
+            job = Job.fetch(job_id, connection=q.connection)
+            registry.remove(job)
+            q.enqueue_job(job)
+        released += len(ids)
+    return released
 
 
 def run_jobs(*, retries: bool = False, rounds: int = 10) -> None:
-    """Burst the worker; with ``retries`` also replay jobs RQ scheduled for a retry."""
-    q = jobs.queue()
+    """Burst the worker on every queue, interactive first, as ``rq worker`` listens; with
+    ``retries`` also replay jobs RQ scheduled for a retry."""
+    queues = [jobs.queue(name) for name in jobs.QUEUES]
     for _ in range(rounds):
-        Worker([q], connection=q.connection).work(burst=True, logging_level="WARNING")
+        Worker(queues, connection=queues[0].connection).work(burst=True,
+                                                             logging_level="WARNING")
         if not (retries and release_scheduled()):
             return

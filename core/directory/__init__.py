@@ -1,7 +1,12 @@
-"""People and the org chart: upsert by email, search for autofill, the demo directory."""
+"""People and the org chart: upsert by email, search for autofill, the demo directory.
+
+The package also holds the bulk import (``imports``) and the audience rules evaluated in SQL
+(``audiences``).
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
@@ -13,6 +18,24 @@ from core.models import Person, PersonAttribute
 
 FIELDS = ("name", "phone", "slack_user_id", "slack_team_id", "teams_user_id", "timezone",
           "aad_object_id")
+
+
+def fold(text: str) -> str:
+    """Text as audience rules compare it: case-folded, accents removed ("Zürich" and "zurich"
+    match), outer spaces trimmed. Kept beside each demographic value (PersonAttribute.folded)
+    so the comparison runs in SQL on every database."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+def set_attribute(person: Person, key: str, value: Any) -> None:
+    """Set one demographic, keeping its folded form in step."""
+    text = str(value)
+    for attribute in person.attributes:
+        if attribute.key == key:
+            attribute.value, attribute.folded = text, fold(text)
+            return
+    person.attributes.append(PersonAttribute(key=key, value=text, folded=fold(text)))
 
 
 def by_email(db: DB, email: str) -> Person | None:
@@ -41,12 +64,8 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
             raise LookupError("a person cannot be their own manager")
         person.manager = manager
     if data.get("demographics") is not None:
-        current = {a.key: a for a in person.attributes}
         for key, value in data["demographics"].items():
-            if key in current:
-                current[key].value = str(value)
-            else:
-                person.attributes.append(PersonAttribute(key=key, value=str(value)))
+            set_attribute(person, key, value)
     db.flush()
     return person, created
 
