@@ -13,6 +13,7 @@ again every ``HOLD``, within the same bound.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -107,6 +108,7 @@ def deliver(record_id: int) -> str | None:
             return None
         channel_name, address = record.channel, Address.from_dict(record.address)
         message, created_at = Outbound.from_dict(record.payload), record.created_at
+        proactive = record.queue == jobs.BULK
     channel, ref = channels.get(channel_name), f"out-{record_id}"
     try:
         resolved = channel.resolve(address)
@@ -115,7 +117,14 @@ def deliver(record_id: int) -> str | None:
         if attempt > 1 and (provider_id := channel.find_sent(resolved, ref)):
             _finish(record_id, status="sent", provider_id=provider_id)
             return provider_id
-        provider_id = _send_paced(channel, resolved, message, ref)
+        provider_id = _send_paced(channel, resolved, message, ref, proactive=proactive)
+    except ratelimit.GiveWay:
+        # replies are waiting for a worker: this rollout message steps aside, uncounted, to
+        # the back of the bulk queue (a job id of its own: this job is still running)
+        _finish(record_id, status="pending", error=None, uncount=True)
+        jobs.enqueue_deliveries([record_id], queue_name=jobs.BULK,
+                                again=f"{time.time_ns():x}")
+        return None
     except WaitForSlot as exc:
         # the sender's slots are booked further ahead than a job waits (a big rollout): not
         # a failure, as nothing was sent; the sweeper sends it again once the slots come near
@@ -144,17 +153,28 @@ def deliver(record_id: int) -> str | None:
     return provider_id
 
 
+def _replies_waiting() -> bool:
+    return jobs.queue(jobs.INTERACTIVE).count > 0
+
+
 class WaitForSlot(ratelimit.TooLong):
     """No send slot soon enough, and nothing was sent in this attempt."""
 
 
-def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str) -> str | None:
+def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str, *,
+                proactive: bool = False) -> str | None:
+    """Send once its slot comes. A proactive (bulk) message never books ahead and gives way
+    to waiting replies until it has tried to send (``ratelimit.pace_proactive``)."""
     # A channel without limits still gets a key of its own, so a Retry-After holds it too.
     limits = (channel.pacing(address, message)
               or [ratelimit.Limit.every(f"{channel.name}:{address.key}", 0.0)])
     for tried in range(RETRY_AFTER_ATTEMPTS):
         try:
-            ratelimit.pace(*limits)
+            if proactive:
+                ratelimit.pace_proactive(*limits, give_way=_replies_waiting if not tried
+                                         else (lambda: False))
+            else:
+                ratelimit.pace(*limits)
         except ratelimit.TooLong as exc:
             if tried:  # after a send was tried (part of it may be out): a counted attempt,
                 raise  # so the next one asks find_sent first

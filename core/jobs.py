@@ -161,15 +161,17 @@ def ping() -> None:
 
 
 def enqueue_deliveries(record_ids: list[int], *, replace_started: bool = False,
-                       queue_name: str = INTERACTIVE) -> None:
+                       queue_name: str = INTERACTIVE, again: str = "") -> None:
     """Enqueue ``channels.durable.deliver`` for each committed outbox row, by dotted name
     so the core and the bots never import a channel. An unreachable queue leaves the rows
     pending for the sweeper: nothing written to the outbox is lost. Proactive rows (the
-    row's ``queue`` is "bulk") go on BULK."""
+    row's ``queue`` is "bulk") go on BULK. ``again`` names a further job for a row whose
+    own job is still running (the row's claim, not the job id, keeps the send single)."""
     for record_id in record_ids:
         try:
             enqueue_once("channels.durable.deliver", record_id,
-                         job_id=job_key("out", record_id), replace_started=replace_started,
+                         job_id=job_key("out", record_id, *([again] if again else [])),
+                         replace_started=replace_started,
                          queue_name=queue_name)
         except RedisError as exc:
             log.warning("queue unreachable, outbound %s left for the sweeper: %s", record_id, exc)

@@ -17,6 +17,7 @@ new unit goes at the earliest time no later than the last one booked, and at lea
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from core import jobs
@@ -142,6 +143,37 @@ def pace(*limits: Limit, max_wait: float = 30.0) -> float:
     if wait > 0:
         time.sleep(wait)
     return wait
+
+
+LEAD = 0.05  # seconds: how far ahead a proactive send may book its slot
+
+
+class GiveWay(Exception):
+    """A proactive send stepped aside (nothing booked, nothing sent) for waiting replies."""
+
+
+def pace_proactive(*limits: Limit, max_wait: float = 30.0,
+                   give_way: Callable[[], bool] = lambda: False) -> float:
+    """Wait for a slot the way a rollout message should: without booking ahead. A
+    proactive send books only a slot that is (nearly) now, so a reply that needs the same
+    key finds the next slot free instead of queueing behind booked rollout messages; and
+    while it waits, it steps aside (GiveWay) when ``give_way()`` says replies are waiting
+    for a worker. Raises TooLong when no slot comes within ``max_wait``."""
+    start = time.monotonic()
+    while True:
+        try:
+            wait = reserve(*limits, max_wait=LEAD)
+        except TooLong as exc:
+            waited = time.monotonic() - start
+            if waited + exc.seconds > max_wait:
+                raise TooLong(waited + exc.seconds) from None
+            if give_way():
+                raise GiveWay() from None
+            time.sleep(max(exc.seconds - LEAD, 0.001))
+            continue
+        if wait > 0:
+            time.sleep(wait)
+        return time.monotonic() - start
 
 
 def hold(key: str, seconds: float) -> None:

@@ -117,3 +117,40 @@ def test_a_send_under_two_limits_keeps_both_when_one_of_them_waits(app):
     assert len(leave) == 14 and last == leave[-1:]
     for count, seconds in TEAMS:
         assert _worst(leave, seconds) <= count
+
+
+def _booked(key: str) -> int:
+    return jobs.connection().llen(f"parley:pace:{key}")
+
+
+def test_a_rollout_message_books_no_slot_ahead_so_a_reply_takes_the_next_one(app):
+    """Proactive sends wait for a slot without booking it: a reply arriving meanwhile is next
+    (not behind every rollout message already waiting), and a rollout message that steps
+    aside for waiting replies leaves no slot behind."""
+    workspace = Limit.every("slack:workspace:TB", 0.5)
+    ratelimit.reserve(workspace)  # a send just went out
+    with pytest.raises(ratelimit.GiveWay):
+        ratelimit.pace_proactive(workspace, give_way=lambda: True)
+    assert _booked("slack:workspace:TB") == 1
+    assert ratelimit.reserve(workspace) < 0.6  # the reply: the very next slot
+
+
+def test_a_rollout_message_takes_its_slot_when_it_comes(app):
+    workspace = Limit.every("slack:workspace:TC", 0.2)
+    ratelimit.reserve(workspace)
+
+    def last_booked() -> float:
+        return int(jobs.connection().lindex("parley:pace:slack:workspace:TC", -1)) / 1e6
+
+    first = last_booked()
+    waited = ratelimit.pace_proactive(workspace)
+    assert last_booked() - first >= 0.2 - 1e-3  # its own slot, a full interval on
+    assert waited > 0
+
+
+def test_a_rollout_message_whose_slot_is_too_far_books_nothing(app):
+    workspace = Limit.every("slack:workspace:TD", 10.0)
+    ratelimit.reserve(workspace)
+    with pytest.raises(ratelimit.TooLong):
+        ratelimit.pace_proactive(workspace, max_wait=1)
+    assert _booked("slack:workspace:TD") == 1
