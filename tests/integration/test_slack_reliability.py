@@ -220,3 +220,39 @@ def test_a_token_nobody_fixes_ends_failed_after_days_of_holds(make_app):
         assert stub.messages == []
         [failure] = world.api.get("/ops/failures").get_json()["failures"]
         assert failure["status"] == "failed"
+
+
+# ---- issue 11, item 10: a rollout never holds up a reply --------------------------------
+
+
+def test_a_rollout_message_steps_aside_for_a_waiting_reply_and_is_sent_once_later(make_app):
+    """A proactive (bulk) message whose workspace slot is taken does not sit in the worker
+    while a reply waits: it goes back to pending (the try not counted) at the back of the bulk
+    queue, nothing is booked or sent, and it goes out exactly once when its turn comes."""
+    from channels.durable import deliver
+    from core import jobs, ratelimit
+    from core.ratelimit import Limit
+
+    with SlackStub(users={EMAIL: USER}) as stub:
+        world = World(stub, make_app, slack_bot_token=BOT_TOKEN, slack_workspace_rate=2.0)
+        session = make_session(world.api)
+        resp = world.api.post(f"/sessions/{session['id']}/invites",
+                              {"person": {"name": "Ada Lovelace", "email": EMAIL},
+                               "channel": "slack"})
+        assert resp.status_code == 201
+        jobs.connection().flushdb()  # its deliver job: this test runs it by hand
+        with db.session_scope() as s:
+            row = s.scalars(select(OutboundRecord)).one()
+            row.queue, row_id = jobs.BULK, row.id
+        ratelimit.reserve(Limit.rate("slack:team:default", 2.0))  # a reply just took a slot
+        jobs.enqueue_once("scheduler.jobs.tick_pauses", job_id="a-reply-waits")
+
+        assert deliver(row_id) is None
+        [row] = outbox()
+        assert (row.status, row.attempts, stub.posts_to(USER)) == ("pending", 0, [])
+        assert [j for j in jobs.queue(jobs.BULK).get_job_ids() if j.startswith(f"out-{row_id}-")]
+        assert jobs.connection().llen("parley:pace:slack:team:default") == 1  # nothing booked
+
+        run_jobs()  # the reply first, then the rollout message once its slot comes
+        [row] = outbox()
+        assert row.status == "sent" and len(stub.posts_to(USER)) == 1
