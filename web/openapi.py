@@ -101,7 +101,7 @@ RESPONSES: dict[str, dict[str, Any]] = {
                   "properties": {"id": INT, "state": TEXT}},
     "Health": obj({"status": {"enum": ["ok", "unavailable"]},
                    "checks": {"type": "object", "additionalProperties": TEXT}}),
-    "AudiencePreview": obj({
+    "AudiencePreviewResult": obj({
         "count": INT, "warnings": {"type": "array", "items": TEXT},
         "people": {"type": "array", "maxItems": 50, "items": obj({
             "id": INT, "name": TEXT, "email": nullable("string"), "timezone": TEXT,
@@ -164,7 +164,7 @@ OPERATIONS: dict[str, Op] = {
                             ok="Failure", paged="failures"),
     "api.preview_audience": op(
         "How many active people an audience rule reaches, the first 50 (by id), and warnings "
-        "(a demographic nobody has)", ok="AudiencePreview", body=schemas.AudiencePreview),
+        "(a demographic nobody has)", ok="AudiencePreviewResult", body=schemas.AudiencePreview),
     "api.directory_fields": op(
         "Each demographic key with how many active people have it and its 20 most common "
         "values (for a rule builder)", ok="DirectoryFields"),

@@ -49,7 +49,9 @@ LIST_OPS = ("in", "not_in")
 DATE_OPS = ("before", "after")
 CHANNELS = ("slack", "teams", "sms", "email", "web")
 MAX_DAYS = 36500  # a century either side: further has no HR meaning (and no calendar)
-MAX_VALUES = 1000
+# values in one in / not_in list: 50 conditions of them stay within SQLite's 32,766 bound
+# parameters even for "manager" (each value is tried as an email, employee id and id)
+MAX_VALUES = 100
 # "today", or a number of days from it: "-30d", "+14d"
 RELATIVE = r"^(today|[+-][0-9]{1,5}d)$"
 ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
@@ -258,7 +260,9 @@ def _date_clause(column, condition: Condition, today: date) -> ColumnElement[boo
 
 
 def _texts(condition: Condition) -> list[str]:
-    return condition.value if condition.op in LIST_OPS else [condition.value]
+    """The condition's values, each once (in the order given)."""
+    values = condition.value if condition.op in LIST_OPS else [condition.value]
+    return list(dict.fromkeys(values))
 
 
 def _condition(condition: Condition, today: date,
