@@ -189,8 +189,9 @@ def people(rule: Rule | dict[str, Any], *, today: date | None = None,
            db: DB | None = None) -> Select:
     """SELECT person.id of the active people the rule matches (all of them when it has no
     conditions). ``today`` anchors relative dates and ``within_days`` (default: today in
-    UTC). With ``db`` the demographic keys' stored spellings are looked up once, so the
-    database can use its (key, value) indexes; without, the key is matched in SQL."""
+    UTC). Pass ``db``: the demographic keys' stored spellings are then looked up once (any
+    case, accents, ``_``), and the database uses its (key, value) indexes; without it the
+    key is matched in SQL, ignoring ASCII case and ``_`` only, and a little slower."""
     rule = rule if isinstance(rule, Rule) else Rule.model_validate(rule)
     today = today or datetime.now(UTC).date()
     spellings = stored_keys(db, rule) if db is not None else None
@@ -306,9 +307,11 @@ def _demographic(condition: Condition, today: date,
                  spellings: dict[str, list[str]] | None) -> ColumnElement[bool]:
     form = key_form(condition.field)
     if spellings is None:
-        # no session to look the spellings up: match the key in SQL (ASCII case only)
+        # no session to look the spellings up: match the key in SQL, where lower() is all
+        # there is (a stored key with accents is found when the rule spells them too)
         key = func.lower(func.replace(func.replace(PersonAttribute.key, "_", " "), "-", " "))
-        key_clause = key == form
+        spelled = " ".join(condition.field.lower().replace("_", " ").replace("-", " ").split())
+        key_clause = key.in_(list(dict.fromkeys([form, spelled])))
     else:
         keys = spellings.get(form, [])
         if not keys:

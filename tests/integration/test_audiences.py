@@ -77,6 +77,18 @@ def test_equals_and_in_ignore_case_and_accents_in_values_and_keys(org):
     assert who(c("start_date", "equals", "2025-06-01")) == {"bob"}  # "Start Date"
 
 
+def test_a_key_with_accents_is_found_in_any_spelling(org):
+    with db.session_scope() as s:
+        directory.upsert(s, {"email": "ada@example.com",
+                             "demographics": {"Région": "Île-de-France"}})
+    rule = {"conditions": [c("REGION", "equals", "ile de france".replace(" ", "-"))]}
+    with db.session_scope() as s:
+        assert list(s.scalars(audiences.people(rule, db=s))) == [org["ada"]]
+        # without a session the key is matched in SQL: found as spelled
+        rule["conditions"][0]["field"] = "Région"
+        assert list(s.scalars(audiences.people(rule))) == [org["ada"]]
+
+
 def test_not_equals_and_not_in_include_people_without_the_demographic(org):
     # the complement of equals / in: dee and fay have no Country, so they are "not Germany"
     assert who(c("Country", "not_equals", "Germany")) == {"cem", "dee", "fay"}
