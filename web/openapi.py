@@ -101,6 +101,14 @@ RESPONSES: dict[str, dict[str, Any]] = {
                   "properties": {"id": INT, "state": TEXT}},
     "Health": obj({"status": {"enum": ["ok", "unavailable"]},
                    "checks": {"type": "object", "additionalProperties": TEXT}}),
+    "AudiencePreviewResult": obj({
+        "count": INT, "warnings": {"type": "array", "items": TEXT},
+        "people": {"type": "array", "maxItems": 50, "items": obj({
+            "id": INT, "name": TEXT, "email": nullable("string"), "timezone": TEXT,
+            "demographics": {"type": "object", "additionalProperties": TEXT}})}}),
+    "DirectoryFields": obj({"fields": {"type": "array", "items": obj({
+        "key": TEXT, "people": INT, "values": {"type": "array", "maxItems": 20, "items": obj({
+            "value": TEXT, "people": INT})}})}}),
     "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
     "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
                     "status": {"enum": ["failed", "held"]}, "attempts": INT, "error": TEXT,
@@ -154,6 +162,12 @@ OPERATIONS: dict[str, Op] = {
     "api.list_failures": op("Inbox and outbox rows failed for good, or held for an operator "
                             "(revoked token), newest first; never the message text",
                             ok="Failure", paged="failures"),
+    "api.preview_audience": op(
+        "How many active people an audience rule reaches, the first 50 (by id), and warnings "
+        "(a demographic nobody has)", ok="AudiencePreviewResult", body=schemas.AudiencePreview),
+    "api.directory_fields": op(
+        "Each demographic key with how many active people have it and its 20 most common "
+        "values (for a rule builder)", ok="DirectoryFields"),
     "api.delete_interview": op("Delete an interview and its turns permanently", status=204,
                                errors=(404,)),
 }

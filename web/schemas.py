@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from core.directory.audiences import Rule
 from core.sessions import SessionSettings
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers: a larger one names nothing (and overflows SQLite)
@@ -183,3 +184,10 @@ class SessionTypePatch(Strict):
     slug: str | None = read_only()
     builtin: bool | None = read_only()
     topic_count: Int | None = read_only()
+
+
+class AudiencePreview(Strict):
+    """The rule under the key rollouts take it by (``{"audience": rule}``), so a body that
+    previews is the start of one that rolls out."""
+
+    audience: Rule
