@@ -70,6 +70,8 @@ def _present(name: str, json_type: str) -> dict[str, Any]:
 class PersonIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     email: Email
+    employee_id: str | None = Field(None, min_length=1, max_length=100, description=(
+        "the HR system's id: matched before the email"))
     phone: str | None = Field(None, max_length=40, description="any spelling; kept as E.164 "
                               "(422 when it is not a phone number)")
     slack_user_id: str | None = Field(None, max_length=40)
