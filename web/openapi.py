@@ -33,12 +33,14 @@ ERRORS = {
 def op(summary: str, *, ok: Any = None, status: int = 200, body: type[BaseModel] | None = None,
        body_optional: bool = False, errors: tuple[int, ...] = (), paged: str | None = None,
        query: dict[str, dict[str, Any]] | None = None, auth: bool = True,
-       also: dict[int, tuple[str, Any]] | None = None) -> Op:
+       also: dict[int, tuple[str, Any]] | None = None,
+       content: dict[str, Any] | None = None) -> Op:
     """One operation: ``ok`` is the success schema (a RESPONSES name or a JSON schema),
-    ``paged`` the key of a paginated list of that schema, ``also`` other answers."""
+    ``paged`` the key of a paginated list of that schema, ``also`` other answers,
+    ``content`` a request body by media type when it is not one pydantic model."""
     return {"summary": summary, "ok": ok, "status": status, "body": body,
             "body_optional": body_optional, "errors": errors, "paged": paged,
-            "query": query or {}, "auth": auth, "also": also or {}}
+            "query": query or {}, "auth": auth, "also": also or {}, "content": content}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -102,9 +104,51 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Health": obj({"status": {"enum": ["ok", "unavailable"]},
                    "checks": {"type": "object", "additionalProperties": TEXT}}),
     "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
+    "ImportReport": obj({
+        "mode": {"enum": ["merge", "full"]}, "dry_run": BOOL, "rows": INT,
+        "counts": obj({k: INT for k in ("created", "updated", "unchanged", "deactivated",
+                                         "reactivated", "rejected", "unresolved")}),
+        "rejected": {"type": "array", "items": obj(
+            {"line": INT, "reason": TEXT, "employee_id": TEXT, "email": TEXT},
+            optional=("employee_id", "email"))},
+        "unresolved": {"type": "array", "items": ref("UnresolvedManager")},
+        "changes": {"type": "array", "maxItems": 100, "items": obj({
+            "action": {"enum": ["created", "updated", "reactivated", "deactivated"]},
+            "line": nullable("integer"), "employee_id": nullable("string"),
+            "email": nullable("string"),
+            "fields": {"type": "object", "description": "field → [before, after]"}})},
+        "hierarchy": {"type": "object"}}),
+    "UnresolvedManager": obj({
+        "line": nullable("integer"), "person_id": INT, "employee_id": nullable("string"),
+        "email": nullable("string"), "manager": TEXT, "reason": TEXT}, optional=("line",)),
+    "Hierarchy": obj({
+        "source": {"enum": ["manager_column", "demographic"]},
+        "demographic": nullable("string"), "links": INT, "links_changed": INT,
+        "with_manager_value": INT, "unresolved_count": INT, "validated": BOOL,
+        "unresolved": {"type": "array", "maxItems": 100, "items": ref("UnresolvedManager")}},
+        optional=("links_changed",)),
     "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
                     "status": {"enum": ["failed", "held"]}, "attempts": INT, "error": TEXT,
                     "at": WHEN}),
+}
+
+# One person of a JSON import: the canonical column names (any header spelling works, every
+# other key is a demographic); an employee id or an email is needed to match them.
+IMPORT_PERSON = {
+    "type": "object",
+    "properties": {k: {"type": ["string", "null"]} for k in (
+        "name", "email", "employee_id", "phone", "slack_id", "teams_id", "timezone",
+        "manager")},
+    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+    "anyOf": [{"required": ["email"]}, {"required": ["employee_id"]}],
+}
+IMPORT_BODY = {
+    "multipart/form-data": {"schema": obj({"file": {
+        "type": "string", "format": "binary",
+        "description": "CSV (UTF-8; comma, semicolon or tab; header row first) or JSON"}})},
+    "application/json": {"schema": {"oneOf": [
+        {"type": "array", "items": IMPORT_PERSON, "minItems": 1},
+        obj({"people": {"type": "array", "items": IMPORT_PERSON, "minItems": 1}})]}},
 }
 
 OPERATIONS: dict[str, Op] = {
@@ -154,6 +198,18 @@ OPERATIONS: dict[str, Op] = {
     "api.list_failures": op("Inbox and outbox rows failed for good, or held for an operator "
                             "(revoked token), newest first; never the message text",
                             ok="Failure", paged="failures"),
+    "api.import_directory": op(
+        "Import people from HR's CSV or JSON (upsert by employee id, else email): the report "
+        "per row; 200 whether committed or a dry run (?dry_run=1). mode=full marks active "
+        "people missing from the file inactive", ok="ImportReport", content=IMPORT_BODY,
+        query={"dry_run": {"description": "1: report what would change, write nothing",
+                           "schema": {"enum": ["0", "1"], "default": "0"}},
+               "mode": {"description": "merge (default) or full",
+                        "schema": {"enum": ["merge", "full"], "default": "merge"}}}),
+    "api.get_hierarchy": op("Where manager links come from, how many, what did not resolve",
+                            ok="Hierarchy"),
+    "api.put_hierarchy": op("Choose the hierarchy's source and rebuild every manager link",
+                            ok="Hierarchy", body=schemas.HierarchyIn, errors=(422,)),
     "api.delete_interview": op("Delete an interview and its turns permanently", status=204,
                                errors=(404,)),
 }
@@ -184,6 +240,8 @@ def _operation(endpoint: str, params: list[str]) -> Op:
     if spec["body"] is not None:
         out["requestBody"] = {"required": not spec["body_optional"],
                               "content": _json(spec["body"].__name__)}
+    elif spec["content"] is not None:
+        out["requestBody"] = {"required": True, "content": spec["content"]}
     ok: Op = {"description": "success"}
     if spec["paged"]:
         ok["content"] = _json(obj({
@@ -201,7 +259,7 @@ def _operation(endpoint: str, params: list[str]) -> Op:
         out["security"] = [{"bearer": []}]
     else:
         out["security"] = []
-    if spec["body"] is not None:
+    if spec["body"] is not None or spec["content"] is not None:
         codes.add(413)
     for code in sorted(codes):
         out["responses"][str(code)] = {"description": ERRORS[code], "content": _json("Error")}

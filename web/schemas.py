@@ -185,3 +185,11 @@ class SessionTypePatch(Strict):
     slug: str | None = read_only()
     builtin: bool | None = read_only()
     topic_count: Int | None = read_only()
+
+
+class HierarchyIn(Strict):
+    source: Literal["manager_column", "demographic"] = Field(description=(
+        "where manager links come from: the import's manager column, or a demographic"))
+    demographic: str | None = Field(None, max_length=100, description=(
+        'with source "demographic": the one holding each manager\'s email or employee id, '
+        'e.g. "Manager Email" (422 when nobody has it)'))

@@ -17,14 +17,16 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import Table as Table_
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.orm import Session as DB
 
 from core import phones
 from core.config import get_settings
 from core.directory import fold, hierarchy
 from core.messages import storable
-from core.models import Person, PersonAttribute
+from core.models import Person, PersonAttribute, utcnow
 
 MODES = ("merge", "full")
 CHANGES_SHOWN = 100
@@ -504,8 +506,7 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
 
     # writes: new people (ids back in order), changed people, changed demographics
     if new_people:
-        ids = db.execute(insert(Person).returning(Person.id, sort_by_parameter_order=True),
-                         new_people).scalars().all()
+        ids = _insert_people(db, new_people)
         for pid, row in zip(ids, new_rows, strict=True):
             matched[pid] = row.line
             attr_inserts.extend({"person_id": pid, "key": k, "value": v, "folded": fold(v)}
@@ -516,7 +517,7 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
         db.connection().execute(delete(table).where(
             table.c.person_id == bindparam("pid"), table.c.key == bindparam("k")), attr_deletes)
     if attr_inserts:
-        db.execute(insert(PersonAttribute), attr_inserts)
+        copy_rows(db, PersonAttribute.__table__, attr_inserts)
 
     if mode == "full" and report.imported:
         gone = [pid for pid, rec in stored.items() if rec[1] and pid not in matched]
@@ -538,6 +539,37 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
     if dry_run:
         db.rollback()
     return report
+
+
+def _insert_people(db: DB, people: list[dict[str, Any]]) -> list[int]:
+    """Insert new people; their ids in the order given. On PostgreSQL the ids are taken from
+    the sequence first, so the rows go in by COPY (an INSERT per 1,000 rows takes a minute
+    for 100,000 people)."""
+    if db.get_bind().dialect.name != "postgresql":
+        return list(db.execute(insert(Person).returning(Person.id, sort_by_parameter_order=True),
+                               people).scalars())
+    ids = list(db.execute(sql("SELECT nextval(pg_get_serial_sequence('person', 'id')) "
+                               "FROM generate_series(1, :n)"), {"n": len(people)}).scalars())
+    copy_rows(db, Person.__table__, [{**p, "id": i, "created_at": utcnow()}
+                                     for i, p in zip(ids, people, strict=True)])
+    return ids
+
+
+def copy_rows(db: DB, table: Table_, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts of one set of keys) in the session's transaction: COPY on
+    PostgreSQL, an executemany elsewhere."""
+    if not rows:
+        return
+    conn = db.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    keys = list(rows[0])
+    cursor = conn.connection.driver_connection.cursor()
+    names = ", ".join(f'"{k}"' for k in keys)
+    with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+        for row in rows:
+            copy.write_row([row[k] for k in keys])
 
 
 def _update_people(db: DB, changed: list[dict[str, Any]]) -> None:

@@ -142,6 +142,7 @@ def page_sorted(items: list[Any], key: Callable[[Any], str]) -> tuple[list[Any],
 
 
 from web.api import (  # noqa: E402  (each module adds its routes to bp)
+    directory,
     interviews,
     invites,
     ops,
@@ -150,4 +151,4 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     sessions,
 )
 
-__all__ = ["bp", "interviews", "invites", "ops", "people", "session_types", "sessions"]
+__all__ = ["bp", "directory", "interviews", "invites", "ops", "people", "session_types", "sessions"]
