@@ -134,18 +134,23 @@ RESPONSES: dict[str, dict[str, Any]] = {
 
 # One person of a JSON import: the canonical column names (any header spelling works, every
 # other key is a demographic); an employee id or an email is needed to match them.
+IMPORT_CELL = {"type": ["string", "number", "boolean", "null"]}
 IMPORT_PERSON = {
     "type": "object",
-    "properties": {k: {"type": ["string", "null"]} for k in (
+    "properties": {**{k: IMPORT_CELL for k in (
         "name", "email", "employee_id", "phone", "slack_id", "teams_id", "timezone",
         "manager")},
-    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+        "demographics": {"type": ["object", "null"], "additionalProperties": IMPORT_CELL}},
+    "additionalProperties": IMPORT_CELL,
     "anyOf": [{"required": ["email"]}, {"required": ["employee_id"]}],
 }
 IMPORT_BODY = {
     "multipart/form-data": {"schema": obj({"file": {
-        "type": "string", "format": "binary",
-        "description": "CSV (UTF-8; comma, semicolon or tab; header row first) or JSON"}})},
+        "type": "string", "pattern": r"^(email|employee_id)\r?\n",
+        "description": "CSV (UTF-8; comma, semicolon or tab; the header row first, with an "
+                       "email or employee id column, any spelling: Work Email, Employee ID …) "
+                       "or JSON as in the application/json body. The pattern is the smallest "
+                       "header accepted; anything else unreadable is a 400"}})},
     "application/json": {"schema": {"oneOf": [
         {"type": "array", "items": IMPORT_PERSON, "minItems": 1},
         obj({"people": {"type": "array", "items": IMPORT_PERSON, "minItems": 1}})]}},
@@ -203,7 +208,7 @@ OPERATIONS: dict[str, Op] = {
         "per row; 200 whether committed or a dry run (?dry_run=1). mode=full marks active "
         "people missing from the file inactive", ok="ImportReport", content=IMPORT_BODY,
         query={"dry_run": {"description": "1: report what would change, write nothing",
-                           "schema": {"enum": ["0", "1"], "default": "0"}},
+                           "schema": {"enum": ["0", "1", "true", "false"], "default": "0"}},
                "mode": {"description": "merge (default) or full",
                         "schema": {"enum": ["merge", "full"], "default": "merge"}}}),
     "api.get_hierarchy": op("Where manager links come from, how many, what did not resolve",

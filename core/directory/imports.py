@@ -117,9 +117,11 @@ def from_json(value: Any) -> Table:
         if isinstance(nested, dict):
             flat.update(nested)
         elif nested is not None:
-            flat["demographics"] = nested
+            raise Unreadable(f"people[{index}].demographics: must be an object")
         for key, cell in flat.items():
             key = str(key).strip()
+            if cell is not None and not isinstance(cell, str | int | float):
+                raise Unreadable(f"people[{index}].{key}: must be text, a number or null")
             if not key:
                 continue
             headers.setdefault(key, None)
@@ -127,10 +129,8 @@ def from_json(value: Any) -> Table:
                 row[key] = ""
             elif isinstance(cell, bool):
                 row[key] = "true" if cell else "false"
-            elif isinstance(cell, str | int | float):
-                row[key] = str(cell).strip()
             else:
-                row["\0extra"] = f"{key}: must be text, a number or null"
+                row[key] = str(cell).strip()
         rows.append((index + 2, row))  # as in a CSV: the first person is line 2
     return Table(list(headers), rows)
 

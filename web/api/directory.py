@@ -10,7 +10,7 @@ from web.api import audit, body, bp, unprocessable
 from web.errors import ApiError
 from web.schemas import HierarchyIn
 
-FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
 
 def _table() -> imports.Table:
@@ -20,10 +20,12 @@ def _table() -> imports.Table:
     try:
         if request.mimetype == "multipart/form-data":
             upload = request.files.get("file")
-            if upload is None:
-                raise imports.Unreadable('file: send the CSV or JSON as the multipart field "file"')
-            return imports.read(upload.read(), filename=upload.filename or "",
-                                content_type=upload.mimetype or "")
+            if upload is not None:
+                return imports.read(upload.read(), filename=upload.filename or "",
+                                    content_type=upload.mimetype or "")
+            if "file" in request.form:  # curl -F "file=<people.csv": the text as a field
+                return imports.read(request.form["file"].encode())
+            raise imports.Unreadable('file: send the CSV or JSON as the multipart field "file"')
         if request.is_json:
             raw = request.get_json(silent=True)
             if raw is None:
@@ -38,9 +40,9 @@ def _table() -> imports.Table:
 
 
 def _flag(name: str) -> bool:
-    value = request.args.get(name, "0").lower()
+    value = request.args.get(name, "0")
     if value not in FLAGS:
-        raise ApiError(400, "bad_request", f"{name}: 1 or 0")
+        raise ApiError(400, "bad_request", f"{name}: 1 or 0 (true or false)")
     return FLAGS[value]
 
 
