@@ -16,12 +16,16 @@ from core.models import AuditLog, Person, PersonAttribute
 from web import cli
 
 HEADER = "Employee ID,Full Name,Work Email,Mobile,Time Zone,Manager,Country,Department,Start Date"
-ORG = f"""{HEADER}
-E1,Miriam Hoffmann,miriam@northwind.example,+49 30 23125 001,Europe/Berlin,,Germany,Executive,2019-01-14
-E2,Daniel Okafor,daniel@northwind.example,+49 30 23125 002,Europe/Berlin,E1,Germany,Engineering,04/03/2019
-E3,Rachel Kim,rachel@northwind.example,+1 212 555 0103,America/New_York,miriam@northwind.example,United States,Sales,10/02/2020
-E4,Sofía Marín,sofia@northwind.example,,Europe/Berlin,E2,Germany,Engineering,
-"""
+ORG = "\n".join([
+    HEADER,
+    "E1,Miriam Hoffmann,miriam@northwind.example,+49 30 23125 001,Europe/Berlin,,"
+    "Germany,Executive,2019-01-14",
+    "E2,Daniel Okafor,daniel@northwind.example,+49 30 23125 002,Europe/Berlin,E1,"
+    "Germany,Engineering,04/03/2019",
+    "E3,Rachel Kim,rachel@northwind.example,+1 212 555 0103,America/New_York,"
+    "miriam@northwind.example,United States,Sales,10/02/2020",
+    "E4,Sofía Marín,sofia@northwind.example,,Europe/Berlin,E2,Germany,Engineering,",
+]) + "\n"
 
 
 def run(text: str | bytes, *, name: str = "people.csv", **kw) -> dict:
