@@ -384,3 +384,25 @@ def test_the_cli_exits_1_when_nothing_imports(app, tmp_path, capsys):
     assert cli.main(["directory", "import", str(tmp_path / "missing.csv")]) == 1
     assert cli.main(["directory", "hierarchy", "--source", "demographic",
                      "--demographic", "Nope"]) == 1
+
+
+def test_the_sample_file_imports_the_demo_org_cleanly_over_the_demo_directory(app):
+    from core import directory, library
+
+    sample = (library.HERE / "demo_people.csv").read_bytes()
+    assert run(sample)["counts"]["created"] == 30  # an empty directory
+
+    with db.session_scope() as s:  # `make run`'s directory, then HR's file over it
+        s.execute(PersonAttribute.__table__.delete())
+        s.execute(Person.__table__.delete())
+    with db.session_scope() as s:
+        assert directory.load_demo(s, library.demo_org()) == 30
+    report = run(sample, mode="full")
+
+    assert report["counts"]["created"] == 0 and not report["rejected"]
+    assert report["counts"]["deactivated"] == 0 and report["hierarchy"]["validated"]
+    assert report["hierarchy"]["links"] == 29
+    with db.session_scope() as s:
+        engineering = s.scalar(select(func.count()).select_from(PersonAttribute).where(
+            PersonAttribute.key == "Department", PersonAttribute.folded == "engineering"))
+    assert engineering > 0
