@@ -127,6 +127,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "with_manager_value": INT, "unresolved_count": INT, "validated": BOOL,
         "unresolved": {"type": "array", "maxItems": 100, "items": ref("UnresolvedManager")}},
         optional=("links_changed",)),
+    # the JSON body of POST /directory/import (a request body, kept with the components)
+    "DirectoryImport": {"oneOf": [
+        {"type": "array", "items": ref("ImportPerson"), "minItems": 1},
+        obj({"people": {"type": "array", "items": ref("ImportPerson"), "minItems": 1}})]},
     "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
                     "status": {"enum": ["failed", "held"]}, "attempts": INT, "error": TEXT,
                     "at": WHEN}),
@@ -144,6 +148,7 @@ IMPORT_PERSON = {
     "additionalProperties": IMPORT_CELL,
     "anyOf": [{"required": ["email"]}, {"required": ["employee_id"]}],
 }
+RESPONSES["ImportPerson"] = IMPORT_PERSON
 IMPORT_BODY = {
     "multipart/form-data": {"schema": obj({"file": {
         "type": "string", "pattern": r"^(email|employee_id)\r?\n",
@@ -151,9 +156,7 @@ IMPORT_BODY = {
                        "email or employee id column, any spelling: Work Email, Employee ID …) "
                        "or JSON as in the application/json body. The pattern is the smallest "
                        "header accepted; anything else unreadable is a 400"}})},
-    "application/json": {"schema": {"oneOf": [
-        {"type": "array", "items": IMPORT_PERSON, "minItems": 1},
-        obj({"people": {"type": "array", "items": IMPORT_PERSON, "minItems": 1}})]}},
+    "application/json": {"schema": ref("DirectoryImport")},
 }
 
 OPERATIONS: dict[str, Op] = {
