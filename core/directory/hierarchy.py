@@ -26,6 +26,13 @@ class NoSuchDemographic(LookupError):
     """The demographic HR named as the source is held by nobody."""
 
 
+def lock(db: DB) -> None:
+    """One directory writer at a time on PostgreSQL (two imports creating the same person
+    would collide); SQLite serialises writers anyway."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(7251911)"))
+
+
 def source(db: DB) -> dict[str, Any]:
     row = db.get(DirectorySetting, KEY)
     return {**DEFAULT, **(row.value if row else {})}
@@ -144,6 +151,7 @@ def set_source(db: DB, new_source: str, demographic: str | None = None) -> dict[
     NoSuchDemographic when nobody has it, ValueError for an unknown source."""
     if new_source not in SOURCES:
         raise ValueError(f"source: one of {', '.join(SOURCES)}")
+    lock(db)
     if new_source == "demographic":
         wanted = (demographic or "").strip()
         stored = db.scalar(select(PersonAttribute.key)

@@ -378,6 +378,7 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
     if mode not in MODES:
         raise ValueError(f"mode: one of {', '.join(MODES)}")
     settings = get_settings()
+    hierarchy.lock(db)
     report = Report(mode=mode, dry_run=dry_run, rows=len(table.rows))
     fields, demo_headers = mapping(table.headers)
     date_columns = [h for h in demo_headers if is_date_column(h)]
@@ -458,7 +459,9 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
             new_rows.append(row)
             report.created += 1
             report.change("created", row.line, (row.employee_id, row.email),
-                          {k: [None, v] for k, v in row.values.items() if v is not None})
+                          {k: [None, v] for k, v in (*row.values.items(),
+                                                     *row.demographics.items())
+                           if v is not None})
             continue
         rec = stored[pid]
         current = dict(zip(PERSON_FIELDS, rec[2:], strict=True))

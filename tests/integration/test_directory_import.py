@@ -296,6 +296,12 @@ def test_the_api_imports_a_json_body(api):
     assert resp.status_code == 200, resp.get_json()
     assert people()["a@example.com"].demographics == {"Country": "Spain"}
 
+    raw = api.client.post("/api/v1/directory/import?dry_run=true", headers=api.headers,
+                          data=ORG.encode(), content_type="text/csv")
+    assert raw.status_code == 200 and raw.get_json()["counts"]["created"] == 4
+    created = next(c for c in raw.get_json()["changes"] if c["employee_id"] == "E2")
+    assert created["fields"]["Start Date"] == [None, "2019-03-04"]
+
 
 @pytest.mark.parametrize("send, reason", [
     ({"data": {"file": (io.BytesIO(b"name\nA\n"), "p.csv")}}, "no email or employee id"),
@@ -406,3 +412,25 @@ def test_the_sample_file_imports_the_demo_org_cleanly_over_the_demo_directory(ap
         engineering = s.scalar(select(func.count()).select_from(PersonAttribute).where(
             PersonAttribute.key == "Department", PersonAttribute.folded == "engineering"))
     assert engineering > 0
+
+
+def test_migration_0011_gives_links_made_before_manager_ref_their_value(tmp_path):
+    """A link set before 0010 gets its manager_ref, so the rebuild after the first import
+    (of a file that may not mention those people) keeps it."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    cfg = Config(str(db.ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(db.ROOT / "migrations"))
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0010")
+        for pid, email, manager in [(1, "boss@example.com", None), (2, "amy@example.com", 1)]:
+            conn.execute(text("INSERT INTO person (id, name, email, timezone, manager_id, "
+                              "active, created_at) VALUES (:id, 'P', :email, 'UTC', :m, 1, "
+                              "CURRENT_TIMESTAMP)"), {"id": pid, "email": email, "m": manager})
+        command.upgrade(cfg, "0011")
+        got = conn.execute(text("SELECT manager_ref FROM person ORDER BY id")).scalars().all()
+    assert got == [None, "boss@example.com"]
