@@ -25,7 +25,7 @@ ERRORS = {
     401: "missing or wrong bearer token",
     404: "unknown id",
     409: "session locked, a draft or shipped session type, or an invalid lifecycle transition",
-    413: "body larger than 1 MiB",
+    413: "body larger than 1 MiB (the directory import: IMPORT_MAX_BYTES, 50 MB by default)",
     422: "well-formed, but breaks a rule the schema cannot express (the message says which)",
 }
 
