@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -111,6 +112,13 @@ class Settings(BaseSettings):
         "US", min_length=2, max_length=2,
         description="Country assumed for phone numbers written without +country code.")
     # ---- end SMS ----
+    # ---- directory import ----
+    import_date_order: Literal["DMY", "MDY"] = Field(
+        "DMY", description="How an import reads a date column whose every value fits both "
+                           "03/04/2024 readings: DMY (3 April) or MDY (March 4).")
+    import_max_bytes: int = Field(
+        50 * 1024 * 1024, ge=1024, description="Largest file POST /api/v1/directory/import takes.")
+    # ---- end directory import ----
 
     @field_validator("database_url")
     @classmethod

@@ -19,6 +19,17 @@ def parser() -> argparse.ArgumentParser:
     groups.add_parser("upgrade", help="migrate the database to the current schema")
     # each group adds its parser here and its function to COMMANDS
     # ---- directory ----
+    directory = groups.add_parser("directory", help="the people directory")
+    dcmds = directory.add_subparsers(dest="command", required=True)
+    imp = dcmds.add_parser("import", help="import people from a CSV or JSON file")
+    imp.add_argument("file", help="CSV (comma, semicolon or tab) or JSON")
+    imp.add_argument("--dry-run", action="store_true", help="report what would change, write "
+                     "nothing")
+    imp.add_argument("--full", action="store_true", help="mark active people missing from the "
+                     "file inactive (never deleted)")
+    hier = dcmds.add_parser("hierarchy", help="show or choose where manager links come from")
+    hier.add_argument("--source", choices=["manager_column", "demographic"])
+    hier.add_argument("--demographic", help='with --source demographic, e.g. "Manager Email"')
     # ---- end directory ----
     # ---- triggers ----
     # ---- end triggers ----
@@ -33,6 +44,64 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 COMMANDS[("upgrade", None)] = _upgrade
+
+
+# ---- directory ----
+def _directory_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core import db
+    from core.directory import imports
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"{args.file}: {exc.strerror}", file=sys.stderr)
+        return 1
+    try:
+        table = imports.read(data, filename=args.file)
+        imports.mapping(table.headers)
+    except imports.Unreadable as exc:
+        print(f"{args.file}: {exc}", file=sys.stderr)
+        return 1
+    with db.session_scope() as s:
+        report = imports.run(s, table, mode="full" if args.full else "merge",
+                             dry_run=args.dry_run)
+    out = report.as_dict()
+    print(("dry run, nothing written: " if args.dry_run else "")
+          + ", ".join(f"{n} {k}" for k, n in out["counts"].items()) + f" ({out['rows']} rows)")
+    for row in out["rejected"]:
+        print(f"line {row['line']}: rejected: {row['reason']}")
+    for row in out["unresolved"]:
+        print(f"line {row['line']}: imported without a manager link: {row['reason']}")
+    return 0 if report.imported else 1
+
+
+def _directory_hierarchy(args: argparse.Namespace) -> int:
+    from core import db
+    from core.directory import hierarchy
+
+    with db.session_scope() as s:
+        try:
+            if args.source:
+                out = hierarchy.set_source(s, args.source, args.demographic)
+            else:
+                out = hierarchy.status(s)
+        except hierarchy.NoSuchDemographic as exc:
+            print(exc, file=sys.stderr)
+            return 1
+    source = out["source"] + (f" ({out['demographic']})" if out["demographic"] else "")
+    print(f"source: {source}; {out['links']} links; "
+          f"{'validated' if out['validated'] else 'not validated'}; "
+          f"{out['unresolved_count']} unresolved")
+    for row in out["unresolved"]:
+        print(f"  {row['email'] or row['employee_id']}: {row['reason']}")
+    return 0
+
+
+COMMANDS[("directory", "import")] = _directory_import
+COMMANDS[("directory", "hierarchy")] = _directory_hierarchy
+# ---- end directory ----
 
 
 def main(argv: Sequence[str] | None = None) -> int:

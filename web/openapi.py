@@ -25,7 +25,7 @@ ERRORS = {
     401: "missing or wrong bearer token",
     404: "unknown id",
     409: "session locked, a draft or shipped session type, or an invalid lifecycle transition",
-    413: "body larger than 1 MiB",
+    413: "body larger than 1 MiB (the directory import: IMPORT_MAX_BYTES, 50 MB by default)",
     422: "well-formed, but breaks a rule the schema cannot express (the message says which)",
 }
 
@@ -33,12 +33,14 @@ ERRORS = {
 def op(summary: str, *, ok: Any = None, status: int = 200, body: type[BaseModel] | None = None,
        body_optional: bool = False, errors: tuple[int, ...] = (), paged: str | None = None,
        query: dict[str, dict[str, Any]] | None = None, auth: bool = True,
-       also: dict[int, tuple[str, Any]] | None = None) -> Op:
+       also: dict[int, tuple[str, Any]] | None = None,
+       content: dict[str, Any] | None = None) -> Op:
     """One operation: ``ok`` is the success schema (a RESPONSES name or a JSON schema),
-    ``paged`` the key of a paginated list of that schema, ``also`` other answers."""
+    ``paged`` the key of a paginated list of that schema, ``also`` other answers,
+    ``content`` a request body by media type when it is not one pydantic model."""
     return {"summary": summary, "ok": ok, "status": status, "body": body,
             "body_optional": body_optional, "errors": errors, "paged": paged,
-            "query": query or {}, "auth": auth, "also": also or {}}
+            "query": query or {}, "auth": auth, "also": also or {}, "content": content}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -110,9 +112,59 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "key": TEXT, "people": INT, "values": {"type": "array", "maxItems": 20, "items": obj({
             "value": TEXT, "people": INT})}})}}),
     "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
+    "ImportReport": obj({
+        "mode": {"enum": ["merge", "full"]}, "dry_run": BOOL, "rows": INT,
+        "counts": obj({k: INT for k in ("created", "updated", "unchanged", "deactivated",
+                                         "reactivated", "rejected", "unresolved")}),
+        "rejected": {"type": "array", "items": obj(
+            {"line": INT, "reason": TEXT, "employee_id": TEXT, "email": TEXT},
+            optional=("employee_id", "email"))},
+        "unresolved": {"type": "array", "items": ref("UnresolvedManager")},
+        "changes": {"type": "array", "maxItems": 100, "items": obj({
+            "action": {"enum": ["created", "updated", "reactivated", "deactivated"]},
+            "line": nullable("integer"), "employee_id": nullable("string"),
+            "email": nullable("string"),
+            "fields": {"type": "object", "description": "field → [before, after]"}})},
+        "hierarchy": {"type": "object"}}),
+    "UnresolvedManager": obj({
+        "line": nullable("integer"), "person_id": INT, "employee_id": nullable("string"),
+        "email": nullable("string"), "manager": TEXT, "reason": TEXT}, optional=("line",)),
+    "Hierarchy": obj({
+        "source": {"enum": ["manager_column", "demographic"]},
+        "demographic": nullable("string"), "links": INT, "links_changed": INT,
+        "with_manager_value": INT, "unresolved_count": INT, "validated": BOOL,
+        "unresolved": {"type": "array", "maxItems": 100, "items": ref("UnresolvedManager")}},
+        optional=("links_changed",)),
+    # the JSON body of POST /directory/import (a request body, kept with the components)
+    "DirectoryImport": {"oneOf": [
+        {"type": "array", "items": ref("ImportPerson"), "minItems": 1},
+        obj({"people": {"type": "array", "items": ref("ImportPerson"), "minItems": 1}})]},
     "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
                     "status": {"enum": ["failed", "held"]}, "attempts": INT, "error": TEXT,
                     "at": WHEN}),
+}
+
+# One person of a JSON import: the canonical column names (any header spelling works, every
+# other key is a demographic); an employee id or an email is needed to match them.
+IMPORT_CELL = {"type": ["string", "number", "boolean", "null"]}
+IMPORT_PERSON = {
+    "type": "object",
+    "properties": {**{k: IMPORT_CELL for k in (
+        "name", "email", "employee_id", "phone", "slack_id", "teams_id", "timezone",
+        "manager")},
+        "demographics": {"type": ["object", "null"], "additionalProperties": IMPORT_CELL}},
+    "additionalProperties": IMPORT_CELL,
+    "anyOf": [{"required": ["email"]}, {"required": ["employee_id"]}],
+}
+RESPONSES["ImportPerson"] = IMPORT_PERSON
+IMPORT_BODY = {
+    "multipart/form-data": {"schema": obj({"file": {
+        "type": "string", "pattern": r"^(email|employee_id)\r?\n",
+        "description": "CSV (UTF-8; comma, semicolon or tab; the header row first, with an "
+                       "email or employee id column, any spelling: Work Email, Employee ID …) "
+                       "or JSON as in the application/json body. The pattern is the smallest "
+                       "header accepted; anything else unreadable is a 400"}})},
+    "application/json": {"schema": ref("DirectoryImport")},
 }
 
 OPERATIONS: dict[str, Op] = {
@@ -168,6 +220,18 @@ OPERATIONS: dict[str, Op] = {
     "api.directory_fields": op(
         "Each demographic key with how many active people have it and its 20 most common "
         "values (for a rule builder)", ok="DirectoryFields"),
+    "api.import_directory": op(
+        "Import people from HR's CSV or JSON (upsert by employee id, else email): the report "
+        "per row; 200 whether committed or a dry run (?dry_run=1). mode=full marks active "
+        "people missing from the file inactive", ok="ImportReport", content=IMPORT_BODY,
+        query={"dry_run": {"description": "1: report what would change, write nothing",
+                           "schema": {"enum": ["0", "1", "true", "false"], "default": "0"}},
+               "mode": {"description": "merge (default) or full",
+                        "schema": {"enum": ["merge", "full"], "default": "merge"}}}),
+    "api.get_hierarchy": op("Where manager links come from, how many, what did not resolve",
+                            ok="Hierarchy"),
+    "api.put_hierarchy": op("Choose the hierarchy's source and rebuild every manager link",
+                            ok="Hierarchy", body=schemas.HierarchyIn, errors=(422,)),
     "api.delete_interview": op("Delete an interview and its turns permanently", status=204,
                                errors=(404,)),
 }
@@ -198,6 +262,8 @@ def _operation(endpoint: str, params: list[str]) -> Op:
     if spec["body"] is not None:
         out["requestBody"] = {"required": not spec["body_optional"],
                               "content": _json(spec["body"].__name__)}
+    elif spec["content"] is not None:
+        out["requestBody"] = {"required": True, "content": spec["content"]}
     ok: Op = {"description": "success"}
     if spec["paged"]:
         ok["content"] = _json(obj({
@@ -215,7 +281,7 @@ def _operation(endpoint: str, params: list[str]) -> Op:
         out["security"] = [{"bearer": []}]
     else:
         out["security"] = []
-    if spec["body"] is not None:
+    if spec["body"] is not None or spec["content"] is not None:
         codes.add(413)
     for code in sorted(codes):
         out["responses"][str(code)] = {"description": ERRORS[code], "content": _json("Error")}

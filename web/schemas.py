@@ -71,6 +71,8 @@ def _present(name: str, json_type: str) -> dict[str, Any]:
 class PersonIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     email: Email
+    employee_id: str | None = Field(None, min_length=1, max_length=100, description=(
+        "the HR system's id: matched before the email"))
     phone: str | None = Field(None, max_length=40, description="any spelling; kept as E.164 "
                               "(422 when it is not a phone number)")
     slack_user_id: str | None = Field(None, max_length=40)
@@ -191,3 +193,11 @@ class AudiencePreview(Strict):
     previews is the start of one that rolls out."""
 
     audience: Rule
+
+
+class HierarchyIn(Strict):
+    source: Literal["manager_column", "demographic"] = Field(description=(
+        "where manager links come from: the import's manager column, or a demographic"))
+    demographic: str | None = Field(None, max_length=100, description=(
+        'with source "demographic": the one holding each manager\'s email or employee id, '
+        'e.g. "Manager Email" (422 when nobody has it)'))

@@ -20,6 +20,10 @@ FIELDS = ("name", "phone", "slack_user_id", "slack_team_id", "teams_user_id", "t
           "aad_object_id")
 
 
+class KeyConflict(ValueError):
+    """The email given is another person's (matched by employee id, or with another id)."""
+
+
 def fold(text: str) -> str:
     """Text as audience rules compare it: case-folded, accents removed ("Zürich" and "zurich"
     match), outer spaces trimmed. Kept beside each demographic value (PersonAttribute.folded)
@@ -43,14 +47,27 @@ def by_email(db: DB, email: str) -> Person | None:
 
 
 def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
-    """Create or update the person with this email. Returns (person, created). Raises
-    LookupError for an unknown manager, phones.InvalidPhone for a phone that is none."""
+    """Create or update the person with this employee id, else this email. Returns (person,
+    created). Raises LookupError for an unknown manager, KeyConflict for an email another
+    employee id holds, phones.InvalidPhone for a phone that is none."""
     email = (data.get("email") or "").strip().lower() or None
-    person = by_email(db, email) if email else None
+    employee_id = (data.get("employee_id") or "").strip() or None
+    person = db.scalar(select(Person).where(Person.employee_id == employee_id)) \
+        if employee_id else None
+    if person is None and email:
+        person = by_email(db, email)
+        if person is not None and employee_id and person.employee_id not in (None, employee_id):
+            raise KeyConflict(f"email {email} belongs to employee id {person.employee_id}")
+    elif person is not None and email and by_email(db, email) not in (None, person):
+        raise KeyConflict(f"email {email} belongs to another person")
     created = person is None
     if person is None:
         person = Person(email=email, name=data.get("name") or email or "")
         db.add(person)
+    elif email:
+        person.email = email
+    if employee_id:
+        person.employee_id = employee_id
     for name in FIELDS:
         if data.get(name) is not None:
             setattr(person, name, data[name])
@@ -63,6 +80,7 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
         if manager is person:
             raise LookupError("a person cannot be their own manager")
         person.manager = manager
+        person.manager_ref = manager.employee_id or manager.email  # the hierarchy's source
     if data.get("demographics") is not None:
         for key, value in data["demographics"].items():
             set_attribute(person, key, value)

@@ -143,6 +143,7 @@ def page_sorted(items: list[Any], key: Callable[[Any], str]) -> tuple[list[Any],
 
 from web.api import (  # noqa: E402  (each module adds its routes to bp)
     audiences,
+    directory,
     interviews,
     invites,
     ops,
@@ -151,4 +152,5 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     sessions,
 )
 
-__all__ = ["audiences", "bp", "interviews", "invites", "ops", "people", "session_types", "sessions"]
+__all__ = ["audiences", "bp", "directory", "interviews", "invites", "ops", "people",
+           "session_types", "sessions"]

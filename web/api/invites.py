@@ -30,6 +30,8 @@ def create_invite(session_id: int):
                 person, _ = directory.upsert(s, data.person.model_dump(exclude_unset=True))
             except phones.InvalidPhone as exc:
                 raise unprocessable(f"person.phone: {exc}") from None
+            except directory.KeyConflict as exc:
+                raise unprocessable(f"person.email: {exc}") from None
             except LookupError as exc:
                 raise unprocessable(f"person.manager_email: {exc}") from None
         else:

@@ -30,6 +30,8 @@ def upsert_person():
             person, created = directory.upsert(s, data.model_dump(exclude_unset=True))
         except phones.InvalidPhone as exc:
             raise unprocessable(f"phone: {exc}") from None
+        except directory.KeyConflict as exc:
+            raise unprocessable(f"email: {exc}") from None
         except LookupError as exc:
             raise unprocessable(f"manager_email: {exc}") from None
         return jsonify(person_json(person)), 201 if created else 200
