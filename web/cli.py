@@ -21,6 +21,12 @@ def parser() -> argparse.ArgumentParser:
     # ---- directory ----
     # ---- end directory ----
     # ---- triggers ----
+    triggers = groups.add_parser("triggers", help="session triggers on HR dates")
+    triggers_cmd = triggers.add_subparsers(dest="command", required=True)
+    run = triggers_cmd.add_parser("run", help="invite everyone whose trigger date has come "
+                                  "(idempotent: nobody is invited twice)")
+    run.add_argument("--today", type=_date, default=None,
+                     help="the day to run for, YYYY-MM-DD (default: today, UTC)")
     # ---- end triggers ----
     return ap
 
@@ -33,6 +39,31 @@ def _upgrade(args: argparse.Namespace) -> int:
 
 
 COMMANDS[("upgrade", None)] = _upgrade
+
+
+# ---- triggers ----
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _triggers_run(args: argparse.Namespace) -> int:
+    from core import rollouts
+
+    added = rollouts.run_triggers(today=args.today)
+    for key, count in sorted(added.items()):
+        print(f"{key}: {count} invited")
+    if not added:
+        print("no session has triggers")
+    return 0
+
+
+COMMANDS[("triggers", "run")] = _triggers_run
+# ---- end triggers ----
 
 
 def main(argv: Sequence[str] | None = None) -> int:

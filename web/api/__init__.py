@@ -146,8 +146,10 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     invites,
     ops,
     people,
+    rollouts,
     session_types,
     sessions,
 )
 
-__all__ = ["bp", "interviews", "invites", "ops", "people", "session_types", "sessions"]
+__all__ = ["bp", "interviews", "invites", "ops", "people", "rollouts", "session_types",
+           "sessions"]
