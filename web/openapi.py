@@ -142,7 +142,7 @@ OPERATIONS: dict[str, Op] = {
                                  body=schemas.SessionTypePatch, errors=(404, 409, 422)),
     "api.list_sessions": op("Sessions, newest first", ok="Session", paged="sessions"),
     "api.create_session": op("Create a session from a SessionType", ok="Session", status=201,
-                             body=schemas.SessionCreate, errors=(404, 409)),
+                             body=schemas.SessionCreate, errors=(404, 409, 422)),
     "api.get_session": op("One session with its topics", ok="Session", errors=(404,)),
     "api.patch_session": op("Edit name, tags, settings or topics (409 when locked)",
                             ok="Session", body=schemas.SessionPatch, errors=(404, 409, 422)),
@@ -183,7 +183,7 @@ OPERATIONS.update({
     "api.create_rollout": op(
         "Invite an audience to this session: each person on the first channel they can be "
         "reached on, at local_time in their zone, outside quiet hours", ok="Rollout",
-        status=201, body=schemas.RolloutCreate, errors=(404,)),
+        status=201, body=schemas.RolloutCreate, errors=(404, 422)),
     "api.list_rollouts": op("Rollouts of a session, newest first", ok="Rollout",
                             paged="rollouts", errors=(404,)),
     "api.get_rollout": op("A rollout: state, counts by progress, the first recipients",
@@ -271,6 +271,9 @@ def document(app: Flask) -> dict[str, Any]:
     components["InviteCreate"]["properties"]["channel"] = {"enum": available, "default": "web"}
     components["InviteCreate"]["properties"]["fallback"]["items"] = {"enum": available}
     components["RolloutCreate"]["properties"]["channels"]["items"] = {"enum": available}
+    for option in components["Trigger"]["properties"]["channels"]["anyOf"]:
+        if option.get("type") == "array":
+            option["items"] = {"enum": available}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Parley HR API", "version": "1", "description": (

@@ -120,20 +120,22 @@ LocalTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
                                  description="a time of day HH:MM in each person's zone")]
 Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Channel = Annotated[str, Field(max_length=20)]
+Days = Annotated[int, Field(ge=0, le=365), BeforeValidator(_integral)]
 
 
 class Trigger(Strict):
     """Invite automatically on an HR date: N days after Start Date (default 30) or N days
     before End Date (default 0)."""
 
-    model_config = ConfigDict(json_schema_extra={
-        "not": {"required": ["days_after", "days_before"]}})
+    model_config = ConfigDict(json_schema_extra={"not": {
+        "required": ["days_after", "days_before"],
+        "properties": {"days_after": {"type": "integer"}, "days_before": {"type": "integer"}}}})
 
     on: Literal["start_date", "end_date"]
-    days_after: Int | None = Field(None, ge=0, le=365)
-    days_before: Int | None = Field(None, ge=0, le=365)
+    days_after: Days | None = None
+    days_before: Days | None = None
     channels: list[Channel] | None = Field(
-        None, min_length=1, max_length=5,
+        None, min_length=1, max_length=5, json_schema_extra={"uniqueItems": True},
         description="in order of preference; default: every configured channel")
     local_time: LocalTime = "09:00"
 
@@ -161,8 +163,10 @@ class Reminders(Strict):
 
 class RolloutCreate(Strict):
     audience: Rule = Field(default_factory=Rule, description="an audience rule; {} = everyone")
-    channels: list[Channel] = Field(min_length=1, max_length=5, description=(
-        "in order of preference: each person is invited on the first they can be reached on"))
+    channels: list[Channel] = Field(
+        min_length=1, max_length=5, json_schema_extra={"uniqueItems": True}, description=(
+            "in order of preference: each person is invited on the first they can be reached "
+            "on; a web link goes out by email (422 without the email channel)"))
     send_at: Annotated[datetime | None, Field(strict=False)] = Field(
         None, description="ISO time (UTC when it has no offset); with local_time, its date")
     local_time: LocalTime | None = None

@@ -12,7 +12,17 @@ from sqlalchemy import select
 import channels
 from core import db, rollouts
 from core.models import Person, Rollout, RolloutRecipient, Session
-from web.api import audit, body, bp, get_or_404, iso, next_link, page, paging
+from web.api import (
+    audit,
+    body,
+    bp,
+    get_or_404,
+    iso,
+    next_link,
+    page,
+    paging,
+    unprocessable,
+)
 from web.errors import ApiError
 from web.schemas import RolloutCreate
 
@@ -29,8 +39,8 @@ def check_channels(names: list[str], field: str) -> None:
             raise ApiError(400, "bad_request", f"{field}: {name!r} is not configured "
                            f"(available: {', '.join(sorted(available))})")
     if "web" in names and "email" not in available:
-        raise ApiError(400, "bad_request", f"{field}: 'web' links go out by email, and the "
-                       "email channel is not configured")
+        raise unprocessable(f"{field}: 'web' links go out by email, and the email channel "
+                            "is not configured")
     if len(set(names)) != len(names):
         raise ApiError(400, "bad_request", f"{field}: a channel is listed twice")
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 import channels
 from core import db, rollouts, sessions
 from core.models import Session
-from web.api import audit, body, bp, get_or_404, iso, page
+from web.api import audit, body, bp, get_or_404, iso, page, unprocessable
 from web.api.session_types import (
     apply_patch,
     changed_fields,
@@ -45,6 +45,9 @@ def triggers_of(data) -> list[dict[str, Any]]:
     out = []
     for i, t in enumerate(data.triggers):
         names = list(t.channels) if t.channels is not None else default
+        if not names:
+            raise unprocessable(f"triggers[{i}].channels: no channel to invite on is "
+                                "configured (a web link needs the email channel)")
         check_channels(names, f"triggers[{i}].channels")
         item: dict[str, Any] = {"on": t.on, "channels": names, "local_time": t.local_time}
         if t.days_after is not None:
