@@ -312,23 +312,26 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
                 return total
             if rollout.state == "scheduled":
                 rollout.state, rollout.started_at = "sending", now
+            # the guard: whoever flips pending → invited sends; anyone else skips the row
+            claimed = set(s.scalars(
+                update(R).where(R.id.in_([r.id for r in rows]), R.status == "pending")
+                .values(status="invited").returning(R.id)
+                .execution_options(synchronize_session=False)))
+            rows = [r for r in rows if r.id in claimed]
+            people = {p.id: p for p in s.scalars(
+                select(Person).where(Person.id.in_([r.person_id for r in rows])))}
             records: list[int] = []
             for recipient in rows:
-                # the guard: whoever flips pending → invited sends; anyone else skips it
-                claimed = s.execute(update(R).where(R.id == recipient.id, R.status == "pending")
-                                    .values(status="invited")
-                                    .execution_options(synchronize_session=False)).rowcount
-                if claimed:
-                    records += _invite_one(s, rollout, recipient, now, settings)
-                    total += 1
+                records += _invite_one(s, rollout, recipient, people[recipient.person_id],
+                                       now, settings)
+                total += 1
         jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
     return total
 
 
-def _invite_one(s: DB, rollout: Rollout, recipient: RolloutRecipient, now: datetime,
-                settings) -> list[int]:
+def _invite_one(s: DB, rollout: Rollout, recipient: RolloutRecipient, person: Person,
+                now: datetime, settings) -> list[int]:
     """Invite one claimed recipient in the batch's transaction; the outbox row ids."""
-    person = s.get(Person, recipient.person_id)
     chosen = recipient.channel or "web"
     later = rollout.channels[rollout.channels.index(chosen) + 1:] \
         if chosen in rollout.channels else []
@@ -345,20 +348,17 @@ def _invite_one(s: DB, rollout: Rollout, recipient: RolloutRecipient, now: datet
         try:
             interview, _ = invites.open_interview(s, invite)
         except invites.Unreachable as exc:
-            values = {"status": "unreachable", "reason": str(exc)[:2000],
-                      "invite_id": invite.id}
-            s.execute(update(R).where(R.id == recipient.id).values(**values)
-                      .execution_options(synchronize_session=False))
+            recipient.status, recipient.reason = "unreachable", str(exc)[:2000]
+            recipient.invite_id = invite.id
             return []
         records = engine.start(s, interview)
         for record in records:
             record.queue = jobs.BULK
-    tz = schedule.zone(person.timezone)
-    s.execute(update(R).where(R.id == recipient.id).values(
-        invite_id=invite.id, outbound_id=records[0].id if records else None, sent_at=now,
-        next_reminder_at=_reminder_at(rollout, now, 0, tz, invite.expires_at))
-        .execution_options(synchronize_session=False))
-    s.flush()
+    recipient.status = "invited"  # as claimed (the row says so already)
+    recipient.invite_id, recipient.sent_at = invite.id, now
+    recipient.outbound_id = records[0].id if records else None
+    recipient.next_reminder_at = _reminder_at(rollout, now, 0, schedule.zone(person.timezone),
+                                              invite.expires_at)
     return [r.id for r in records]
 
 

@@ -225,6 +225,27 @@ def test_repeated_and_concurrent_dispatch_invite_each_person_once(hr, tmp_path):
     assert state(rollout) == "completed"
 
 
+def test_without_the_lock_the_claim_guard_still_invites_each_person_once(hr):
+    """Two dispatchers past the lock (it expired under a slow one): the row claim decides."""
+    session = make_session(hr)
+    people = [add_person(f"P{i:02d}", email=f"p{i:02d}@example.com") for i in range(40)]
+    rollout = new_rollout(session["id"], now=MONDAY)
+    done: list[int] = []
+
+    def run():
+        done.append(rollouts._invite_due(rollout, MONDAY, 3, time.monotonic() + 300))
+
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(run,))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(done) == 40
+    assert invites_per_person() == dict.fromkeys(people, 1)
+    assert outbound_per_person() == dict.fromkeys(people, 1)
+
+
 def test_a_dispatcher_killed_mid_rollout_resumes_without_a_duplicate(hr, tmp_path):
     session = make_session(hr)
     people = [add_person(f"P{i:03d}", email=f"p{i:03d}@example.com") for i in range(300)]
