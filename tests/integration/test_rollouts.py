@@ -557,3 +557,41 @@ def test_rollout_api_rejects_what_it_cannot_do(hr):
     assert hr.post(url, {"channels": ["web"], "working_days": ["someday"]}).status_code == 400
     assert hr.post("/sessions/999/rollouts", {"channels": ["web"]}).status_code == 404
     assert hr.get("/rollouts/999").status_code == 404
+
+
+def test_an_email_interview_is_reminded_in_its_thread_as_auto_generated(hr, tmp_path):
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    rollout = new_rollout(session["id"], channels=["email"], reminders={"after_days": [2]},
+                          now=MONDAY)
+    rollouts.dispatch(rollout, now=MONDAY)
+    rollouts.dispatch(rollout, now=MONDAY + timedelta(days=2))
+    run_jobs()
+    consent, nudge = mails(tmp_path)
+    assert consent["Auto-Submitted"] is None and "Shall we begin?" in consent.get_body(
+        ("plain",)).get_content()
+    assert nudge["Auto-Submitted"] == "auto-generated"
+    assert str(consent["Message-ID"]).strip() in str(nudge["References"])  # one thread
+    assert "gentle reminder" in nudge.get_body(("plain",)).get_content()
+
+
+def test_progress_counts_a_failed_slack_lookup_and_a_response(slack):
+    stub, api = slack
+    session = make_session(api)
+    add_person("Ada", email="ada@example.com")
+    add_person("Bob", email="bob@example.com")
+    add_person("Zed", email="zed@example.com")  # not in the workspace
+    resp = api.post(f"/sessions/{session['id']}/rollouts",
+                    {"channels": ["slack"], "respect_quiet_hours": False})
+    assert resp.status_code == 201, resp.get_json()
+    run_jobs(retries=True)
+    with db.session_scope() as s:  # Ada accepts
+        ada = s.scalar(select(Interview).join(Person).where(Person.name == "Ada"))
+        from core import engine
+
+        engine.transition(ada, "accept")
+    got = api.get(f"/rollouts/{resp.get_json()['id']}").get_json()
+    assert got["counts"]["responded"] == 1 and got["counts"]["sent"] == 1
+    assert got["counts"]["failed"] == 1 and got["percent"] == 100.0
+    failed = [r for r in got["recipients"] if r["status"] == "failed"]
+    assert [r["name"] for r in failed] == ["Zed"]
