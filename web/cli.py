@@ -23,7 +23,8 @@ def parser() -> argparse.ArgumentParser:
     # ---- triggers ----
     triggers = groups.add_parser("triggers", help="session triggers on HR dates")
     triggers_cmd = triggers.add_subparsers(dest="command", required=True)
-    run = triggers_cmd.add_parser("run", help="invite everyone whose trigger date has come "
+    run = triggers_cmd.add_parser("run", help="add everyone whose trigger date has come to "
+                                  "the trigger's rollout, invited at their local time "
                                   "(idempotent: nobody is invited twice)")
     run.add_argument("--today", type=_date, default=None,
                      help="the day to run for, YYYY-MM-DD (default: today, UTC)")
@@ -56,7 +57,7 @@ def _triggers_run(args: argparse.Namespace) -> int:
 
     added = rollouts.run_triggers(today=args.today)
     for key, count in sorted(added.items()):
-        print(f"{key}: {count} invited")
+        print(f"{key}: {count} added")
     if not added:
         print("no session has triggers")
     return 0

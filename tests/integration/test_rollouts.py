@@ -482,9 +482,9 @@ def test_the_cli_runs_triggers(hr, capsys):
     hr.patch(f"/sessions/{session['id']}", {"triggers": [{"on": "end_date", "days_before": 2}]})
     add_person("Leaver", email="leaver@example.com", demographics={"End Date": "2026-03-12"})
     assert main(["triggers", "run", "--today", "2026-03-10"]) == 0
-    assert f"{session['id']}:end_date-2: 1 invited" in capsys.readouterr().out
+    assert f"{session['id']}:end_date-2: 1 added" in capsys.readouterr().out
     assert main(["triggers", "run", "--today", "2026-03-10"]) == 0
-    assert f"{session['id']}:end_date-2: 0 invited" in capsys.readouterr().out
+    assert f"{session['id']}:end_date-2: 0 added" in capsys.readouterr().out
 
 
 def test_the_scheduler_enqueues_dispatch_and_triggers():
