@@ -310,6 +310,11 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
                 .order_by(R.due_at, R.id).limit(batch).with_for_update(skip_locked=True)))
             if not rows:
                 return total
+            people = {p.id: p for p in s.scalars(
+                select(Person).where(Person.id.in_([r.person_id for r in rows])))}
+            rows = _still_open(rows, people, rollout, now)
+            if not rows:
+                continue  # every one of them waits for their morning now
             if rollout.state == "scheduled":
                 rollout.state, rollout.started_at = "sending", now
             # the guard: whoever flips pending → invited sends; anyone else skips the row
@@ -318,8 +323,6 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
                 .values(status="invited").returning(R.id)
                 .execution_options(synchronize_session=False)))
             rows = [r for r in rows if r.id in claimed]
-            people = {p.id: p for p in s.scalars(
-                select(Person).where(Person.id.in_([r.person_id for r in rows])))}
             records: list[int] = []
             for recipient in rows:
                 records += _invite_one(s, rollout, recipient, people[recipient.person_id],
@@ -327,6 +330,27 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
                 total += 1
         jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
     return total
+
+
+def _still_open(rows: list[RolloutRecipient], people: dict[int, Person], rollout: Rollout,
+                now: datetime) -> list[RolloutRecipient]:
+    """The recipients whose window is open now. A due time passed long ago (a pause, a
+    dispatcher down for hours) may have run into someone's night: theirs moves to their
+    next working morning instead of going now."""
+    window = window_of(rollout)
+    if window == schedule.ALWAYS:
+        return rows
+    opens: dict[str, datetime] = {}
+    ready = []
+    for r in rows:
+        tz_name = people[r.person_id].timezone
+        if tz_name not in opens:
+            opens[tz_name] = schedule.next_open(now, schedule.zone(tz_name), window)
+        if opens[tz_name] > now:
+            r.due_at = opens[tz_name]
+        else:
+            ready.append(r)
+    return ready
 
 
 def _invite_one(s: DB, rollout: Rollout, recipient: RolloutRecipient, person: Person,
@@ -428,6 +452,11 @@ def _remind_one(s: DB, rollout: Rollout, recipient: RolloutRecipient,
                   .execution_options(synchronize_session=False))
         return None
     tz = schedule.zone(invite.person.timezone)
+    opens = schedule.next_open(now, tz, window_of(rollout))
+    if opens > now:  # overdue into their night (a pause, workers down): their morning
+        s.execute(update(R).where(guard).values(next_reminder_at=opens)
+                  .execution_options(synchronize_session=False))
+        return None
     sent_at = recipient.sent_at or invite.sent_at or now
     claimed = s.execute(update(R).where(guard).values(
         reminders_sent=k + 1,
@@ -478,7 +507,8 @@ def pause(s: DB, rollout: Rollout) -> None:
 
 def resume(s: DB, rollout: Rollout) -> None:
     """Carry on where it stopped: nothing is recomputed; what fell due meanwhile goes at
-    once (its due time was already moved out of quiet hours)."""
+    once, unless that is now someone's night or weekend (then their next working morning:
+    the dispatcher checks each person's window as it sends)."""
     if rollout.state != "paused":
         raise WrongState(f"cannot resume a rollout that is {rollout.state}")
     rollout.state = "sending" if rollout.started_at else "scheduled"

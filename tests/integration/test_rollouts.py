@@ -595,3 +595,26 @@ def test_progress_counts_a_failed_slack_lookup_and_a_response(slack):
     assert got["counts"]["failed"] == 1 and got["percent"] == 100.0
     failed = [r for r in got["recipients"] if r["status"] == "failed"]
     assert [r["name"] for r in failed] == ["Zed"]
+
+
+def test_what_fell_due_while_paused_waits_if_it_is_now_their_night(hr):
+    session = make_session(hr)
+    add_person("Bernd", email="bernd@example.com", tz="Europe/Berlin")
+    add_person("Nora", email="nora@example.com", tz="America/New_York")
+    rollout = new_rollout(session["id"], send_at=utc(2026, 3, 10), local_time="09:00",
+                          reminders={"after_days": [1]}, now=MONDAY)
+    with db.session_scope() as s:
+        rollouts.pause(s, s.get(Rollout, rollout))
+    assert rollouts.dispatch(rollout, now=utc(2026, 3, 10, 13))["invited"] == 0
+    with db.session_scope() as s:
+        rollouts.resume(s, s.get(Rollout, rollout))
+    # resumed at 22:00 in Berlin, 17:00 in New York: Nora's goes now, Bernd's at his 08:00
+    assert rollouts.dispatch(rollout, now=utc(2026, 3, 10, 21))["invited"] == 1
+    people = recipients(rollout)
+    assert people["Nora"].status == "invited"
+    assert people["Bernd"].status == "pending" and people["Bernd"].due_at == utc(2026, 3, 11, 7)
+    # Nora's reminder is due at 09:00 her time; a dispatcher down until her night waits too
+    assert people["Nora"].next_reminder_at == utc(2026, 3, 11, 13)
+    assert rollouts.dispatch(rollout, now=utc(2026, 3, 12, 3))["reminded"] == 0  # 23:00 NY
+    assert recipients(rollout)["Nora"].next_reminder_at == utc(2026, 3, 12, 12)  # 08:00 EDT
+    assert rollouts.dispatch(rollout, now=utc(2026, 3, 12, 12))["reminded"] == 1
