@@ -24,7 +24,6 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from email import message_from_bytes, policy
 from email.errors import MessageError
 from email.message import EmailMessage
@@ -43,7 +42,7 @@ from sqlalchemy.exc import DBAPIError
 
 from channels.base import BadPayload, Channel, Forbidden, NeedsOperator, PermanentError
 from channels.durable import accept
-from core import db, directory, engine, jobs, sessions
+from core import db, directory, engine, jobs
 from core.config import ROOT, Settings, get_settings, private_dir, private_file
 from core.interviewer import prompts
 from core.messages import MAX_TEXT, Address, Inbound, Outbound, storable
@@ -277,7 +276,7 @@ class EmailChannel(Channel):
             invite_id = address.data.get("invite")
             unsubscribe = self.unsubscribe_url(invite_id) if invite_id else None
             mail = Mail(to=address.key, subject=subject, message_id=message_id,
-                        unsubscribe=unsubscribe)
+                        unsubscribe=unsubscribe, reminder=bool(address.data.get("reminder")))
             return render_mail(message, mail, sender=from_address(settings))
         with db.session_scope() as s:
             interview = s.get(Interview, message.interview_id)
@@ -302,7 +301,8 @@ class EmailChannel(Channel):
             to=address.key, subject=("Re: " if earlier else "") + subject, message_id=message_id,
             reply_to=f"reply+{reply_token(secret, message.interview_id)}@{domain}",
             in_reply_to=theirs or (earlier[-1] if earlier else None), references=tuple(thread),
-            choice_links=links, unsubscribe=unsubscribe, reminder=message.text in REMINDERS)
+            choice_links=links, unsubscribe=unsubscribe,
+            reminder=message.text in REMINDERS or bool(address.data.get("reminder")))
         return render_mail(message, mail, sender=from_address(settings))
 
     def unsubscribe_url(self, invite_id: int) -> str:
@@ -744,37 +744,8 @@ def _quote(folder: str) -> str:
 
 
 # ---- invites by email --------------------------------------------------------------------------
-
-def invite_mail(s, invite: Invite, link: str, settings: Settings) -> OutboundRecord | None:
-    """Queue the email that carries a web invite's link (subject and words in the session's
-    voice, the expiry date, who sees the answers); None when the person has no email."""
-    person, session = invite.person, invite.session
-    if not person.email:
-        return None
-    first = (person.name or "").split(" ")[0] or "there"
-    expires = invite.expires_at or utcnow()
-    note = prompts.anonymity_note(session.anonymity,
-                                  sessions.settings_of(session).anonymity_threshold)
-    purpose = " ".join((session.session_type.purpose or "").split())
-    text = (f"Hi {first},\n\nHR would like to hear from you in a short, private "
-            f"{session.name}. {purpose}\n\n"
-            f"Open your private link to start when it suits you:\n{link}\n\n"
-            f"{note}\n\n"
-            f"The link is yours alone: please don't forward it. It works until "
-            f"{_date(expires)}.")
-    record = OutboundRecord(
-        channel="email",
-        address=Address("email", person.email,
-                        {"subject": f"{session.name}: your private link",
-                         "invite": invite.id}).to_dict(),
-        payload=Outbound(text, role="system").to_dict(), invite_id=invite.id)
-    s.add(record)
-    s.flush()
-    return record
-
-
-def _date(moment: datetime) -> str:
-    return f"{moment:%A} {moment.day} {moment:%B %Y}"
+# The email that carries a web invite's link is composed in the core (core.invites.link_mail),
+# in the transaction that made the link, so a rollout can queue it; this module sends it.
 
 
 # ---- Flask wiring ----------------------------------------------------------------------------

@@ -119,6 +119,30 @@ class Settings(BaseSettings):
     import_max_bytes: int = Field(
         50 * 1024 * 1024, ge=1024, description="Largest file POST /api/v1/directory/import takes.")
     # ---- end directory import ----
+    # ---- rollouts (core/rollouts.py) ----
+    quiet_hours: str = Field("20:00-08:00", description=(
+        "Local hours (HH:MM-HH:MM) in which no proactive message (invite, reminder) is sent; "
+        "one due then waits for the end. 'off' sends at any hour. Overridable per rollout."))
+    working_days: str = Field("mon-fri", description=(
+        "Days proactive messages may leave, in each person's zone ('mon-fri', 'mon,wed'); "
+        "one due on another day waits for the next working morning. Overridable per rollout."))
+    # ---- end rollouts ----
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: str) -> str:
+        from core import schedule
+
+        schedule.parse_quiet(value)
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _working_days(cls, value: str) -> str:
+        from core import schedule
+
+        schedule.parse_days(value)
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
+from core import sessions
+from core.interviewer import prompts
 from core.lifecycle import TERMINAL
-from core.messages import Address
-from core.models import Interview, Invite, Person, Session, utcnow
+from core.messages import Address, Outbound
+from core.models import Interview, Invite, OutboundRecord, Person, Session, utcnow
 
 
 class LinkError(Exception):
@@ -153,3 +155,55 @@ def _reach(invite: Invite, interview: Interview, reasons: list[str],
     invite.fallback, invite.status = [], "unreachable"
     invite.status_reason = "; ".join(reasons)[:2000]
     return None
+
+
+def link_mail(db: DB, invite: Invite, link: str, *, queue: str = "interactive",
+              ) -> OutboundRecord | None:
+    """Queue the email that carries a web invite's link (subject and words in the session's
+    voice, the expiry date, who sees the answers); None when the person has no email. In
+    the transaction that made the link: the raw token exists nowhere else."""
+    person, session = invite.person, invite.session
+    if not person.email:
+        return None
+    expires = invite.expires_at or utcnow()
+    note = prompts.anonymity_note(session.anonymity,
+                                  sessions.settings_of(session).anonymity_threshold)
+    text = prompts.link_mail(_first_name(person), session.name,
+                             session.session_type.purpose or "", link, note, _date(expires))
+    record = OutboundRecord(
+        channel="email",
+        address=Address("email", person.email,
+                        {"subject": prompts.link_mail_subject(session.name),
+                         "invite": invite.id}).to_dict(),
+        payload=Outbound(text, role="system").to_dict(), invite_id=invite.id, queue=queue)
+    db.add(record)
+    db.flush()
+    return record
+
+
+def link_reminder(db: DB, invite: Invite, *, queue: str = "bulk") -> OutboundRecord | None:
+    """A reminder, by email, of a web invite's link (the link itself is not kept, so it
+    points to the first email); marked auto-generated."""
+    person, session = invite.person, invite.session
+    if not person.email:
+        return None
+    sent = invite.sent_at or invite.created_at or utcnow()
+    text = prompts.link_reminder(_first_name(person), session.name, _date(sent),
+                                 _date(invite.expires_at or utcnow()))
+    record = OutboundRecord(
+        channel="email",
+        address=Address("email", person.email,
+                        {"subject": prompts.reminder_subject(session.name),
+                         "invite": invite.id, "reminder": True}).to_dict(),
+        payload=Outbound(text, role="system").to_dict(), invite_id=invite.id, queue=queue)
+    db.add(record)
+    db.flush()
+    return record
+
+
+def _first_name(person: Person) -> str:
+    return (person.name or "").split(" ")[0] or "there"
+
+
+def _date(moment: datetime) -> str:
+    return f"{moment:%A} {moment.day} {moment:%B %Y}"

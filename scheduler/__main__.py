@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from redis.exceptions import RedisError
@@ -15,13 +16,18 @@ log = logging.getLogger("scheduler")
 PERIODIC = {  # job path → seconds between runs
     "channels.durable.sweep": 30,
     "scheduler.jobs.tick_pauses": 15,
+    "core.rollouts.dispatch_due": 15,  # due invites and reminders of every rollout
+    "core.rollouts.run_triggers": 3600,  # session triggers on HR dates (idempotent)
 }
+BY_DATE = {"core.rollouts.run_triggers"}  # one job id per day: a daily job, retried hourly
 IMAP_EVERY = 20  # seconds between looks at IMAP_URL's mailbox
 TEAMS_GREET_EVERY = 60  # seconds between looks for Teams installs not yet greeted
 
 
 def _enqueue(path: str, every: int) -> None:
-    slot = int(time.time() // every)
+    slot: object = int(time.time() // every)
+    if path in BY_DATE:
+        slot = datetime.now(UTC).date().isoformat()
     try:
         job_id = jobs.job_key("clock", path.replace(".", "_"), slot)
         jobs.enqueue_once(path, job_id=job_id, retry=None)

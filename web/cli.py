@@ -32,6 +32,13 @@ def parser() -> argparse.ArgumentParser:
     hier.add_argument("--demographic", help='with --source demographic, e.g. "Manager Email"')
     # ---- end directory ----
     # ---- triggers ----
+    triggers = groups.add_parser("triggers", help="session triggers on HR dates")
+    triggers_cmd = triggers.add_subparsers(dest="command", required=True)
+    run = triggers_cmd.add_parser("run", help="add everyone whose trigger date has come to "
+                                  "the trigger's rollout, invited at their local time "
+                                  "(idempotent: nobody is invited twice)")
+    run.add_argument("--today", type=_date, default=None,
+                     help="the day to run for, YYYY-MM-DD (default: today, UTC)")
     # ---- end triggers ----
     return ap
 
@@ -102,6 +109,29 @@ def _directory_hierarchy(args: argparse.Namespace) -> int:
 COMMANDS[("directory", "import")] = _directory_import
 COMMANDS[("directory", "hierarchy")] = _directory_hierarchy
 # ---- end directory ----
+# ---- triggers ----
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _triggers_run(args: argparse.Namespace) -> int:
+    from core import rollouts
+
+    added = rollouts.run_triggers(today=args.today)
+    for key, count in sorted(added.items()):
+        print(f"{key}: {count} added")
+    if not added:
+        print("no session has triggers")
+    return 0
+
+
+COMMANDS[("triggers", "run")] = _triggers_run
+# ---- end triggers ----
 
 
 def main(argv: Sequence[str] | None = None) -> int:

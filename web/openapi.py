@@ -15,6 +15,7 @@ from flask import Flask
 from pydantic import BaseModel
 
 import channels
+from core.rollouts import COUNTS as ROLLOUT_COUNTS
 from web import schemas
 from web.api import CURSOR, DEFAULT_LIMIT, MAX_LIMIT
 
@@ -24,7 +25,8 @@ ERRORS = {
          "(the message names the field and why)",
     401: "missing or wrong bearer token",
     404: "unknown id",
-    409: "session locked, a draft or shipped session type, or an invalid lifecycle transition",
+    409: "session locked, a draft or shipped session type, an invalid lifecycle transition, "
+         "or a rollout in a state that does not allow it",
     413: "body larger than 1 MiB (the directory import: IMPORT_MAX_BYTES, 50 MB by default)",
     422: "well-formed, but breaks a rule the schema cannot express (the message says which)",
 }
@@ -84,7 +86,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "anonymity": {"enum": ["named", "aggregated"]}, "settings": SETTINGS,
         "owner": TEXT, "tags": {"type": "array", "items": TEXT}, "locked": BOOL,
         "locked_at": WHEN, "cloned_from": nullable("integer"), "created_at": TEXT,
-        "topics": {"type": "array", "items": ref("Topic")}}),
+        "topics": {"type": "array", "items": ref("Topic")},
+        "triggers": {"type": "array", "items": {"type": "object"}}}),
     "Person": obj({
         "id": INT, "name": TEXT, "email": nullable("string"), "phone": nullable("string"),
         "slack_user_id": nullable("string"), "teams_user_id": nullable("string"),
@@ -101,6 +104,24 @@ RESPONSES: dict[str, dict[str, Any]] = {
     # What HR may see of an interview depends on the session's anonymity (core/privacy.py).
     "Interview": {"type": "object", "required": ["state"],
                   "properties": {"id": INT, "state": TEXT}},
+    "Rollout": obj({
+        "id": INT, "session_id": nullable("integer"),
+        "state": {"enum": ["draft", "scheduled", "sending", "paused", "completed",
+                           "cancelled"]},
+        "audience": {"type": "object"}, "channels": {"type": "array", "items": TEXT},
+        "send_at": WHEN, "local_time": nullable("string"), "reminders": {"type": "object"},
+        "respect_quiet_hours": BOOL, "quiet_hours": {"type": "object"},
+        "trigger_key": nullable("string"),
+        "counts": obj({name: INT for name in ROLLOUT_COUNTS}), "total": INT,
+        "percent": {"type": "number", "minimum": 0, "maximum": 100},
+        "created_by": TEXT, "created_at": TEXT, "started_at": WHEN, "finished_at": WHEN,
+        "recipients": {"type": "array", "items": ref("RolloutRecipient")},
+        "recipients_next": nullable("string")}, optional=("recipients", "recipients_next")),
+    "RolloutRecipient": obj({
+        "id": INT, "person_id": INT, "name": TEXT, "channel": nullable("string"),
+        "status": {"enum": list(ROLLOUT_COUNTS)}, "reason": TEXT, "due_at": WHEN,
+        "sent_at": WHEN, "invite_id": nullable("integer"), "reminders_sent": INT,
+        "next_reminder_at": WHEN}),
     "Health": obj({"status": {"enum": ["ok", "unavailable"]},
                    "checks": {"type": "object", "additionalProperties": TEXT}}),
     "AudiencePreviewResult": obj({
@@ -181,7 +202,7 @@ OPERATIONS: dict[str, Op] = {
                                  body=schemas.SessionTypePatch, errors=(404, 409, 422)),
     "api.list_sessions": op("Sessions, newest first", ok="Session", paged="sessions"),
     "api.create_session": op("Create a session from a SessionType", ok="Session", status=201,
-                             body=schemas.SessionCreate, errors=(404, 409)),
+                             body=schemas.SessionCreate, errors=(404, 409, 422)),
     "api.get_session": op("One session with its topics", ok="Session", errors=(404,)),
     "api.patch_session": op("Edit name, tags, settings or topics (409 when locked)",
                             ok="Session", body=schemas.SessionPatch, errors=(404, 409, 422)),
@@ -235,6 +256,28 @@ OPERATIONS: dict[str, Op] = {
     "api.delete_interview": op("Delete an interview and its turns permanently", status=204,
                                errors=(404,)),
 }
+
+OPERATIONS.update({
+    "api.create_rollout": op(
+        "Invite an audience to this session: each person on the first channel they can be "
+        "reached on, at local_time in their zone, outside quiet hours", ok="Rollout",
+        status=201, body=schemas.RolloutCreate, errors=(404, 422)),
+    "api.list_rollouts": op("Rollouts of a session, newest first", ok="Rollout",
+                            paged="rollouts", errors=(404,)),
+    "api.get_rollout": op("A rollout: state, counts by progress, the first recipients",
+                          ok="Rollout", errors=(404,)),
+    "api.list_rollout_recipients": op(
+        "A rollout's recipients with their progress, by id", ok="RolloutRecipient",
+        paged="recipients", errors=(404,), query={"status": {
+            "description": "only recipients with this progress",
+            "schema": {"enum": list(ROLLOUT_COUNTS)}}}),
+    "api.pause_rollout": op("Pause sending (scheduled or sending)", ok="Rollout",
+                            errors=(404, 409)),
+    "api.resume_rollout": op("Resume a paused rollout where it stopped", ok="Rollout",
+                             errors=(404, 409)),
+    "api.cancel_rollout": op("Cancel: pending invites and reminders are dropped; what was "
+                             "sent stays", ok="Rollout", errors=(404, 409)),
+})
 
 PAGE_QUERY = {
     "limit": {"description": "page size", "schema": {
@@ -307,6 +350,10 @@ def document(app: Flask) -> dict[str, Any]:
     available = sorted(channels.configured(app.config["SETTINGS"]))
     components["InviteCreate"]["properties"]["channel"] = {"enum": available, "default": "web"}
     components["InviteCreate"]["properties"]["fallback"]["items"] = {"enum": available}
+    components["RolloutCreate"]["properties"]["channels"]["items"] = {"enum": available}
+    for option in components["Trigger"]["properties"]["channels"]["anyOf"]:
+        if option.get("type") == "array":
+            option["items"] = {"enum": available}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Parley HR API", "version": "1", "description": (

@@ -4,6 +4,7 @@ validator are repeated as JSON schema (``oneOf`` / ``anyOf``) beside it."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -116,12 +117,75 @@ TOPICS = ("The full ordered list: listed order is the new order; a topic with an
           "changes nothing (so a locked session accepts its own topics back).")
 
 
+# ---- rollouts and triggers (core/rollouts.py) ----
+LocalTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+                                 description="a time of day HH:MM in each person's zone")]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Channel = Annotated[str, Field(max_length=20)]
+Days = Annotated[int, Field(ge=0, le=365), BeforeValidator(_integral)]
+
+
+class Trigger(Strict):
+    """Invite automatically on an HR date: N days after Start Date (default 30) or N days
+    before End Date (default 0)."""
+
+    model_config = ConfigDict(json_schema_extra={"not": {
+        "required": ["days_after", "days_before"],
+        "properties": {"days_after": {"type": "integer"}, "days_before": {"type": "integer"}}}})
+
+    on: Literal["start_date", "end_date"]
+    days_after: Days | None = None
+    days_before: Days | None = None
+    channels: list[Channel] | None = Field(
+        None, min_length=1, max_length=5, json_schema_extra={"uniqueItems": True},
+        description="in order of preference; default: every configured channel")
+    local_time: LocalTime = "09:00"
+
+    @model_validator(mode="after")
+    def _one_offset(self):
+        if self.days_after is not None and self.days_before is not None:
+            raise ValueError('give one of "days_after" or "days_before"')
+        return self
+
+
+TRIGGERS = ("Invite automatically on HR dates (Start Date / End Date demographics), e.g. "
+            '[{"on": "start_date", "days_after": 30}]; may change on a locked session')
+
+
+class QuietHours(Strict):
+    start: LocalTime
+    end: LocalTime
+
+
+class Reminders(Strict):
+    after_days: list[Annotated[int, Field(ge=1, le=30), BeforeValidator(_integral)]] = Field(
+        default_factory=list, max_length=5,
+        description="days after the invite to remind someone who has not finished")
+
+
+class RolloutCreate(Strict):
+    audience: Rule = Field(default_factory=Rule, description="an audience rule; {} = everyone")
+    channels: list[Channel] = Field(
+        min_length=1, max_length=5, json_schema_extra={"uniqueItems": True}, description=(
+            "in order of preference: each person is invited on the first they can be reached "
+            "on; a web link goes out by email (422 without the email channel)"))
+    send_at: Annotated[datetime | None, Field(strict=False)] = Field(
+        None, description="ISO time (UTC when it has no offset); with local_time, its date")
+    local_time: LocalTime | None = None
+    reminders: Reminders | None = None
+    respect_quiet_hours: bool = True
+    quiet_hours: QuietHours | None = Field(None, description="default: QUIET_HOURS")
+    working_days: list[Day] | None = Field(None, min_length=1, max_length=7,
+                                           description="default: WORKING_DAYS")
+
+
 class SessionCreate(Strict):
     session_type: Id | str = Field(description="a SessionType id or slug")
     name: str = Field(min_length=1, max_length=200)
     settings: SettingsPatch | None = None
     owner: str = Field("", max_length=200)
     tags: list[str] = Field(default_factory=list, max_length=50)
+    triggers: list[Trigger] | None = Field(None, max_length=10, description=TRIGGERS)
 
 
 class SessionPatch(Strict):
@@ -132,6 +196,7 @@ class SessionPatch(Strict):
     owner: str | None = Field(None, max_length=200)
     settings: SettingsPatch | None = None
     topics: list[TopicIn] | None = Field(None, min_length=1, description=TOPICS)
+    triggers: list[Trigger] | None = Field(None, max_length=10, description=TRIGGERS)
     id: Int | None = Field(None, description="read-only: when sent, the id in the URL")
     session_type: str | None = read_only()
     anonymity: str | None = read_only()

@@ -56,6 +56,38 @@ def consent(first_name: str, session_name: str, anonymity: str, topic_count: int
     )
 
 
+def link_mail_subject(session_name: str) -> str:
+    return f"{session_name}: your private link"
+
+
+def link_mail(first_name: str, session_name: str, purpose: str, link: str, note: str,
+              expires: str) -> str:
+    """The email that carries a web invite's private link."""
+    purpose = " ".join(purpose.split())
+    return (f"Hi {first_name},\n\nHR would like to hear from you in a short, private "
+            f"{session_name}. {purpose}\n\n"
+            f"Open your private link to start when it suits you:\n{link}\n\n"
+            f"{note}\n\n"
+            f"The link is yours alone: please don't forward it. It works until {expires}.")
+
+
+def reminder_subject(session_name: str) -> str:
+    return f"Reminder: {session_name}"
+
+
+def invite_reminder(first_name: str, session_name: str) -> str:
+    """A rollout's nudge to someone who has not finished, on the invite's channel."""
+    return (f"Hi {first_name}, a gentle reminder: your {session_name} is still open. "
+            "Whenever you have a few minutes, just reply here to carry on.")
+
+
+def link_reminder(first_name: str, session_name: str, sent: str, expires: str) -> str:
+    """The nudge for a web invite: its link was emailed once and is not kept."""
+    return (f"Hi {first_name},\n\na gentle reminder: your private {session_name} is still "
+            f"open. Use the link in the email we sent you on {sent}; it works until "
+            f"{expires}.\n\nIf you'd rather not take part, you can ignore this email.")
+
+
 CONSENT_REMINDER = "Before we start, please choose whether you'd like to take part."
 DECLINED = "No problem at all — nothing has been recorded beyond your choice. Thank you."
 HELP = (

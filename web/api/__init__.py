@@ -148,9 +148,10 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     invites,
     ops,
     people,
+    rollouts,
     session_types,
     sessions,
 )
 
 __all__ = ["audiences", "bp", "directory", "interviews", "invites", "ops", "people",
-           "session_types", "sessions"]
+           "rollouts", "session_types", "sessions"]

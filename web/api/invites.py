@@ -48,11 +48,10 @@ def create_invite(session_id: int):
             ids = [r.id for r in interview_bot.start(s, interview)]
         audit(s, "invite.create", "invite", invite.id, person=person.id, channel=data.channel)
         link = f"{settings.effective_public_base_url}/c/{token}"
-        if data.channel == "web" and "email" in available:  # the person receives the link
-            from channels import email
-
-            if (mail := email.invite_mail(s, invite, link, settings)) is not None:
-                ids.append(mail.id)
+        # the person receives the link by email
+        if data.channel == "web" and "email" in available \
+                and (mail := invites.link_mail(s, invite, link)) is not None:
+            ids.append(mail.id)
         out = {"id": invite.id, "person_id": person.id, "channel": invite.channel,
                "fallback": invite.fallback, "link": link, "status": invite.status,
                "status_reason": invite.status_reason, "expires_at": iso(invite.expires_at)}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify, request
+from flask import current_app, jsonify, request
 from sqlalchemy import select
 
-from core import db, sessions
+import channels
+from core import db, rollouts, sessions
 from core.models import Session
-from web.api import audit, body, bp, get_or_404, iso, page
+from web.api import audit, body, bp, get_or_404, iso, page, unprocessable
 from web.api.session_types import (
     apply_patch,
     changed_fields,
@@ -29,7 +30,37 @@ def session_json(s: Session) -> dict[str, Any]:
         "owner": s.owner, "tags": s.tags, "locked": s.locked_at is not None,
         "locked_at": iso(s.locked_at), "cloned_from": s.cloned_from_id,
         "created_at": iso(s.created_at), "topics": [topic_json(t) for t in s.topics],
+        "triggers": list(s.triggers or []),
     }
+
+
+def triggers_of(data) -> list[dict[str, Any]]:
+    """Triggers as stored: the offset spelled out, the channels resolved (default: every
+    configured one, in the usual order of preference), so the daily job needs no settings."""
+    from web.api.rollouts import check_channels
+
+    available = channels.configured(current_app.config["SETTINGS"])
+    default = [c for c in rollouts.CHANNELS if c in available
+               and (c != "web" or "email" in available)]
+    out = []
+    for i, t in enumerate(data.triggers):
+        names = list(t.channels) if t.channels is not None else default
+        if not names:
+            raise unprocessable(f"triggers[{i}].channels: no channel to invite on is "
+                                "configured (a web link needs the email channel)")
+        check_channels(names, f"triggers[{i}].channels")
+        item: dict[str, Any] = {"on": t.on, "channels": names, "local_time": t.local_time}
+        if t.days_after is not None:
+            item["days_after"] = t.days_after
+        elif t.days_before is not None or t.on == "end_date":  # default: on End Date
+            item["days_before"] = t.days_before or 0
+        else:  # default: 30 days after Start Date
+            item["days_after"] = 30
+        out.append(item)
+    keys = [rollouts.trigger_key(t) for t in out]
+    if len(set(keys)) != len(keys):
+        raise ApiError(400, "bad_request", "triggers: the same trigger is listed twice")
+    return out
 
 
 @bp.get("/sessions")
@@ -42,6 +73,7 @@ def list_sessions():
 @bp.post("/sessions")
 def create_session():
     data = body(SessionCreate)
+    triggers = triggers_of(data) if data.triggers is not None else None
     with db.session_scope() as s:
         session_type = find_session_type(s, data.session_type)
         if session_type.status != "published":
@@ -51,6 +83,8 @@ def create_session():
             s, session_type, name=data.name, owner=data.owner, tags=data.tags,
             settings=data.settings.model_dump(exclude_unset=True) if data.settings else None,
         )
+        if triggers is not None:
+            session.triggers = triggers
         audit(s, "session.create", "session", session.id, session_type=session_type.slug)
         return jsonify(session_json(session)), 201
 
@@ -64,6 +98,7 @@ def get_session(session_id: int):
 @bp.patch("/sessions/<int:session_id>")
 def patch_session(session_id: int):
     data = body(SessionPatch)
+    triggers = triggers_of(data) if data.triggers is not None else None
     with db.session_scope() as s:
         session = get_or_404(s, Session, session_id, "session")
         same_id(data, session)
@@ -71,6 +106,8 @@ def patch_session(session_id: int):
             sessions.ensure_editable(session)
             sessions.ensure_threshold_unchanged(
                 s, session, data.settings.model_dump(exclude_unset=True) if data.settings else None)
+        if triggers is not None:  # not content: a locked session may change them
+            session.triggers = triggers
         apply_patch(s, session, data, ("name", "tags", "owner"))
         audit(s, "session.update", "session", session.id, fields=changed_fields(data))
         return jsonify(session_json(session))

@@ -1,0 +1,648 @@
+"""Rollouts: one fan-out engine (DESIGN.md §4) — audience → recipients → invites, each at
+the right moment in the person's own zone, exactly once, then reminders.
+
+Creation is set-based: one ``INSERT … SELECT`` picks every recipient's channel in SQL, and
+due times are written with one UPDATE per timezone (a directory has few zones), so a
+40,000-person audience never becomes 40,000 Python objects. Dispatch is the only per-person
+work: batches of due recipients, each batch one transaction (invites, interviews, consent
+messages on the outbox, the recipient rows), claimed with a guard so that whatever the
+retries, crashes or concurrent dispatchers, a person gets one invite. Everything proactive
+goes on the ``bulk`` queue, and leaves only outside the person's quiet hours and on their
+working days.
+
+Rollout states: scheduled → sending (first dispatch) → completed (no recipient left pending;
+reminders still follow until capped); paused (dispatch and reminders skip it); cancelled
+(pending recipients cancelled, no more reminders). A trigger's standing rollout never
+completes: new people join it day by day.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as clock
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from redis.exceptions import RedisError
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DB
+
+from core import db, engine, invites, jobs, phones, schedule
+from core.config import get_settings
+from core.directory import audiences
+from core.interviewer import prompts
+from core.lifecycle import TERMINAL, State
+from core.messages import Address, Outbound
+from core.models import (
+    Interview,
+    Invite,
+    OutboundRecord,
+    Person,
+    PersonAttribute,
+    PhoneNumber,
+    Rollout,
+    RolloutRecipient,
+    Session,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+R = RolloutRecipient
+CHANNELS = ("slack", "teams", "sms", "email", "web")
+BATCH = 200  # recipients per dispatch transaction
+BUDGET = 90.0  # seconds one dispatch job works (RQ kills a job at 180); the next tick goes on
+MAX_REMINDERS, MAX_REMINDER_DAYS = 5, 30
+CATCH_UP_DAYS = 7  # a trigger date missed by up to this many days still fires
+TRIGGER_FIELDS = {"start_date": "Start Date", "end_date": "End Date"}
+ACTIVE_STATES = ("scheduled", "sending")  # dispatch invites
+REMINDING_STATES = ("sending", "completed")  # dispatch reminds
+# an interview beyond these has heard from the person ("responded")
+NOT_ANSWERED = (State.CREATED, State.CONSENT, State.ADMIN_ENDED)
+COUNTS = ("pending", "sent", "delivered", "responded", "unreachable", "opted_out", "failed",
+          "cancelled")
+
+
+class RolloutError(ValueError):
+    """Bad input for a rollout; the message names the field."""
+
+
+class WrongState(Exception):
+    """A pause, resume or cancel the rollout's state does not allow (HTTP 409)."""
+
+
+# ---- windows and due times ------------------------------------------------------------------
+
+def resolve_window(*, respect_quiet_hours: bool, quiet_hours: dict[str, str] | None,
+                   working_days: list[str] | None) -> dict[str, Any]:
+    """The quiet hours and working days a rollout keeps (the settings' defaults, overridden),
+    as stored on ``Rollout.quiet_hours``."""
+    if not respect_quiet_hours:
+        return {}
+    settings = get_settings()
+    quiet = (quiet_hours["start"], quiet_hours["end"]) if quiet_hours \
+        else schedule.parse_quiet(settings.quiet_hours)
+    days = schedule.parse_days(working_days or settings.working_days)
+    out: dict[str, Any] = {"working_days": list(days)}
+    if quiet is not None:
+        out.update(start=quiet[0], end=quiet[1])
+    return out
+
+
+def window_of(rollout: Rollout) -> schedule.Window:
+    q = rollout.quiet_hours or {}
+    if not rollout.respect_quiet_hours or not q:
+        return schedule.ALWAYS
+    quiet = (q["start"], q["end"]) if q.get("start") else None
+    return schedule.Window(quiet=quiet, days=tuple(q.get("working_days") or schedule.DAYS))
+
+
+def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_value: str | None = None,
+             offset: int = 0) -> None:
+    """Give every new pending recipient (due_at still NULL) its due time: one UPDATE per
+    timezone (per timezone and date demographic for a trigger), computed with zoneinfo."""
+    window = window_of(rollout)
+    people = select(Person.timezone).join(R, R.person_id == Person.id)
+    new = and_(R.rollout_id == rollout.id, R.status == "pending", R.due_at.is_(None))
+    if on_value is None:
+        for tz_name in db_.scalars(people.where(new).distinct()).all():
+            when = schedule.due(schedule.zone(tz_name), now=now, send_at=rollout.send_at,
+                                local_time=rollout.local_time, window=window)
+            db_.execute(update(R).where(new, R.person_id.in_(
+                select(Person.id).where(Person.timezone == tz_name))).values(due_at=when))
+        return
+    pairs = db_.execute(
+        select(Person.timezone, PersonAttribute.value).join(R, R.person_id == Person.id)
+        .join(PersonAttribute, PersonAttribute.person_id == Person.id)
+        .where(new, PersonAttribute.key == on_value).distinct()).all()
+    for tz_name, value in pairs:
+        try:
+            day: date | None = date.fromisoformat(value) + timedelta(days=offset)
+        except ValueError:  # not a date after all ("2026-13-01" sorts like one): at once
+            day = None
+        when = schedule.due(schedule.zone(tz_name), now=now, send_at=None,
+                            local_time=rollout.local_time or "09:00" if day else None, on=day,
+                            window=window)
+        db_.execute(update(R).where(new, R.person_id.in_(
+            select(Person.id).join(PersonAttribute, PersonAttribute.person_id == Person.id)
+            .where(Person.timezone == tz_name, PersonAttribute.key == on_value,
+                   PersonAttribute.value == value))).values(due_at=when))
+
+
+# ---- recipients, set-based ------------------------------------------------------------------
+
+def _text(value: str):
+    return cast(literal(value), String)
+
+
+def _sms_opted_out():
+    return and_(Person.phone.is_not(None),
+                exists().where(PhoneNumber.number == Person.phone,
+                               PhoneNumber.opted_out.is_(True)))
+
+
+def _add_recipients(db_: DB, rollout: Rollout, people, *, only_new: bool = False) -> int:
+    """INSERT … SELECT the people of ``people`` (a SELECT of ids) as recipients: the first
+    of the rollout's channels each is reachable on, else unreachable or opted out with the
+    reason. ``only_new`` skips people already in the rollout (the unique constraint is the
+    final guard)."""
+    channels = list(rollout.channels)
+    reach = [audiences.reachable(c) for c in channels]
+    channel = case(*[(r, _text(c)) for r, c in zip(reach, channels, strict=True)],
+                   else_=null())
+    any_reach = or_(*reach)
+    no_address = ", ".join(c for c in channels if c != "sms")
+    if "sms" in channels:
+        opted = _sms_opted_out()
+        opted_reason = (f"no address on {no_address}; sms opted out" if no_address
+                        else "sms opted out")
+        status = case((any_reach, _text("pending")), (opted, _text("opted_out")),
+                      else_=_text("unreachable"))
+        reason = case((any_reach, _text("")), (opted, _text(opted_reason)),
+                      else_=_text(f"no address on {', '.join(channels)}"))
+    else:
+        status = case((any_reach, _text("pending")), else_=_text("unreachable"))
+        reason = case((any_reach, _text("")), else_=_text(f"no address on {no_address}"))
+    where = [Person.id.in_(people)]
+    if only_new:
+        where.append(~exists().where(R.rollout_id == rollout.id, R.person_id == Person.id))
+    rows = select(cast(literal(rollout.id), Integer), Person.id, channel, status, reason,
+                  cast(literal(0), Integer)).where(*where)
+    size = select(func.count()).select_from(R).where(R.rollout_id == rollout.id)
+    before = db_.scalar(size)  # (rowcount of INSERT … SELECT is -1 on some drivers)
+    db_.execute(insert(R).from_select(
+        ["rollout_id", "person_id", "channel", "status", "reason", "reminders_sent"], rows))
+    return db_.scalar(size) - before
+
+
+def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: list[str],
+           send_at: datetime | None = None, local_time: str | None = None,
+           reminders: dict[str, Any] | None = None, respect_quiet_hours: bool = True,
+           quiet_hours: dict[str, str] | None = None, working_days: list[str] | None = None,
+           created_by: str = "", now: datetime | None = None) -> Rollout:
+    """A scheduled rollout of invites to ``session`` for everyone ``audience`` matches, on
+    the first of ``channels`` each can be reached on (the caller checks they are
+    configured). Raises RolloutError naming the field."""
+    now = now or utcnow()
+    _check_channels(channels)
+    if local_time is not None:
+        try:
+            schedule.parse_time(local_time)
+        except ValueError as exc:
+            raise RolloutError(f"local_time: {exc}") from None
+    after = _after_days(reminders)
+    try:
+        people = audiences.people(audience)
+    except ValueError as exc:
+        raise RolloutError(f"audience: {exc}") from None
+    try:
+        window = resolve_window(respect_quiet_hours=respect_quiet_hours,
+                                quiet_hours=quiet_hours, working_days=working_days)
+    except ValueError as exc:
+        raise RolloutError(f"quiet_hours: {exc}") from None
+    rollout = Rollout(
+        kind="invite", session=session, audience=_plain(audience), channels=list(channels),
+        send_at=send_at, local_time=local_time, reminders={"after_days": after},
+        quiet_hours=window, respect_quiet_hours=respect_quiet_hours, state="scheduled",
+        created_by=created_by, created_at=now)
+    db_.add(rollout)
+    db_.flush()
+    _add_recipients(db_, rollout, people)
+    _set_due(db_, rollout, now)
+    return rollout
+
+
+def _check_channels(channels: list[str]) -> None:
+    if not channels:
+        raise RolloutError("channels: name at least one channel")
+    for name in channels:
+        if name not in CHANNELS:
+            raise RolloutError(f"channels: unknown channel {name!r}")
+    if len(set(channels)) != len(channels):
+        raise RolloutError("channels: a channel is listed twice")
+
+
+def _after_days(reminders: dict[str, Any] | None) -> list[int]:
+    after = list((reminders or {}).get("after_days") or [])
+    if len(after) > MAX_REMINDERS:
+        raise RolloutError(f"reminders.after_days: at most {MAX_REMINDERS} reminders")
+    if any(not isinstance(d, int) or not 1 <= d <= MAX_REMINDER_DAYS for d in after):
+        raise RolloutError(f"reminders.after_days: whole days from 1 to {MAX_REMINDER_DAYS}")
+    return sorted(set(after))
+
+
+def _plain(audience: Any) -> dict[str, Any]:
+    return audience.model_dump() if hasattr(audience, "model_dump") else dict(audience)
+
+
+# ---- dispatch -------------------------------------------------------------------------------
+
+def dispatch(rollout_id: int, *, now: datetime | None = None, batch: int = BATCH,
+             ) -> dict[str, int]:
+    """Job: send this rollout's due invites and reminders. One dispatcher per rollout at a
+    time (a shared lock); a busy rollout is left to the one working on it."""
+    try:
+        with jobs.lock(f"rollout:{rollout_id}", wait=0):
+            now = now or utcnow()
+            stop = clock.monotonic() + BUDGET
+            invited = _invite_due(rollout_id, now, batch, stop)
+            _maybe_complete(rollout_id, now)
+            reminded = _remind_due(rollout_id, now, batch, stop)
+            return {"invited": invited, "reminded": reminded}
+    except jobs.Busy:
+        log.info("rollout %s is being dispatched elsewhere", rollout_id)
+        return {"invited": 0, "reminded": 0}
+
+
+def dispatch_due(now: datetime | None = None) -> list[int]:
+    """Periodic job (the scheduler, every 15 s): enqueue a dispatch of every rollout with
+    an invite or a reminder due. Idempotent: one waiting job per rollout."""
+    now = now or utcnow()
+    with db.session_scope() as s:
+        due_invites = select(Rollout.id).where(
+            Rollout.state.in_(ACTIVE_STATES),
+            exists().where(R.rollout_id == Rollout.id, R.status == "pending", R.due_at <= now))
+        due_reminders = select(Rollout.id).where(
+            Rollout.state.in_(REMINDING_STATES),
+            exists().where(R.rollout_id == Rollout.id, R.status == "invited",
+                           R.next_reminder_at <= now))
+        ids = sorted(set(s.scalars(due_invites)) | set(s.scalars(due_reminders)))
+    for rollout_id in ids:
+        enqueue(rollout_id)
+    return ids
+
+
+def enqueue(rollout_id: int) -> None:
+    try:
+        jobs.enqueue_once("core.rollouts.dispatch", rollout_id,
+                          job_id=jobs.job_key("rollout", rollout_id), queue_name=jobs.BULK)
+    except RedisError as exc:
+        log.warning("queue unreachable, rollout %s left for dispatch_due: %s", rollout_id, exc)
+
+
+def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
+    settings = get_settings()
+    total = 0
+    while clock.monotonic() < stop:
+        with db.session_scope() as s:
+            rollout = s.scalar(select(Rollout).where(Rollout.id == rollout_id)
+                               .with_for_update(of=Rollout))
+            if rollout is None or rollout.state not in ACTIVE_STATES:
+                return total
+            rows = list(s.scalars(
+                select(R).where(R.rollout_id == rollout_id, R.status == "pending",
+                                R.due_at <= now)
+                .order_by(R.due_at, R.id).limit(batch).with_for_update(skip_locked=True)))
+            if not rows:
+                return total
+            people = {p.id: p for p in s.scalars(
+                select(Person).where(Person.id.in_([r.person_id for r in rows])))}
+            rows = _still_open(rows, people, rollout, now)
+            if not rows:
+                continue  # every one of them waits for their morning now
+            if rollout.state == "scheduled":
+                rollout.state, rollout.started_at = "sending", now
+            # the guard: whoever flips pending → invited sends; anyone else skips the row
+            claimed = set(s.scalars(
+                update(R).where(R.id.in_([r.id for r in rows]), R.status == "pending")
+                .values(status="invited").returning(R.id)
+                .execution_options(synchronize_session=False)))
+            rows = [r for r in rows if r.id in claimed]
+            records: list[int] = []
+            for recipient in rows:
+                records += _invite_one(s, rollout, recipient, people[recipient.person_id],
+                                       now, settings)
+                total += 1
+        jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
+    return total
+
+
+def _still_open(rows: list[RolloutRecipient], people: dict[int, Person], rollout: Rollout,
+                now: datetime) -> list[RolloutRecipient]:
+    """The recipients whose window is open now. A due time passed long ago (a pause, a
+    dispatcher down for hours) may have run into someone's night: theirs moves to their
+    next working morning instead of going now."""
+    window = window_of(rollout)
+    if window == schedule.ALWAYS:
+        return rows
+    opens: dict[str, datetime] = {}
+    ready = []
+    for r in rows:
+        tz_name = people[r.person_id].timezone
+        if tz_name not in opens:
+            opens[tz_name] = schedule.next_open(now, schedule.zone(tz_name), window)
+        if opens[tz_name] > now:
+            r.due_at = opens[tz_name]
+        else:
+            ready.append(r)
+    return ready
+
+
+def _invite_one(s: DB, rollout: Rollout, recipient: RolloutRecipient, person: Person,
+                now: datetime, settings) -> list[int]:
+    """Invite one claimed recipient in the batch's transaction; the outbox row ids."""
+    chosen = recipient.channel or "web"
+    later = rollout.channels[rollout.channels.index(chosen) + 1:] \
+        if chosen in rollout.channels else []
+    fallback = [c for c in later if c != "web"]  # a link exists only where it was made
+    invite, token = invites.create(s, rollout.session, person, channel=chosen,
+                                   ttl_days=settings.invite_ttl_days, fallback=fallback)
+    invite.sent_at, invite.expires_at = now, now + timedelta(days=settings.invite_ttl_days)
+    records: list[OutboundRecord] = []
+    if chosen == "web":
+        link = f"{settings.effective_public_base_url}/c/{token}"
+        mail = invites.link_mail(s, invite, link, queue=jobs.BULK)
+        records = [mail] if mail is not None else []
+    else:
+        try:
+            interview, _ = invites.open_interview(s, invite)
+        except invites.Unreachable as exc:
+            recipient.status, recipient.reason = "unreachable", str(exc)[:2000]
+            recipient.invite_id = invite.id
+            return []
+        records = engine.start(s, interview)
+        for record in records:
+            record.queue = jobs.BULK
+    recipient.status = "invited"  # as claimed (the row says so already)
+    recipient.invite_id, recipient.sent_at = invite.id, now
+    recipient.outbound_id = records[0].id if records else None
+    recipient.next_reminder_at = _reminder_at(rollout, now, 0, schedule.zone(person.timezone),
+                                              invite.expires_at)
+    return [r.id for r in records]
+
+
+def _maybe_complete(rollout_id: int, now: datetime) -> None:
+    """Completed once no recipient is pending; a trigger's standing rollout never is."""
+    with db.session_scope() as s:
+        pending = exists().where(R.rollout_id == rollout_id, R.status == "pending")
+        s.execute(update(Rollout).where(
+            Rollout.id == rollout_id, Rollout.state == "sending",
+            Rollout.trigger_key.is_(None), ~pending).values(state="completed", finished_at=now))
+
+
+# ---- reminders ------------------------------------------------------------------------------
+
+def _reminder_at(rollout: Rollout, sent_at: datetime, k: int, tz,
+                 expires_at: datetime | None) -> datetime | None:
+    """When reminder ``k`` (0-based) is due: ``after_days[k]`` days after the invite at the
+    rollout's local time (else the send's time of day), out of quiet hours; None when there
+    is no such reminder or it would come after the invite expires."""
+    after = (rollout.reminders or {}).get("after_days") or []
+    if k >= len(after):
+        return None
+    sent = sent_at.astimezone(tz)
+    at = schedule.parse_time(rollout.local_time) if rollout.local_time \
+        else time(sent.hour, sent.minute)
+    moment = schedule.local_instant(sent.date() + timedelta(days=after[k]), at, tz)
+    moment = schedule.next_open(moment, tz, window_of(rollout))
+    return None if expires_at and moment >= expires_at else moment
+
+
+def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
+    total = 0
+    while clock.monotonic() < stop:
+        with db.session_scope() as s:
+            rollout = s.get(Rollout, rollout_id)
+            if rollout is None or rollout.state not in REMINDING_STATES:
+                return total
+            cap = len((rollout.reminders or {}).get("after_days") or [])
+            rows = list(s.scalars(
+                select(R).where(R.rollout_id == rollout_id, R.status == "invited",
+                                R.next_reminder_at <= now, R.reminders_sent < cap)
+                .order_by(R.next_reminder_at, R.id).limit(batch)
+                .with_for_update(skip_locked=True)))
+            if not rows:
+                return total
+            records: list[int] = []
+            for recipient in rows:
+                record = _remind_one(s, rollout, recipient, now)
+                if record is not None:
+                    records.append(record)
+                    total += 1
+        jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
+    return total
+
+
+def _remind_one(s: DB, rollout: Rollout, recipient: RolloutRecipient,
+                now: datetime) -> int | None:
+    """Remind one person who has not finished, on the invite's channel; or stop their
+    reminders (finished, expired, opted out). Guarded on ``reminders_sent``: each reminder
+    goes once."""
+    k = recipient.reminders_sent
+    guard = and_(R.id == recipient.id, R.reminders_sent == k, R.status == "invited")
+    invite = s.get(Invite, recipient.invite_id) if recipient.invite_id else None
+    interview = invites.current_interview(s, invite) if invite is not None else None
+    if _finished(s, invite, interview, now):
+        s.execute(update(R).where(guard).values(next_reminder_at=None)
+                  .execution_options(synchronize_session=False))
+        return None
+    tz = schedule.zone(invite.person.timezone)
+    opens = schedule.next_open(now, tz, window_of(rollout))
+    if opens > now:  # overdue into their night (a pause, workers down): their morning
+        s.execute(update(R).where(guard).values(next_reminder_at=opens)
+                  .execution_options(synchronize_session=False))
+        return None
+    sent_at = recipient.sent_at or invite.sent_at or now
+    claimed = s.execute(update(R).where(guard).values(
+        reminders_sent=k + 1,
+        next_reminder_at=_reminder_at(rollout, sent_at, k + 1, tz, invite.expires_at))
+        .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        return None
+    if interview is None or interview.channel == "web":  # the link went by email
+        record = invites.link_reminder(s, invite, queue=jobs.BULK)
+        return record.id if record is not None else None
+    named = interview.session.anonymity != "aggregated"
+    first = (interview.person.name or "").split(" ")[0] if named else ""
+    text = prompts.invite_reminder(first or "there", interview.session.name)
+    address = Address.from_dict(interview.address)
+    if address.channel == "email":  # a reminder, not a reply: Auto-Submitted
+        address = Address(address.channel, address.key, {**address.data, "reminder": True})
+    record = OutboundRecord(
+        channel=interview.channel, address=address.to_dict(), interview_id=interview.id,
+        payload=Outbound(text, tuple(engine.offered_choices(s, interview)), role="system",
+                         interview_id=interview.id).to_dict(), queue=jobs.BULK)
+    s.add(record)
+    s.flush()
+    return record.id
+
+
+def _finished(s: DB, invite: Invite | None, interview: Interview | None,
+              now: datetime) -> bool:
+    """No more reminders: the invite is gone, expired or unreachable, the person finished
+    (or declined, or HR ended it), or they opted out of the channel."""
+    if invite is None or invite.status == "unreachable":
+        return True
+    if invite.expires_at is not None and invite.expires_at <= now:
+        return True
+    if interview is None:
+        return False
+    if interview.state in TERMINAL:
+        return True
+    return not phones.may_text(s, interview.channel, interview.address)
+
+
+# ---- control --------------------------------------------------------------------------------
+
+def pause(s: DB, rollout: Rollout) -> None:
+    if rollout.state not in ACTIVE_STATES:
+        raise WrongState(f"cannot pause a rollout that is {rollout.state}")
+    rollout.state = "paused"
+
+
+def resume(s: DB, rollout: Rollout) -> None:
+    """Carry on where it stopped: nothing is recomputed; what fell due meanwhile goes at
+    once, unless that is now someone's night or weekend (then their next working morning:
+    the dispatcher checks each person's window as it sends)."""
+    if rollout.state != "paused":
+        raise WrongState(f"cannot resume a rollout that is {rollout.state}")
+    rollout.state = "sending" if rollout.started_at else "scheduled"
+
+
+def cancel(s: DB, rollout: Rollout, now: datetime | None = None) -> None:
+    """Stop: pending recipients are cancelled and no reminder follows; what was sent stays."""
+    if rollout.state == "cancelled":
+        raise WrongState("the rollout is already cancelled")
+    now = now or utcnow()
+    s.execute(update(R).where(R.rollout_id == rollout.id, R.status == "pending")
+              .values(status="cancelled", reason="rollout cancelled")
+              .execution_options(synchronize_session=False))
+    s.execute(update(R).where(R.rollout_id == rollout.id, R.next_reminder_at.is_not(None))
+              .values(next_reminder_at=None).execution_options(synchronize_session=False))
+    rollout.state, rollout.finished_at = "cancelled", rollout.finished_at or now
+
+
+# ---- status ---------------------------------------------------------------------------------
+
+def progress():
+    """SQL: what became of each recipient (one of COUNTS), read from its invite, its
+    interview and its first outbox row. Select it from R outer-joined to Invite and
+    OutboundRecord (``progress_from``)."""
+    answered = exists().where(Interview.invite_id == R.invite_id,
+                              Interview.state.not_in([str(x) for x in NOT_ANSWERED]))
+    return case(
+        (R.status != "invited", R.status),
+        (answered, _text("responded")),
+        (or_(Invite.status == "unreachable",
+             OutboundRecord.status.in_(("failed", "undelivered"))), _text("failed")),
+        (OutboundRecord.status == "delivered", _text("delivered")),
+        else_=_text("sent"))
+
+
+def progress_from(stmt):
+    return (stmt.select_from(R).outerjoin(Invite, Invite.id == R.invite_id)
+            .outerjoin(OutboundRecord, OutboundRecord.id == R.outbound_id))
+
+
+def counts(s: DB, rollout_id: int) -> dict[str, int]:
+    """Recipients by progress, in one grouped query."""
+    inner = progress_from(select(progress().label("p"))).where(
+        R.rollout_id == rollout_id).subquery()
+    found = dict(s.execute(select(inner.c.p, func.count()).group_by(inner.c.p)).all())
+    return {name: int(found.get(name, 0)) for name in COUNTS}
+
+
+# ---- triggers -------------------------------------------------------------------------------
+
+def trigger_key(trigger: dict[str, Any]) -> str:
+    if trigger.get("days_before") is not None:
+        return f"{trigger['on']}-{int(trigger['days_before'])}"
+    return f"{trigger['on']}+{int(trigger.get('days_after') or 0)}"
+
+
+def trigger_offset(trigger: dict[str, Any]) -> int:
+    """Days from the HR date to the invite: +N after, −N before."""
+    if trigger.get("days_before") is not None:
+        return -int(trigger["days_before"])
+    return int(trigger.get("days_after") or 0)
+
+
+def run_triggers(today: date | str | None = None, now: datetime | None = None,
+                 ) -> dict[str, int]:
+    """Daily job: add to each session trigger's standing rollout the active people whose HR
+    date + N days falls in the last CATCH_UP_DAYS up to ``today``; idempotent (a person
+    joins a trigger's rollout once, however often this runs or the directory is
+    re-imported). Returns {trigger key: people added}."""
+    now = now or utcnow()
+    if isinstance(today, str):
+        today = date.fromisoformat(today)
+    today = today or now.date()
+    with db.session_scope() as s:
+        sessions = [(i, list(t or [])) for i, t in s.execute(select(Session.id,
+                                                                    Session.triggers))]
+    added: dict[str, int] = {}
+    touched: set[int] = set()
+    for session_id, triggers in sessions:
+        for trigger in triggers:
+            if trigger.get("on") not in TRIGGER_FIELDS or not trigger.get("channels"):
+                log.warning("session %s: trigger %r skipped (no date or channels)",
+                            session_id, trigger)
+                continue
+            rollout_id, count = _run_trigger(session_id, trigger, today, now)
+            added[f"{session_id}:{trigger_key(trigger)}"] = count
+            if count:
+                touched.add(rollout_id)
+    for rollout_id in sorted(touched):
+        enqueue(rollout_id)
+    return added
+
+
+def _standing(s: DB, session_id: int, trigger: dict[str, Any], now: datetime) -> Rollout:
+    key = trigger_key(trigger)
+    found = s.scalar(select(Rollout).where(Rollout.session_id == session_id,
+                                           Rollout.trigger_key == key))
+    if found is not None:
+        return found
+    rollout = Rollout(
+        kind="invite", session_id=session_id, trigger_key=key,
+        audience={"trigger": dict(trigger)}, channels=list(trigger["channels"]),
+        local_time=trigger.get("local_time") or "09:00",
+        reminders={"after_days": list(trigger.get("reminders", {}).get("after_days", []))},
+        quiet_hours=resolve_window(respect_quiet_hours=True, quiet_hours=None,
+                                   working_days=None),
+        respect_quiet_hours=True, state="scheduled", created_by="trigger", created_at=now)
+    try:
+        with s.begin_nested():  # a concurrent run made it first: use theirs
+            s.add(rollout)
+            s.flush()
+    except IntegrityError:
+        return s.scalar(select(Rollout).where(Rollout.session_id == session_id,
+                                              Rollout.trigger_key == key))
+    return rollout
+
+
+def _run_trigger(session_id: int, trigger: dict[str, Any], today: date,
+                 now: datetime) -> tuple[int, int]:
+    field_name = TRIGGER_FIELDS[trigger["on"]]
+    offset = trigger_offset(trigger)
+    first, last = today - timedelta(days=CATCH_UP_DAYS + offset), today - timedelta(days=offset)
+    with db.session_scope() as s:
+        rollout = _standing(s, session_id, trigger, now)
+        if rollout.state == "cancelled":
+            return rollout.id, 0
+        people = (select(Person.id).join(PersonAttribute, PersonAttribute.person_id == Person.id)
+                  .where(Person.active.is_(True), PersonAttribute.key == field_name,
+                         func.length(PersonAttribute.value) == 10,
+                         PersonAttribute.value.between(first.isoformat(), last.isoformat())))
+        try:
+            with s.begin_nested():
+                count = _add_recipients(s, rollout, people, only_new=True)
+        except IntegrityError:  # a concurrent run added someone first: they are in
+            count = 0
+        _set_due(s, rollout, now, on_value=field_name, offset=offset)
+        return rollout.id, count
