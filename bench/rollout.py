@@ -206,7 +206,7 @@ def preview_phase(port: int, rule: dict) -> dict[str, Any]:
 def create_phase(port: int, session_id: int, rule: dict) -> dict[str, Any]:
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
     rtt, _, rollout = timed_api(port, "POST", f"/sessions/{session_id}/rollouts", {
-        "audience": rule, "channels": ["slack", "email"], "send_at": f"{tomorrow}T00:00:00Z",
+        "audience": rule, "channels": ["slack"], "send_at": f"{tomorrow}T00:00:00Z",
         "local_time": "09:00", "reminders": {"after_days": [3, 5]}})
     counts = rollout.get("counts", {})
     timed_api(port, "POST", f"/rollouts/{rollout['id']}/cancel")
