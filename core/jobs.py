@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 INTERACTIVE, BULK = "interactive", "bulk"
 QUEUES = (INTERACTIVE, BULK)
 QUEUE = INTERACTIVE  # the default queue of enqueue_once
+# Before the split every job went on "parley": workers still drain it (last), so a job queued
+# there by an earlier release at deploy time runs instead of blocking its id for good.
+LEGACY = "parley"
 # Backoff for a job whose body raised (provider outage, lock contention): ~1 s to ~10 min.
 DEFAULT_RETRY = Retry(max=8, interval=[1, 5, 15, 30, 60, 120, 300, 600])
 _lock = threading.Lock()

@@ -19,4 +19,4 @@ warm_up()  # the VADER lexicon, loaded once rather than in every job
 configure_mappers()
 
 REDIS_URL = get_settings().redis_url
-QUEUES = list(jobs.QUEUES)  # interactive first: RQ takes from the first non-empty queue
+QUEUES = [*jobs.QUEUES, jobs.LEGACY]  # interactive first: RQ takes from the first non-empty
