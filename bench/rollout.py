@@ -22,7 +22,8 @@ people are mid-interview.
    rate against Q, duplicates, missing, and the interviews' reply latency during the rollout.
 
 Defaults: N=100,000 on PostgreSQL (--database-url), 10,000 on the embedded default;
-F=0.4, M=1,500, Q=20, K=6, W=2. Nothing is asserted: it measures and prints.
+F=0.4, M=1,500, Q=20, K=6 (answering 1 s after each question), W=2. Nothing is asserted:
+it measures and prints.
 """
 
 from __future__ import annotations
@@ -215,12 +216,14 @@ def create_phase(port: int, session_id: int, rule: dict) -> dict[str, Any]:
 
 
 def interviews(port: int, stub: RateLimitedSlack, session_id: int, tag: str, label: str,
-               k: int, timeout: float) -> tuple[list[Convo], threading.Thread]:
-    """K people invited on Slack, each answering every question as soon as it comes."""
+               k: int, timeout: float, think: float) -> tuple[list[Convo], threading.Thread]:
+    """K people invited on Slack, each answering every question ``think`` seconds after it
+    comes (with 0, Slack's one message per second per DM, not Parley, sets the latency)."""
     convos = [Convo(i, f"I{tag}{label}{i:03d}") for i in range(k)]
     for c in convos:
         stub.users[f"i{label}{c.index:03d}.{tag.lower()}@bench.example"] = c.user
-    targets = [(parley_person, (port, stub, c, f"{tag}{label}", timeout, 0.0)) for c in convos]
+    targets = [(parley_person, (port, stub, c, f"{tag}{label}", timeout, think))
+               for c in convos]
     thread = threading.Thread(target=run_threads, args=(targets, timeout * 20), daemon=True)
     thread.start()
     for c in convos:
@@ -242,7 +245,8 @@ def latency(convos: list[Convo]) -> dict[str, Any]:
 def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
                    args: argparse.Namespace, children: Children) -> dict[str, Any]:
     log(f"delivery: baseline of {args.interviews} interviews with no rollout running")
-    base, thread = interviews(port, stub, session_id, tag, "b", args.interviews, 60.0)
+    base, thread = interviews(port, stub, session_id, tag, "b", args.interviews, 60.0,
+                              args.think)
     thread.join()
     baseline = latency(base)
     log(f"  baseline reply p50 {baseline['p50_ms']} ms p99 {baseline['p99_ms']} ms")
@@ -257,7 +261,8 @@ def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
     log(f"delivery: rollout {rollout['id']} of {rollout.get('total')} Slack invites at "
         f"{args.workspace_rate:g}/s, {args.interviews} interviews alongside")
     time.sleep(min(10.0, args.deliver / args.workspace_rate / 4))  # let the rollout get going
-    during, thread = interviews(port, stub, session_id, tag, "d", args.interviews, 60.0)
+    during, thread = interviews(port, stub, session_id, tag, "d", args.interviews, 60.0,
+                                args.think)
     total = rollout.get("total") or args.deliver
     pilots = {u for e, u in stub.users.items() if u.startswith(f"U{tag}")}
     budget = total / args.workspace_rate * 2 + 60
@@ -319,6 +324,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--channel-rate", type=float, default=1.0, metavar="R")
     ap.add_argument("--tolerance-ms", type=float, default=100.0)
     ap.add_argument("--interviews", type=int, default=6, metavar="K")
+    ap.add_argument("--think", type=float, default=1.0, metavar="S",
+                    help="seconds a participant takes to answer (default 1)")
     ap.add_argument("--workers", type=int, default=2, metavar="W")
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--web-threads", type=int, default=4)
