@@ -85,6 +85,16 @@ def upgrade(url: str | None = None) -> None:
         command.upgrade(cfg, "head")
 
 
+def analyze(*tables: str) -> None:
+    """Refresh the planner's statistics of ``tables`` (after a bulk load). PostgreSQL's
+    autovacuum would do it, minutes later: until then it plans a 100,000-person audience as
+    if the tables were empty (measured: 100 s instead of 0.2 s for one count)."""
+    with engine().connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        for table in tables:
+            conn.execute(text(f"ANALYZE {table}"))
+
+
 def ping() -> None:
     with engine().connect() as conn:
         conn.execute(text("SELECT 1"))

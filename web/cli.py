@@ -57,7 +57,7 @@ COMMANDS[("upgrade", None)] = _upgrade
 def _directory_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from core import db
+    from core import db, directory
     from core.directory import imports
 
     try:
@@ -75,6 +75,8 @@ def _directory_import(args: argparse.Namespace) -> int:
         report = imports.run(s, table, mode="full" if args.full else "merge",
                              dry_run=args.dry_run)
     out = report.as_dict()
+    if not args.dry_run:
+        directory.after_import(out["counts"])
     print(("dry run, nothing written: " if args.dry_run else "")
           + ", ".join(f"{n} {k}" for k, n in out["counts"].items()) + f" ({out['rows']} rows)")
     for row in out["rejected"]:

@@ -123,3 +123,16 @@ def load_demo(db: DB, people: list[dict[str, Any]]) -> int:
     for raw in people:
         upsert(db, raw)
     return len(people)
+
+
+BULK_CHANGE = 1000  # people changed by one import past which the statistics are refreshed
+
+
+def after_import(counts: dict[str, int]) -> None:
+    """Once a large import is committed, let the database plan audiences with the new size
+    of the directory (``core.db.analyze``)."""
+    from core import db
+
+    changed = sum(counts.get(k, 0) for k in ("created", "updated", "deactivated", "reactivated"))
+    if changed >= BULK_CHANGE:
+        db.analyze("person", "person_attribute")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
-from core import db
+from core import db, directory
 from core.directory import hierarchy, imports
 from web.api import audit, body, bp, unprocessable
 from web.errors import ApiError
@@ -59,10 +59,12 @@ def import_directory():
         raise ApiError(400, "bad_request", str(exc)) from None
     with db.session_scope() as s:
         report = imports.run(s, table, mode=mode, dry_run=dry_run)
+        out = report.as_dict()
         if not dry_run:
-            counts = report.as_dict()["counts"]
-            audit(s, "directory.import", "directory", None, mode=mode, **counts)
-        return jsonify(report.as_dict())
+            audit(s, "directory.import", "directory", None, mode=mode, **out["counts"])
+    if not dry_run:
+        directory.after_import(out["counts"])
+    return jsonify(out)
 
 
 @bp.get("/directory/hierarchy")
