@@ -388,9 +388,11 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
     rows: list[Row] = []
     first_id: dict[str, int] = {}
     first_email: dict[str, int] = {}
+    in_file: list[tuple[str | None, str | None]] = []  # every row's keys, rejected or not
     for line, raw in table.rows:
         eid = raw.get(fields.get("employee_id", "\0"), "").strip() or None
         email = raw.get(fields.get("email", "\0"), "").strip().lower() or None
+        in_file.append((eid, email))
         if eid and eid in first_id:
             report.reject(line, f"employee id {eid} is already on line {first_id[eid]}",
                           eid, email)
@@ -523,7 +525,15 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
         copy_rows(db, PersonAttribute.__table__, attr_inserts)
 
     if mode == "full" and report.imported:
-        gone = [pid for pid, rec in stored.items() if rec[1] and pid not in matched]
+        # a person whose row was rejected is still in HR's file: a bad cell is no leaver
+        listed = set(matched)
+        for eid, email in in_file:
+            pid = by_id.get(eid) if eid else None
+            if pid is None and email:
+                pid = by_email.get(email)
+            if pid is not None:
+                listed.add(pid)
+        gone = [pid for pid, rec in stored.items() if rec[1] and pid not in listed]
         for start in range(0, len(gone), CHUNK):
             chunk = gone[start:start + CHUNK]
             db.execute(update(Person).where(Person.id.in_(chunk)).values(active=False)

@@ -203,6 +203,18 @@ def test_a_full_import_with_every_row_rejected_deactivates_nobody(app):
     assert report["counts"]["deactivated"] == 0 and all(p.active for p in people().values())
 
 
+def test_a_full_import_keeps_people_whose_row_was_rejected_active(app):
+    run(ORG)
+    text = ORG.replace("America/New_York", "Mars/Olympus").replace(  # E3: a bad time zone
+        "E4,Sofía Marín,sofia@", "E4,Sofía Marín,daniel@")  # E4: another person's email
+    text += "E1,Miriam Again,other@northwind.example,,,,,,\n"  # a duplicate of E1
+
+    report = run(text, mode="full")
+
+    assert report["counts"]["rejected"] == 3 and report["counts"]["deactivated"] == 0
+    assert all(p.active for p in people().values())
+
+
 def test_the_hierarchy_falls_back_to_a_demographic(app):
     text = """email,Manager,Manager Email
 boss@example.com,,
