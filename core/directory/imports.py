@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import available_timezones
 
 from sqlalchemy import Table as Table_
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -243,6 +244,13 @@ def parse_date(value: str, order: str = "DMY") -> str:
         raise ValueError(f"{value!r} is not a date") from None
 
 
+@cache
+def zones() -> frozenset[str]:
+    """The IANA zone names. A set, not ZoneInfo(name): "Europe" or "Etc" is a folder of the
+    zone database and ZoneInfo raises IsADirectoryError for it."""
+    return frozenset(available_timezones())
+
+
 # ---- one row ----------------------------------------------------------------------------
 
 @dataclass
@@ -292,10 +300,9 @@ def check(line: int, raw: dict[str, str], fields: dict[str, str], demographics: 
         else:
             values["teams_user_id"] = teams
     if cell.get("timezone"):
-        try:
-            ZoneInfo(cell["timezone"])
+        if cell["timezone"] in zones():
             values["timezone"] = cell["timezone"]
-        except (ZoneInfoNotFoundError, ValueError):
+        else:
             problems.append(f"{fields['timezone']}: {cell['timezone']!r} is not an IANA time "
                             "zone (such as Europe/Berlin)")
     if "manager" in fields:

@@ -100,6 +100,14 @@ E9,Ivy,ivy@example.com,,,,,,
     assert sorted(people()) == ["E1", "E9"]
 
 
+@pytest.mark.parametrize("zone", ["Europe", "Etc", "America/", "../etc/passwd", "/UTC"])
+def test_a_time_zone_that_is_a_folder_or_a_path_is_a_row_rejection(app, zone):
+    report = run(f"email,timezone\na@example.com,{zone}\nb@example.com,Europe/Berlin\n")
+    [rejected] = report["rejected"]
+    assert rejected["line"] == 2 and "not an IANA time zone" in rejected["reason"]
+    assert sorted(people()) == ["b@example.com"]
+
+
 def test_a_record_spanning_lines_keeps_its_physical_line(app):
     text = ('email,name,Notes\n'
             'a@example.com,A,"two\nlines"\n'
