@@ -191,14 +191,18 @@ MONTHS = {m: i for i, names in enumerate(
      ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
      ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
      ("dec", "december")], start=1) for m in names}
-TIME = (r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?"
-        r"\s*(?:z|utc|[+-]\d{2}:?\d{2})?)?")
+# each run of spaces is one quantifier, never two side by side: linear on any input
+TIME = (r"(?:[ T]{1,3}\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?: ?[ap]\.?m\.?)?"
+        r"(?: ?(?:z|utc|[+-]\d{2}:?\d{2}))?)?")
+DATE_MAX = 40  # a longer cell is no date (and never reaches the patterns)
 ISO = re.compile(rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){TIME}$", re.I)
 NUMERIC = re.compile(rf"^(\d{{1,2}})([-/.])(\d{{1,2}})\2(\d{{4}}|\d{{2}}){TIME}$", re.I)
 DAY_MONTH = re.compile(
-    rf"^(\d{{1,2}})(?:st|nd|rd|th)?[ \-/.]+([a-z]+)\.?,?[ \-/.]+(\d{{4}}){TIME}$", re.I)
+    rf"^(\d{{1,2}})(?:st|nd|rd|th)?[ \-/.]{{1,3}}([a-z]{{3,9}})\.?,?[ \-/.]{{1,3}}(\d{{4}}){TIME}$",
+    re.I)
 MONTH_DAY = re.compile(
-    rf"^(?:[a-z]+,?\s+)?([a-z]+)\.?[ \-]+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}}){TIME}$", re.I)
+    rf"^(?:[a-z]{{3,9}},? {{1,3}})?([a-z]{{3,9}})\.?[ \-]{{1,3}}(\d{{1,2}})(?:st|nd|rd|th)?,?"
+    rf" {{1,3}}(\d{{4}}){TIME}$", re.I)
 
 
 def is_date_column(header: str) -> bool:
@@ -211,7 +215,7 @@ def date_order(values: list[str], default: str) -> str:
     setting ``IMPORT_DATE_ORDER`` decides. Dotted dates (31.12.2024) are always day-first."""
     month_first = False
     for value in values:
-        m = NUMERIC.match(value)
+        m = NUMERIC.match(value) if len(value) <= DATE_MAX else None
         if m is None or m.group(2) == ".":
             continue
         if int(m.group(1)) > 12:
@@ -225,6 +229,8 @@ def parse_date(value: str, order: str = "DMY") -> str:
     """``value`` as ISO YYYY-MM-DD (so audience rules compare dates as text); ValueError when
     it is no date in ISO or the usual HR export formats."""
     text = value.strip()
+    if len(text) > DATE_MAX:
+        raise ValueError(f"{value[:DATE_MAX]!r}…: longer than {DATE_MAX} characters, no date")
     if m := ISO.match(text):
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
     elif m := NUMERIC.match(text):
@@ -319,7 +325,7 @@ def check(line: int, raw: dict[str, str], fields: dict[str, str], demographics: 
             try:
                 demo[header] = parse_date(text, orders[header])
             except ValueError:
-                problems.append(f"{header}: {text!r} is not a date (use YYYY-MM-DD)")
+                problems.append(f"{header}: {text[:DATE_MAX]!r} is not a date (use YYYY-MM-DD)")
         elif len(text) > 500:
             problems.append(f"{header}: longer than 500 characters")
         else:

@@ -36,6 +36,25 @@ def test_what_is_no_date_is_refused(value):
         parse_date(value, "DMY")
 
 
+@pytest.mark.parametrize("value", [
+    "2024-01-01 10:00" + " " * 30 + "utc",  # a date once the padding is read over
+    "2024-01-01 10:00" + " " * 16_000 + "x",  # crafted: took the patterns 12 s
+    "12/03/2024" + "\t" * 5_000 + "x",
+    "March" + " " * 5_000 + "12, 2024",
+])
+def test_a_cell_longer_than_40_characters_is_no_date(value):
+    with pytest.raises(ValueError, match="longer than 40"):
+        parse_date(value, "DMY")
+    assert date_order([value, "12/03/2024"], "DMY") == "DMY"
+
+
+@pytest.mark.parametrize("value", ["2024-01-01 10:00   x", "12 March  2024 10:00  pm  utc x",
+                                   "Tue,  Mar 12, 2024x"])
+def test_what_only_starts_like_a_date_is_refused(value):
+    with pytest.raises(ValueError, match="is not a date"):
+        parse_date(value, "DMY")
+
+
 def test_a_columns_order_comes_from_its_values_else_the_setting():
     assert date_order(["01/02/2024", "25/12/2023"], "MDY") == "DMY"  # 25 can only be a day
     assert date_order(["01/02/2024", "12/25/2023"], "DMY") == "MDY"  # 25 can only be a day
