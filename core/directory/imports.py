@@ -14,8 +14,8 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 from functools import cache
+from typing import Any
 from zoneinfo import available_timezones
 
 from sqlalchemy import Table as Table_
@@ -63,11 +63,21 @@ def read(data: bytes, *, filename: str = "", content_type: str = "") -> Table:
     else:
         as_json = text.lstrip()[:1] in ("[", "{")
     if as_json:
-        try:
-            return from_json(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise Unreadable(f"not valid JSON: {exc}") from None
+        return from_json(loads(text))
     return from_csv(text)
+
+
+def loads(text: str) -> Any:
+    """JSON text as Python; Unreadable for what json refuses, but also for what it cannot
+    hold: an integer over 4,300 digits (ValueError) or nesting deeper than the stack."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Unreadable(f"not valid JSON: {exc}") from None
+    except ValueError:
+        raise Unreadable("not valid JSON: a number too long to read") from None
+    except RecursionError:
+        raise Unreadable("not valid JSON: nested too deeply") from None
 
 
 def from_csv(text: str) -> Table:

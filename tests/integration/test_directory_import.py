@@ -281,6 +281,8 @@ def test_semicolons_tabs_and_a_bom_are_read(app):
     (b'{"people": 3}', "list of people"),
     (b"[1, 2]", "must be an object"),
     (b"[{", "not valid JSON"),
+    (b'[{"email": "a@example.com", "n": ' + b"9" * 5000 + b"}]", "number too long"),
+    (b"[" * 100_000, "nested too deeply"),
     (b"Ann,ann@example.com\nBob,bob@example.com\n", "header row"),
     (b"email,Email\na@example.com,a@example.com\n", "same column"),
 ])
@@ -328,6 +330,11 @@ def test_the_api_imports_a_json_body(api):
     ({"data": {"file": (io.BytesIO(b"\xff\xfe"), "p.csv")}}, "UTF-8"),
     ({"data": {"other": "x"}}, "file"),
     ({"json": {"people": "nope"}}, "list of people"),
+    ({"data": b"[" * 100_000, "content_type": "application/json"}, "nested too deeply"),
+    ({"data": b'{"people": [{"email": "a@b.co", "n": ' + b"1" * 5000 + b"}]}",
+      "content_type": "application/json"}, "number too long"),
+    ({"data": b"[" * 100_000, "content_type": "text/csv"}, "at most 100 characters"),
+    ({"data": {"file": (io.BytesIO(b"[" * 100_000), "p.json")}}, "nested too deeply"),
     ({"data": b"a=b", "content_type": "application/x-www-form-urlencoded"}, "multipart"),
 ])
 def test_the_api_refuses_an_unreadable_upload_with_400(api, send, reason):
@@ -407,6 +414,10 @@ def test_the_cli_exits_1_when_nothing_imports(app, tmp_path, capsys):
     unreadable = tmp_path / "x.csv"
     unreadable.write_bytes(b"\xff\xfe")
     assert cli.main(["directory", "import", str(unreadable)]) == 1
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 100_000)
+    assert cli.main(["directory", "import", str(deep)]) == 1
+    assert "nested too deeply" in capsys.readouterr().err
     assert cli.main(["directory", "import", str(tmp_path / "missing.csv")]) == 1
     assert cli.main(["directory", "hierarchy", "--source", "demographic",
                      "--demographic", "Nope"]) == 1
