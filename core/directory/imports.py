@@ -175,7 +175,10 @@ def mapping(headers: list[str]) -> tuple[dict[str, str], list[str]]:
     fields: dict[str, str] = {}
     demographics: list[str] = []
     seen: dict[str, str] = {}
-    for header in headers:
+    for position, header in enumerate(headers, start=1):
+        if storable(header) != header:  # a demographic key must be kept as it reads
+            raise Unreadable(f"column {position} ({ascii(header)}): a header cannot hold a NUL "
+                             "character or a lone surrogate")
         if len(header) > 100:
             raise Unreadable(f"column {header[:40]!r}…: a header has at most 100 characters")
         key = squash(header)

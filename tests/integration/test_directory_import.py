@@ -285,6 +285,8 @@ def test_semicolons_tabs_and_a_bom_are_read(app):
     (b"[" * 100_000, "nested too deeply"),
     (b"Ann,ann@example.com\nBob,bob@example.com\n", "header row"),
     (b"email,Email\na@example.com,a@example.com\n", "same column"),
+    (b"email,Cost\x00Centre\na@example.com,1\n", "column 2 .*NUL"),
+    (b'[{"email": "a@example.com", "Team\\ud800": "x"}]', "column 2 .*lone surrogate"),
 ])
 def test_an_unreadable_file_is_refused_whole(app, data, reason):
     with pytest.raises(imports.Unreadable, match=reason):
@@ -330,6 +332,9 @@ def test_the_api_imports_a_json_body(api):
     ({"data": {"file": (io.BytesIO(b"\xff\xfe"), "p.csv")}}, "UTF-8"),
     ({"data": {"other": "x"}}, "file"),
     ({"json": {"people": "nope"}}, "list of people"),
+    ({"data": b'[{"email": "a@b.co", "\\ud800": "x"}]', "content_type": "application/json"},
+     "column 2 ('\\ud800')"),
+    ({"data": b"email,A\x00\na@b.co,x\n", "content_type": "text/csv"}, "NUL"),
     ({"data": b"[" * 100_000, "content_type": "application/json"}, "nested too deeply"),
     ({"data": b'{"people": [{"email": "a@b.co", "n": ' + b"1" * 5000 + b"}]}",
       "content_type": "application/json"}, "number too long"),
