@@ -159,8 +159,10 @@ SYNONYMS = {
     "manager": ("manager", "managerid", "manageremployeeid"),
 }
 COLUMN = {alias: field for field, aliases in SYNONYMS.items() for alias in aliases}
+# each core cell's length, as its column holds it (a Teams cell is an AAD object id, 36
+# characters, or a Teams user id, up to 200)
 LIMITS = {"name": 200, "email": 320, "employee_id": 100, "phone": 40, "slack_user_id": 40,
-          "teams_user_id": 200, "aad_object_id": 64, "timezone": 64, "manager": 320}
+          "teams": 200, "timezone": 64, "manager": 320}
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 EMAIL = re.compile(r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$")
 
@@ -481,7 +483,9 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
     diffs: dict[int, dict[str, list[Any]]] = {}
     for row, pid in plans:
         if pid is None:
-            values = {"name": row.values.get("name") or row.email or row.employee_id,
+            # without a name the email (up to 320 characters) stands in: cut to the column's
+            name = row.values.get("name") or (row.email or row.employee_id)[:LIMITS["name"]]
+            values = {"name": name,
                       "timezone": "UTC", "active": True, **row.values}
             new_people.append({f: values.get(f) for f in (*PERSON_FIELDS, "active")})
             new_rows.append(row)

@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from core import db
+from core import db, directory
 from core.directory import hierarchy, imports
 from core.models import AuditLog, Person, PersonAttribute
 from web import cli
@@ -106,6 +106,37 @@ def test_a_time_zone_that_is_a_folder_or_a_path_is_a_row_rejection(app, zone):
     [rejected] = report["rejected"]
     assert rejected["line"] == 2 and "not an IANA time zone" in rejected["reason"]
     assert sorted(people()) == ["b@example.com"]
+
+
+def test_text_that_folds_longer_than_its_column_imports_and_matches_a_rule(app):
+    from core.directory import audiences
+    long_ss, ligature = "ß" * 500, "\ufdfa" * 100  # fold to 1,000 and 1,800 characters
+    report = run(f"email,Motto,Blessing\na@example.com,{long_ss},{ligature}\n")
+    assert report["counts"]["created"] == 1, report["rejected"]
+    with db.session_scope() as s:
+        folded = dict(s.execute(select(PersonAttribute.key, PersonAttribute.folded)).all())
+        assert {k: len(v) for k, v in folded.items()} == {"Motto": 500, "Blessing": 500}
+        rule = {"conditions": [{"field": "Motto", "op": "equals", "value": long_ss}]}
+        assert len(s.scalars(audiences.people(rule, db=s)).all()) == 1
+    with db.session_scope() as s:  # one person at a time (the people API) folds the same
+        person, _ = directory.upsert(s, {"email": "b@example.com",
+                                         "demographics": {"Motto": "ẞ" * 500}})
+        assert [len(a.folded) for a in person.attributes] == [500]
+
+
+def test_every_core_cell_longer_than_its_column_is_a_row_rejection(app):
+    cells = {"Employee ID": "E" * 101, "Full Name": "N" * 201, "Mobile": "1" * 41,
+             "Slack ID": "U" * 41, "Teams ID": "T" * 201, "Time Zone": "Z" * 65,
+             "Manager": "m" * 321, "Work Email": "a" * 310 + "@example.com"}
+    for header, text in cells.items():
+        report = run(f"Work Email,{header}\nok@example.com,{text}\n" if header != "Work Email"
+                     else f"Work Email\n{text}\n")
+        [rejected] = report["rejected"]
+        assert header in rejected["reason"] and "longer than" in rejected["reason"], header
+    # no name: the email stands in for it, cut to the name's 200 characters
+    long_email = "b" * 300 + "@example.com"
+    assert run(f"Work Email\n{long_email}\n")["counts"]["created"] == 1
+    assert people()[long_email].name == long_email[:200]
 
 
 def test_a_record_spanning_lines_keeps_its_physical_line(app):
