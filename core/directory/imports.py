@@ -220,8 +220,19 @@ MONTH_DAY = re.compile(
     rf" {{1,3}}(\d{{4}}){TIME}$", re.I)
 
 
+# one-word spellings of a date column ("StartDate" once lower-cased); "Candidate",
+# "Mandate" and "Update" end in "date" and are none
+DATE_WORDS = {"date", "birthdate", "startdate", "enddate", "hiredate", "joindate",
+              "joiningdate", "leavedate", "termdate", "terminationdate", "effectivedate",
+              "exitdate", "departuredate", "servicedate"}
+PLACEHOLDERS = {"n/a", "na", "-", "--", "tbd", "tba", "none", "null", "unknown", "?"}
+
+
 def is_date_column(header: str) -> bool:
-    return header.strip().lower().endswith("date")
+    """A header with the word "date" in it (Start Date, Date of Birth, Date Hired,
+    hire_date, StartDate), not a word that merely ends in it (Candidate, Last Update)."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", header)  # camelCase: StartDate
+    return any(word in DATE_WORDS for word in re.split(r"[^a-z0-9]+", spaced.lower()))
 
 
 def date_order(values: list[str], default: str) -> str:
@@ -334,8 +345,8 @@ def check(line: int, raw: dict[str, str], fields: dict[str, str], demographics: 
         if storable(text) != text:
             problems.append(f"{header}: contains a NUL character or invalid text")
             continue
-        if not text:
-            demo[header] = None
+        if not text or (header in orders and text.lower() in PLACEHOLDERS):
+            demo[header] = None  # "N/A" in a date column: no date, as a blank cell
         elif header in orders:
             try:
                 demo[header] = parse_date(text, orders[header])

@@ -139,6 +139,25 @@ def test_every_core_cell_longer_than_its_column_is_a_row_rejection(app):
     assert people()[long_email].name == long_email[:200]
 
 
+def test_candidate_is_text_and_a_placeholder_in_a_date_column_is_blank(app):
+    text = ("email,Candidate,Mandate,Last Update,Hire Date\n"
+            "a@example.com,yes,Board,last week,N/A\n"
+            "b@example.com,no,None,-,TBD\n"
+            "c@example.com,no,,,2024-03-12\n")
+    report = run(text)
+    assert report["counts"]["created"] == 3 and report["rejected"] == []
+    everyone = people()
+    assert everyone["a@example.com"].demographics == {
+        "Candidate": "yes", "Mandate": "Board", "Last Update": "last week"}
+    assert everyone["b@example.com"].demographics == {
+        "Candidate": "no", "Mandate": "None", "Last Update": "-"}
+    assert everyone["c@example.com"].demographics == {"Candidate": "no",
+                                                      "Hire Date": "2024-03-12"}
+    # a placeholder clears a date imported before, as a blank cell does
+    run("email,Hire Date\nc@example.com,n/a\n")
+    assert people()["c@example.com"].demographics == {"Candidate": "no"}
+
+
 def test_a_record_spanning_lines_keeps_its_physical_line(app):
     text = ('email,name,Notes\n'
             'a@example.com,A,"two\nlines"\n'

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.directory.imports import Unreadable, date_order, mapping, parse_date, read
+from core.directory.imports import (
+    Unreadable,
+    date_order,
+    is_date_column,
+    mapping,
+    parse_date,
+    read,
+)
 
 
 @pytest.mark.parametrize("value, order, iso", [
@@ -53,6 +60,18 @@ def test_a_cell_longer_than_40_characters_is_no_date(value):
 def test_what_only_starts_like_a_date_is_refused(value):
     with pytest.raises(ValueError, match="is not a date"):
         parse_date(value, "DMY")
+
+
+@pytest.mark.parametrize("header", ["Start Date", "End Date", "Date of Birth", "Hire Date",
+                                    "Date Hired", "start_date", "StartDate", "hiredate", "DATE"])
+def test_a_column_with_the_word_date_holds_dates(header):
+    assert is_date_column(header)
+
+
+@pytest.mark.parametrize("header", ["Candidate", "Mandate", "Last Update", "Updated",
+                                    "Validated By", "Dated Notes"])
+def test_a_word_ending_in_date_is_no_date_column(header):
+    assert not is_date_column(header)
 
 
 def test_a_columns_order_comes_from_its_values_else_the_setting():
