@@ -137,7 +137,7 @@ def _condition_schema(schema: dict[str, Any]) -> None:
     branches = [branch(other, ops) for ops in
                 (TEXT_OPS, LIST_OPS, DATE_OPS, ("within_days",))]
     branches += [branch({"const": "manager", "description": "the manager's email, employee "
-                         "id or person id"}, ops) for ops in
+                         'id, or person id written "id:2"'}, ops) for ops in
                  (("equals", "not_equals"), LIST_OPS)]
     channel_one = branch({"const": "channel", "description": "reachable on this channel"},
                          ("equals", "not_equals"))
@@ -291,9 +291,12 @@ def _column(column, condition: Condition, today: date) -> ColumnElement[bool]:
 
 
 def _manager(condition: Condition) -> ColumnElement[bool]:
-    """The manager named by email, employee id or person id."""
+    """The manager named by email, employee id, or person id written "id:2": a bare "2" is
+    only an employee id (numeric ones are common, and must not reach person 2's reports)."""
     texts = [v.strip().lower() for v in _texts(condition)]
-    ids = [int(v) for v in texts if v.isascii() and v.isdigit() and 0 < int(v) < 2**31]
+    ids = [int(v[3:]) for v in texts
+           if v.startswith("id:") and v[3:].isascii() and v[3:].isdigit()
+           and 0 < int(v[3:]) < 2**31]
     boss = aliased(Person)
     managers = select(boss.id).where(or_(func.lower(boss.email).in_(texts),
                                          func.lower(boss.employee_id).in_(texts),

@@ -138,9 +138,18 @@ def test_core_fields(org):
 def test_manager_by_email_employee_id_or_person_id(org):
     assert who(c("manager", "equals", "ADA@example.com")) == {"bob", "cem"}
     assert who(c("manager", "equals", "e-1")) == {"bob", "cem"}
-    assert who(c("manager", "in", [str(org["bob"])])) == {"dee"}
+    assert who(c("manager", "in", [f"id:{org['bob']}"])) == {"dee"}
     # people without a manager are "not managed by Ada"
     assert who(c("manager", "not_equals", "ada@example.com")) == {"ada", "dee", "fay"}
+
+
+def test_a_bare_number_is_an_employee_id_never_a_person_id(org):
+    # employee ids are often numbers: "2" must not also name whoever has person id 2
+    with db.session_scope() as s:
+        s.get(Person, org["cem"]).employee_id = str(org["bob"])
+    assert who(c("manager", "equals", str(org["bob"]))) == set()  # cem manages nobody
+    assert who(c("manager", "equals", f"id:{org['bob']}")) == {"dee"}
+    assert who(c("manager", "in", [str(org["ada"]), "id:0", "id:x"])) == set()
 
 
 def test_channel_reachability(org):
