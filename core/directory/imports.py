@@ -324,6 +324,8 @@ def check(line: int, raw: dict[str, str], fields: dict[str, str], demographics: 
             values["phone"] = phones.normalise(cell["phone"], region)
         except phones.InvalidPhone:
             problems.append(f"{fields['phone']}: {cell['phone']!r} is not a phone number")
+    elif "phone" in fields:
+        values["phone"] = None  # a leaver's old number must stop getting SMS
     if cell.get("slack_user_id"):
         values["slack_user_id"] = cell["slack_user_id"]
     if teams := cell.get("teams"):

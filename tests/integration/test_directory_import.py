@@ -222,6 +222,25 @@ def test_a_change_is_reported_with_its_fields_and_written(app):
     assert people()["E3"].demographics["Department"] == "Marketing"
 
 
+def test_a_blank_phone_cell_removes_the_number_and_other_blank_core_cells_keep_theirs(app):
+    run(ORG)
+    with db.session_scope() as s:
+        s.scalar(select(Person).where(Person.employee_id == "E2")).slack_user_id = "U2"
+    blank = ORG.replace("+49 30 23125 002,Europe/Berlin", ",")  # E2: blank phone and zone
+
+    report = run(blank.replace("Time Zone", "Slack ID").replace(",Europe/Berlin,", ",,"))
+
+    e2 = people()["E2"]
+    assert e2.phone is None and e2.timezone == "Europe/Berlin" and e2.slack_user_id == "U2"
+    assert people()["E1"].phone == "+493023125001"  # a phone in the cell stays
+    assert {"action": "updated", "line": 3, "employee_id": "E2",
+            "email": "daniel@northwind.example",
+            "fields": {"phone": ["+493023125002", None]}} in report["changes"]
+    # a file without a phone column leaves every number alone
+    run("Employee ID,Work Email\nE1,miriam@northwind.example\n")
+    assert people()["E1"].phone == "+493023125001"
+
+
 def test_a_dry_run_reports_what_would_change_and_writes_nothing(app):
     run(ORG)
     changed = ORG.replace("Engineering,\n", "Design,\n") + \
