@@ -97,7 +97,12 @@ def from_csv(text: str) -> Table:
             if headers is None:
                 headers = [cell.strip() for cell in record]
                 header_line = start
+                unnamed = [i for i, h in enumerate(headers) if not h]
                 continue
+            for i in unnamed:  # values under no header: HR's data, not to be dropped unseen
+                if i < len(record) and record[i].strip():
+                    raise Unreadable(f"column {i + 1} has no header but holds values "
+                                     f"(line {start - header_line + 1}): name it or remove it")
             row = {h: (record[i].strip() if i < len(record) else "")
                    for i, h in enumerate(headers) if h}
             if len(record) > len(headers) and any(c.strip() for c in record[len(headers):]):
@@ -134,6 +139,8 @@ def from_json(value: Any) -> Table:
             if cell is not None and not isinstance(cell, str | int | float):
                 raise Unreadable(f"people[{index}].{key}: must be text, a number or null")
             if not key:
+                if cell not in (None, "") and str(cell).strip():
+                    raise Unreadable(f'people[{index}]: a value under a blank key ""')
                 continue
             headers.setdefault(key, None)
             if cell is None:

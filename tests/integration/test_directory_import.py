@@ -158,6 +158,12 @@ def test_candidate_is_text_and_a_placeholder_in_a_date_column_is_blank(app):
     assert people()["c@example.com"].demographics == {"Candidate": "no"}
 
 
+def test_a_blank_header_over_blank_cells_is_ignored(app):
+    report = run("email,,Country,\na@example.com,,Spain,\n")
+    assert report["counts"]["created"] == 1
+    assert people()["a@example.com"].demographics == {"Country": "Spain"}
+
+
 def test_a_record_spanning_lines_keeps_its_physical_line(app):
     text = ('email,name,Notes\n'
             'a@example.com,A,"two\nlines"\n'
@@ -354,6 +360,9 @@ def test_semicolons_tabs_and_a_bom_are_read(app):
     (b"[" * 100_000, "nested too deeply"),
     (b"Ann,ann@example.com\nBob,bob@example.com\n", "header row"),
     (b"email,Email\na@example.com,a@example.com\n", "same column"),
+    (b"email,,Country\na@example.com,,Spain\nb@example.com,Sales,Spain\n",
+     "column 2 has no header but holds values \\(line 3\\)"),
+    (b'[{"email": "a@example.com", " ": "Sales"}]', "blank key"),
     (b"email,Cost\x00Centre\na@example.com,1\n", "column 2 .*NUL"),
     (b'[{"email": "a@example.com", "Team\\ud800": "x"}]', "column 2 .*lone surrogate"),
 ])
@@ -409,6 +418,7 @@ def test_the_api_imports_a_json_body(api):
       "content_type": "application/json"}, "number too long"),
     ({"data": b"[" * 100_000, "content_type": "text/csv"}, "at most 100 characters"),
     ({"data": {"file": (io.BytesIO(b"[" * 100_000), "p.json")}}, "nested too deeply"),
+    ({"data": {"file": (io.BytesIO(b"email,\na@b.co,x\n"), "p.csv")}}, "column 2 has no header"),
     ({"data": b"a=b", "content_type": "application/x-www-form-urlencoded"}, "multipart"),
 ])
 def test_the_api_refuses_an_unreadable_upload_with_400(api, send, reason):
