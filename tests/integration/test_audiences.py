@@ -84,9 +84,12 @@ def test_a_key_with_accents_is_found_in_any_spelling(org):
     rule = {"conditions": [c("REGION", "equals", "ile de france".replace(" ", "-"))]}
     with db.session_scope() as s:
         assert list(s.scalars(audiences.people(rule, db=s))) == [org["ada"]]
-        # without a session the key is matched in SQL: found as spelled
-        rule["conditions"][0]["field"] = "Région"
+        # without a session the same: what a rollout reaches is what the preview showed
         assert list(s.scalars(audiences.people(rule))) == [org["ada"]]
+        for field in ("région", "Region", "RÉGION", "re_gion"):
+            rule["conditions"][0]["field"] = field
+            with_db = list(s.scalars(audiences.people(rule, db=s)))
+            assert list(s.scalars(audiences.people(rule))) == with_db, field
 
 
 def test_not_equals_and_not_in_include_people_without_the_demographic(org):
