@@ -138,10 +138,8 @@ def from_json(value: Any) -> Table:
             key = str(key).strip()
             if cell is not None and not isinstance(cell, str | int | float):
                 raise Unreadable(f"people[{index}].{key}: must be text, a number or null")
-            if not key:
-                if cell not in (None, "") and str(cell).strip():
-                    raise Unreadable(f'people[{index}]: a value under a blank key ""')
-                continue
+            if not key:  # a JSON key is written on purpose: no column is nameless
+                raise Unreadable(f'people[{index}]: a blank key ""')
             headers.setdefault(key, None)
             if cell is None:
                 row[key] = ""

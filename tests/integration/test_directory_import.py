@@ -363,6 +363,7 @@ def test_semicolons_tabs_and_a_bom_are_read(app):
     (b"email,,Country\na@example.com,,Spain\nb@example.com,Sales,Spain\n",
      "column 2 has no header but holds values \\(line 3\\)"),
     (b'[{"email": "a@example.com", " ": "Sales"}]', "blank key"),
+    (b'[{"email": "a@example.com", "": null}]', "blank key"),
     (b"email,Cost\x00Centre\na@example.com,1\n", "column 2 .*NUL"),
     (b'[{"email": "a@example.com", "Team\\ud800": "x"}]', "column 2 .*lone surrogate"),
 ])
