@@ -168,12 +168,16 @@ RESPONSES: dict[str, dict[str, Any]] = {
 # One person of a JSON import: the canonical column names (any header spelling works, every
 # other key is a demographic); an employee id or an email is needed to match them.
 IMPORT_CELL = {"type": ["string", "number", "boolean", "null"]}
+# a key is a column's header: not blank, no NUL, at most 100 characters
+IMPORT_KEY = {"maxLength": 100, "allOf": [{"pattern": "\\S"}, {"pattern": "^[^\\x00]*$"}]}
 IMPORT_PERSON = {
     "type": "object",
+    "propertyNames": IMPORT_KEY,
     "properties": {**{k: IMPORT_CELL for k in (
         "name", "email", "employee_id", "phone", "slack_id", "teams_id", "timezone",
         "manager")},
-        "demographics": {"type": ["object", "null"], "additionalProperties": IMPORT_CELL}},
+        "demographics": {"type": ["object", "null"], "propertyNames": IMPORT_KEY,
+                         "additionalProperties": IMPORT_CELL}},
     "additionalProperties": IMPORT_CELL,
     "anyOf": [{"required": ["email"]}, {"required": ["employee_id"]}],
 }

@@ -24,12 +24,17 @@ class KeyConflict(ValueError):
     """The email given is another person's (matched by employee id, or with another id)."""
 
 
+FOLDED_MAX = 500  # PersonAttribute.folded's length
+
+
 def fold(text: str) -> str:
     """Text as audience rules compare it: case-folded, accents removed ("Zürich" and "zurich"
     match), outer spaces trimmed. Kept beside each demographic value (PersonAttribute.folded)
-    so the comparison runs in SQL on every database."""
+    so the comparison runs in SQL on every database. At most 500 characters, whatever it
+    folds from: folding lengthens some text ("ß" is "ss", U+FDFA 18 letters), and a rule's
+    value is folded the same way, so both sides of a comparison are cut alike."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()[:FOLDED_MAX]
 
 
 def set_attribute(person: Person, key: str, value: Any) -> None:

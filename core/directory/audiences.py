@@ -137,7 +137,7 @@ def _condition_schema(schema: dict[str, Any]) -> None:
     branches = [branch(other, ops) for ops in
                 (TEXT_OPS, LIST_OPS, DATE_OPS, ("within_days",))]
     branches += [branch({"const": "manager", "description": "the manager's email, employee "
-                         "id or person id"}, ops) for ops in
+                         'id, or person id written "id:2"'}, ops) for ops in
                  (("equals", "not_equals"), LIST_OPS)]
     channel_one = branch({"const": "channel", "description": "reachable on this channel"},
                          ("equals", "not_equals"))
@@ -189,12 +189,20 @@ def people(rule: Rule | dict[str, Any], *, today: date | None = None,
            db: DB | None = None) -> Select:
     """SELECT person.id of the active people the rule matches (all of them when it has no
     conditions). ``today`` anchors relative dates and ``within_days`` (default: today in
-    UTC). Pass ``db``: the demographic keys' stored spellings are then looked up once (any
-    case, accents, ``_``), and the database uses its (key, value) indexes; without it the
-    key is matched in SQL, ignoring ASCII case and ``_`` only, and a little slower."""
+    UTC). The demographic keys' stored spellings are looked up once (any case, accents,
+    ``_``) in ``db``; without it, in a session of its own (what is committed), so every
+    caller gets the people the preview showed. Pass ``db`` when the caller has one."""
     rule = rule if isinstance(rule, Rule) else Rule.model_validate(rule)
     today = today or datetime.now(UTC).date()
-    spellings = stored_keys(db, rule) if db is not None else None
+    if db is not None:
+        spellings = stored_keys(db, rule)
+    elif demographic_fields(rule):
+        from core import db as database  # the caller's database, as get_settings names it
+
+        with database.session_scope() as own:
+            spellings = stored_keys(own, rule)
+    else:
+        spellings = {}
     clauses = [_condition(c, today, spellings) for c in rule.conditions]
     if not clauses:
         where = true()
@@ -267,7 +275,7 @@ def _texts(condition: Condition) -> list[str]:
 
 
 def _condition(condition: Condition, today: date,
-               spellings: dict[str, list[str]] | None) -> ColumnElement[bool]:
+               spellings: dict[str, list[str]]) -> ColumnElement[bool]:
     if condition.field == "channel":
         reach = or_(*(reachable(c) for c in _texts(condition)))
         return reach if condition.op in ("equals", "in") else not_(reach)
@@ -291,9 +299,12 @@ def _column(column, condition: Condition, today: date) -> ColumnElement[bool]:
 
 
 def _manager(condition: Condition) -> ColumnElement[bool]:
-    """The manager named by email, employee id or person id."""
+    """The manager named by email, employee id, or person id written "id:2": a bare "2" is
+    only an employee id (numeric ones are common, and must not reach person 2's reports)."""
     texts = [v.strip().lower() for v in _texts(condition)]
-    ids = [int(v) for v in texts if v.isascii() and v.isdigit() and 0 < int(v) < 2**31]
+    ids = [int(v[3:]) for v in texts
+           if v.startswith("id:") and v[3:].isascii() and v[3:].isdigit()
+           and 0 < int(v[3:]) < 2**31]
     boss = aliased(Person)
     managers = select(boss.id).where(or_(func.lower(boss.email).in_(texts),
                                          func.lower(boss.employee_id).in_(texts),
@@ -304,21 +315,12 @@ def _manager(condition: Condition) -> ColumnElement[bool]:
 
 
 def _demographic(condition: Condition, today: date,
-                 spellings: dict[str, list[str]] | None) -> ColumnElement[bool]:
-    form = key_form(condition.field)
-    if spellings is None:
-        # no session to look the spellings up: match the key in SQL, where lower() is all
-        # there is (a stored key with accents is found when the rule spells them too)
-        key = func.lower(func.replace(func.replace(PersonAttribute.key, "_", " "), "-", " "))
-        spelled = " ".join(condition.field.lower().replace("_", " ").replace("-", " ").split())
-        key_clause = key.in_(list(dict.fromkeys([form, spelled])))
-    else:
-        keys = spellings.get(form, [])
-        if not keys:
-            # nobody has it: "equals" matches nobody, "not_equals" everybody
-            return true() if condition.op in ("not_equals", "not_in") else false()
-        key_clause = PersonAttribute.key.in_(keys)
-    has = exists().where(PersonAttribute.person_id == Person.id, key_clause)
+                 spellings: dict[str, list[str]]) -> ColumnElement[bool]:
+    keys = spellings.get(key_form(condition.field), [])
+    if not keys:
+        # nobody has it: "equals" matches nobody, "not_equals" everybody
+        return true() if condition.op in ("not_equals", "not_in") else false()
+    has = exists().where(PersonAttribute.person_id == Person.id, PersonAttribute.key.in_(keys))
     if condition.op in DATE_OPS or condition.op == "within_days":
         return has.where(_date_clause(PersonAttribute.value, condition, today))
     if condition.op == "contains":

@@ -14,8 +14,9 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from sqlalchemy import Table as Table_
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -62,11 +63,21 @@ def read(data: bytes, *, filename: str = "", content_type: str = "") -> Table:
     else:
         as_json = text.lstrip()[:1] in ("[", "{")
     if as_json:
-        try:
-            return from_json(json.loads(text))
-        except json.JSONDecodeError as exc:
-            raise Unreadable(f"not valid JSON: {exc}") from None
+        return from_json(loads(text))
     return from_csv(text)
+
+
+def loads(text: str) -> Any:
+    """JSON text as Python; Unreadable for what json refuses, but also for what it cannot
+    hold: an integer over 4,300 digits (ValueError) or nesting deeper than the stack."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Unreadable(f"not valid JSON: {exc}") from None
+    except ValueError:
+        raise Unreadable("not valid JSON: a number too long to read") from None
+    except RecursionError:
+        raise Unreadable("not valid JSON: nested too deeply") from None
 
 
 def from_csv(text: str) -> Table:
@@ -86,7 +97,12 @@ def from_csv(text: str) -> Table:
             if headers is None:
                 headers = [cell.strip() for cell in record]
                 header_line = start
+                unnamed = [i for i, h in enumerate(headers) if not h]
                 continue
+            for i in unnamed:  # values under no header: HR's data, not to be dropped unseen
+                if i < len(record) and record[i].strip():
+                    raise Unreadable(f"column {i + 1} has no header but holds values "
+                                     f"(line {start - header_line + 1}): name it or remove it")
             row = {h: (record[i].strip() if i < len(record) else "")
                    for i, h in enumerate(headers) if h}
             if len(record) > len(headers) and any(c.strip() for c in record[len(headers):]):
@@ -122,8 +138,8 @@ def from_json(value: Any) -> Table:
             key = str(key).strip()
             if cell is not None and not isinstance(cell, str | int | float):
                 raise Unreadable(f"people[{index}].{key}: must be text, a number or null")
-            if not key:
-                continue
+            if not key:  # a JSON key is written on purpose: no column is nameless
+                raise Unreadable(f'people[{index}]: a blank key ""')
             headers.setdefault(key, None)
             if cell is None:
                 row[key] = ""
@@ -148,8 +164,10 @@ SYNONYMS = {
     "manager": ("manager", "managerid", "manageremployeeid"),
 }
 COLUMN = {alias: field for field, aliases in SYNONYMS.items() for alias in aliases}
+# each core cell's length, as its column holds it (a Teams cell is an AAD object id, 36
+# characters, or a Teams user id, up to 200)
 LIMITS = {"name": 200, "email": 320, "employee_id": 100, "phone": 40, "slack_user_id": 40,
-          "teams_user_id": 200, "aad_object_id": 64, "timezone": 64, "manager": 320}
+          "teams": 200, "timezone": 64, "manager": 320}
 GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 EMAIL = re.compile(r"^[^@\x00-\x20\x7f]+@[^@\x00-\x20\x7f]+\.[^@\x00-\x20\x7f]+$")
 
@@ -164,7 +182,10 @@ def mapping(headers: list[str]) -> tuple[dict[str, str], list[str]]:
     fields: dict[str, str] = {}
     demographics: list[str] = []
     seen: dict[str, str] = {}
-    for header in headers:
+    for position, header in enumerate(headers, start=1):
+        if storable(header) != header:  # a demographic key must be kept as it reads
+            raise Unreadable(f"column {position} ({ascii(header)}): a header cannot hold a NUL "
+                             "character or a lone surrogate")
         if len(header) > 100:
             raise Unreadable(f"column {header[:40]!r}…: a header has at most 100 characters")
         key = squash(header)
@@ -190,18 +211,33 @@ MONTHS = {m: i for i, names in enumerate(
      ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
      ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
      ("dec", "december")], start=1) for m in names}
-TIME = (r"(?:[ T]+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:[ap]\.?m\.?)?"
-        r"\s*(?:z|utc|[+-]\d{2}:?\d{2})?)?")
+# each run of spaces is one quantifier, never two side by side: linear on any input
+TIME = (r"(?:[ T]{1,3}\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?: ?[ap]\.?m\.?)?"
+        r"(?: ?(?:z|utc|[+-]\d{2}:?\d{2}))?)?")
+DATE_MAX = 40  # a longer cell is no date (and never reaches the patterns)
 ISO = re.compile(rf"^(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){TIME}$", re.I)
 NUMERIC = re.compile(rf"^(\d{{1,2}})([-/.])(\d{{1,2}})\2(\d{{4}}|\d{{2}}){TIME}$", re.I)
 DAY_MONTH = re.compile(
-    rf"^(\d{{1,2}})(?:st|nd|rd|th)?[ \-/.]+([a-z]+)\.?,?[ \-/.]+(\d{{4}}){TIME}$", re.I)
+    rf"^(\d{{1,2}})(?:st|nd|rd|th)?[ \-/.]{{1,3}}([a-z]{{3,9}})\.?,?[ \-/.]{{1,3}}(\d{{4}}){TIME}$",
+    re.I)
 MONTH_DAY = re.compile(
-    rf"^(?:[a-z]+,?\s+)?([a-z]+)\.?[ \-]+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}}){TIME}$", re.I)
+    rf"^(?:[a-z]{{3,9}},? {{1,3}})?([a-z]{{3,9}})\.?[ \-]{{1,3}}(\d{{1,2}})(?:st|nd|rd|th)?,?"
+    rf" {{1,3}}(\d{{4}}){TIME}$", re.I)
+
+
+# one-word spellings of a date column ("StartDate" once lower-cased); "Candidate",
+# "Mandate" and "Update" end in "date" and are none
+DATE_WORDS = {"date", "birthdate", "startdate", "enddate", "hiredate", "joindate",
+              "joiningdate", "leavedate", "termdate", "terminationdate", "effectivedate",
+              "exitdate", "departuredate", "servicedate"}
+PLACEHOLDERS = {"n/a", "na", "-", "--", "tbd", "tba", "none", "null", "unknown", "?"}
 
 
 def is_date_column(header: str) -> bool:
-    return header.strip().lower().endswith("date")
+    """A header with the word "date" in it (Start Date, Date of Birth, Date Hired,
+    hire_date, StartDate), not a word that merely ends in it (Candidate, Last Update)."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", header)  # camelCase: StartDate
+    return any(word in DATE_WORDS for word in re.split(r"[^a-z0-9]+", spaced.lower()))
 
 
 def date_order(values: list[str], default: str) -> str:
@@ -210,7 +246,7 @@ def date_order(values: list[str], default: str) -> str:
     setting ``IMPORT_DATE_ORDER`` decides. Dotted dates (31.12.2024) are always day-first."""
     month_first = False
     for value in values:
-        m = NUMERIC.match(value)
+        m = NUMERIC.match(value) if len(value) <= DATE_MAX else None
         if m is None or m.group(2) == ".":
             continue
         if int(m.group(1)) > 12:
@@ -224,6 +260,8 @@ def parse_date(value: str, order: str = "DMY") -> str:
     """``value`` as ISO YYYY-MM-DD (so audience rules compare dates as text); ValueError when
     it is no date in ISO or the usual HR export formats."""
     text = value.strip()
+    if len(text) > DATE_MAX:
+        raise ValueError(f"{value[:DATE_MAX]!r}…: longer than {DATE_MAX} characters, no date")
     if m := ISO.match(text):
         y, mo, d = int(m.group(1)), int(m.group(2)), int(m.group(3))
     elif m := NUMERIC.match(text):
@@ -241,6 +279,13 @@ def parse_date(value: str, order: str = "DMY") -> str:
         return date(y, mo, d).isoformat()
     except ValueError:
         raise ValueError(f"{value!r} is not a date") from None
+
+
+@cache
+def zones() -> frozenset[str]:
+    """The IANA zone names. A set, not ZoneInfo(name): "Europe" or "Etc" is a folder of the
+    zone database and ZoneInfo raises IsADirectoryError for it."""
+    return frozenset(available_timezones())
 
 
 # ---- one row ----------------------------------------------------------------------------
@@ -284,6 +329,8 @@ def check(line: int, raw: dict[str, str], fields: dict[str, str], demographics: 
             values["phone"] = phones.normalise(cell["phone"], region)
         except phones.InvalidPhone:
             problems.append(f"{fields['phone']}: {cell['phone']!r} is not a phone number")
+    elif "phone" in fields:
+        values["phone"] = None  # a leaver's old number must stop getting SMS
     if cell.get("slack_user_id"):
         values["slack_user_id"] = cell["slack_user_id"]
     if teams := cell.get("teams"):
@@ -292,10 +339,9 @@ def check(line: int, raw: dict[str, str], fields: dict[str, str], demographics: 
         else:
             values["teams_user_id"] = teams
     if cell.get("timezone"):
-        try:
-            ZoneInfo(cell["timezone"])
+        if cell["timezone"] in zones():
             values["timezone"] = cell["timezone"]
-        except (ZoneInfoNotFoundError, ValueError):
+        else:
             problems.append(f"{fields['timezone']}: {cell['timezone']!r} is not an IANA time "
                             "zone (such as Europe/Berlin)")
     if "manager" in fields:
@@ -306,13 +352,13 @@ def check(line: int, raw: dict[str, str], fields: dict[str, str], demographics: 
         if storable(text) != text:
             problems.append(f"{header}: contains a NUL character or invalid text")
             continue
-        if not text:
-            demo[header] = None
+        if not text or (header in orders and text.lower() in PLACEHOLDERS):
+            demo[header] = None  # "N/A" in a date column: no date, as a blank cell
         elif header in orders:
             try:
                 demo[header] = parse_date(text, orders[header])
             except ValueError:
-                problems.append(f"{header}: {text!r} is not a date (use YYYY-MM-DD)")
+                problems.append(f"{header}: {text[:DATE_MAX]!r} is not a date (use YYYY-MM-DD)")
         elif len(text) > 500:
             problems.append(f"{header}: longer than 500 characters")
         else:
@@ -388,9 +434,11 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
     rows: list[Row] = []
     first_id: dict[str, int] = {}
     first_email: dict[str, int] = {}
+    in_file: list[tuple[str | None, str | None]] = []  # every row's keys, rejected or not
     for line, raw in table.rows:
         eid = raw.get(fields.get("employee_id", "\0"), "").strip() or None
         email = raw.get(fields.get("email", "\0"), "").strip().lower() or None
+        in_file.append((eid, email))
         if eid and eid in first_id:
             report.reject(line, f"employee id {eid} is already on line {first_id[eid]}",
                           eid, email)
@@ -453,7 +501,9 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
     diffs: dict[int, dict[str, list[Any]]] = {}
     for row, pid in plans:
         if pid is None:
-            values = {"name": row.values.get("name") or row.email or row.employee_id,
+            # without a name the email (up to 320 characters) stands in: cut to the column's
+            name = row.values.get("name") or (row.email or row.employee_id)[:LIMITS["name"]]
+            values = {"name": name,
                       "timezone": "UTC", "active": True, **row.values}
             new_people.append({f: values.get(f) for f in (*PERSON_FIELDS, "active")})
             new_rows.append(row)
@@ -523,7 +573,15 @@ def run(db: DB, table: Table, *, mode: str = "merge", dry_run: bool = False) -> 
         copy_rows(db, PersonAttribute.__table__, attr_inserts)
 
     if mode == "full" and report.imported:
-        gone = [pid for pid, rec in stored.items() if rec[1] and pid not in matched]
+        # a person whose row was rejected is still in HR's file: a bad cell is no leaver
+        listed = set(matched)
+        for eid, email in in_file:
+            pid = by_id.get(eid) if eid else None
+            if pid is None and email:
+                pid = by_email.get(email)
+            if pid is not None:
+                listed.add(pid)
+        gone = [pid for pid, rec in stored.items() if rec[1] and pid not in listed]
         for start in range(0, len(gone), CHUNK):
             chunk = gone[start:start + CHUNK]
             db.execute(update(Person).where(Person.id.in_(chunk)).values(active=False)

@@ -113,7 +113,8 @@ def upgrade() -> None:
 def _fold(text: str) -> str:
     """As core.directory.fold (migrations never import application code)."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+    # at most the column's 500 characters: folding lengthens some text ("ß" is "ss")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()[:500]
 
 
 def _fold_existing_values() -> None:

@@ -84,9 +84,12 @@ def test_a_key_with_accents_is_found_in_any_spelling(org):
     rule = {"conditions": [c("REGION", "equals", "ile de france".replace(" ", "-"))]}
     with db.session_scope() as s:
         assert list(s.scalars(audiences.people(rule, db=s))) == [org["ada"]]
-        # without a session the key is matched in SQL: found as spelled
-        rule["conditions"][0]["field"] = "Région"
+        # without a session the same: what a rollout reaches is what the preview showed
         assert list(s.scalars(audiences.people(rule))) == [org["ada"]]
+        for field in ("région", "Region", "RÉGION", "re_gion"):
+            rule["conditions"][0]["field"] = field
+            with_db = list(s.scalars(audiences.people(rule, db=s)))
+            assert list(s.scalars(audiences.people(rule))) == with_db, field
 
 
 def test_not_equals_and_not_in_include_people_without_the_demographic(org):
@@ -138,9 +141,18 @@ def test_core_fields(org):
 def test_manager_by_email_employee_id_or_person_id(org):
     assert who(c("manager", "equals", "ADA@example.com")) == {"bob", "cem"}
     assert who(c("manager", "equals", "e-1")) == {"bob", "cem"}
-    assert who(c("manager", "in", [str(org["bob"])])) == {"dee"}
+    assert who(c("manager", "in", [f"id:{org['bob']}"])) == {"dee"}
     # people without a manager are "not managed by Ada"
     assert who(c("manager", "not_equals", "ada@example.com")) == {"ada", "dee", "fay"}
+
+
+def test_a_bare_number_is_an_employee_id_never_a_person_id(org):
+    # employee ids are often numbers: "2" must not also name whoever has person id 2
+    with db.session_scope() as s:
+        s.get(Person, org["cem"]).employee_id = str(org["bob"])
+    assert who(c("manager", "equals", str(org["bob"]))) == set()  # cem manages nobody
+    assert who(c("manager", "equals", f"id:{org['bob']}")) == {"dee"}
+    assert who(c("manager", "in", [str(org["ada"]), "id:0", "id:x"])) == set()
 
 
 def test_channel_reachability(org):

@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from core import db
+from core import db, directory
 from core.directory import hierarchy, imports
 from core.models import AuditLog, Person, PersonAttribute
 from web import cli
@@ -100,6 +100,70 @@ E9,Ivy,ivy@example.com,,,,,,
     assert sorted(people()) == ["E1", "E9"]
 
 
+@pytest.mark.parametrize("zone", ["Europe", "Etc", "America/", "../etc/passwd", "/UTC"])
+def test_a_time_zone_that_is_a_folder_or_a_path_is_a_row_rejection(app, zone):
+    report = run(f"email,timezone\na@example.com,{zone}\nb@example.com,Europe/Berlin\n")
+    [rejected] = report["rejected"]
+    assert rejected["line"] == 2 and "not an IANA time zone" in rejected["reason"]
+    assert sorted(people()) == ["b@example.com"]
+
+
+def test_text_that_folds_longer_than_its_column_imports_and_matches_a_rule(app):
+    from core.directory import audiences
+    long_ss, ligature = "ß" * 500, "\ufdfa" * 100  # fold to 1,000 and 1,800 characters
+    report = run(f"email,Motto,Blessing\na@example.com,{long_ss},{ligature}\n")
+    assert report["counts"]["created"] == 1, report["rejected"]
+    with db.session_scope() as s:
+        folded = dict(s.execute(select(PersonAttribute.key, PersonAttribute.folded)).all())
+        assert {k: len(v) for k, v in folded.items()} == {"Motto": 500, "Blessing": 500}
+        rule = {"conditions": [{"field": "Motto", "op": "equals", "value": long_ss}]}
+        assert len(s.scalars(audiences.people(rule, db=s)).all()) == 1
+    with db.session_scope() as s:  # one person at a time (the people API) folds the same
+        person, _ = directory.upsert(s, {"email": "b@example.com",
+                                         "demographics": {"Motto": "ẞ" * 500}})
+        assert [len(a.folded) for a in person.attributes] == [500]
+
+
+def test_every_core_cell_longer_than_its_column_is_a_row_rejection(app):
+    cells = {"Employee ID": "E" * 101, "Full Name": "N" * 201, "Mobile": "1" * 41,
+             "Slack ID": "U" * 41, "Teams ID": "T" * 201, "Time Zone": "Z" * 65,
+             "Manager": "m" * 321, "Work Email": "a" * 310 + "@example.com"}
+    for header, text in cells.items():
+        report = run(f"Work Email,{header}\nok@example.com,{text}\n" if header != "Work Email"
+                     else f"Work Email\n{text}\n")
+        [rejected] = report["rejected"]
+        assert header in rejected["reason"] and "longer than" in rejected["reason"], header
+    # no name: the email stands in for it, cut to the name's 200 characters
+    long_email = "b" * 300 + "@example.com"
+    assert run(f"Work Email\n{long_email}\n")["counts"]["created"] == 1
+    assert people()[long_email].name == long_email[:200]
+
+
+def test_candidate_is_text_and_a_placeholder_in_a_date_column_is_blank(app):
+    text = ("email,Candidate,Mandate,Last Update,Hire Date\n"
+            "a@example.com,yes,Board,last week,N/A\n"
+            "b@example.com,no,None,-,TBD\n"
+            "c@example.com,no,,,2024-03-12\n")
+    report = run(text)
+    assert report["counts"]["created"] == 3 and report["rejected"] == []
+    everyone = people()
+    assert everyone["a@example.com"].demographics == {
+        "Candidate": "yes", "Mandate": "Board", "Last Update": "last week"}
+    assert everyone["b@example.com"].demographics == {
+        "Candidate": "no", "Mandate": "None", "Last Update": "-"}
+    assert everyone["c@example.com"].demographics == {"Candidate": "no",
+                                                      "Hire Date": "2024-03-12"}
+    # a placeholder clears a date imported before, as a blank cell does
+    run("email,Hire Date\nc@example.com,n/a\n")
+    assert people()["c@example.com"].demographics == {"Candidate": "no"}
+
+
+def test_a_blank_header_over_blank_cells_is_ignored(app):
+    report = run("email,,Country,\na@example.com,,Spain,\n")
+    assert report["counts"]["created"] == 1
+    assert people()["a@example.com"].demographics == {"Country": "Spain"}
+
+
 def test_a_record_spanning_lines_keeps_its_physical_line(app):
     text = ('email,name,Notes\n'
             'a@example.com,A,"two\nlines"\n'
@@ -164,6 +228,25 @@ def test_a_change_is_reported_with_its_fields_and_written(app):
     assert people()["E3"].demographics["Department"] == "Marketing"
 
 
+def test_a_blank_phone_cell_removes_the_number_and_other_blank_core_cells_keep_theirs(app):
+    run(ORG)
+    with db.session_scope() as s:
+        s.scalar(select(Person).where(Person.employee_id == "E2")).slack_user_id = "U2"
+    blank = ORG.replace("+49 30 23125 002,Europe/Berlin", ",")  # E2: blank phone and zone
+
+    report = run(blank.replace("Time Zone", "Slack ID").replace(",Europe/Berlin,", ",,"))
+
+    e2 = people()["E2"]
+    assert e2.phone is None and e2.timezone == "Europe/Berlin" and e2.slack_user_id == "U2"
+    assert people()["E1"].phone == "+493023125001"  # a phone in the cell stays
+    assert {"action": "updated", "line": 3, "employee_id": "E2",
+            "email": "daniel@northwind.example",
+            "fields": {"phone": ["+493023125002", None]}} in report["changes"]
+    # a file without a phone column leaves every number alone
+    run("Employee ID,Work Email\nE1,miriam@northwind.example\n")
+    assert people()["E1"].phone == "+493023125001"
+
+
 def test_a_dry_run_reports_what_would_change_and_writes_nothing(app):
     run(ORG)
     changed = ORG.replace("Engineering,\n", "Design,\n") + \
@@ -201,6 +284,18 @@ def test_a_full_import_with_every_row_rejected_deactivates_nobody(app):
     run(ORG)
     report = run("email,name\nnot-an-email,X\n", mode="full")
     assert report["counts"]["deactivated"] == 0 and all(p.active for p in people().values())
+
+
+def test_a_full_import_keeps_people_whose_row_was_rejected_active(app):
+    run(ORG)
+    text = ORG.replace("America/New_York", "Mars/Olympus").replace(  # E3: a bad time zone
+        "E4,Sofía Marín,sofia@", "E4,Sofía Marín,daniel@")  # E4: another person's email
+    text += "E1,Miriam Again,other@northwind.example,,,,,,\n"  # a duplicate of E1
+
+    report = run(text, mode="full")
+
+    assert report["counts"]["rejected"] == 3 and report["counts"]["deactivated"] == 0
+    assert all(p.active for p in people().values())
 
 
 def test_the_hierarchy_falls_back_to_a_demographic(app):
@@ -261,8 +356,16 @@ def test_semicolons_tabs_and_a_bom_are_read(app):
     (b'{"people": 3}', "list of people"),
     (b"[1, 2]", "must be an object"),
     (b"[{", "not valid JSON"),
+    (b'[{"email": "a@example.com", "n": ' + b"9" * 5000 + b"}]", "number too long"),
+    (b"[" * 100_000, "nested too deeply"),
     (b"Ann,ann@example.com\nBob,bob@example.com\n", "header row"),
     (b"email,Email\na@example.com,a@example.com\n", "same column"),
+    (b"email,,Country\na@example.com,,Spain\nb@example.com,Sales,Spain\n",
+     "column 2 has no header but holds values \\(line 3\\)"),
+    (b'[{"email": "a@example.com", " ": "Sales"}]', "blank key"),
+    (b'[{"email": "a@example.com", "": null}]', "blank key"),
+    (b"email,Cost\x00Centre\na@example.com,1\n", "column 2 .*NUL"),
+    (b'[{"email": "a@example.com", "Team\\ud800": "x"}]', "column 2 .*lone surrogate"),
 ])
 def test_an_unreadable_file_is_refused_whole(app, data, reason):
     with pytest.raises(imports.Unreadable, match=reason):
@@ -308,6 +411,15 @@ def test_the_api_imports_a_json_body(api):
     ({"data": {"file": (io.BytesIO(b"\xff\xfe"), "p.csv")}}, "UTF-8"),
     ({"data": {"other": "x"}}, "file"),
     ({"json": {"people": "nope"}}, "list of people"),
+    ({"data": b'[{"email": "a@b.co", "\\ud800": "x"}]', "content_type": "application/json"},
+     "column 2 ('\\ud800')"),
+    ({"data": b"email,A\x00\na@b.co,x\n", "content_type": "text/csv"}, "NUL"),
+    ({"data": b"[" * 100_000, "content_type": "application/json"}, "nested too deeply"),
+    ({"data": b'{"people": [{"email": "a@b.co", "n": ' + b"1" * 5000 + b"}]}",
+      "content_type": "application/json"}, "number too long"),
+    ({"data": b"[" * 100_000, "content_type": "text/csv"}, "at most 100 characters"),
+    ({"data": {"file": (io.BytesIO(b"[" * 100_000), "p.json")}}, "nested too deeply"),
+    ({"data": {"file": (io.BytesIO(b"email,\na@b.co,x\n"), "p.csv")}}, "column 2 has no header"),
     ({"data": b"a=b", "content_type": "application/x-www-form-urlencoded"}, "multipart"),
 ])
 def test_the_api_refuses_an_unreadable_upload_with_400(api, send, reason):
@@ -387,6 +499,10 @@ def test_the_cli_exits_1_when_nothing_imports(app, tmp_path, capsys):
     unreadable = tmp_path / "x.csv"
     unreadable.write_bytes(b"\xff\xfe")
     assert cli.main(["directory", "import", str(unreadable)]) == 1
+    deep = tmp_path / "deep.json"
+    deep.write_bytes(b"[" * 100_000)
+    assert cli.main(["directory", "import", str(deep)]) == 1
+    assert "nested too deeply" in capsys.readouterr().err
     assert cli.main(["directory", "import", str(tmp_path / "missing.csv")]) == 1
     assert cli.main(["directory", "hierarchy", "--source", "demographic",
                      "--demographic", "Nope"]) == 1

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.directory.imports import Unreadable, date_order, mapping, parse_date, read
+from core.directory.imports import (
+    Unreadable,
+    date_order,
+    is_date_column,
+    mapping,
+    parse_date,
+    read,
+)
 
 
 @pytest.mark.parametrize("value, order, iso", [
@@ -34,6 +41,37 @@ def test_dates_in_the_usual_hr_formats_become_iso(value, order, iso):
 def test_what_is_no_date_is_refused(value):
     with pytest.raises(ValueError):
         parse_date(value, "DMY")
+
+
+@pytest.mark.parametrize("value", [
+    "2024-01-01 10:00" + " " * 30 + "utc",  # a date once the padding is read over
+    "2024-01-01 10:00" + " " * 16_000 + "x",  # crafted: took the patterns 12 s
+    "12/03/2024" + "\t" * 5_000 + "x",
+    "March" + " " * 5_000 + "12, 2024",
+])
+def test_a_cell_longer_than_40_characters_is_no_date(value):
+    with pytest.raises(ValueError, match="longer than 40"):
+        parse_date(value, "DMY")
+    assert date_order([value, "12/03/2024"], "DMY") == "DMY"
+
+
+@pytest.mark.parametrize("value", ["2024-01-01 10:00   x", "12 March  2024 10:00  pm  utc x",
+                                   "Tue,  Mar 12, 2024x"])
+def test_what_only_starts_like_a_date_is_refused(value):
+    with pytest.raises(ValueError, match="is not a date"):
+        parse_date(value, "DMY")
+
+
+@pytest.mark.parametrize("header", ["Start Date", "End Date", "Date of Birth", "Hire Date",
+                                    "Date Hired", "start_date", "StartDate", "hiredate", "DATE"])
+def test_a_column_with_the_word_date_holds_dates(header):
+    assert is_date_column(header)
+
+
+@pytest.mark.parametrize("header", ["Candidate", "Mandate", "Last Update", "Updated",
+                                    "Validated By", "Dated Notes"])
+def test_a_word_ending_in_date_is_no_date_column(header):
+    assert not is_date_column(header)
 
 
 def test_a_columns_order_comes_from_its_values_else_the_setting():
