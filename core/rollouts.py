@@ -413,6 +413,22 @@ def _reminder_at(rollout: Rollout, sent_at: datetime, k: int, tz,
     return None if expires_at and moment >= expires_at else moment
 
 
+def _next_reminder(rollout: Rollout, sent_at: datetime, k: int, now: datetime, tz,
+                   expires_at: datetime | None) -> datetime | None:
+    """After reminder ``k`` went out ``now``: when reminder ``k + 1`` is due. Never sooner
+    than the gap between the two ``after_days`` after this one (out of quiet hours), so a
+    reminder that was late (a weekend, a pause, an outage) is not followed at once by the
+    next: every row a dispatch reminds leaves its due set, one reminder per dispatch."""
+    after = (rollout.reminders or {}).get("after_days") or []
+    planned = _reminder_at(rollout, sent_at, k + 1, tz, expires_at)
+    if planned is None:
+        return None
+    gap = now + timedelta(days=after[k + 1] - after[k])
+    spaced = schedule.next_open(gap, tz, window_of(rollout))
+    moment = max(planned, spaced)
+    return None if expires_at and moment >= expires_at else moment
+
+
 def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
     total = 0
     while clock.monotonic() < stop:
@@ -460,7 +476,7 @@ def _remind_one(s: DB, rollout: Rollout, recipient: RolloutRecipient,
     sent_at = recipient.sent_at or invite.sent_at or now
     claimed = s.execute(update(R).where(guard).values(
         reminders_sent=k + 1,
-        next_reminder_at=_reminder_at(rollout, sent_at, k + 1, tz, invite.expires_at))
+        next_reminder_at=_next_reminder(rollout, sent_at, k, now, tz, invite.expires_at))
         .execution_options(synchronize_session=False)).rowcount
     if not claimed:
         return None

@@ -356,6 +356,23 @@ def test_reminders_wait_out_the_weekend(hr):
     assert recipients(rollout)["Bernd"].next_reminder_at == utc(2026, 3, 16, 7)  # Monday 08:00
 
 
+def test_a_late_reminder_is_not_followed_at_once_by_the_next(hr, tmp_path):
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    rollout = new_rollout(session["id"], reminders={"after_days": [1, 2]}, now=MONDAY,
+                          respect_quiet_hours=False)
+    rollouts.dispatch(rollout, now=MONDAY)
+    # the dispatcher was down for four days: both reminders are overdue, one goes
+    assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=4))["reminded"] == 1
+    ada = recipients(rollout)["Ada"]
+    assert ada.reminders_sent == 1
+    assert ada.next_reminder_at == MONDAY + timedelta(days=5)  # the gap of one day kept
+    assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=4, hours=1))["reminded"] == 0
+    assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=5))["reminded"] == 1
+    run_jobs()
+    assert len(mails(tmp_path)) == 3
+
+
 @pytest.fixture
 def slack(make_app):
     with SlackStub(users={"ada@example.com": "U1", "bob@example.com": "U2",
