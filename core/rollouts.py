@@ -207,7 +207,7 @@ def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: lis
             raise RolloutError(f"local_time: {exc}") from None
     after = _after_days(reminders)
     try:
-        people = audiences.people(audience)
+        people = audiences.people(audience, db=db_)
     except ValueError as exc:
         raise RolloutError(f"audience: {exc}") from None
     try:

@@ -198,6 +198,15 @@ def test_the_audience_rule_and_inactive_people(hr):
     assert set(recipients(rollout)) == {"Greta"}
 
 
+def test_the_audience_matches_keys_as_the_preview_does(hr):
+    session = make_session(hr)
+    add_person("Rémi", email="remi@example.com", demographics={"Région": "Nord"})
+    rule = {"match": "all", "conditions": [{"field": "Region", "op": "equals", "value": "nord"}]}
+    assert hr.post("/audiences/preview", {"audience": rule}).get_json()["count"] == 1
+    rollout = new_rollout(session["id"], now=MONDAY, audience=rule)
+    assert set(recipients(rollout)) == {"Rémi"}
+
+
 # ---- exactly once -----------------------------------------------------------------------------
 
 def test_repeated_and_concurrent_dispatch_invite_each_person_once(hr, tmp_path):
