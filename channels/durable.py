@@ -7,7 +7,8 @@ Turns and their outbox rows are written by the engine in its own transaction
 
 An outbox row is tried at most ``ATTEMPTS`` times and then kept as ``failed`` with its
 error; one whose channel refused our own credentials is ``held`` for an operator and tried
-again every ``HOLD``, within the same bound.
+again every ``HOLD``, within the same bound. A rollout's row that its rollout no longer
+wants (cancelled, or a reminder overtaken) is kept as ``cancelled``, final like ``failed``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 import channels
 from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
-from core import db, engine, invites, jobs, lifecycle, ratelimit
+from core import db, engine, invites, jobs, lifecycle, ratelimit, rollouts
 from core.messages import Address, Inbound, Outbound, storable
 from core.models import InboundEvent, Interview, Invite, OutboundRecord, Turn, utcnow
 
@@ -109,6 +110,13 @@ def deliver(record_id: int) -> str | None:
         channel_name, address = record.channel, Address.from_dict(record.address)
         message, created_at = Outbound.from_dict(record.payload), record.created_at
         proactive = record.queue == jobs.BULK
+        # a rollout paused or cancelled since this row was written, a reminder overtaken
+        unwanted = rollouts.still_wanted(s, record) if proactive else None
+    if unwanted is not None:
+        status, reason = unwanted
+        _finish(record_id, status=status, error=reason, uncount=True)
+        log.info("outbound %s not sent: %s", record_id, reason)
+        return None
     channel, ref = channels.get(channel_name), f"out-{record_id}"
     try:
         resolved = channel.resolve(address)

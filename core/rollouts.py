@@ -67,6 +67,10 @@ R = RolloutRecipient
 CHANNELS = ("slack", "teams", "sms", "email", "web")
 BATCH = 200  # recipients per dispatch transaction
 BUDGET = 90.0  # seconds one dispatch job works (RQ kills a job at 180); the next tick goes on
+# unsent (pending, sending) bulk outbox rows one rollout keeps at most: dispatch claims only
+# what the channels send soon and the next tick (15 s) tops it up, so a pause or a cancel
+# stops a 40,000-person rollout within minutes, not after hours of queued SMS
+BACKLOG = 200
 MAX_REMINDERS, MAX_REMINDER_DAYS = 5, 30
 CATCH_UP_DAYS = 7  # a trigger date missed by up to this many days still fires
 TRIGGER_FIELDS = {"start_date": "Start Date", "end_date": "End Date"}
@@ -74,6 +78,7 @@ ACTIVE_STATES = ("scheduled", "sending")  # dispatch invites
 REMINDING_STATES = ("sending", "completed")  # dispatch reminds
 # an interview beyond these has heard from the person ("responded")
 NOT_ANSWERED = (State.CREATED, State.CONSENT, State.ADMIN_ENDED)
+REMINDER = "reminder"  # the payload flag of a reminder's outbox row (``still_wanted``)
 COUNTS = ("pending", "sent", "delivered", "responded", "unreachable", "opted_out", "failed",
           "cancelled")
 
@@ -253,16 +258,16 @@ def _plain(audience: Any) -> dict[str, Any]:
 # ---- dispatch -------------------------------------------------------------------------------
 
 def dispatch(rollout_id: int, *, now: datetime | None = None, batch: int = BATCH,
-             ) -> dict[str, int]:
+             backlog: int = BACKLOG) -> dict[str, int]:
     """Job: send this rollout's due invites and reminders. One dispatcher per rollout at a
     time (a shared lock); a busy rollout is left to the one working on it."""
     try:
         with jobs.lock(f"rollout:{rollout_id}", wait=0):
             now = now or utcnow()
             stop = clock.monotonic() + BUDGET
-            invited = _invite_due(rollout_id, now, batch, stop)
+            invited = _invite_due(rollout_id, now, batch, stop, backlog)
             _maybe_complete(rollout_id, now)
-            reminded = _remind_due(rollout_id, now, batch, stop)
+            reminded = _remind_due(rollout_id, now, batch, stop, backlog)
             return {"invited": invited, "reminded": reminded}
     except jobs.Busy:
         log.info("rollout %s is being dispatched elsewhere", rollout_id)
@@ -295,7 +300,18 @@ def enqueue(rollout_id: int) -> None:
         log.warning("queue unreachable, rollout %s left for dispatch_due: %s", rollout_id, exc)
 
 
-def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
+def _unsent(s: DB, rollout_id: int) -> int:
+    """The rollout's bulk outbox rows not yet sent: first messages, fallbacks, reminders. A
+    scan of the few unsent rows (the backlog keeps them few), not of the rollout."""
+    mine = select(R.invite_id).where(R.rollout_id == rollout_id, R.invite_id.is_not(None))
+    theirs = select(Interview.id).where(Interview.invite_id.in_(mine))
+    return s.scalar(select(func.count()).select_from(OutboundRecord).where(
+        OutboundRecord.status.in_(("pending", "sending")), OutboundRecord.queue == jobs.BULK,
+        or_(OutboundRecord.invite_id.in_(mine), OutboundRecord.interview_id.in_(theirs))))
+
+
+def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
+                backlog: int = BACKLOG) -> int:
     settings = get_settings()
     total = 0
     while clock.monotonic() < stop:
@@ -304,10 +320,13 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
                                .with_for_update(of=Rollout))
             if rollout is None or rollout.state not in ACTIVE_STATES:
                 return total
+            room = min(batch, backlog - _unsent(s, rollout_id))
+            if room <= 0:  # the channels have enough to send: the next tick tops it up
+                return total
             rows = list(s.scalars(
                 select(R).where(R.rollout_id == rollout_id, R.status == "pending",
                                 R.due_at <= now)
-                .order_by(R.due_at, R.id).limit(batch).with_for_update(skip_locked=True)))
+                .order_by(R.due_at, R.id).limit(room).with_for_update(skip_locked=True)))
             if not rows:
                 return total
             people = {p.id: p for p in s.scalars(
@@ -429,7 +448,8 @@ def _next_reminder(rollout: Rollout, sent_at: datetime, k: int, now: datetime, t
     return None if expires_at and moment >= expires_at else moment
 
 
-def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
+def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float,
+                backlog: int = BACKLOG) -> int:
     total = 0
     while clock.monotonic() < stop:
         with db.session_scope() as s:
@@ -437,10 +457,13 @@ def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
             if rollout is None or rollout.state not in REMINDING_STATES:
                 return total
             cap = len((rollout.reminders or {}).get("after_days") or [])
+            room = min(batch, backlog - _unsent(s, rollout_id))
+            if room <= 0:
+                return total
             rows = list(s.scalars(
                 select(R).where(R.rollout_id == rollout_id, R.status == "invited",
                                 R.next_reminder_at <= now, R.reminders_sent < cap)
-                .order_by(R.next_reminder_at, R.id).limit(batch)
+                .order_by(R.next_reminder_at, R.id).limit(room)
                 .with_for_update(skip_locked=True)))
             if not rows:
                 return total
@@ -482,7 +505,10 @@ def _remind_one(s: DB, rollout: Rollout, recipient: RolloutRecipient,
         return None
     if interview is None or interview.channel == "web":  # the link went by email
         record = invites.link_reminder(s, invite, queue=jobs.BULK)
-        return record.id if record is not None else None
+        if record is None:
+            return None
+        record.payload = {**record.payload, REMINDER: True}
+        return record.id
     named = interview.session.anonymity != "aggregated"
     first = (interview.person.name or "").split(" ")[0] if named else ""
     text = prompts.invite_reminder(first or "there", interview.session.name)
@@ -491,8 +517,9 @@ def _remind_one(s: DB, rollout: Rollout, recipient: RolloutRecipient,
         address = Address(address.channel, address.key, {**address.data, "reminder": True})
     record = OutboundRecord(
         channel=interview.channel, address=address.to_dict(), interview_id=interview.id,
-        payload=Outbound(text, tuple(engine.offered_choices(s, interview)), role="system",
-                         interview_id=interview.id).to_dict(), queue=jobs.BULK)
+        payload={**Outbound(text, tuple(engine.offered_choices(s, interview)), role="system",
+                            interview_id=interview.id).to_dict(), REMINDER: True},
+        queue=jobs.BULK)
     s.add(record)
     s.flush()
     return record.id
@@ -511,6 +538,43 @@ def _finished(s: DB, invite: Invite | None, interview: Interview | None,
     if interview.state in TERMINAL:
         return True
     return not phones.may_text(s, interview.channel, interview.address)
+
+
+def still_wanted(s: DB, record: OutboundRecord, now: datetime | None = None,
+                 ) -> tuple[str, str] | None:
+    """Asked by the outbox just before it sends a bulk row: None to send it, else (status,
+    reason) for the row instead. A paused rollout's row stays ``pending`` for after the
+    resume; a cancelled rollout's is ``cancelled`` (its person too, if nothing reached them
+    yet); so is a reminder whose interview ended or whose invite expired."""
+    invite_id = record.invite_id
+    if invite_id is None and record.interview_id is not None:
+        invite_id = s.scalar(select(Interview.invite_id).where(
+            Interview.id == record.interview_id))
+    if invite_id is None:
+        return None
+    found = s.execute(select(R, Rollout.state).join(Rollout, Rollout.id == R.rollout_id)
+                      .where(R.invite_id == invite_id).limit(1)).first()
+    if found is None:
+        return None  # not a rollout's message
+    recipient, rollout_state = found
+    if rollout_state == "paused":
+        return "pending", "rollout paused"
+    invite = s.get(Invite, invite_id)
+    if rollout_state == "cancelled":
+        first = recipient.outbound_id == record.id or (invite is not None
+                                                       and invite.status == "created")
+        if first and recipient.status == "invited":  # nothing reached them
+            recipient.status, recipient.reason = "cancelled", "rollout cancelled before sending"
+            recipient.next_reminder_at = None
+        return "cancelled", "rollout cancelled"
+    if (record.payload or {}).get(REMINDER):
+        interview = invites.current_interview(s, invite) if invite is not None else None
+        if invite is None or (invite.expires_at is not None
+                              and invite.expires_at <= (now or utcnow())):
+            return "cancelled", "reminder after the invite expired"
+        if interview is not None and interview.state in TERMINAL:
+            return "cancelled", "reminder after the interview ended"
+    return None
 
 
 # ---- control --------------------------------------------------------------------------------

@@ -92,6 +92,19 @@ def outbound_per_person() -> dict[int, int]:
             .group_by(Invite.person_id)).all())
 
 
+def deliver_while_open(**kw) -> None:
+    """Run the jobs with every invite open: the tests' dates are long past, and the outbox
+    drops a reminder whose invite expired by the real clock."""
+    with db.session_scope() as s:
+        kept = dict(s.execute(select(Invite.id, Invite.expires_at)).all())
+        s.execute(update(Invite).values(expires_at=utc(2100, 1, 1)))
+    run_jobs(**kw)
+    with db.session_scope() as s:
+        for invite_id, expires_at in kept.items():
+            s.execute(update(Invite).where(Invite.id == invite_id)
+                      .values(expires_at=expires_at))
+
+
 def mails(tmp_path) -> list:
     return [message_from_bytes(p.read_bytes(), policy=policy.default)
             for p in sorted((tmp_path / "mail").glob("*.eml"))]
@@ -264,7 +277,7 @@ def test_a_dispatcher_killed_mid_rollout_resumes_without_a_duplicate(hr, tmp_pat
            "PYTHONPATH": str(ROOT)}
     code = (f"from datetime import datetime; from core import rollouts; "
             f"rollouts.dispatch({rollout}, now=datetime.fromisoformat('{MONDAY.isoformat()}'), "
-            f"batch=10)")
+            f"batch=10, backlog=1000)")
     dispatcher = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                                   start_new_session=True, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
@@ -289,7 +302,7 @@ def test_a_dispatcher_killed_mid_rollout_resumes_without_a_duplicate(hr, tmp_pat
     # it died holding the rollout's lock: the next dispatch waits for it to expire
     assert rollouts.dispatch(rollout, now=MONDAY)["invited"] == 0
     jobs.connection().delete(f"parley:rollout:{rollout}")  # time passes: the lock expires
-    assert rollouts.dispatch(rollout, now=MONDAY)["invited"] == 300 - before
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=1000)["invited"] == 300 - before
     assert invites_per_person() == dict.fromkeys(people, 1)
     assert outbound_per_person() == dict.fromkeys(people, 1)
     from channels.durable import sweep
@@ -330,6 +343,72 @@ def test_pause_resume_cancel_through_the_api(hr):
     assert len(invites_per_person()) == 1
 
 
+def outbox_statuses() -> list[str]:
+    with db.session_scope() as s:
+        return sorted(s.scalars(select(OutboundRecord.status)))
+
+
+def test_dispatch_keeps_only_a_small_backlog_on_the_outbox(hr, tmp_path):
+    session = make_session(hr)
+    for i in range(5):
+        add_person(f"P{i}", email=f"p{i}@example.com")
+    rollout = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=2)["invited"] == 2
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=2)["invited"] == 0  # still unsent
+    run_jobs()
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=2)["invited"] == 2
+    run_jobs()
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=2)["invited"] == 1
+    run_jobs()
+    assert len(mails(tmp_path)) == 5 and state(rollout) == "completed"
+
+
+def test_pause_holds_and_cancel_stops_what_is_already_on_the_outbox(hr, tmp_path):
+    from channels.durable import sweep
+
+    session = make_session(hr)
+    for i in range(4):
+        add_person(f"P{i}", email=f"p{i}@example.com")
+    rid = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    assert rollouts.dispatch(rid, now=MONDAY, backlog=3)["invited"] == 3  # 3 emails queued
+    assert hr.post(f"/rollouts/{rid}/pause").status_code == 200
+    run_jobs()
+    assert mails(tmp_path) == [] and outbox_statuses() == ["pending"] * 3
+    with db.session_scope() as s:  # a paused row's try does not count against it
+        assert set(s.scalars(select(OutboundRecord.attempts))) == {0}
+    assert hr.post(f"/rollouts/{rid}/resume").status_code == 200
+    sweep(older_than_seconds=0)
+    run_jobs()  # the three held, and the fourth (resume enqueues a dispatch)
+    assert len(mails(tmp_path)) == 4 and outbox_statuses() == ["sent"] * 4
+
+    other = make_session(hr)
+    rid = new_rollout(other["id"], now=MONDAY, respect_quiet_hours=False)
+    assert rollouts.dispatch(rid, now=MONDAY, backlog=3)["invited"] == 3
+    assert hr.post(f"/rollouts/{rid}/cancel").status_code == 200
+    run_jobs()
+    sweep(older_than_seconds=0)
+    run_jobs()
+    assert len(mails(tmp_path)) == 4  # none of the second rollout's
+    assert outbox_statuses() == ["cancelled"] * 3 + ["sent"] * 4
+    got = hr.get(f"/rollouts/{rid}").get_json()
+    assert got["counts"]["cancelled"] == 4 and got["counts"]["sent"] == 0
+
+
+def test_a_queued_reminder_is_dropped_once_the_invite_expired(hr, tmp_path):
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    rollout = new_rollout(session["id"], reminders={"after_days": [1]}, now=MONDAY,
+                          respect_quiet_hours=False)
+    rollouts.dispatch(rollout, now=MONDAY)
+    run_jobs()
+    assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=1))["reminded"] == 1
+    with db.session_scope() as s:  # it waited on the outbox until the invite expired
+        s.execute(update(Invite).values(expires_at=MONDAY))
+    run_jobs()
+    assert len(mails(tmp_path)) == 1
+    assert outbox_statuses() == ["cancelled", "sent"]
+
+
 # ---- reminders -------------------------------------------------------------------------------
 
 def test_reminders_are_capped_and_marked_auto_generated(hr, tmp_path):
@@ -347,7 +426,7 @@ def test_reminders_are_capped_and_marked_auto_generated(hr, tmp_path):
     assert rollouts.dispatch(rollout, now=utc(2026, 3, 15))["reminded"] == 0  # capped at 2
     assert recipients(rollout)["Ada"].reminders_sent == 2
     assert rollouts.dispatch_due(now=utc(2026, 3, 15)) == []
-    run_jobs()
+    deliver_while_open()
     invite, *nudges = mails(tmp_path)
     assert invite["Auto-Submitted"] is None and "/c/" in invite.get_body(("plain",)).get_content()
     assert len(nudges) == 2
@@ -378,7 +457,7 @@ def test_a_late_reminder_is_not_followed_at_once_by_the_next(hr, tmp_path):
     assert ada.next_reminder_at == MONDAY + timedelta(days=5)  # the gap of one day kept
     assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=4, hours=1))["reminded"] == 0
     assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=5))["reminded"] == 1
-    run_jobs()
+    deliver_while_open()
     assert len(mails(tmp_path)) == 3
 
 
@@ -415,7 +494,7 @@ def test_reminders_stop_when_finished_opted_out_or_expired(slack):
         engine.transition(ada, "decline")
         phones.opt_out(s, "+15550100004", "STOP")
     assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=1))["reminded"] == 1  # Cy
-    run_jobs()
+    deliver_while_open()
     nudge = stub.posts_to("U3")[-1]
     assert "gentle reminder" in nudge.text
     assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=3))["reminded"] == 1
@@ -592,7 +671,7 @@ def test_an_email_interview_is_reminded_in_its_thread_as_auto_generated(hr, tmp_
                           now=MONDAY)
     rollouts.dispatch(rollout, now=MONDAY)
     rollouts.dispatch(rollout, now=MONDAY + timedelta(days=2))
-    run_jobs()
+    deliver_while_open()
     consent, nudge = mails(tmp_path)
     assert consent["Auto-Submitted"] is None and "Shall we begin?" in consent.get_body(
         ("plain",)).get_content()
