@@ -80,7 +80,7 @@ REMINDING_STATES = ("sending", "completed")  # dispatch reminds
 NOT_ANSWERED = (State.CREATED, State.CONSENT, State.ADMIN_ENDED)
 REMINDER = "reminder"  # the payload flag of a reminder's outbox row (``still_wanted``)
 COUNTS = ("pending", "sent", "delivered", "responded", "unreachable", "opted_out", "failed",
-          "cancelled")
+          "cancelled", "already_invited")
 
 
 class RolloutError(ValueError):
@@ -161,11 +161,13 @@ def _sms_opted_out():
                                PhoneNumber.opted_out.is_(True)))
 
 
-def _add_recipients(db_: DB, rollout: Rollout, people, *, only_new: bool = False) -> int:
+def _add_recipients(db_: DB, rollout: Rollout, people, now: datetime, *,
+                    only_new: bool = False) -> int:
     """INSERT … SELECT the people of ``people`` (a SELECT of ids) as recipients: the first
     of the rollout's channels each is reachable on, else unreachable or opted out with the
-    reason. ``only_new`` skips people already in the rollout (the unique constraint is the
-    final guard)."""
+    reason; ``already_invited`` whoever holds an unexpired invite to the session already (a
+    double click, overlapping rollouts, a trigger and a manual rollout). ``only_new`` skips
+    people already in the rollout (the unique constraint is the final guard)."""
     channels = list(rollout.channels)
     reach = [audiences.reachable(c) for c in channels]
     channel = case(*[(r, _text(c)) for r, c in zip(reach, channels, strict=True)],
@@ -183,6 +185,13 @@ def _add_recipients(db_: DB, rollout: Rollout, people, *, only_new: bool = False
     else:
         status = case((any_reach, _text("pending")), else_=_text("unreachable"))
         reason = case((any_reach, _text("")), else_=_text(f"no address on {no_address}"))
+    earlier = select(func.min(func.coalesce(Invite.sent_at, Invite.created_at))).where(
+        Invite.session_id == rollout.session_id, Invite.person_id == Person.id,
+        or_(Invite.expires_at.is_(None), Invite.expires_at > now)).scalar_subquery()
+    invited_on = func.substr(cast(earlier, String), 1, 10)
+    status = case((earlier.is_not(None), _text("already_invited")), else_=status)
+    reason = case((earlier.is_not(None),
+                   _text("already invited to this session on ") + invited_on), else_=reason)
     where = [Person.id.in_(people)]
     if only_new:
         where.append(~exists().where(R.rollout_id == rollout.id, R.person_id == Person.id))
@@ -227,7 +236,7 @@ def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: lis
         created_by=created_by, created_at=now)
     db_.add(rollout)
     db_.flush()
-    _add_recipients(db_, rollout, people)
+    _add_recipients(db_, rollout, people, now)
     _set_due(db_, rollout, now)
     return rollout
 
@@ -721,7 +730,7 @@ def _run_trigger(session_id: int, trigger: dict[str, Any], today: date,
                          PersonAttribute.value.between(first.isoformat(), last.isoformat())))
         try:
             with s.begin_nested():
-                count = _add_recipients(s, rollout, people, only_new=True)
+                count = _add_recipients(s, rollout, people, now, only_new=True)
         except IntegrityError:  # a concurrent run added someone first: they are in
             count = 0
         _set_due(s, rollout, now, on_value=field_name, offset=offset)

@@ -220,6 +220,23 @@ def test_the_audience_matches_keys_as_the_preview_does(hr):
     assert set(recipients(rollout)) == {"Rémi"}
 
 
+def test_a_second_rollout_does_not_invite_the_same_people_again(hr):
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    first = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    assert rollouts.dispatch(first, now=MONDAY)["invited"] == 1
+    add_person("Bob", email="bob@example.com")
+    again = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)  # double click
+    people = recipients(again)
+    assert people["Ada"].status == "already_invited"
+    assert people["Ada"].reason == "already invited to this session on 2026-03-09"
+    assert people["Bob"].status == "pending"
+    assert rollouts.dispatch(again, now=MONDAY)["invited"] == 1
+    assert sorted(invites_per_person().values()) == [1, 1]
+    counts = hr.get(f"/rollouts/{again}").get_json()["counts"]
+    assert counts["already_invited"] == 1 and counts["sent"] == 1
+
+
 # ---- exactly once -----------------------------------------------------------------------------
 
 def test_repeated_and_concurrent_dispatch_invite_each_person_once(hr, tmp_path):
@@ -616,7 +633,7 @@ def test_rollout_api_shapes_and_progress(hr, tmp_path):
     assert created["state"] == "scheduled" and created["total"] == 4
     assert created["counts"] == {"pending": 3, "sent": 0, "delivered": 0, "responded": 0,
                                  "unreachable": 1, "opted_out": 0, "failed": 0,
-                                 "cancelled": 0}
+                                 "cancelled": 0, "already_invited": 0}
     assert created["percent"] == 25.0 and created["reminders"] == {"after_days": [3, 5]}
     run_jobs()  # the dispatch job enqueued at creation
     got = hr.get(f"/rollouts/{created['id']}").get_json()
