@@ -426,6 +426,26 @@ def test_a_queued_reminder_is_dropped_once_the_invite_expired(hr, tmp_path):
     assert outbox_statuses() == ["cancelled", "sent"]
 
 
+def test_a_message_that_keeps_giving_way_has_two_jobs_at_most(hr, tmp_path):
+    from rq import Worker
+
+    from core import ratelimit
+
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    rollout = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    jobs.queue(jobs.INTERACTIVE).enqueue("builtins.print")  # a reply waits for a worker
+    ratelimit.hold("email:smtp", 1.0)  # no send slot for a while: it gives way, again and again
+    rollouts.dispatch(rollout, now=MONDAY)
+    bulk = jobs.queue(jobs.BULK)
+    Worker([bulk], connection=bulk.connection).work(burst=True, logging_level="WARNING")
+    assert len(mails(tmp_path)) == 1
+    with db.session_scope() as s:
+        record = s.scalar(select(OutboundRecord.id))
+    names = {k.decode() for k in jobs.connection().keys(f"rq:job:out-{record}*")}
+    assert names <= {f"rq:job:out-{record}{end}" for end in ("", "-a", "-b")}
+
+
 # ---- reminders -------------------------------------------------------------------------------
 
 def test_reminders_are_capped_and_marked_auto_generated(hr, tmp_path):
