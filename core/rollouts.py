@@ -117,14 +117,14 @@ def window_of(rollout: Rollout) -> schedule.Window:
     return schedule.Window(quiet=quiet, days=tuple(q.get("working_days") or schedule.DAYS))
 
 
-def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_value: str | None = None,
+def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_keys: list[str] | None = None,
              offset: int = 0) -> None:
     """Give every new pending recipient (due_at still NULL) its due time: one UPDATE per
     timezone (per timezone and date demographic for a trigger), computed with zoneinfo."""
     window = window_of(rollout)
     people = select(Person.timezone).join(R, R.person_id == Person.id)
     new = and_(R.rollout_id == rollout.id, R.status == "pending", R.due_at.is_(None))
-    if on_value is None:
+    if on_keys is None:
         for tz_name in db_.scalars(people.where(new).distinct()).all():
             when = schedule.due(schedule.zone(tz_name), now=now, send_at=rollout.send_at,
                                 local_time=rollout.local_time, window=window)
@@ -134,7 +134,7 @@ def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_value: str | None =
     pairs = db_.execute(
         select(Person.timezone, PersonAttribute.value).join(R, R.person_id == Person.id)
         .join(PersonAttribute, PersonAttribute.person_id == Person.id)
-        .where(new, PersonAttribute.key == on_value).distinct()).all()
+        .where(new, PersonAttribute.key.in_(on_keys)).distinct()).all()
     for tz_name, value in pairs:
         try:
             day: date | None = date.fromisoformat(value) + timedelta(days=offset)
@@ -145,7 +145,7 @@ def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_value: str | None =
                             window=window)
         db_.execute(update(R).where(new, R.person_id.in_(
             select(Person.id).join(PersonAttribute, PersonAttribute.person_id == Person.id)
-            .where(Person.timezone == tz_name, PersonAttribute.key == on_value,
+            .where(Person.timezone == tz_name, PersonAttribute.key.in_(on_keys),
                    PersonAttribute.value == value))).values(due_at=when))
 
 
@@ -715,6 +715,15 @@ def _standing(s: DB, session_id: int, trigger: dict[str, Any], now: datetime) ->
     return rollout
 
 
+def _date_keys(s: DB, field_name: str) -> list[str]:
+    """The stored spellings of an HR date key, found as audience rules find keys (any case,
+    accents, ``_`` or ``-``) and also written as one word ("StartDate")."""
+    def squashed(key: str) -> str:
+        return audiences.key_form(key).replace(" ", "")
+    wanted = squashed(field_name)
+    return [k for k in audiences.all_keys(s) if squashed(k) == wanted]
+
+
 def _run_trigger(session_id: int, trigger: dict[str, Any], today: date,
                  now: datetime) -> tuple[int, int]:
     field_name = TRIGGER_FIELDS[trigger["on"]]
@@ -724,8 +733,11 @@ def _run_trigger(session_id: int, trigger: dict[str, Any], today: date,
         rollout = _standing(s, session_id, trigger, now)
         if rollout.state == "cancelled":
             return rollout.id, 0
+        keys = _date_keys(s, field_name)
+        if not keys:
+            return rollout.id, 0
         people = (select(Person.id).join(PersonAttribute, PersonAttribute.person_id == Person.id)
-                  .where(Person.active.is_(True), PersonAttribute.key == field_name,
+                  .where(Person.active.is_(True), PersonAttribute.key.in_(keys),
                          func.length(PersonAttribute.value) == 10,
                          PersonAttribute.value.between(first.isoformat(), last.isoformat())))
         try:
@@ -733,5 +745,5 @@ def _run_trigger(session_id: int, trigger: dict[str, Any], today: date,
                 count = _add_recipients(s, rollout, people, now, only_new=True)
         except IntegrityError:  # a concurrent run added someone first: they are in
             count = 0
-        _set_due(s, rollout, now, on_value=field_name, offset=offset)
+        _set_due(s, rollout, now, on_keys=keys, offset=offset)
         return rollout.id, count

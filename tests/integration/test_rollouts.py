@@ -600,6 +600,20 @@ def test_triggers_invite_once_over_repeated_runs_and_imports(hr, tmp_path):
         f"{session['id']}:start_date+30"] == 1
 
 
+def test_triggers_find_the_date_however_the_directory_spells_its_key(hr):
+    session = make_session(hr)
+    assert hr.patch(f"/sessions/{session['id']}", {"triggers": [
+        {"on": "start_date", "days_after": 0}]}).status_code == 200
+    for name, key in (("Snake", "start_date"), ("Camel", "StartDate"), ("Shout", "START DATE")):
+        add_person(name, email=f"{name.lower()}@example.com", demographics={key: "2026-03-10"})
+    now = utc(2026, 3, 10, 7)
+    assert rollouts.run_triggers(today=date(2026, 3, 10), now=now) == {
+        f"{session['id']}:start_date+0": 3}
+    with db.session_scope() as s:
+        standing = s.scalar(select(Rollout.id))
+    assert {r.due_at for r in recipients(standing).values()} == {utc(2026, 3, 10, 9)}
+
+
 def test_triggers_may_change_on_a_locked_session_and_are_validated(hr):
     session = make_session(hr)
     with db.session_scope() as s:
