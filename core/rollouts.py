@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
+from sqlalchemy.orm import aliased
 
 from core import db, engine, invites, jobs, phones, schedule
 from core.config import get_settings
@@ -79,8 +80,8 @@ REMINDING_STATES = ("sending", "completed")  # dispatch reminds
 # an interview beyond these has heard from the person ("responded")
 NOT_ANSWERED = (State.CREATED, State.CONSENT, State.ADMIN_ENDED)
 REMINDER = "reminder"  # the payload flag of a reminder's outbox row (``still_wanted``)
-COUNTS = ("pending", "sent", "delivered", "responded", "unreachable", "opted_out", "failed",
-          "cancelled", "already_invited")
+COUNTS = ("pending", "queued", "sent", "delivered", "responded", "unreachable", "opted_out",
+          "failed", "cancelled", "already_invited")
 
 
 class RolloutError(ValueError):
@@ -618,10 +619,14 @@ def cancel(s: DB, rollout: Rollout, now: datetime | None = None) -> None:
 
 # ---- status ---------------------------------------------------------------------------------
 
+SETTLED = ("sent", "delivered", "failed", "undelivered")  # an outbox row that left or never will
+
+
 def progress():
     """SQL: what became of each recipient (one of COUNTS), read from its invite, its
-    interview and its first outbox row. Select it from R outer-joined to Invite and
-    OutboundRecord (``progress_from``)."""
+    interview and the latest of its invite's outbox rows that settled (a fallback after a
+    failed first channel, a reminder): ``queued`` until one has. Select it from R
+    outer-joined to Invite and that row (``progress_from``)."""
     answered = exists().where(Interview.invite_id == R.invite_id,
                               Interview.state.not_in([str(x) for x in NOT_ANSWERED]))
     return case(
@@ -630,12 +635,19 @@ def progress():
         (or_(Invite.status == "unreachable",
              OutboundRecord.status.in_(("failed", "undelivered"))), _text("failed")),
         (OutboundRecord.status == "delivered", _text("delivered")),
-        else_=_text("sent"))
+        (OutboundRecord.status == "sent", _text("sent")),
+        else_=_text("queued"))
 
 
 def progress_from(stmt):
+    o = aliased(OutboundRecord)
+    latest = select(func.max(o.id)).where(o.status.in_(SETTLED), or_(
+        o.invite_id == R.invite_id,
+        o.interview_id.in_(select(Interview.id).where(Interview.invite_id == R.invite_id)
+                           .correlate(R)),
+    )).correlate(R).scalar_subquery()
     return (stmt.select_from(R).outerjoin(Invite, Invite.id == R.invite_id)
-            .outerjoin(OutboundRecord, OutboundRecord.id == R.outbound_id))
+            .outerjoin(OutboundRecord, OutboundRecord.id == latest))
 
 
 def counts(s: DB, rollout_id: int) -> dict[str, int]:

@@ -234,7 +234,7 @@ def test_a_second_rollout_does_not_invite_the_same_people_again(hr):
     assert rollouts.dispatch(again, now=MONDAY)["invited"] == 1
     assert sorted(invites_per_person().values()) == [1, 1]
     counts = hr.get(f"/rollouts/{again}").get_json()["counts"]
-    assert counts["already_invited"] == 1 and counts["sent"] == 1
+    assert counts["already_invited"] == 1 and counts["queued"] == 1  # not yet sent
 
 
 # ---- exactly once -----------------------------------------------------------------------------
@@ -353,7 +353,7 @@ def test_pause_resume_cancel_through_the_api(hr):
     assert rollouts.dispatch(rid, now=utc(2030, 1, 7, 10))["invited"] == 1
     cancelled = hr.post(f"/rollouts/{rid}/cancel").get_json()
     assert cancelled["state"] == "cancelled"
-    assert cancelled["counts"]["cancelled"] == 2 and cancelled["counts"]["sent"] == 1
+    assert cancelled["counts"]["cancelled"] == 2 and cancelled["counts"]["queued"] == 1
     assert cancelled["finished_at"] is not None
     assert hr.post(f"/rollouts/{rid}/cancel").status_code == 409
     assert rollouts.dispatch(rid, now=utc(2030, 2, 1))["invited"] == 0
@@ -665,8 +665,8 @@ def test_rollout_api_shapes_and_progress(hr, tmp_path):
     assert resp.status_code == 201, resp.get_json()
     created = resp.get_json()
     assert created["state"] == "scheduled" and created["total"] == 4
-    assert created["counts"] == {"pending": 3, "sent": 0, "delivered": 0, "responded": 0,
-                                 "unreachable": 1, "opted_out": 0, "failed": 0,
+    assert created["counts"] == {"pending": 3, "queued": 0, "sent": 0, "delivered": 0,
+                                 "responded": 0, "unreachable": 1, "opted_out": 0, "failed": 0,
                                  "cancelled": 0, "already_invited": 0}
     assert created["percent"] == 25.0 and created["reminders"] == {"after_days": [3, 5]}
     run_jobs()  # the dispatch job enqueued at creation
