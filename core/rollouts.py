@@ -354,8 +354,17 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
             rows = [r for r in rows if r.id in claimed]
             records: list[int] = []
             for recipient in rows:
-                records += _invite_one(s, rollout, recipient, people[recipient.person_id],
-                                       now, settings)
+                try:  # one bad recipient must not roll the batch back, again and again
+                    with s.begin_nested():
+                        sent = _invite_one(s, rollout, recipient, people[recipient.person_id],
+                                           now, settings)
+                except Exception as exc:
+                    log.exception("rollout %s: inviting person %s failed", rollout_id,
+                                  recipient.person_id)
+                    recipient.status = "failed"
+                    recipient.reason = f"{type(exc).__name__}: {exc}"[:2000]
+                    continue
+                records += sent
                 total += 1
         jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
     return total
