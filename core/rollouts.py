@@ -239,6 +239,9 @@ def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: lis
     db_.flush()
     _add_recipients(db_, rollout, people, now)
     _set_due(db_, rollout, now)
+    if not db_.scalar(select(exists().where(R.rollout_id == rollout.id,
+                                            R.status == "pending"))):
+        rollout.state, rollout.finished_at = "completed", now  # nobody to invite
     return rollout
 
 
@@ -429,7 +432,7 @@ def _maybe_complete(rollout_id: int, now: datetime) -> None:
     with db.session_scope() as s:
         pending = exists().where(R.rollout_id == rollout_id, R.status == "pending")
         s.execute(update(Rollout).where(
-            Rollout.id == rollout_id, Rollout.state == "sending",
+            Rollout.id == rollout_id, Rollout.state.in_(ACTIVE_STATES),
             Rollout.trigger_key.is_(None), ~pending).values(state="completed", finished_at=now))
 
 

@@ -237,6 +237,16 @@ def test_a_second_rollout_does_not_invite_the_same_people_again(hr):
     assert counts["already_invited"] == 1 and counts["queued"] == 1  # not yet sent
 
 
+def test_a_rollout_with_nobody_to_invite_is_completed_at_once(hr):
+    session = make_session(hr)
+    add_person("Nomail")  # unreachable on every channel
+    nobody = new_rollout(session["id"], now=MONDAY, audience={
+        "match": "all", "conditions": [{"field": "name", "op": "equals", "value": "Zed"}]})
+    unreachable = new_rollout(session["id"], now=MONDAY)
+    assert state(nobody) == "completed" and state(unreachable) == "completed"
+    assert rollouts.dispatch_due(now=MONDAY + timedelta(days=1)) == []
+
+
 # ---- exactly once -----------------------------------------------------------------------------
 
 def test_repeated_and_concurrent_dispatch_invite_each_person_once(hr, tmp_path):
