@@ -723,6 +723,11 @@ def test_rollout_api_rejects_what_it_cannot_do(hr):
     assert hr.post(url, {"channels": ["web"], "working_days": ["someday"]}).status_code == 400
     assert hr.post("/sessions/999/rollouts", {"channels": ["web"]}).status_code == 404
     assert hr.get("/rollouts/999").status_code == 404
+    for year in ("0001", "9999"):
+        resp = hr.post(url, {"channels": ["web"], "send_at": f"{year}-12-31T23:00:00-05:00"})
+        assert resp.status_code == 400 and "send_at" in resp.get_json()["error"]["message"]
+    rid = new_rollout(session["id"], now=MONDAY)
+    assert hr.get(f"/rollouts/{rid}/recipients?cursor={'f' * 40}").status_code == 200
 
 
 def test_an_email_interview_is_reminded_in_its_thread_as_auto_generated(hr, tmp_path):
