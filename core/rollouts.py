@@ -344,6 +344,12 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
                 return total
             people = {p.id: p for p in s.scalars(
                 select(Person).where(Person.id.in_([r.person_id for r in rows])))}
+            for r in rows:  # left the company (a directory import) since the rollout began
+                if not people[r.person_id].active:
+                    r.status, r.reason = "cancelled", "no longer active"
+            rows = [r for r in rows if r.status == "pending"]
+            if not rows:
+                continue
             rows = _still_open(rows, people, rollout, now)
             if not rows:
                 continue  # every one of them waits for their morning now
@@ -752,7 +758,9 @@ def _run_trigger(session_id: int, trigger: dict[str, Any], today: date,
                  now: datetime) -> tuple[int, int]:
     field_name = TRIGGER_FIELDS[trigger["on"]]
     offset = trigger_offset(trigger)
-    first, last = today - timedelta(days=CATCH_UP_DAYS + offset), today - timedelta(days=offset)
+    # one day ahead: in UTC+10 their 09:00 comes before the UTC date turns
+    first = today - timedelta(days=CATCH_UP_DAYS + offset)
+    last = today + timedelta(days=1 - offset)
     with db.session_scope() as s:
         rollout = _standing(s, session_id, trigger, now)
         if rollout.state == "cancelled":

@@ -624,6 +624,34 @@ def test_triggers_find_the_date_however_the_directory_spells_its_key(hr):
     assert {r.due_at for r in recipients(standing).values()} == {utc(2026, 3, 10, 9)}
 
 
+def test_a_trigger_reaches_the_far_east_at_nine_before_the_utc_date_turns(hr):
+    session = make_session(hr)
+    assert hr.patch(f"/sessions/{session['id']}", {"triggers": [
+        {"on": "start_date", "days_after": 0}]}).status_code == 200
+    add_person("Kylie", email="kylie@example.com", tz="Australia/Sydney",
+               demographics={"Start Date": "2026-03-11"})
+    now = utc(2026, 3, 10, 12)
+    assert rollouts.run_triggers(today=date(2026, 3, 10), now=now) == {
+        f"{session['id']}:start_date+0": 1}
+    with db.session_scope() as s:
+        standing = s.scalar(select(Rollout.id))
+    assert recipients(standing)["Kylie"].due_at == utc(2026, 3, 10, 22)  # 09:00 AEDT on 11th
+
+
+def test_people_who_left_after_the_rollout_was_made_are_not_invited(hr):
+    session = make_session(hr)
+    gone = add_person("Gone", email="gone@example.com")
+    add_person("Stay", email="stay@example.com")
+    rollout = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    with db.session_scope() as s:
+        s.get(Person, gone).active = False
+    assert rollouts.dispatch(rollout, now=MONDAY)["invited"] == 1
+    people = recipients(rollout)
+    assert (people["Gone"].status, people["Gone"].reason) == ("cancelled", "no longer active")
+    assert invites_per_person() == {people["Stay"].person_id: 1}
+    assert state(rollout) == "completed"
+
+
 def test_triggers_may_change_on_a_locked_session_and_are_validated(hr):
     session = make_session(hr)
     with db.session_scope() as s:
