@@ -796,6 +796,24 @@ def test_progress_counts_a_failed_slack_lookup_and_a_response(slack):
     assert [r["name"] for r in failed] == ["Zed"]
 
 
+def test_someone_reached_on_a_fallback_channel_counts_as_sent(make_app, tmp_path):
+    with SlackStub(users={"ada@example.com": "U1"}) as stub:
+        app = make_app(library=True, slack_signing_secret=SIGNING_SECRET,
+                       slack_bot_token=BOT_TOKEN, slack_api_base_url=stub.base_url,
+                       mail_dir=str(tmp_path / "mail"))
+        api = ApiClient(app.test_client(), ADMIN_TOKEN)
+        session = make_session(api)
+        add_person("Ada", email="ada@example.com")
+        add_person("Zed", email="zed@example.com")  # not in the workspace: email instead
+        resp = api.post(f"/sessions/{session['id']}/rollouts",
+                        {"channels": ["slack", "email"], "respect_quiet_hours": False})
+        assert resp.status_code == 201, resp.get_json()
+        run_jobs(retries=True)
+        got = api.get(f"/rollouts/{resp.get_json()['id']}").get_json()
+    assert [m["To"] for m in mails(tmp_path)] == ["zed@example.com"]
+    assert got["counts"]["sent"] == 2 and got["counts"]["failed"] == 0
+
+
 def test_what_fell_due_while_paused_waits_if_it_is_now_their_night(hr):
     session = make_session(hr)
     add_person("Bernd", email="bernd@example.com", tz="Europe/Berlin")
