@@ -7,23 +7,24 @@ Turns and their outbox rows are written by the engine in its own transaction
 
 An outbox row is tried at most ``ATTEMPTS`` times and then kept as ``failed`` with its
 error; one whose channel refused our own credentials is ``held`` for an operator and tried
-again every ``HOLD``, within the same bound.
+again every ``HOLD``, within the same bound. A rollout's row that its rollout no longer
+wants (cancelled, or a reminder overtaken) is kept as ``cancelled``, final like ``failed``.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import replace
 from datetime import timedelta
 
 from redis.exceptions import RedisError
+from rq import get_current_job
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 import channels
 from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
-from core import db, engine, invites, jobs, lifecycle, ratelimit
+from core import db, engine, invites, jobs, lifecycle, ratelimit, rollouts
 from core.messages import Address, Inbound, Outbound, storable
 from core.models import InboundEvent, Interview, Invite, OutboundRecord, Turn, utcnow
 
@@ -109,6 +110,13 @@ def deliver(record_id: int) -> str | None:
         channel_name, address = record.channel, Address.from_dict(record.address)
         message, created_at = Outbound.from_dict(record.payload), record.created_at
         proactive = record.queue == jobs.BULK
+        # a rollout paused or cancelled since this row was written, a reminder overtaken
+        unwanted = rollouts.still_wanted(s, record) if proactive else None
+    if unwanted is not None:
+        status, reason = unwanted
+        _finish(record_id, status=status, error=reason, uncount=True)
+        log.info("outbound %s not sent: %s", record_id, reason)
+        return None
     channel, ref = channels.get(channel_name), f"out-{record_id}"
     try:
         resolved = channel.resolve(address)
@@ -120,10 +128,11 @@ def deliver(record_id: int) -> str | None:
         provider_id = _send_paced(channel, resolved, message, ref, proactive=proactive)
     except ratelimit.GiveWay:
         # replies are waiting for a worker: this rollout message steps aside, uncounted, to
-        # the back of the bulk queue (a job id of its own: this job is still running)
+        # the back of the bulk queue, under the other of two alternate job ids (this job is
+        # still running), so a row that keeps giving way has two jobs at most
         _finish(record_id, status="pending", error=None, uncount=True)
         jobs.enqueue_deliveries([record_id], queue_name=jobs.BULK,
-                                again=f"{time.time_ns():x}")
+                                again=_other_turn(record_id))
         return None
     except WaitForSlot as exc:
         # the sender's slots are booked further ahead than a job waits (a big rollout): not
@@ -151,6 +160,13 @@ def deliver(record_id: int) -> str | None:
         raise
     _finish(record_id, status="sent", provider_id=provider_id)
     return provider_id
+
+
+def _other_turn(record_id: int) -> str:
+    """"b" when this job is the row's "a" job, else "a"."""
+    current = get_current_job()
+    return "b" if current is not None and current.id == jobs.job_key("out", record_id, "a") \
+        else "a"
 
 
 def _replies_waiting() -> bool:

@@ -439,7 +439,7 @@ class RolloutRecipient(Base):
     invite_id: Mapped[int | None] = mapped_column(
         ForeignKey("invite.id", ondelete="SET NULL"), index=True)
     outbound_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbound.id", ondelete="SET NULL"))  # the first message
+        ForeignKey("outbound.id", ondelete="SET NULL"), index=True)  # the first message
     sent_at: Mapped[datetime | None] = mapped_column()
     reminders_sent: Mapped[int] = mapped_column(default=0)
     next_reminder_at: Mapped[datetime | None] = mapped_column()

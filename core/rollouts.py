@@ -41,6 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
+from sqlalchemy.orm import aliased
 
 from core import db, engine, invites, jobs, phones, schedule
 from core.config import get_settings
@@ -67,6 +68,10 @@ R = RolloutRecipient
 CHANNELS = ("slack", "teams", "sms", "email", "web")
 BATCH = 200  # recipients per dispatch transaction
 BUDGET = 90.0  # seconds one dispatch job works (RQ kills a job at 180); the next tick goes on
+# unsent (pending, sending) bulk outbox rows one rollout keeps at most: dispatch claims only
+# what the channels send soon and the next tick (15 s) tops it up, so a pause or a cancel
+# stops a 40,000-person rollout within minutes, not after hours of queued SMS
+BACKLOG = 200
 MAX_REMINDERS, MAX_REMINDER_DAYS = 5, 30
 CATCH_UP_DAYS = 7  # a trigger date missed by up to this many days still fires
 TRIGGER_FIELDS = {"start_date": "Start Date", "end_date": "End Date"}
@@ -74,8 +79,9 @@ ACTIVE_STATES = ("scheduled", "sending")  # dispatch invites
 REMINDING_STATES = ("sending", "completed")  # dispatch reminds
 # an interview beyond these has heard from the person ("responded")
 NOT_ANSWERED = (State.CREATED, State.CONSENT, State.ADMIN_ENDED)
-COUNTS = ("pending", "sent", "delivered", "responded", "unreachable", "opted_out", "failed",
-          "cancelled")
+REMINDER = "reminder"  # the payload flag of a reminder's outbox row (``still_wanted``)
+COUNTS = ("pending", "queued", "sent", "delivered", "responded", "unreachable", "opted_out",
+          "failed", "cancelled", "already_invited")
 
 
 class RolloutError(ValueError):
@@ -112,14 +118,14 @@ def window_of(rollout: Rollout) -> schedule.Window:
     return schedule.Window(quiet=quiet, days=tuple(q.get("working_days") or schedule.DAYS))
 
 
-def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_value: str | None = None,
+def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_keys: list[str] | None = None,
              offset: int = 0) -> None:
     """Give every new pending recipient (due_at still NULL) its due time: one UPDATE per
     timezone (per timezone and date demographic for a trigger), computed with zoneinfo."""
     window = window_of(rollout)
     people = select(Person.timezone).join(R, R.person_id == Person.id)
     new = and_(R.rollout_id == rollout.id, R.status == "pending", R.due_at.is_(None))
-    if on_value is None:
+    if on_keys is None:
         for tz_name in db_.scalars(people.where(new).distinct()).all():
             when = schedule.due(schedule.zone(tz_name), now=now, send_at=rollout.send_at,
                                 local_time=rollout.local_time, window=window)
@@ -129,7 +135,7 @@ def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_value: str | None =
     pairs = db_.execute(
         select(Person.timezone, PersonAttribute.value).join(R, R.person_id == Person.id)
         .join(PersonAttribute, PersonAttribute.person_id == Person.id)
-        .where(new, PersonAttribute.key == on_value).distinct()).all()
+        .where(new, PersonAttribute.key.in_(on_keys)).distinct()).all()
     for tz_name, value in pairs:
         try:
             day: date | None = date.fromisoformat(value) + timedelta(days=offset)
@@ -140,7 +146,7 @@ def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_value: str | None =
                             window=window)
         db_.execute(update(R).where(new, R.person_id.in_(
             select(Person.id).join(PersonAttribute, PersonAttribute.person_id == Person.id)
-            .where(Person.timezone == tz_name, PersonAttribute.key == on_value,
+            .where(Person.timezone == tz_name, PersonAttribute.key.in_(on_keys),
                    PersonAttribute.value == value))).values(due_at=when))
 
 
@@ -156,11 +162,13 @@ def _sms_opted_out():
                                PhoneNumber.opted_out.is_(True)))
 
 
-def _add_recipients(db_: DB, rollout: Rollout, people, *, only_new: bool = False) -> int:
+def _add_recipients(db_: DB, rollout: Rollout, people, now: datetime, *,
+                    only_new: bool = False) -> int:
     """INSERT … SELECT the people of ``people`` (a SELECT of ids) as recipients: the first
     of the rollout's channels each is reachable on, else unreachable or opted out with the
-    reason. ``only_new`` skips people already in the rollout (the unique constraint is the
-    final guard)."""
+    reason; ``already_invited`` whoever holds an unexpired invite to the session already (a
+    double click, overlapping rollouts, a trigger and a manual rollout). ``only_new`` skips
+    people already in the rollout (the unique constraint is the final guard)."""
     channels = list(rollout.channels)
     reach = [audiences.reachable(c) for c in channels]
     channel = case(*[(r, _text(c)) for r, c in zip(reach, channels, strict=True)],
@@ -178,6 +186,13 @@ def _add_recipients(db_: DB, rollout: Rollout, people, *, only_new: bool = False
     else:
         status = case((any_reach, _text("pending")), else_=_text("unreachable"))
         reason = case((any_reach, _text("")), else_=_text(f"no address on {no_address}"))
+    earlier = select(func.min(func.coalesce(Invite.sent_at, Invite.created_at))).where(
+        Invite.session_id == rollout.session_id, Invite.person_id == Person.id,
+        or_(Invite.expires_at.is_(None), Invite.expires_at > now)).scalar_subquery()
+    invited_on = func.substr(cast(earlier, String), 1, 10)
+    status = case((earlier.is_not(None), _text("already_invited")), else_=status)
+    reason = case((earlier.is_not(None),
+                   _text("already invited to this session on ") + invited_on), else_=reason)
     where = [Person.id.in_(people)]
     if only_new:
         where.append(~exists().where(R.rollout_id == rollout.id, R.person_id == Person.id))
@@ -207,7 +222,7 @@ def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: lis
             raise RolloutError(f"local_time: {exc}") from None
     after = _after_days(reminders)
     try:
-        people = audiences.people(audience)
+        people = audiences.people(audience, db=db_)
     except ValueError as exc:
         raise RolloutError(f"audience: {exc}") from None
     try:
@@ -222,8 +237,11 @@ def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: lis
         created_by=created_by, created_at=now)
     db_.add(rollout)
     db_.flush()
-    _add_recipients(db_, rollout, people)
+    _add_recipients(db_, rollout, people, now)
     _set_due(db_, rollout, now)
+    if not db_.scalar(select(exists().where(R.rollout_id == rollout.id,
+                                            R.status == "pending"))):
+        rollout.state, rollout.finished_at = "completed", now  # nobody to invite
     return rollout
 
 
@@ -253,16 +271,16 @@ def _plain(audience: Any) -> dict[str, Any]:
 # ---- dispatch -------------------------------------------------------------------------------
 
 def dispatch(rollout_id: int, *, now: datetime | None = None, batch: int = BATCH,
-             ) -> dict[str, int]:
+             backlog: int = BACKLOG) -> dict[str, int]:
     """Job: send this rollout's due invites and reminders. One dispatcher per rollout at a
     time (a shared lock); a busy rollout is left to the one working on it."""
     try:
         with jobs.lock(f"rollout:{rollout_id}", wait=0):
             now = now or utcnow()
             stop = clock.monotonic() + BUDGET
-            invited = _invite_due(rollout_id, now, batch, stop)
+            invited = _invite_due(rollout_id, now, batch, stop, backlog)
             _maybe_complete(rollout_id, now)
-            reminded = _remind_due(rollout_id, now, batch, stop)
+            reminded = _remind_due(rollout_id, now, batch, stop, backlog)
             return {"invited": invited, "reminded": reminded}
     except jobs.Busy:
         log.info("rollout %s is being dispatched elsewhere", rollout_id)
@@ -295,7 +313,18 @@ def enqueue(rollout_id: int) -> None:
         log.warning("queue unreachable, rollout %s left for dispatch_due: %s", rollout_id, exc)
 
 
-def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
+def _unsent(s: DB, rollout_id: int) -> int:
+    """The rollout's bulk outbox rows not yet sent: first messages, fallbacks, reminders. A
+    scan of the few unsent rows (the backlog keeps them few), not of the rollout."""
+    mine = select(R.invite_id).where(R.rollout_id == rollout_id, R.invite_id.is_not(None))
+    theirs = select(Interview.id).where(Interview.invite_id.in_(mine))
+    return s.scalar(select(func.count()).select_from(OutboundRecord).where(
+        OutboundRecord.status.in_(("pending", "sending")), OutboundRecord.queue == jobs.BULK,
+        or_(OutboundRecord.invite_id.in_(mine), OutboundRecord.interview_id.in_(theirs))))
+
+
+def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
+                backlog: int = BACKLOG) -> int:
     settings = get_settings()
     total = 0
     while clock.monotonic() < stop:
@@ -304,14 +333,23 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
                                .with_for_update(of=Rollout))
             if rollout is None or rollout.state not in ACTIVE_STATES:
                 return total
+            room = min(batch, backlog - _unsent(s, rollout_id))
+            if room <= 0:  # the channels have enough to send: the next tick tops it up
+                return total
             rows = list(s.scalars(
                 select(R).where(R.rollout_id == rollout_id, R.status == "pending",
                                 R.due_at <= now)
-                .order_by(R.due_at, R.id).limit(batch).with_for_update(skip_locked=True)))
+                .order_by(R.due_at, R.id).limit(room).with_for_update(skip_locked=True)))
             if not rows:
                 return total
             people = {p.id: p for p in s.scalars(
                 select(Person).where(Person.id.in_([r.person_id for r in rows])))}
+            for r in rows:  # left the company (a directory import) since the rollout began
+                if not people[r.person_id].active:
+                    r.status, r.reason = "cancelled", "no longer active"
+            rows = [r for r in rows if r.status == "pending"]
+            if not rows:
+                continue
             rows = _still_open(rows, people, rollout, now)
             if not rows:
                 continue  # every one of them waits for their morning now
@@ -325,8 +363,17 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
             rows = [r for r in rows if r.id in claimed]
             records: list[int] = []
             for recipient in rows:
-                records += _invite_one(s, rollout, recipient, people[recipient.person_id],
-                                       now, settings)
+                try:  # one bad recipient must not roll the batch back, again and again
+                    with s.begin_nested():
+                        sent = _invite_one(s, rollout, recipient, people[recipient.person_id],
+                                           now, settings)
+                except Exception as exc:
+                    log.exception("rollout %s: inviting person %s failed", rollout_id,
+                                  recipient.person_id)
+                    recipient.status = "failed"
+                    recipient.reason = f"{type(exc).__name__}: {exc}"[:2000]
+                    continue
+                records += sent
                 total += 1
         jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
     return total
@@ -391,7 +438,7 @@ def _maybe_complete(rollout_id: int, now: datetime) -> None:
     with db.session_scope() as s:
         pending = exists().where(R.rollout_id == rollout_id, R.status == "pending")
         s.execute(update(Rollout).where(
-            Rollout.id == rollout_id, Rollout.state == "sending",
+            Rollout.id == rollout_id, Rollout.state.in_(ACTIVE_STATES),
             Rollout.trigger_key.is_(None), ~pending).values(state="completed", finished_at=now))
 
 
@@ -413,7 +460,24 @@ def _reminder_at(rollout: Rollout, sent_at: datetime, k: int, tz,
     return None if expires_at and moment >= expires_at else moment
 
 
-def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
+def _next_reminder(rollout: Rollout, sent_at: datetime, k: int, now: datetime, tz,
+                   expires_at: datetime | None) -> datetime | None:
+    """After reminder ``k`` went out ``now``: when reminder ``k + 1`` is due. Never sooner
+    than the gap between the two ``after_days`` after this one (out of quiet hours), so a
+    reminder that was late (a weekend, a pause, an outage) is not followed at once by the
+    next: every row a dispatch reminds leaves its due set, one reminder per dispatch."""
+    after = (rollout.reminders or {}).get("after_days") or []
+    planned = _reminder_at(rollout, sent_at, k + 1, tz, expires_at)
+    if planned is None:
+        return None
+    gap = now + timedelta(days=after[k + 1] - after[k])
+    spaced = schedule.next_open(gap, tz, window_of(rollout))
+    moment = max(planned, spaced)
+    return None if expires_at and moment >= expires_at else moment
+
+
+def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float,
+                backlog: int = BACKLOG) -> int:
     total = 0
     while clock.monotonic() < stop:
         with db.session_scope() as s:
@@ -421,10 +485,13 @@ def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float) -> int:
             if rollout is None or rollout.state not in REMINDING_STATES:
                 return total
             cap = len((rollout.reminders or {}).get("after_days") or [])
+            room = min(batch, backlog - _unsent(s, rollout_id))
+            if room <= 0:
+                return total
             rows = list(s.scalars(
                 select(R).where(R.rollout_id == rollout_id, R.status == "invited",
                                 R.next_reminder_at <= now, R.reminders_sent < cap)
-                .order_by(R.next_reminder_at, R.id).limit(batch)
+                .order_by(R.next_reminder_at, R.id).limit(room)
                 .with_for_update(skip_locked=True)))
             if not rows:
                 return total
@@ -460,13 +527,16 @@ def _remind_one(s: DB, rollout: Rollout, recipient: RolloutRecipient,
     sent_at = recipient.sent_at or invite.sent_at or now
     claimed = s.execute(update(R).where(guard).values(
         reminders_sent=k + 1,
-        next_reminder_at=_reminder_at(rollout, sent_at, k + 1, tz, invite.expires_at))
+        next_reminder_at=_next_reminder(rollout, sent_at, k, now, tz, invite.expires_at))
         .execution_options(synchronize_session=False)).rowcount
     if not claimed:
         return None
     if interview is None or interview.channel == "web":  # the link went by email
         record = invites.link_reminder(s, invite, queue=jobs.BULK)
-        return record.id if record is not None else None
+        if record is None:
+            return None
+        record.payload = {**record.payload, REMINDER: True}
+        return record.id
     named = interview.session.anonymity != "aggregated"
     first = (interview.person.name or "").split(" ")[0] if named else ""
     text = prompts.invite_reminder(first or "there", interview.session.name)
@@ -475,8 +545,9 @@ def _remind_one(s: DB, rollout: Rollout, recipient: RolloutRecipient,
         address = Address(address.channel, address.key, {**address.data, "reminder": True})
     record = OutboundRecord(
         channel=interview.channel, address=address.to_dict(), interview_id=interview.id,
-        payload=Outbound(text, tuple(engine.offered_choices(s, interview)), role="system",
-                         interview_id=interview.id).to_dict(), queue=jobs.BULK)
+        payload={**Outbound(text, tuple(engine.offered_choices(s, interview)), role="system",
+                            interview_id=interview.id).to_dict(), REMINDER: True},
+        queue=jobs.BULK)
     s.add(record)
     s.flush()
     return record.id
@@ -495,6 +566,43 @@ def _finished(s: DB, invite: Invite | None, interview: Interview | None,
     if interview.state in TERMINAL:
         return True
     return not phones.may_text(s, interview.channel, interview.address)
+
+
+def still_wanted(s: DB, record: OutboundRecord, now: datetime | None = None,
+                 ) -> tuple[str, str] | None:
+    """Asked by the outbox just before it sends a bulk row: None to send it, else (status,
+    reason) for the row instead. A paused rollout's row stays ``pending`` for after the
+    resume; a cancelled rollout's is ``cancelled`` (its person too, if nothing reached them
+    yet); so is a reminder whose interview ended or whose invite expired."""
+    invite_id = record.invite_id
+    if invite_id is None and record.interview_id is not None:
+        invite_id = s.scalar(select(Interview.invite_id).where(
+            Interview.id == record.interview_id))
+    if invite_id is None:
+        return None
+    found = s.execute(select(R, Rollout.state).join(Rollout, Rollout.id == R.rollout_id)
+                      .where(R.invite_id == invite_id).limit(1)).first()
+    if found is None:
+        return None  # not a rollout's message
+    recipient, rollout_state = found
+    if rollout_state == "paused":
+        return "pending", "rollout paused"
+    invite = s.get(Invite, invite_id)
+    if rollout_state == "cancelled":
+        first = recipient.outbound_id == record.id or (invite is not None
+                                                       and invite.status == "created")
+        if first and recipient.status == "invited":  # nothing reached them
+            recipient.status, recipient.reason = "cancelled", "rollout cancelled before sending"
+            recipient.next_reminder_at = None
+        return "cancelled", "rollout cancelled"
+    if (record.payload or {}).get(REMINDER):
+        interview = invites.current_interview(s, invite) if invite is not None else None
+        if invite is None or (invite.expires_at is not None
+                              and invite.expires_at <= (now or utcnow())):
+            return "cancelled", "reminder after the invite expired"
+        if interview is not None and interview.state in TERMINAL:
+            return "cancelled", "reminder after the interview ended"
+    return None
 
 
 # ---- control --------------------------------------------------------------------------------
@@ -529,10 +637,14 @@ def cancel(s: DB, rollout: Rollout, now: datetime | None = None) -> None:
 
 # ---- status ---------------------------------------------------------------------------------
 
+SETTLED = ("sent", "delivered", "failed", "undelivered")  # an outbox row that left or never will
+
+
 def progress():
     """SQL: what became of each recipient (one of COUNTS), read from its invite, its
-    interview and its first outbox row. Select it from R outer-joined to Invite and
-    OutboundRecord (``progress_from``)."""
+    interview and the latest of its invite's outbox rows that settled (a fallback after a
+    failed first channel, a reminder): ``queued`` until one has. Select it from R
+    outer-joined to Invite and that row (``progress_from``)."""
     answered = exists().where(Interview.invite_id == R.invite_id,
                               Interview.state.not_in([str(x) for x in NOT_ANSWERED]))
     return case(
@@ -541,12 +653,19 @@ def progress():
         (or_(Invite.status == "unreachable",
              OutboundRecord.status.in_(("failed", "undelivered"))), _text("failed")),
         (OutboundRecord.status == "delivered", _text("delivered")),
-        else_=_text("sent"))
+        (OutboundRecord.status == "sent", _text("sent")),
+        else_=_text("queued"))
 
 
 def progress_from(stmt):
+    o = aliased(OutboundRecord)
+    latest = select(func.max(o.id)).where(o.status.in_(SETTLED), or_(
+        o.invite_id == R.invite_id,
+        o.interview_id.in_(select(Interview.id).where(Interview.invite_id == R.invite_id)
+                           .correlate(R)),
+    )).correlate(R).scalar_subquery()
     return (stmt.select_from(R).outerjoin(Invite, Invite.id == R.invite_id)
-            .outerjoin(OutboundRecord, OutboundRecord.id == R.outbound_id))
+            .outerjoin(OutboundRecord, OutboundRecord.id == latest))
 
 
 def counts(s: DB, rollout_id: int) -> dict[str, int]:
@@ -626,23 +745,37 @@ def _standing(s: DB, session_id: int, trigger: dict[str, Any], now: datetime) ->
     return rollout
 
 
+def _date_keys(s: DB, field_name: str) -> list[str]:
+    """The stored spellings of an HR date key, found as audience rules find keys (any case,
+    accents, ``_`` or ``-``) and also written as one word ("StartDate")."""
+    def squashed(key: str) -> str:
+        return audiences.key_form(key).replace(" ", "")
+    wanted = squashed(field_name)
+    return [k for k in audiences.all_keys(s) if squashed(k) == wanted]
+
+
 def _run_trigger(session_id: int, trigger: dict[str, Any], today: date,
                  now: datetime) -> tuple[int, int]:
     field_name = TRIGGER_FIELDS[trigger["on"]]
     offset = trigger_offset(trigger)
-    first, last = today - timedelta(days=CATCH_UP_DAYS + offset), today - timedelta(days=offset)
+    # one day ahead: in UTC+10 their 09:00 comes before the UTC date turns
+    first = today - timedelta(days=CATCH_UP_DAYS + offset)
+    last = today + timedelta(days=1 - offset)
     with db.session_scope() as s:
         rollout = _standing(s, session_id, trigger, now)
         if rollout.state == "cancelled":
             return rollout.id, 0
+        keys = _date_keys(s, field_name)
+        if not keys:
+            return rollout.id, 0
         people = (select(Person.id).join(PersonAttribute, PersonAttribute.person_id == Person.id)
-                  .where(Person.active.is_(True), PersonAttribute.key == field_name,
+                  .where(Person.active.is_(True), PersonAttribute.key.in_(keys),
                          func.length(PersonAttribute.value) == 10,
                          PersonAttribute.value.between(first.isoformat(), last.isoformat())))
         try:
             with s.begin_nested():
-                count = _add_recipients(s, rollout, people, only_new=True)
+                count = _add_recipients(s, rollout, people, now, only_new=True)
         except IntegrityError:  # a concurrent run added someone first: they are in
             count = 0
-        _set_due(s, rollout, now, on_value=field_name, offset=offset)
+        _set_due(s, rollout, now, on_keys=keys, offset=offset)
         return rollout.id, count

@@ -87,6 +87,7 @@ def upgrade() -> None:
     with op.batch_alter_table("rollout_recipient") as batch:
         batch.create_index("ix_rollout_recipient_due", ["status", "due_at"])
         batch.create_index("ix_rollout_recipient_invite_id", ["invite_id"])
+        batch.create_index("ix_rollout_recipient_outbound_id", ["outbound_id"])
         batch.create_index("ix_rollout_recipient_person_id", ["person_id"])
         batch.create_index("ix_rollout_recipient_reminder", ["next_reminder_at"])
     with op.batch_alter_table("outbound") as batch:
@@ -121,9 +122,12 @@ def _fold_existing_values() -> None:
     attribute = sa.table("person_attribute", sa.column("id", sa.Integer),
                          sa.column("value", sa.String), sa.column("folded", sa.String))
     bind = op.get_bind()
-    for attribute_id, value in bind.execute(sa.select(attribute.c.id, attribute.c.value)).all():
-        bind.execute(attribute.update().where(attribute.c.id == attribute_id)
-                     .values(folded=_fold(value or "")))
+    rows = bind.execute(sa.select(attribute.c.id, attribute.c.value)).all()
+    change = attribute.update().where(attribute.c.id == sa.bindparam("row_id")).values(
+        folded=sa.bindparam("row_folded"))
+    for start in range(0, len(rows), 1000):  # executemany, a thousand rows at a time
+        bind.execute(change, [{"row_id": i, "row_folded": _fold(v or "")}
+                              for i, v in rows[start:start + 1000]])
 
 
 def downgrade() -> None:

@@ -92,6 +92,19 @@ def outbound_per_person() -> dict[int, int]:
             .group_by(Invite.person_id)).all())
 
 
+def deliver_while_open(**kw) -> None:
+    """Run the jobs with every invite open: the tests' dates are long past, and the outbox
+    drops a reminder whose invite expired by the real clock."""
+    with db.session_scope() as s:
+        kept = dict(s.execute(select(Invite.id, Invite.expires_at)).all())
+        s.execute(update(Invite).values(expires_at=utc(2100, 1, 1)))
+    run_jobs(**kw)
+    with db.session_scope() as s:
+        for invite_id, expires_at in kept.items():
+            s.execute(update(Invite).where(Invite.id == invite_id)
+                      .values(expires_at=expires_at))
+
+
 def mails(tmp_path) -> list:
     return [message_from_bytes(p.read_bytes(), policy=policy.default)
             for p in sorted((tmp_path / "mail").glob("*.eml"))]
@@ -198,6 +211,42 @@ def test_the_audience_rule_and_inactive_people(hr):
     assert set(recipients(rollout)) == {"Greta"}
 
 
+def test_the_audience_matches_keys_as_the_preview_does(hr):
+    session = make_session(hr)
+    add_person("Rémi", email="remi@example.com", demographics={"Région": "Nord"})
+    rule = {"match": "all", "conditions": [{"field": "Region", "op": "equals", "value": "nord"}]}
+    assert hr.post("/audiences/preview", {"audience": rule}).get_json()["count"] == 1
+    rollout = new_rollout(session["id"], now=MONDAY, audience=rule)
+    assert set(recipients(rollout)) == {"Rémi"}
+
+
+def test_a_second_rollout_does_not_invite_the_same_people_again(hr):
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    first = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    assert rollouts.dispatch(first, now=MONDAY)["invited"] == 1
+    add_person("Bob", email="bob@example.com")
+    again = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)  # double click
+    people = recipients(again)
+    assert people["Ada"].status == "already_invited"
+    assert people["Ada"].reason == "already invited to this session on 2026-03-09"
+    assert people["Bob"].status == "pending"
+    assert rollouts.dispatch(again, now=MONDAY)["invited"] == 1
+    assert sorted(invites_per_person().values()) == [1, 1]
+    counts = hr.get(f"/rollouts/{again}").get_json()["counts"]
+    assert counts["already_invited"] == 1 and counts["queued"] == 1  # not yet sent
+
+
+def test_a_rollout_with_nobody_to_invite_is_completed_at_once(hr):
+    session = make_session(hr)
+    add_person("Nomail")  # unreachable on every channel
+    nobody = new_rollout(session["id"], now=MONDAY, audience={
+        "match": "all", "conditions": [{"field": "name", "op": "equals", "value": "Zed"}]})
+    unreachable = new_rollout(session["id"], now=MONDAY)
+    assert state(nobody) == "completed" and state(unreachable) == "completed"
+    assert rollouts.dispatch_due(now=MONDAY + timedelta(days=1)) == []
+
+
 # ---- exactly once -----------------------------------------------------------------------------
 
 def test_repeated_and_concurrent_dispatch_invite_each_person_once(hr, tmp_path):
@@ -255,7 +304,7 @@ def test_a_dispatcher_killed_mid_rollout_resumes_without_a_duplicate(hr, tmp_pat
            "PYTHONPATH": str(ROOT)}
     code = (f"from datetime import datetime; from core import rollouts; "
             f"rollouts.dispatch({rollout}, now=datetime.fromisoformat('{MONDAY.isoformat()}'), "
-            f"batch=10)")
+            f"batch=10, backlog=1000)")
     dispatcher = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env,
                                   start_new_session=True, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
@@ -280,7 +329,7 @@ def test_a_dispatcher_killed_mid_rollout_resumes_without_a_duplicate(hr, tmp_pat
     # it died holding the rollout's lock: the next dispatch waits for it to expire
     assert rollouts.dispatch(rollout, now=MONDAY)["invited"] == 0
     jobs.connection().delete(f"parley:rollout:{rollout}")  # time passes: the lock expires
-    assert rollouts.dispatch(rollout, now=MONDAY)["invited"] == 300 - before
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=1000)["invited"] == 300 - before
     assert invites_per_person() == dict.fromkeys(people, 1)
     assert outbound_per_person() == dict.fromkeys(people, 1)
     from channels.durable import sweep
@@ -314,11 +363,97 @@ def test_pause_resume_cancel_through_the_api(hr):
     assert rollouts.dispatch(rid, now=utc(2030, 1, 7, 10))["invited"] == 1
     cancelled = hr.post(f"/rollouts/{rid}/cancel").get_json()
     assert cancelled["state"] == "cancelled"
-    assert cancelled["counts"]["cancelled"] == 2 and cancelled["counts"]["sent"] == 1
+    assert cancelled["counts"]["cancelled"] == 2 and cancelled["counts"]["queued"] == 1
     assert cancelled["finished_at"] is not None
     assert hr.post(f"/rollouts/{rid}/cancel").status_code == 409
     assert rollouts.dispatch(rid, now=utc(2030, 2, 1))["invited"] == 0
     assert len(invites_per_person()) == 1
+
+
+def outbox_statuses() -> list[str]:
+    with db.session_scope() as s:
+        return sorted(s.scalars(select(OutboundRecord.status)))
+
+
+def test_dispatch_keeps_only_a_small_backlog_on_the_outbox(hr, tmp_path):
+    session = make_session(hr)
+    for i in range(5):
+        add_person(f"P{i}", email=f"p{i}@example.com")
+    rollout = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=2)["invited"] == 2
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=2)["invited"] == 0  # still unsent
+    run_jobs()
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=2)["invited"] == 2
+    run_jobs()
+    assert rollouts.dispatch(rollout, now=MONDAY, backlog=2)["invited"] == 1
+    run_jobs()
+    assert len(mails(tmp_path)) == 5 and state(rollout) == "completed"
+
+
+def test_pause_holds_and_cancel_stops_what_is_already_on_the_outbox(hr, tmp_path):
+    from channels.durable import sweep
+
+    session = make_session(hr)
+    for i in range(4):
+        add_person(f"P{i}", email=f"p{i}@example.com")
+    rid = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    assert rollouts.dispatch(rid, now=MONDAY, backlog=3)["invited"] == 3  # 3 emails queued
+    assert hr.post(f"/rollouts/{rid}/pause").status_code == 200
+    run_jobs()
+    assert mails(tmp_path) == [] and outbox_statuses() == ["pending"] * 3
+    with db.session_scope() as s:  # a paused row's try does not count against it
+        assert set(s.scalars(select(OutboundRecord.attempts))) == {0}
+    assert hr.post(f"/rollouts/{rid}/resume").status_code == 200
+    sweep(older_than_seconds=0)
+    run_jobs()  # the three held, and the fourth (resume enqueues a dispatch)
+    assert len(mails(tmp_path)) == 4 and outbox_statuses() == ["sent"] * 4
+
+    other = make_session(hr)
+    rid = new_rollout(other["id"], now=MONDAY, respect_quiet_hours=False)
+    assert rollouts.dispatch(rid, now=MONDAY, backlog=3)["invited"] == 3
+    assert hr.post(f"/rollouts/{rid}/cancel").status_code == 200
+    run_jobs()
+    sweep(older_than_seconds=0)
+    run_jobs()
+    assert len(mails(tmp_path)) == 4  # none of the second rollout's
+    assert outbox_statuses() == ["cancelled"] * 3 + ["sent"] * 4
+    got = hr.get(f"/rollouts/{rid}").get_json()
+    assert got["counts"]["cancelled"] == 4 and got["counts"]["sent"] == 0
+
+
+def test_a_queued_reminder_is_dropped_once_the_invite_expired(hr, tmp_path):
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    rollout = new_rollout(session["id"], reminders={"after_days": [1]}, now=MONDAY,
+                          respect_quiet_hours=False)
+    rollouts.dispatch(rollout, now=MONDAY)
+    run_jobs()
+    assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=1))["reminded"] == 1
+    with db.session_scope() as s:  # it waited on the outbox until the invite expired
+        s.execute(update(Invite).values(expires_at=MONDAY))
+    run_jobs()
+    assert len(mails(tmp_path)) == 1
+    assert outbox_statuses() == ["cancelled", "sent"]
+
+
+def test_a_message_that_keeps_giving_way_has_two_jobs_at_most(hr, tmp_path):
+    from rq import Worker
+
+    from core import ratelimit
+
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    rollout = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    jobs.queue(jobs.INTERACTIVE).enqueue("builtins.print")  # a reply waits for a worker
+    ratelimit.hold("email:smtp", 1.0)  # no send slot for a while: it gives way, again and again
+    rollouts.dispatch(rollout, now=MONDAY)
+    bulk = jobs.queue(jobs.BULK)
+    Worker([bulk], connection=bulk.connection).work(burst=True, logging_level="WARNING")
+    assert len(mails(tmp_path)) == 1
+    with db.session_scope() as s:
+        record = s.scalar(select(OutboundRecord.id))
+    names = {k.decode() for k in jobs.connection().keys(f"rq:job:out-{record}*")}
+    assert names <= {f"rq:job:out-{record}{end}" for end in ("", "-a", "-b")}
 
 
 # ---- reminders -------------------------------------------------------------------------------
@@ -338,7 +473,7 @@ def test_reminders_are_capped_and_marked_auto_generated(hr, tmp_path):
     assert rollouts.dispatch(rollout, now=utc(2026, 3, 15))["reminded"] == 0  # capped at 2
     assert recipients(rollout)["Ada"].reminders_sent == 2
     assert rollouts.dispatch_due(now=utc(2026, 3, 15)) == []
-    run_jobs()
+    deliver_while_open()
     invite, *nudges = mails(tmp_path)
     assert invite["Auto-Submitted"] is None and "/c/" in invite.get_body(("plain",)).get_content()
     assert len(nudges) == 2
@@ -354,6 +489,23 @@ def test_reminders_wait_out_the_weekend(hr):
                           reminders={"after_days": [1]}, now=MONDAY)
     rollouts.dispatch(rollout, now=utc(2026, 3, 13, 9))
     assert recipients(rollout)["Bernd"].next_reminder_at == utc(2026, 3, 16, 7)  # Monday 08:00
+
+
+def test_a_late_reminder_is_not_followed_at_once_by_the_next(hr, tmp_path):
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    rollout = new_rollout(session["id"], reminders={"after_days": [1, 2]}, now=MONDAY,
+                          respect_quiet_hours=False)
+    rollouts.dispatch(rollout, now=MONDAY)
+    # the dispatcher was down for four days: both reminders are overdue, one goes
+    assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=4))["reminded"] == 1
+    ada = recipients(rollout)["Ada"]
+    assert ada.reminders_sent == 1
+    assert ada.next_reminder_at == MONDAY + timedelta(days=5)  # the gap of one day kept
+    assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=4, hours=1))["reminded"] == 0
+    assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=5))["reminded"] == 1
+    deliver_while_open()
+    assert len(mails(tmp_path)) == 3
 
 
 @pytest.fixture
@@ -389,7 +541,7 @@ def test_reminders_stop_when_finished_opted_out_or_expired(slack):
         engine.transition(ada, "decline")
         phones.opt_out(s, "+15550100004", "STOP")
     assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=1))["reminded"] == 1  # Cy
-    run_jobs()
+    deliver_while_open()
     nudge = stub.posts_to("U3")[-1]
     assert "gentle reminder" in nudge.text
     assert rollouts.dispatch(rollout, now=MONDAY + timedelta(days=3))["reminded"] == 1
@@ -458,6 +610,48 @@ def test_triggers_invite_once_over_repeated_runs_and_imports(hr, tmp_path):
         f"{session['id']}:start_date+30"] == 1
 
 
+def test_triggers_find_the_date_however_the_directory_spells_its_key(hr):
+    session = make_session(hr)
+    assert hr.patch(f"/sessions/{session['id']}", {"triggers": [
+        {"on": "start_date", "days_after": 0}]}).status_code == 200
+    for name, key in (("Snake", "start_date"), ("Camel", "StartDate"), ("Shout", "START DATE")):
+        add_person(name, email=f"{name.lower()}@example.com", demographics={key: "2026-03-10"})
+    now = utc(2026, 3, 10, 7)
+    assert rollouts.run_triggers(today=date(2026, 3, 10), now=now) == {
+        f"{session['id']}:start_date+0": 3}
+    with db.session_scope() as s:
+        standing = s.scalar(select(Rollout.id))
+    assert {r.due_at for r in recipients(standing).values()} == {utc(2026, 3, 10, 9)}
+
+
+def test_a_trigger_reaches_the_far_east_at_nine_before_the_utc_date_turns(hr):
+    session = make_session(hr)
+    assert hr.patch(f"/sessions/{session['id']}", {"triggers": [
+        {"on": "start_date", "days_after": 0}]}).status_code == 200
+    add_person("Kylie", email="kylie@example.com", tz="Australia/Sydney",
+               demographics={"Start Date": "2026-03-11"})
+    now = utc(2026, 3, 10, 12)
+    assert rollouts.run_triggers(today=date(2026, 3, 10), now=now) == {
+        f"{session['id']}:start_date+0": 1}
+    with db.session_scope() as s:
+        standing = s.scalar(select(Rollout.id))
+    assert recipients(standing)["Kylie"].due_at == utc(2026, 3, 10, 22)  # 09:00 AEDT on 11th
+
+
+def test_people_who_left_after_the_rollout_was_made_are_not_invited(hr):
+    session = make_session(hr)
+    gone = add_person("Gone", email="gone@example.com")
+    add_person("Stay", email="stay@example.com")
+    rollout = new_rollout(session["id"], now=MONDAY, respect_quiet_hours=False)
+    with db.session_scope() as s:
+        s.get(Person, gone).active = False
+    assert rollouts.dispatch(rollout, now=MONDAY)["invited"] == 1
+    people = recipients(rollout)
+    assert (people["Gone"].status, people["Gone"].reason) == ("cancelled", "no longer active")
+    assert invites_per_person() == {people["Stay"].person_id: 1}
+    assert state(rollout) == "completed"
+
+
 def test_triggers_may_change_on_a_locked_session_and_are_validated(hr):
     session = make_session(hr)
     with db.session_scope() as s:
@@ -509,9 +703,9 @@ def test_rollout_api_shapes_and_progress(hr, tmp_path):
     assert resp.status_code == 201, resp.get_json()
     created = resp.get_json()
     assert created["state"] == "scheduled" and created["total"] == 4
-    assert created["counts"] == {"pending": 3, "sent": 0, "delivered": 0, "responded": 0,
-                                 "unreachable": 1, "opted_out": 0, "failed": 0,
-                                 "cancelled": 0}
+    assert created["counts"] == {"pending": 3, "queued": 0, "sent": 0, "delivered": 0,
+                                 "responded": 0, "unreachable": 1, "opted_out": 0, "failed": 0,
+                                 "cancelled": 0, "already_invited": 0}
     assert created["percent"] == 25.0 and created["reminders"] == {"after_days": [3, 5]}
     run_jobs()  # the dispatch job enqueued at creation
     got = hr.get(f"/rollouts/{created['id']}").get_json()
@@ -557,6 +751,11 @@ def test_rollout_api_rejects_what_it_cannot_do(hr):
     assert hr.post(url, {"channels": ["web"], "working_days": ["someday"]}).status_code == 400
     assert hr.post("/sessions/999/rollouts", {"channels": ["web"]}).status_code == 404
     assert hr.get("/rollouts/999").status_code == 404
+    for year in ("0001", "9999"):
+        resp = hr.post(url, {"channels": ["web"], "send_at": f"{year}-12-31T23:00:00-05:00"})
+        assert resp.status_code == 400 and "send_at" in resp.get_json()["error"]["message"]
+    rid = new_rollout(session["id"], now=MONDAY)
+    assert hr.get(f"/rollouts/{rid}/recipients?cursor={'f' * 40}").status_code == 200
 
 
 def test_an_email_interview_is_reminded_in_its_thread_as_auto_generated(hr, tmp_path):
@@ -566,7 +765,7 @@ def test_an_email_interview_is_reminded_in_its_thread_as_auto_generated(hr, tmp_
                           now=MONDAY)
     rollouts.dispatch(rollout, now=MONDAY)
     rollouts.dispatch(rollout, now=MONDAY + timedelta(days=2))
-    run_jobs()
+    deliver_while_open()
     consent, nudge = mails(tmp_path)
     assert consent["Auto-Submitted"] is None and "Shall we begin?" in consent.get_body(
         ("plain",)).get_content()
@@ -595,6 +794,24 @@ def test_progress_counts_a_failed_slack_lookup_and_a_response(slack):
     assert got["counts"]["failed"] == 1 and got["percent"] == 100.0
     failed = [r for r in got["recipients"] if r["status"] == "failed"]
     assert [r["name"] for r in failed] == ["Zed"]
+
+
+def test_someone_reached_on_a_fallback_channel_counts_as_sent(make_app, tmp_path):
+    with SlackStub(users={"ada@example.com": "U1"}) as stub:
+        app = make_app(library=True, slack_signing_secret=SIGNING_SECRET,
+                       slack_bot_token=BOT_TOKEN, slack_api_base_url=stub.base_url,
+                       mail_dir=str(tmp_path / "mail"))
+        api = ApiClient(app.test_client(), ADMIN_TOKEN)
+        session = make_session(api)
+        add_person("Ada", email="ada@example.com")
+        add_person("Zed", email="zed@example.com")  # not in the workspace: email instead
+        resp = api.post(f"/sessions/{session['id']}/rollouts",
+                        {"channels": ["slack", "email"], "respect_quiet_hours": False})
+        assert resp.status_code == 201, resp.get_json()
+        run_jobs(retries=True)
+        got = api.get(f"/rollouts/{resp.get_json()['id']}").get_json()
+    assert [m["To"] for m in mails(tmp_path)] == ["zed@example.com"]
+    assert got["counts"]["sent"] == 2 and got["counts"]["failed"] == 0
 
 
 def test_what_fell_due_while_paused_waits_if_it_is_now_their_night(hr):

@@ -24,7 +24,7 @@ from web.api import (
     unprocessable,
 )
 from web.errors import ApiError
-from web.schemas import RolloutCreate
+from web.schemas import MAX_ID, RolloutCreate
 
 R = RolloutRecipient
 FIRST_PAGE = 50
@@ -68,7 +68,7 @@ def recipients_page(s, rollout_id: int, status: str | None, limit: int,
     if status:
         stmt = stmt.where(progress == status)
     if cursor is not None:
-        stmt = stmt.where(R.id > int(cursor, 16))
+        stmt = stmt.where(R.id > min(int(cursor, 16), MAX_ID))  # larger fits no id column
     rows = s.execute(stmt.order_by(R.id).limit(limit + 1)).all()
     more = len(rows) > limit
     out = [{"id": r.id, "person_id": r.person_id, "name": name, "channel": r.channel,
@@ -83,6 +83,8 @@ def create_rollout(session_id: int):
     data = body(RolloutCreate)
     check_channels(data.channels, "channels")
     send_at = data.send_at
+    if send_at is not None and not 2000 <= send_at.year <= 2100:  # (datetime overflows)
+        raise ApiError(400, "bad_request", "send_at: a time in the years 2000 to 2100")
     if send_at is not None and send_at.tzinfo is None:
         send_at = send_at.replace(tzinfo=UTC)
     with db.session_scope() as s:
