@@ -69,9 +69,13 @@ CHANNELS = ("slack", "teams", "sms", "email", "web")
 BATCH = 200  # recipients per dispatch transaction
 BUDGET = 90.0  # seconds one dispatch job works (RQ kills a job at 180); the next tick goes on
 # unsent (pending, sending) bulk outbox rows one rollout keeps at most: dispatch claims only
-# what the channels send soon and the next tick (15 s) tops it up, so a pause or a cancel
-# stops a 40,000-person rollout within minutes, not after hours of queued SMS
-BACKLOG = 200
+# what the channels send in the next minute (at least BACKLOG) and the next tick (15 s) tops
+# it up, so the channel never waits for a dispatch, and a pause or a cancel stops a
+# 40,000-person rollout within a minute or so, not after hours of queued SMS
+BACKLOG, BACKLOG_SECONDS = 200, 60
+# each channel's sends per second for a whole workspace / tenant / sender (core.config)
+RATE_SETTINGS = {"slack": "slack_workspace_rate", "teams": "teams_tenant_rate",
+                 "sms": "twilio_rate", "email": "email_rate", "web": "email_rate"}
 MAX_REMINDERS, MAX_REMINDER_DAYS = 5, 30
 CATCH_UP_DAYS = 7  # a trigger date missed by up to this many days still fires
 TRIGGER_FIELDS = {"start_date": "Start Date", "end_date": "End Date"}
@@ -270,13 +274,24 @@ def _plain(audience: Any) -> dict[str, Any]:
 
 # ---- dispatch -------------------------------------------------------------------------------
 
+def backlog_for(channels: list[str]) -> int:
+    """A minute of sends at the fastest of ``channels``' rates, at least BACKLOG."""
+    settings = get_settings()
+    rates = [getattr(settings, RATE_SETTINGS[c]) for c in channels if c in RATE_SETTINGS]
+    return max([BACKLOG] + [int(rate * BACKLOG_SECONDS) for rate in rates])
+
+
 def dispatch(rollout_id: int, *, now: datetime | None = None, batch: int = BATCH,
-             backlog: int = BACKLOG) -> dict[str, int]:
+             backlog: int | None = None) -> dict[str, int]:
     """Job: send this rollout's due invites and reminders. One dispatcher per rollout at a
     time (a shared lock); a busy rollout is left to the one working on it."""
     try:
         with jobs.lock(f"rollout:{rollout_id}", wait=0):
             now = now or utcnow()
+            if backlog is None:
+                with db.session_scope() as s:
+                    channels = s.scalar(select(Rollout.channels).where(Rollout.id == rollout_id))
+                backlog = backlog_for(list(channels or []))
             stop = clock.monotonic() + BUDGET
             invited = _invite_due(rollout_id, now, batch, stop, backlog)
             _maybe_complete(rollout_id, now)

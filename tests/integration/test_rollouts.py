@@ -835,3 +835,12 @@ def test_what_fell_due_while_paused_waits_if_it_is_now_their_night(hr):
     assert rollouts.dispatch(rollout, now=utc(2026, 3, 12, 3))["reminded"] == 0  # 23:00 NY
     assert recipients(rollout)["Nora"].next_reminder_at == utc(2026, 3, 12, 12)  # 08:00 EDT
     assert rollouts.dispatch(rollout, now=utc(2026, 3, 12, 12))["reminded"] == 1
+
+
+def test_the_backlog_is_a_minute_of_the_fastest_channel_so_sending_never_waits_for_dispatch(
+        make_app):
+    """The dispatcher tops the outbox up every 15 s: a backlog of a minute of sends keeps a
+    20/s Slack workspace busy between ticks, and a 1/s SMS sender's stays small."""
+    make_app(slack_workspace_rate=20.0, twilio_rate=1.0)
+    assert rollouts.backlog_for(["slack", "sms"]) == 1200
+    assert rollouts.backlog_for(["sms"]) == rollouts.BACKLOG
