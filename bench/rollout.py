@@ -9,7 +9,8 @@ people are mid-interview.
 1. A throwaway back end (SQLite file + embedded Redis in a temp dir, or --database-url /
    --redis-url), migrated, the SessionType library loaded; Parley served by gunicorn (as the
    Procfile runs it) with W ``rq worker -c scheduler.worker_config`` subprocesses, pointed at
-   ``bench.slack.RateLimitedSlack`` (HTTP 429 + Retry-After over Q messages/s per workspace).
+   ``bench.slack.RateLimitedSlack`` (HTTP 429 + Retry-After over Q messages/s per workspace),
+   and the scheduler (``python -m scheduler``), whose dispatcher tops up the rollouts.
 2. Import: N generated people (countries with their time zones, departments, locations,
    roles, start and end dates, Slack ids, a manager hierarchy about 6 levels deep) as one CSV
    through ``POST /api/v1/directory/import``. Then the same file again (nothing changes).
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import http.client
 import io
 import json
 import random
@@ -56,7 +58,6 @@ from bench.slack import (
     Convo,
     RateLimitedSlack,
     api,
-    fetch,
     free_port,
     gunicorn,
     logger,
@@ -158,12 +159,19 @@ def multipart(field: str, filename: str, data: bytes) -> tuple[bytes, str]:
 
 def timed_api(port: int, method: str, path: str, payload: Any = None, *,
               raw: bytes | None = None, ctype: str = "application/json",
-              timeout_ok: bool = False) -> tuple[float, int, Any]:
+              ) -> tuple[float, int, Any]:
     body = raw if raw is not None else (json.dumps(payload).encode() if payload is not None
                                         else None)
-    status, data, _, rtt = fetch(port, method, f"/api/v1{path}", body,
-                                 {"Authorization": f"Bearer {ADMIN_TOKEN}",
-                                  "Content-Type": ctype})
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)  # an import: minutes
+    try:
+        sent = time.monotonic()
+        conn.request(method, f"/api/v1{path}", body=body,
+                     headers={"Authorization": f"Bearer {ADMIN_TOKEN}", "Content-Type": ctype})
+        resp = conn.getresponse()
+        status, data = resp.status, resp.read()
+        rtt = time.monotonic() - sent
+    finally:
+        conn.close()
     try:
         parsed = json.loads(data)
     except ValueError:
@@ -394,6 +402,8 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
         children.start(f"parley-worker-{w}", rq_worker() + [
             "-c", "scheduler.worker_config", "--with-scheduler", "--quiet", "-n",
             f"parley-{tag}-{w}"], env)
+    # the Procfile's clock: dispatch_due tops each rollout's backlog up every 15 s
+    children.start("parley-scheduler", [sys.executable, "-m", "scheduler"], env)
     wait_http(port, "/api/v1/healthz", children)
     wait_workers(jobs.QUEUE, args.workers, children)
     warm(port)
