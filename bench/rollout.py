@@ -30,14 +30,12 @@ it measures and prints.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import http.client
 import io
 import json
 import random
 import secrets
-import shutil
 import signal
 import sys
 import tempfile
@@ -63,6 +61,7 @@ from bench.slack import (
     logger,
     parley_person,
     rq_worker,
+    run_cleanly,
     run_threads,
     summary,
     wait_http,
@@ -468,25 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     children = Children(tmp)
     stub = RateLimitedSlack(args.channel_rate, args.workspace_rate, args.tolerance_ms / 1000)
     stub.team = TEAM
-    result = None
-    try:
-        with stub:
-            try:
-                result = run(args, tmp, stub, children)
-            except Exception:
-                for name in list(children.procs):
-                    log(f"last lines of {name}:\n{children.tail(name, 15)}")
-                raise
-            finally:
-                children.stop()
-    finally:
-        children.stop()
-        if not args.redis_url:
-            from bench.slack import _stop_embedded_redis
-
-            with contextlib.suppress(Exception):
-                _stop_embedded_redis()
-        shutil.rmtree(tmp, ignore_errors=True)
+    result = run_cleanly(run, args, tmp, stub, children, log)
     print(json.dumps(result, indent=2) if args.json else report_text(result))
     return 0
 

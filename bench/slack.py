@@ -1134,11 +1134,20 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="parley-bench-slack-"))
     children = Children(tmp)
     stub = RateLimitedSlack(args.channel_rate, args.workspace_rate, args.tolerance_ms / 1000)
-    result = None
+    result = run_cleanly(run, args, tmp, stub, children, log)
+    print(json.dumps(result, indent=2) if args.json else report_text(result))
+    return 0
+
+
+def run_cleanly(run, args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
+                children: Children, log) -> dict[str, Any]:
+    """``run(args, tmp, stub, children)`` with the stub serving; whatever happens, the child
+    processes stop, the embedded Redis shuts down and the temp dir goes (a failure prints
+    each child's last lines first)."""
     try:
         with stub:
             try:
-                result = run(args, tmp, stub, children)
+                return run(args, tmp, stub, children)
             except Exception:
                 for name in list(children.procs):
                     log(f"last lines of {name}:\n{children.tail(name, 15)}")
@@ -1150,8 +1159,6 @@ def main(argv: list[str] | None = None) -> int:
         if not args.redis_url:
             _stop_embedded_redis()
         shutil.rmtree(tmp, ignore_errors=True)
-    print(json.dumps(result, indent=2) if args.json else report_text(result))
-    return 0
 
 
 if __name__ == "__main__":

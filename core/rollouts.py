@@ -55,7 +55,6 @@ from core.models import (
     OutboundRecord,
     Person,
     PersonAttribute,
-    PhoneNumber,
     Rollout,
     RolloutRecipient,
     Session,
@@ -160,12 +159,6 @@ def _text(value: str):
     return cast(literal(value), String)
 
 
-def _sms_opted_out():
-    return and_(Person.phone.is_not(None),
-                exists().where(PhoneNumber.number == Person.phone,
-                               PhoneNumber.opted_out.is_(True)))
-
-
 def _add_recipients(db_: DB, rollout: Rollout, people, now: datetime, *,
                     only_new: bool = False) -> int:
     """INSERT … SELECT the people of ``people`` (a SELECT of ids) as recipients: the first
@@ -180,7 +173,7 @@ def _add_recipients(db_: DB, rollout: Rollout, people, now: datetime, *,
     any_reach = or_(*reach)
     no_address = ", ".join(c for c in channels if c != "sms")
     if "sms" in channels:
-        opted = _sms_opted_out()
+        opted = and_(Person.phone.is_not(None), audiences.sms_opted_out())
         opted_reason = (f"no address on {no_address}; sms opted out" if no_address
                         else "sms opted out")
         status = case((any_reach, _text("pending")), (opted, _text("opted_out")),

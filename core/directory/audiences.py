@@ -330,21 +330,26 @@ def _demographic(condition: Condition, today: date,
     return hit if condition.op in ("equals", "in") else not_(hit)
 
 
+def sms_opted_out():
+    """SQL: the person's phone number has opted out of SMS (the ledger in PhoneNumber)."""
+    from core.models import PhoneNumber
+
+    return exists().where(PhoneNumber.number == Person.phone, PhoneNumber.opted_out.is_(True))
+
+
 def reachable(channel: str):
     """SQL: the person has what a send on ``channel`` needs, and has not opted out there.
     Slack finds people by email when no Slack id is known (a failed lookup falls back to
     the invite's next channel); Teams needs the app installed (a TeamsContact); SMS a
     number not opted out; email, and a web link (sent by email), an email address."""
-    from core.models import PhoneNumber, TeamsContact
+    from core.models import TeamsContact
 
     if channel == "slack":
         return or_(Person.slack_user_id.is_not(None), Person.email.is_not(None))
     if channel == "teams":
         return exists().where(TeamsContact.person_id == Person.id)
     if channel == "sms":
-        opted_out = exists().where(PhoneNumber.number == Person.phone,
-                                   PhoneNumber.opted_out.is_(True))
-        return and_(Person.phone.is_not(None), ~opted_out)
+        return and_(Person.phone.is_not(None), ~sms_opted_out())
     if channel in ("email", "web"):
         return Person.email.is_not(None)
     return false()
