@@ -33,6 +33,7 @@ import argparse
 import csv
 import http.client
 import io
+import itertools
 import json
 import random
 import secrets
@@ -249,6 +250,9 @@ def latency(convos: list[Convo]) -> dict[str, Any]:
     return out
 
 
+STALL = 0.25  # s between two sends: five slots of a 20/s workspace left unused
+
+
 def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
                    args: argparse.Namespace, children: Children) -> dict[str, Any]:
     log(f"delivery: baseline of {args.interviews} interviews with no rollout running")
@@ -301,6 +305,8 @@ def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
     ratio = (round(during_lat["p99_ms"] / baseline["p99_ms"], 2)
              if during_lat.get("p99_ms") and baseline.get("p99_ms") else None)
     steady = (len(ats) - 1) / span if span else None
+    gaps = [(a, b - a) for a, b in itertools.pairwise(ats)]
+    stalls = [g for _, g in gaps if g > STALL]
     return {
         "recipients": total, "workspace_rate": args.workspace_rate,
         "sent": len(posts), "distinct": len(per_dm),
@@ -310,6 +316,10 @@ def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
         "steady_rate_per_s": round(steady, 2) if steady else None,
         "share_of_limit": round(steady / args.workspace_rate, 3) if steady else None,
         "rate_limited_429": sum(after.values()) - sum(before.values()),
+        "longest_gap_s": round(max(g for _, g in gaps), 3) if gaps else None,
+        "first_post_at": ats[0] if ats else None,
+        "stalls": len(stalls), "stalled_s": round(sum(stalls), 1),
+        "stalled_at": [(round(a - ats[0], 1), round(g, 2)) for a, g in gaps if g > STALL],
         "status_counts": status.get("counts"), "state": status.get("state"),
         "reply_baseline": baseline, "reply_during_rollout": during_lat,
         "reply_p99_ratio": ratio,
@@ -449,6 +459,8 @@ def report_text(r: dict[str, Any]) -> str:
             f"{d['rate_limited_429']} {d['stopped']}",
             f"                 steady {d['steady_rate_per_s']}/s of {d['workspace_rate']:g}/s "
             f"= {d['share_of_limit']}   goal ≥ 0.95",
+            f"                 longest gap {d['longest_gap_s']} s; {d['stalls']} gaps over "
+            f"{STALL} s, {d['stalled_s']} s in all",
             f"                 status {d['status_counts']} ({d['state']})",
             f"  reply latency  no rollout p50 {b['p50_ms']} ms p99 {b['p99_ms']} ms (n={b['n']}); "
             f"during p50 {du['p50_ms']} ms p99 {du['p99_ms']} ms (n={du['n']}); "

@@ -6,8 +6,8 @@ Web API that enforces rate limits, compared with a bare bolt + RQ floor.
 
 1. A throwaway back end in a temp dir (SQLite file + embedded Redis, or --database-url /
    --redis-url), migrated, with the SessionType library loaded.
-2. ``RateLimitedSlack``: tests.support.slack_stub.SlackStub that answers chat.postMessage and
-   chat.update with HTTP 429 + an integer Retry-After (as Slack does) when a DM channel goes
+2. ``RateLimitedSlack``: tests.support.slack_stub.SlackStub that answers chat.postMessage
+   with HTTP 429 + an integer Retry-After (as Slack does) when a DM channel goes
    over R messages/s or the workspace over Q messages/s (GCRA, i.e. a token bucket; a message
    may arrive up to --tolerance-ms early so loopback jitter is not punished), and counts them.
 3. Parley served by gunicorn (as the Procfile runs it) on an ephemeral loopback port and W
@@ -91,11 +91,12 @@ log = logger("slack")
 # ---- the rate-limited Slack Web API -----------------------------------------------------------
 
 class RateLimitedSlack(SlackStub):
-    """SlackStub whose chat.postMessage / chat.update answer 429 + Retry-After over the limits.
+    """SlackStub whose chat.postMessage answers 429 + Retry-After over the per-channel and
+    workspace limits (chat.update is Tier 3: a per-workspace limit of its own).
 
     Keeps an index of accepted posts per DM so drivers can wait for "the next message"."""
 
-    LIMITED = ("chat.postMessage", "chat.update")
+    LIMITED = ("chat.postMessage",)
 
     def __init__(self, channel_rate: float, workspace_rate: float, tolerance: float):
         super().__init__(users={}, team=TEAM)
@@ -453,6 +454,8 @@ def parley_person(port: int, stub: RateLimitedSlack, convo: Convo, tag: str,
     if "accept" not in consent.buttons():
         convo.error = f"first message has no Accept button: {consent.text[:80]!r}"
         return
+    if think:  # a person reads the consent before clicking
+        time.sleep(think)
     body = "payload=" + urllib.parse.quote(json.dumps(
         block_action(convo.user, consent, "accept", team=TEAM)))
     status, sent, rtt = post_signed(port, body, form=True)
@@ -969,8 +972,9 @@ def interpret(ours: dict, floor: dict | None, rollout: dict | None,
                      f"preloaded, no database; slack_sdk's sleeps after a 429 count as body)"
                      + (f" plus about {outside} ms of RQ overhead per job"
                         if outside is not None else ""))
-    notes.append("the Accept click costs two sends on the DM, both paced at the per-DM rate: "
-                 "the chat.update that marks the choice and the first question")
+    notes.append("the Accept click costs two calls on the DM: the chat.update that marks the "
+                 "choice (Tier 3, a workspace slot only) and the first question (a post, "
+                 "paced at the per-DM rate)")
     gap = ours["dm_gap"]
     if gap["p50_s"] is not None:
         notes.append(
@@ -994,7 +998,7 @@ def interpret(ours: dict, floor: dict | None, rollout: dict | None,
                 f"about {args.workers * 1000 / (run + outside):.1f}/s against the "
                 f"{args.workspace_rate:g}/s workspace limit")
         notes.append(
-            "the stub only limits chat.postMessage/chat.update; each consent also costs a "
+            "the stub only limits chat.postMessage; each consent also costs a "
             "users.lookupByEmail and a conversations.open, which real Slack rate-limits "
             "under their own per-method tiers, and this benchmark does not")
     return notes

@@ -401,10 +401,14 @@ def publish_home(team: str | None, slack_user_id: str) -> None:
 
 
 def mark_chosen(team: str | None, channel_id: str, ts: str, text: str, label: str) -> None:
-    """RQ job: after a click, update the message in place so the buttons show the answer."""
+    """RQ job: after a click, update the message in place so the buttons show the answer.
+    Slack's one-message-per-second per channel is a limit on posting (chat.postMessage's
+    special tier); chat.update is a Tier 3 method, limited per workspace. Pacing it as a
+    post would hold a worker asleep for a second after every click, and make the next
+    question wait a second more."""
     channel = SlackChannel(get_settings())
     address = _sender("", team, channel_id)
-    ratelimit.pace(*channel.pacing(address))
+    ratelimit.pace(*channel.pacing(address)[1:])
     _call(channel.client(address).chat_update, channel=channel_id, ts=ts, text=text,
           blocks=chosen_blocks(text, label))
 

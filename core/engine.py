@@ -138,7 +138,7 @@ def start(db: DB, interview: Interview) -> list[OutboundRecord]:
     interview.coverage = planner.initial(
         [planner.PlanTopic(t.key, t.priority) for t in topics], settings.question_budget
     )
-    return [say(db, interview, consent_message(interview))]
+    return [say(db, interview, consent_message(interview), seq=1)]  # its first turn
 
 
 def consent_message(interview: Interview) -> Outbound:

@@ -109,10 +109,12 @@ class Unreachable(ValueError):
     """The person has nothing we could reach them at on the invite's channel."""
 
 
-def open_interview(db: DB, invite: Invite) -> tuple[Interview, bool]:
+def open_interview(db: DB, invite: Invite, *, new: bool = False) -> tuple[Interview, bool]:
     """The invite's current interview, creating it on first contact. Returns (it, created).
-    Raises Unreachable when neither the invite's channel nor a fallback has an address."""
-    interview = current_interview(db, invite)
+    Raises Unreachable when neither the invite's channel nor a fallback has an address.
+    ``new``: the caller made the invite in this transaction, so it has none yet (a rollout
+    opens thousands: the lookup would be a query each)."""
+    interview = None if new else current_interview(db, invite)
     if interview is not None:
         return interview, False
     interview = Interview(invite=invite, session=invite.session, person=invite.person)

@@ -110,22 +110,27 @@ DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCE
 
 def enqueue_once(
     func: str, *args, job_id: str, retry: Retry | None = DEFAULT_RETRY,
-    replace_started: bool = False, queue_name: str = QUEUE,
+    replace_started: bool = False, queue_name: str = QUEUE, at_front: bool = False,
 ) -> Job | None:
     """Enqueue unless a job with this id is already waiting or running.
 
     A finished or failed job of the same id is replaced: the database, not RQ, says
     whether the work is still to do, and the job body checks it again. With
     ``replace_started`` a job RQ still calls "started" is replaced too: the caller knows
-    from the database that its worker died (RQ notices only much later).
+    from the database that its worker died (RQ notices only much later). ``at_front``
+    puts the job at the head of its queue (work that feeds the queue, such as a rollout's
+    dispatcher, must not wait behind what it fed).
     """
     replaceable = DONE + ((JobStatus.STARTED,) if replace_started else ())
     q = queue(queue_name)
+    if at_front and retry is not None:  # and so is each retry
+        retry = Retry(max=retry.max, interval=retry.intervals, enqueue_at_front=True)
     for _ in range(2):
         try:
             return q.enqueue(
                 func, *args, job_id=job_id, unique=True, retry=retry,
                 job_timeout=JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 24 * 3600,
+                at_front=at_front,
             )
         except DuplicateJobError:
             try:
@@ -157,6 +162,11 @@ def lock(name: str, *, wait: float) -> Iterator[None]:
         # it expired meanwhile, or Redis went away: either way it is no longer held
         with contextlib.suppress(LockError, RedisError):
             held.release()
+
+
+def replies_waiting() -> bool:
+    """Interactive jobs (replies) are waiting for a worker: bulk work should step aside."""
+    return queue(INTERACTIVE).count > 0
 
 
 def ping() -> None:

@@ -65,13 +65,17 @@ log = logging.getLogger(__name__)
 
 R = RolloutRecipient
 CHANNELS = ("slack", "teams", "sms", "email", "web")
-BATCH = 200  # recipients per dispatch transaction
+BATCH = 50  # recipients per dispatch transaction
 BUDGET = 90.0  # seconds one dispatch job works (RQ kills a job at 180); the next tick goes on
 # unsent (pending, sending) bulk outbox rows one rollout keeps at most: dispatch claims only
 # what the channels send in the next minute (at least BACKLOG) and the next tick (15 s) tops
 # it up, so the channel never waits for a dispatch, and a pause or a cancel stops a
 # 40,000-person rollout within a minute or so, not after hours of queued SMS
 BACKLOG, BACKLOG_SECONDS = 200, 60
+# Once the backlog holds what the channels send until the next tick (and some), a dispatcher
+# steps aside for waiting replies: on a small machine it would otherwise keep one of the
+# few workers filling the rest of the minute while people wait for an answer.
+TICK_SECONDS = 15 + 10  # dispatch_due's period (scheduler/__main__.py), and a margin
 # each channel's sends per second for a whole workspace / tenant / sender (core.config)
 RATE_SETTINGS = {"slack": "slack_workspace_rate", "teams": "teams_tenant_rate",
                  "sms": "twilio_rate", "email": "email_rate", "web": "email_rate"}
@@ -267,11 +271,12 @@ def _plain(audience: Any) -> dict[str, Any]:
 
 # ---- dispatch -------------------------------------------------------------------------------
 
-def backlog_for(channels: list[str]) -> int:
-    """A minute of sends at the fastest of ``channels``' rates, at least BACKLOG."""
+def backlog_for(channels: list[str], seconds: float = BACKLOG_SECONDS) -> int:
+    """``seconds`` (a minute) of sends at the fastest of ``channels``' rates, at least
+    BACKLOG."""
     settings = get_settings()
     rates = [getattr(settings, RATE_SETTINGS[c]) for c in channels if c in RATE_SETTINGS]
-    return max([BACKLOG] + [int(rate * BACKLOG_SECONDS) for rate in rates])
+    return max([BACKLOG] + [int(rate * seconds) for rate in rates])
 
 
 def dispatch(rollout_id: int, *, now: datetime | None = None, batch: int = BATCH,
@@ -281,14 +286,16 @@ def dispatch(rollout_id: int, *, now: datetime | None = None, batch: int = BATCH
     try:
         with jobs.lock(f"rollout:{rollout_id}", wait=0):
             now = now or utcnow()
+            with db.session_scope() as s:
+                channels = list(s.scalar(select(Rollout.channels)
+                                         .where(Rollout.id == rollout_id)) or [])
             if backlog is None:
-                with db.session_scope() as s:
-                    channels = s.scalar(select(Rollout.channels).where(Rollout.id == rollout_id))
-                backlog = backlog_for(list(channels or []))
+                backlog = backlog_for(channels)
+            enough = min(backlog, backlog_for(channels, TICK_SECONDS))
             stop = clock.monotonic() + BUDGET
-            invited = _invite_due(rollout_id, now, batch, stop, backlog)
+            invited = _invite_due(rollout_id, now, batch, stop, backlog, enough)
             _maybe_complete(rollout_id, now)
-            reminded = _remind_due(rollout_id, now, batch, stop, backlog)
+            reminded = _remind_due(rollout_id, now, batch, stop, backlog, enough)
             return {"invited": invited, "reminded": reminded}
     except jobs.Busy:
         log.info("rollout %s is being dispatched elsewhere", rollout_id)
@@ -314,9 +321,12 @@ def dispatch_due(now: datetime | None = None) -> list[int]:
 
 
 def enqueue(rollout_id: int) -> None:
+    """At the head of the bulk queue: behind the minute of sends it queued last time, the
+    dispatcher would top the backlog up only once it had run dry, and the channel idles."""
     try:
         jobs.enqueue_once("core.rollouts.dispatch", rollout_id,
-                          job_id=jobs.job_key("rollout", rollout_id), queue_name=jobs.BULK)
+                          job_id=jobs.job_key("rollout", rollout_id), queue_name=jobs.BULK,
+                          at_front=True)
     except RedisError as exc:
         log.warning("queue unreachable, rollout %s left for dispatch_due: %s", rollout_id, exc)
 
@@ -332,7 +342,7 @@ def _unsent(s: DB, rollout_id: int) -> int:
 
 
 def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
-                backlog: int = BACKLOG) -> int:
+                backlog: int = BACKLOG, enough: int = BACKLOG) -> int:
     settings = get_settings()
     total = 0
     while clock.monotonic() < stop:
@@ -341,9 +351,12 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
                                .with_for_update(of=Rollout))
             if rollout is None or rollout.state not in ACTIVE_STATES:
                 return total
-            room = min(batch, backlog - _unsent(s, rollout_id))
+            unsent = _unsent(s, rollout_id)
+            room = min(batch, backlog - unsent)
             if room <= 0:  # the channels have enough to send: the next tick tops it up
                 return total
+            if unsent >= enough and jobs.replies_waiting():
+                return total  # enough until the next tick, and people wait for a worker
             rows = list(s.scalars(
                 select(R).where(R.rollout_id == rollout_id, R.status == "pending",
                                 R.due_at <= now)
@@ -425,7 +438,7 @@ def _invite_one(s: DB, rollout: Rollout, recipient: RolloutRecipient, person: Pe
         records = [mail] if mail is not None else []
     else:
         try:
-            interview, _ = invites.open_interview(s, invite)
+            interview, _ = invites.open_interview(s, invite, new=True)
         except invites.Unreachable as exc:
             recipient.status, recipient.reason = "unreachable", str(exc)[:2000]
             recipient.invite_id = invite.id
@@ -485,7 +498,7 @@ def _next_reminder(rollout: Rollout, sent_at: datetime, k: int, now: datetime, t
 
 
 def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float,
-                backlog: int = BACKLOG) -> int:
+                backlog: int = BACKLOG, enough: int = BACKLOG) -> int:
     total = 0
     while clock.monotonic() < stop:
         with db.session_scope() as s:
@@ -493,9 +506,12 @@ def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float,
             if rollout is None or rollout.state not in REMINDING_STATES:
                 return total
             cap = len((rollout.reminders or {}).get("after_days") or [])
-            room = min(batch, backlog - _unsent(s, rollout_id))
+            unsent = _unsent(s, rollout_id)
+            room = min(batch, backlog - unsent)
             if room <= 0:
                 return total
+            if unsent >= enough and jobs.replies_waiting():
+                return total  # as for invites: enough until the next tick
             rows = list(s.scalars(
                 select(R).where(R.rollout_id == rollout_id, R.status == "invited",
                                 R.next_reminder_at <= now, R.reminders_sent < cap)
@@ -595,6 +611,9 @@ def still_wanted(s: DB, record: OutboundRecord, now: datetime | None = None,
     recipient, rollout_state = found
     if rollout_state == "paused":
         return "pending", "rollout paused"
+    reminder = bool((record.payload or {}).get(REMINDER))
+    if rollout_state != "cancelled" and not reminder:
+        return None  # the common case: one query, no invite to load
     invite = s.get(Invite, invite_id)
     if rollout_state == "cancelled":
         first = recipient.outbound_id == record.id or (invite is not None
@@ -603,7 +622,7 @@ def still_wanted(s: DB, record: OutboundRecord, now: datetime | None = None,
             recipient.status, recipient.reason = "cancelled", "rollout cancelled before sending"
             recipient.next_reminder_at = None
         return "cancelled", "rollout cancelled"
-    if (record.payload or {}).get(REMINDER):
+    if reminder:
         interview = invites.current_interview(s, invite) if invite is not None else None
         if invite is None or (invite.expires_at is not None
                               and invite.expires_at <= (now or utcnow())):

@@ -25,10 +25,11 @@ def add_turn(
     db: DB, interview: Interview, *, role: str, text: str, topic: str | None = None,
     choices: list[dict[str, str]] | None = None, sentiment: float | None = None,
     reasoning: dict[str, Any] | None = None, provider_ids: dict[str, Any] | None = None,
-    redacted_text: str | None = None,
+    redacted_text: str | None = None, seq: int | None = None,
 ) -> Turn:
+    """``seq`` when the caller knows it (an interview's first turn), saving a query."""
     turn = Turn(
-        interview_id=interview.id, seq=next_seq(db, interview), role=role, text=text,
+        interview_id=interview.id, seq=seq or next_seq(db, interview), role=role, text=text,
         redacted_text=redacted_text,
         topic=topic, choices=choices or [], sentiment=sentiment, reasoning=reasoning,
         channel=interview.channel, provider_ids=provider_ids or {},
@@ -40,13 +41,13 @@ def add_turn(
 
 def say(
     db: DB, interview: Interview, message: Outbound, *, topic: str | None = None,
-    reasoning: dict[str, Any] | None = None,
+    reasoning: dict[str, Any] | None = None, seq: int | None = None,
 ) -> OutboundRecord:
     """Record an interviewer/system turn and queue it for the interview's current address."""
     turn = add_turn(
         db, interview, role=message.role, text=message.text, topic=topic,
         choices=[{"value": c.value, "label": c.label} for c in message.choices],
-        reasoning=reasoning,
+        reasoning=reasoning, seq=seq,
     )
     record = OutboundRecord(
         channel=interview.channel, address=dict(interview.address),

@@ -68,7 +68,7 @@ class Gcra:
 
 
 class SlackStub(StubServer):
-    PACED = ("chat.postMessage", "chat.update")
+    PACED = ("chat.postMessage",)  # one message a second per channel limits posting only
 
     def __init__(self, users: dict[str, str] | None = None, team: str = "T0001", *,
                  dm_rate: float | None = None, tolerance: float = 0.25):
