@@ -343,7 +343,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--interviews", type=int, default=6, metavar="K")
     ap.add_argument("--think", type=float, default=1.0, metavar="S",
                     help="seconds a participant takes to answer (default 1)")
-    ap.add_argument("--workers", type=int, default=2, metavar="W")
+    ap.add_argument("--workers", type=int, default=3, metavar="W",
+                    help="rq workers (3 on 2 cores: a worker mostly waits on a send slot, the "
+                    "database or the network)")
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--web-threads", type=int, default=4)
     ap.add_argument("--skip-delivery", action="store_true")

@@ -20,8 +20,7 @@ from datetime import timedelta
 from redis.exceptions import RedisError
 from rq import get_current_job
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session as DB
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 import channels
@@ -120,56 +119,47 @@ def deliver(record_id: int) -> str | None:
         log.info("outbound %s not sent: %s", record_id, reason)
         return None
     channel, ref = channels.get(channel_name), f"out-{record_id}"
-    learned: list[tuple[Channel, Address]] = []
-
-    def settle(**outcome) -> None:
-        """Record how the attempt ended, and tell the interview and the person the address
-        resolution found, in the same transaction (a rollout's every first message
-        resolves one: a transaction of its own each was a fifth of a worker's time)."""
-        _finish(record_id, learned=learned[0] if learned else None, **outcome)
-
     try:
         resolved = channel.resolve(address)
-        if resolved != address:
-            _keep_address(record_id, resolved)
-            learned.append((channel, resolved))
+        if resolved != address:  # before sending: a click on it must find its person
+            _remember(record_id, channel, resolved)
         if attempt > 1 and (provider_id := channel.find_sent(resolved, ref)):
-            settle(status="sent", provider_id=provider_id)
+            _finish(record_id, status="sent", provider_id=provider_id)
             return provider_id
         provider_id = _send_paced(channel, resolved, message, ref, proactive=proactive)
     except ratelimit.GiveWay:
         # replies are waiting for a worker: this rollout message steps aside, uncounted, to
         # the back of the bulk queue, under the other of two alternate job ids (this job is
         # still running), so a row that keeps giving way has two jobs at most
-        settle(status="pending", error=None, uncount=True)
+        _finish(record_id, status="pending", error=None, uncount=True)
         jobs.enqueue_deliveries([record_id], queue_name=jobs.BULK,
                                 again=_other_turn(record_id))
         return None
     except WaitForSlot as exc:
         # the sender's slots are booked further ahead than a job waits (a big rollout): not
         # a failure, as nothing was sent; the sweeper sends it again once the slots come near
-        settle(status="pending", error=None, uncount=True)
+        _finish(record_id, status="pending", error=None, uncount=True)
         log.info("outbound %s waits for a send slot (%s); left for the sweeper", record_id, exc)
         return None
     except PermanentError as exc:
-        settle(status="failed", error=str(exc))
+        _finish(record_id, status="failed", error=str(exc))
         log.error("outbound %s refused for good: %s", record_id, exc)
         return None
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
         if isinstance(exc, NeedsOperator) and utcnow() - created_at < HOLD_FOR:
             # our credentials, not the message: the try does not count against it
-            settle(status="held", error=error, uncount=True)
+            _finish(record_id, status="held", error=error, uncount=True)
             log.error("OPERATOR: %s refused Parley's credentials; outbound %s held, next try "
                       "in %s (it fails if still refused %s after it was written): %s",
                       channel_name, record_id, HOLD, HOLD_FOR, exc)
             return None
         if attempt >= ATTEMPTS or isinstance(exc, NeedsOperator):
-            _give_up(record_id, attempt, error, learned=learned[0] if learned else None)
+            _give_up(record_id, attempt, error)
             return None
-        settle(status="pending", error=error)
+        _finish(record_id, status="pending", error=error)
         raise
-    settle(status="sent", provider_id=provider_id)
+    _finish(record_id, status="sent", provider_id=provider_id)
     return provider_id
 
 
@@ -210,51 +200,38 @@ def _send_paced(channel: Channel, address: Address, message: Outbound, ref: str,
     raise RetryAfter(0)
 
 
-def _keep_address(record_id: int, address: Address) -> None:
-    """Keep the resolved address on the row before sending: an attempt after a crash asks
-    ``find_sent`` there, without resolving again (which may fail by then: a deactivated
-    user). One UPDATE; the interview and the person learn it when the attempt settles."""
+def _remember(record_id: int, channel: Channel, address: Address) -> None:
+    """Keep a resolved address on the row, the interview and the person. Without the
+    interview's eager loads (its invite, session, topics, the person's demographics):
+    three rows are all this needs, once for every first message of a rollout."""
     with db.session_scope() as s:
-        s.execute(update(OutboundRecord).where(OutboundRecord.id == record_id)
-                  .values(address=address.to_dict()))
+        record = s.get(OutboundRecord, record_id)
+        if record is None:  # its interview was deleted meanwhile
+            return
+        record.address = address.to_dict()
+        interview = (s.get(Interview, record.interview_id, options=[lazyload("*")])
+                     if record.interview_id else None)
+        if interview is not None:
+            if interview.channel == address.channel:
+                interview.address = address.to_dict()
+            channel.remember(s.get(Person, interview.person_id, options=[lazyload("*")]),
+                             address)
 
 
-def _remember(s: DB, record: OutboundRecord, channel: Channel, address: Address) -> None:
-    """Keep a resolved address on the row, the interview and the person."""
-    record.address = address.to_dict()
-    if record.interview_id is None:
-        return
-    # without the interview's eager loads (its invite, session, topics, the person's
-    # demographics): two rows are all this needs, once per message of a rollout
-    interview = s.get(Interview, record.interview_id, options=[lazyload("*")])
-    if interview is not None:
-        if interview.channel == address.channel:
-            interview.address = address.to_dict()
-        channel.remember(s.get(Person, interview.person_id, options=[lazyload("*")]), address)
-
-
-def _give_up(record_id: int, attempts: int, error: str | None,
-             learned: tuple[Channel, Address] | None = None) -> None:
+def _give_up(record_id: int, attempts: int, error: str | None) -> None:
     """The row is failed for good; ``error`` None keeps the last attempt's error."""
-    _finish(record_id, status="failed", error=error, learned=learned)
+    _finish(record_id, status="failed", error=error)
     log.error("outbound %s failed for good after %d attempts: %s", record_id, attempts,
               error or "the worker stopped during the last attempt")
 
 
 def _finish(record_id: int, *, status: str, error: str | None = "",
-            provider_id: str | None = None, uncount: bool = False,
-            learned: tuple[Channel, Address] | None = None):
+            provider_id: str | None = None, uncount: bool = False):
     fresh, queue_name = None, jobs.INTERACTIVE
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
         if record is None:  # its interview was deleted meanwhile: nothing left to record
             return
-        if learned is not None:
-            try:  # what the attempt did must be recorded even if the address cannot be
-                with s.begin_nested():
-                    _remember(s, record, *learned)
-            except SQLAlchemyError as exc:
-                log.warning("outbound %s: resolved address not kept: %s", record_id, exc)
         queue_name = record.queue
         # a provider's delivery report (SMS status callback) may come before our own "sent"
         reported = status == "sent" and record.status in DELIVERY_REPORTS
