@@ -1,6 +1,7 @@
 """Interviews in Slack DMs against a loopback Slack Web API, with requests signed exactly
 as Slack signs them (PROTOCOLS.md, Slack)."""
 
+import contextvars
 import json
 import time
 import urllib.parse
@@ -158,6 +159,26 @@ def test_a_stay_interview_runs_in_a_slack_dm_from_invite_to_close(slack):
     detail = slack.api.get("/interviews/1").get_json()
     assert detail["state"] == "completed"
     assert detail["channel"] == "slack"
+
+
+def test_the_person_is_known_before_the_consent_reaches_them(slack):
+    """A click may come the moment Slack shows the consent: the Slack id found by email is
+    stored before the post, not when the worker records it as sent (which a worker killed
+    in between would never do)."""
+    known_at_post = []
+    post, ours = slack.stub._chat_postMessage, contextvars.copy_context()  # the test's database
+
+    def known() -> str | None:
+        with db.session_scope() as s:
+            return s.scalar(select(Person.slack_user_id).where(Person.email == EMAIL))
+
+    def watching(args, token):
+        known_at_post.append(ours.copy().run(known))
+        return post(args, token)
+
+    slack.stub._chat_postMessage = watching
+    slack.invite()
+    assert known_at_post == [USER]
 
 
 def test_retried_deliveries_get_exactly_one_answer(slack):
