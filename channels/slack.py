@@ -139,11 +139,15 @@ class SlackChannel(Channel):
             person.slack_team_id = address.data["team"]
 
     def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
-        # one bucket per workspace: with a single bot token there is only one workspace
-        team = address.data.get("team") if self.settings.slack_client_id else None
-        team = team or "default"
         return [Limit.every(f"slack:channel:{address.data.get('channel')}", 1.0),
-                Limit.rate(f"slack:team:{team}", self.settings.slack_workspace_rate)]
+                self.workspace_limit(address)]
+
+    def workspace_limit(self, address: Address) -> Limit:
+        """The workspace's share of sends: what a call that is not a post to one
+        conversation (an App Home view, a chat.update) is paced by. One bucket per
+        workspace: with a single bot token there is only one workspace."""
+        team = address.data.get("team") if self.settings.slack_client_id else None
+        return Limit.rate(f"slack:team:{team or 'default'}", self.settings.slack_workspace_rate)
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         payload = self.render(message)
@@ -395,7 +399,7 @@ def publish_home(team: str | None, slack_user_id: str) -> None:
     """RQ job: show the person's open conversations on the App Home tab."""
     channel = SlackChannel(get_settings())
     address = _sender(slack_user_id, team, None)
-    ratelimit.pace(*channel.pacing(address)[1:])
+    ratelimit.pace(channel.workspace_limit(address))
     _call(channel.client(address).views_publish, user_id=slack_user_id,
           view=home_view(slack_user_id))
 
@@ -408,7 +412,7 @@ def mark_chosen(team: str | None, channel_id: str, ts: str, text: str, label: st
     question wait a second more."""
     channel = SlackChannel(get_settings())
     address = _sender("", team, channel_id)
-    ratelimit.pace(*channel.pacing(address)[1:])
+    ratelimit.pace(channel.workspace_limit(address))
     _call(channel.client(address).chat_update, channel=channel_id, ts=ts, text=text,
           blocks=chosen_blocks(text, label))
 

@@ -341,6 +341,16 @@ def _unsent(s: DB, rollout_id: int) -> int:
         or_(OutboundRecord.invite_id.in_(mine), OutboundRecord.interview_id.in_(theirs))))
 
 
+def _room(s: DB, rollout_id: int, batch: int, backlog: int, enough: int) -> int:
+    """How many more sends (invites or reminders) this dispatch may queue now: none once
+    the channels have the backlog (the next tick tops it up), nor once they have enough
+    until the next tick while replies wait for a worker."""
+    unsent = _unsent(s, rollout_id)
+    if unsent >= enough and jobs.replies_waiting():
+        return 0
+    return min(batch, backlog - unsent)
+
+
 def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
                 backlog: int = BACKLOG, enough: int = BACKLOG) -> int:
     settings = get_settings()
@@ -351,12 +361,9 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
                                .with_for_update(of=Rollout))
             if rollout is None or rollout.state not in ACTIVE_STATES:
                 return total
-            unsent = _unsent(s, rollout_id)
-            room = min(batch, backlog - unsent)
-            if room <= 0:  # the channels have enough to send: the next tick tops it up
+            room = _room(s, rollout_id, batch, backlog, enough)
+            if room <= 0:
                 return total
-            if unsent >= enough and jobs.replies_waiting():
-                return total  # enough until the next tick, and people wait for a worker
             rows = list(s.scalars(
                 select(R).where(R.rollout_id == rollout_id, R.status == "pending",
                                 R.due_at <= now)
@@ -506,12 +513,9 @@ def _remind_due(rollout_id: int, now: datetime, batch: int, stop: float,
             if rollout is None or rollout.state not in REMINDING_STATES:
                 return total
             cap = len((rollout.reminders or {}).get("after_days") or [])
-            unsent = _unsent(s, rollout_id)
-            room = min(batch, backlog - unsent)
+            room = _room(s, rollout_id, batch, backlog, enough)
             if room <= 0:
                 return total
-            if unsent >= enough and jobs.replies_waiting():
-                return total  # as for invites: enough until the next tick
             rows = list(s.scalars(
                 select(R).where(R.rollout_id == rollout_id, R.status == "invited",
                                 R.next_reminder_at <= now, R.reminders_sent < cap)

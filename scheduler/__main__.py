@@ -16,7 +16,7 @@ log = logging.getLogger("scheduler")
 PERIODIC = {  # job path → seconds between runs
     "channels.durable.sweep": 30,
     "scheduler.jobs.tick_pauses": 15,
-    "core.rollouts.dispatch_due": 15,  # due invites and reminders of every rollout
+    "core.rollouts.dispatch_due": 15,  # due invites and reminders (rollouts.TICK_SECONDS)
     "core.rollouts.run_triggers": 3600,  # session triggers on HR dates (idempotent)
 }
 BY_DATE = {"core.rollouts.run_triggers"}  # one job id per day: a daily job, retried hourly

@@ -844,3 +844,33 @@ def test_the_backlog_is_a_minute_of_the_fastest_channel_so_sending_never_waits_f
     make_app(slack_workspace_rate=20.0, twilio_rate=1.0)
     assert rollouts.backlog_for(["slack", "sms"]) == 1200
     assert rollouts.backlog_for(["sms"]) == rollouts.BACKLOG
+
+
+def test_a_dispatch_steps_aside_for_replies_once_the_next_tick_is_covered(hr):
+    """Replies waiting for a worker stop a dispatch between batches, but only once what it
+    queued covers the channels until the next tick (25 s of 10 emails/s here); a backlog
+    short of that is filled first, and the rest comes with the next dispatch."""
+    session = make_session(hr)
+    with db.session_scope() as s:
+        for i in range(300):
+            directory.upsert(s, {"name": f"P{i}", "email": f"p{i}@example.com",
+                                 "timezone": "UTC"})
+    rollout = new_rollout(session["id"], now=MONDAY)
+    jobs.enqueue_once("core.jobs.ping", job_id="a-reply-waiting")
+    assert jobs.replies_waiting()
+    assert rollouts.dispatch(rollout, now=MONDAY, batch=50, backlog=300)["invited"] == 250
+    jobs.queue(jobs.INTERACTIVE).empty()
+    assert rollouts.dispatch(rollout, now=MONDAY, batch=50, backlog=300)["invited"] == 50
+    assert set(invites_per_person().values()) == {1} and len(invites_per_person()) == 300
+
+
+def test_the_dispatcher_goes_to_the_head_of_the_bulk_queue(hr):
+    """Behind the sends it queued last time, the dispatcher would top the backlog up only
+    once the channel had run dry."""
+    session = make_session(hr)
+    add_person("Ada", email="ada@example.com")
+    rollout = new_rollout(session["id"], now=MONDAY)
+    jobs.enqueue_once("core.jobs.ping", job_id="out-queued-earlier", queue_name=jobs.BULK)
+    rollouts.enqueue(rollout)
+    assert jobs.queue(jobs.BULK).job_ids == [jobs.job_key("rollout", rollout),
+                                             "out-queued-earlier"]
