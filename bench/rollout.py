@@ -3,7 +3,7 @@ rollout for tens of thousands, and deliver one against a rate-limited loopback S
 people are mid-interview.
 
     .venv/bin/python -m bench.rollout [--people N] [--audience-share F] [--deliver M]
-                                      [--workspace-rate Q] [--interviews K]
+                                      [--workspace-rate Q] [--interviews K] [--waves V]
                                       [--database-url URL --redis-url URL] [--json]
 
 1. A throwaway back end (SQLite file + embedded Redis in a temp dir, or --database-url /
@@ -18,12 +18,14 @@ people are mid-interview.
    Department not Sales, Start Date before …), five times.
 4. Rollout creation: ``POST /api/v1/sessions/<id>/rollouts`` for an audience of about F×N
    people, scheduled for tomorrow 09:00 local (so nothing is sent), then cancelled.
-5. Delivery: a baseline of K Slack interviews (reply latency with no rollout), then a rollout
-   of M people (the "Pilot Group") sent now at Q/s while K more interviews run: the achieved
-   rate against Q, duplicates, missing, and the interviews' reply latency during the rollout.
+5. Delivery: a baseline of V waves of K Slack interviews (reply latency with no rollout),
+   then a rollout of M people (the "Pilot Group") sent now at Q/s while waves of K interviews
+   run until it is delivered: duplicates, missing, the achieved rate against Q (the rollout's
+   own, and the workspace's with the interviews' messages, which share its limit), and the
+   interviews' reply latency during the rollout (a few hundred replies: a p99, not a max).
 
 Defaults: N=100,000 on PostgreSQL (--database-url), 10,000 on the embedded default;
-F=0.4, M=1,500, Q=20, K=6 (answering 1 s after each question), W=2. Nothing is asserted:
+F=0.4, M=1,500, Q=20, K=6 (answering 1 s after each question), V=3, W=3. Nothing is asserted:
 it measures and prints.
 """
 
@@ -255,12 +257,17 @@ STALL = 0.25  # s between two sends: five slots of a 20/s workspace left unused
 
 def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
                    args: argparse.Namespace, children: Children) -> dict[str, Any]:
-    log(f"delivery: baseline of {args.interviews} interviews with no rollout running")
-    base, thread = interviews(port, stub, session_id, tag, "b", args.interviews, 60.0,
-                              args.think)
-    thread.join()
+    log(f"delivery: baseline of {args.waves} waves of {args.interviews} interviews with no "
+        "rollout running")
+    base = []
+    for w in range(args.waves):
+        wave, thread = interviews(port, stub, session_id, tag, f"b{w}", args.interviews, 60.0,
+                                  args.think)
+        thread.join()
+        base += wave
     baseline = latency(base)
-    log(f"  baseline reply p50 {baseline['p50_ms']} ms p99 {baseline['p99_ms']} ms")
+    log(f"  baseline reply p50 {baseline['p50_ms']} ms p99 {baseline['p99_ms']} ms "
+        f"(n={baseline['n']})")
 
     rule = {"match": "all", "conditions": [{"field": CHANNEL_TAG, "op": "equals",
                                             "value": "yes"}]}
@@ -270,10 +277,22 @@ def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
         "audience": rule, "channels": ["slack"], "send_at": None, "local_time": None,
         "respect_quiet_hours": False})
     log(f"delivery: rollout {rollout['id']} of {rollout.get('total')} Slack invites at "
-        f"{args.workspace_rate:g}/s, {args.interviews} interviews alongside")
+        f"{args.workspace_rate:g}/s, waves of {args.interviews} interviews alongside")
     time.sleep(min(10.0, args.deliver / args.workspace_rate / 4))  # let the rollout get going
-    during, thread = interviews(port, stub, session_id, tag, "d", args.interviews, 60.0,
-                                args.think)
+    during: list[Convo] = []
+    delivered = threading.Event()
+
+    def waves() -> None:  # interviews for as long as the rollout sends (at least one wave)
+        w = 0
+        while w == 0 or not delivered.is_set():
+            wave, thread = interviews(port, stub, session_id, tag, f"d{w}", args.interviews,
+                                      60.0, args.think)
+            thread.join()
+            during.extend(wave)
+            w += 1
+
+    thread = threading.Thread(target=waves, daemon=True)
+    thread.start()
     total = rollout.get("total") or args.deliver
     pilots = {u for e, u in stub.users.items() if u.startswith(f"U{tag}")}
     budget = total / args.workspace_rate * 2 + 60
@@ -294,7 +313,8 @@ def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
         if now - last_change > 60:
             stopped = "stalled: nothing sent for 60 s"
             break
-    thread.join(timeout=120)
+    delivered.set()
+    thread.join(timeout=180)
     posts = [p for u in pilots for p in stub.posts(f"D{u}")]
     per_dm = Counter(p.channel for p in posts)
     ats = sorted(p.at for p in posts)
@@ -305,6 +325,9 @@ def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
     ratio = (round(during_lat["p99_ms"] / baseline["p99_ms"], 2)
              if during_lat.get("p99_ms") and baseline.get("p99_ms") else None)
     steady = (len(ats) - 1) / span if span else None
+    # the interviews' messages share the workspace limit with the rollout's
+    used = sum(1 for p in list(stub.messages) if ats and ats[0] <= p.at <= ats[-1])
+    used_rate = (used - 1) / span if span else None
     gaps = [(a, b - a) for a, b in itertools.pairwise(ats)]
     stalls = [g for _, g in gaps if g > STALL]
     return {
@@ -315,6 +338,8 @@ def delivery_phase(port: int, stub: RateLimitedSlack, session_id: int, tag: str,
         "elapsed_s": round(ats[-1] - t0, 1) if ats else None,
         "steady_rate_per_s": round(steady, 2) if steady else None,
         "share_of_limit": round(steady / args.workspace_rate, 3) if steady else None,
+        "workspace_used_per_s": round(used_rate, 2) if used_rate else None,
+        "workspace_share": round(used_rate / args.workspace_rate, 3) if used_rate else None,
         "rate_limited_429": sum(after.values()) - sum(before.values()),
         "longest_gap_s": round(max(g for _, g in gaps), 3) if gaps else None,
         "stalls": len(stalls), "stalled_s": round(sum(stalls), 1),
@@ -340,6 +365,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--channel-rate", type=float, default=1.0, metavar="R")
     ap.add_argument("--tolerance-ms", type=float, default=100.0)
     ap.add_argument("--interviews", type=int, default=6, metavar="K")
+    ap.add_argument("--waves", type=int, default=3, metavar="W",
+                    help="waves of K interviews for the baseline; during the rollout, waves "
+                    "run until it is delivered (default 3)")
     ap.add_argument("--think", type=float, default=1.0, metavar="S",
                     help="seconds a participant takes to answer (default 1)")
     ap.add_argument("--workers", type=int, default=3, metavar="W",
@@ -458,8 +486,9 @@ def report_text(r: dict[str, Any]) -> str:
             f"  delivery       {d['sent']:,} sent to {d['distinct']:,} of {d['recipients']:,}; "
             f"duplicates {d['duplicates']}, missing {d['missing']}, 429s "
             f"{d['rate_limited_429']} {d['stopped']}",
-            f"                 steady {d['steady_rate_per_s']}/s of {d['workspace_rate']:g}/s "
-            f"= {d['share_of_limit']}   goal ≥ 0.95",
+            f"                 rollout {d['steady_rate_per_s']}/s of {d['workspace_rate']:g}/s "
+            f"= {d['share_of_limit']}; with the interviews' messages "
+            f"{d['workspace_used_per_s']}/s = {d['workspace_share']}   goal ≥ 0.95",
             f"                 longest gap {d['longest_gap_s']} s; {d['stalls']} gaps over "
             f"{STALL} s, {d['stalled_s']} s in all",
             f"                 status {d['status_counts']} ({d['state']})",

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bots import carrier
 from bots import interview as interview_bot
+from bots import one_on_one as one_on_one_bot
 from core import db, directory, engine, jobs, lifecycle
 from core.interviewer import prompts
 from core.messages import Inbound, Outbound, storable
@@ -74,6 +75,13 @@ def process_inbound(channel: str, event_id: str) -> None:
                 ids = [r.id for r in carrier.handle(s, inbound, word)]
                 _done(event, "processed" if word != "ignore" else "ignored",
                       "" if word != "ignore" else "the number opted out")
+            elif word is None and inbound.about:  # a 1-on-1 thread's click, modal or message
+                try:
+                    ids = [r.id for r in one_on_one_bot.handle(s, inbound)]
+                    _done(event, "processed")
+                except one_on_one_bot.Ignored as why:
+                    ids = []
+                    _done(event, "ignored", str(why))
             elif word is None:
                 interview_id = event.interview_id = find_interview(s, inbound)
                 if interview_id is None:

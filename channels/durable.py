@@ -25,7 +25,7 @@ from sqlalchemy.orm import lazyload
 
 import channels
 from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
-from core import db, engine, invites, jobs, lifecycle, ratelimit, rollouts
+from core import db, engine, invites, jobs, lifecycle, one_on_ones, ratelimit, rollouts
 from core.messages import Address, Inbound, Outbound, storable
 from core.models import InboundEvent, Interview, Invite, OutboundRecord, Person, Turn, utcnow
 
@@ -209,6 +209,8 @@ def _remember(record_id: int, channel: Channel, address: Address) -> None:
         if record is None:  # its interview was deleted meanwhile
             return
         record.address = address.to_dict()
+        if record.one_on_one_id:  # a 1-on-1 thread opened by this send (a group DM)
+            one_on_ones.remember_thread(s, record.one_on_one_id, address)
         interview = (s.get(Interview, record.interview_id, options=[lazyload("*")])
                      if record.interview_id else None)
         if interview is not None:
@@ -227,7 +229,7 @@ def _give_up(record_id: int, attempts: int, error: str | None) -> None:
 
 def _finish(record_id: int, *, status: str, error: str | None = "",
             provider_id: str | None = None, uncount: bool = False):
-    fresh, queue_name = None, jobs.INTERACTIVE
+    fresh, queue_name, followed = None, jobs.INTERACTIVE, None
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
         if record is None:  # its interview was deleted meanwhile: nothing left to record
@@ -244,6 +246,8 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
         if status == "sent":
             record.provider_message_id = provider_id
             record.sent_at = utcnow()
+            # an agenda item's message: kept to update it; an edit meanwhile follows now
+            followed = one_on_ones.message_sent(s, record, provider_id)
             if record.interview_id:  # the invite's first message is out: one statement
                 s.execute(update(Invite).where(
                     Invite.id == select(Interview.invite_id)
@@ -260,6 +264,8 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
             record.payload = channels.get(record.channel).settled(record.payload)
     if fresh is not None:
         jobs.enqueue_deliveries([fresh], queue_name=queue_name)
+    if followed is not None:
+        jobs.enqueue_deliveries([followed], queue_name=queue_name)
 
 
 def _invite_reached(invite: Invite | None, channel: str, status: str, error: str) -> None:

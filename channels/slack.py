@@ -26,8 +26,9 @@ from sqlalchemy import MetaData, select
 
 from channels.base import Channel, Forbidden, NeedsOperator, PermanentError, RetryAfter
 from channels.durable import accept
-from core import db, jobs, lifecycle, ratelimit, sessions
+from core import db, jobs, lifecycle, one_on_ones, ratelimit, sessions
 from core.config import Settings, get_settings
+from core.interviewer import prompts
 from core.interviewer.prompts import anonymity_note
 from core.messages import Address, Choice, Inbound, Outbound
 from core.models import Interview, Person
@@ -35,8 +36,8 @@ from core.ratelimit import Limit
 
 log = logging.getLogger(__name__)
 
-SCOPES = ["chat:write", "im:write", "im:history", "users:read", "users:read.email",
-         "commands"]
+SCOPES = ["chat:write", "im:write", "im:history", "mpim:write", "mpim:history", "users:read",
+          "users:read.email", "commands"]
 SECTION_LIMIT = 3000  # Block Kit section text
 MAX_BLOCKS = 50
 # Errors that no retry can fix: the person or conversation is not reachable this way.
@@ -52,6 +53,8 @@ HOME_INTRO = "*Parley* runs short, private conversations for your HR team."
 HOME_NONE = "You have no open conversations. You'll get a message here when HR invites you."
 COMMAND_HELP = (
     "`/parley status` — your open conversations\n"
+    "`/parley 1on1 @someone` — open a 1-on-1 thread with a colleague\n"
+    "`/parley note …` — inside a 1-on-1 thread: a private note only you will see\n"
     "`/parley pause` — pause the current one\n"
     "`/parley resume` — carry on where you left off\n"
     "In the conversation itself you can also type pause, resume, skip, stop or help."
@@ -99,6 +102,12 @@ class SlackChannel(Channel):
 
     def resolve(self, address: Address) -> Address:
         user, data = address.key, dict(address.data)
+        if data.get("users"):  # a 1-on-1 thread: the group DM of both people and the bot
+            if not data.get("channel"):
+                opened = _call(self.client(address).conversations_open,
+                               users=",".join(data["users"]))
+                data["channel"] = opened["channel"]["id"]
+            return Address("slack", user, data)
         if not user or (self.settings.slack_client_id and not data.get("team")):
             email = data.get("email")  # with several workspaces, an id alone names no one
             if not email:
@@ -139,6 +148,9 @@ class SlackChannel(Channel):
             person.slack_team_id = address.data["team"]
 
     def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
+        if message is not None and message.replaces:  # chat.update: Tier 3, per workspace
+            return [Limit.every(f"slack:update:{address.data.get('channel')}", 0.0),
+                    self.workspace_limit(address)]
         return [Limit.every(f"slack:channel:{address.data.get('channel')}", 1.0),
                 self.workspace_limit(address)]
 
@@ -151,6 +163,10 @@ class SlackChannel(Channel):
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         payload = self.render(message)
+        if message.replaces:  # an agenda item as it is now, in the message that showed it
+            _call(self.client(address).chat_update, channel=address.data["channel"],
+                  ts=message.replaces, text=payload["text"], blocks=payload["blocks"])
+            return message.replaces
         response = _call(
             self.client(address).chat_postMessage, channel=address.data["channel"],
             text=payload["text"], blocks=payload["blocks"],
@@ -198,7 +214,8 @@ def render_blocks(message: Outbound) -> dict[str, Any]:
         blocks.append({"type": "context",
                        "elements": [{"type": "mrkdwn", "text": f"Topic {n} of {of}"}]})
     if message.choices:
-        blocks.append({"type": "actions", "elements": [_button(c, message.interview_id)
+        named = message.about or message.interview_id
+        blocks.append({"type": "actions", "elements": [_button(c, named)
                                                        for c in message.choices]})
     text = message.text[:40_000]
     if message.choices:
@@ -207,9 +224,10 @@ def render_blocks(message: Outbound) -> dict[str, Any]:
     return {"text": text, "blocks": blocks}
 
 
-def _button(choice: Choice, interview_id: int | None) -> dict[str, Any]:
-    """A choice's button; its value names the conversation: "<interview id>:<choice>"."""
-    value = f"{interview_id}:{choice.value}" if interview_id else choice.value
+def _button(choice: Choice, named: int | str | None) -> dict[str, Any]:
+    """A choice's button; its value names the conversation: "<interview id>:<choice>", or
+    what a 1-on-1 button acts on: "agenda:<item id>:<choice>", "pair:<pair id>:<choice>"."""
+    value = f"{named}:{choice.value}" if named else choice.value
     button = {"type": "button", "action_id": f"choice:{choice.value}", "value": value,
               "text": {"type": "plain_text", "text": choice.label[:75]}}
     if choice.value in DANGER:
@@ -234,13 +252,15 @@ def parse_event(body: dict[str, Any]) -> list[Inbound]:
     event = body.get("event") or {}
     if body.get("type") != "event_callback" or event.get("type") != "message":
         return []
-    if event.get("bot_id") or event.get("subtype") or event.get("channel_type") != "im":
+    if event.get("bot_id") or event.get("subtype"):
         return []
-    if not event.get("user") or not body.get("event_id"):
+    kind = event.get("channel_type")
+    if kind not in ("im", "mpim") or not event.get("user") or not body.get("event_id"):
         return []
+    about = f"thread:{event.get('channel')}" if kind == "mpim" else None
     return [Inbound(channel="slack", event_id=body["event_id"],
                     sender=_sender(event["user"], body.get("team_id"), event.get("channel")),
-                    text=event.get("text") or "")]
+                    text=event.get("text") or "", about=about)]
 
 
 def parse_action(body: dict[str, Any]) -> list[Inbound]:
@@ -251,7 +271,12 @@ def parse_action(body: dict[str, Any]) -> list[Inbound]:
     value = action.get("value")
     if not user or not value:
         return []
-    if action.get("action_id", "").startswith("choice:"):
+    about = None
+    if value.startswith(ABOUT):  # a 1-on-1 button: "agenda:<id>:<choice>"
+        kind, _, rest = value.partition(":")
+        named, _, choice = rest.partition(":")
+        about = f"{kind}:{named}"
+    elif action.get("action_id", "").startswith("choice:"):
         named, sep, choice = value.partition(":")
         if not sep:  # a button sent before buttons named their conversation
             named, choice = "", value
@@ -261,8 +286,40 @@ def parse_action(body: dict[str, Any]) -> list[Inbound]:
         body.get("container") or {}).get("channel_id")
     return [Inbound(channel="slack", event_id=f"action:{user}:{action.get('action_ts')}",
                     sender=_sender(user, (body.get("team") or {}).get("id"), channel),
-                    choice=choice,
-                    interview_id=_interview_id(named))]
+                    choice=choice, interview_id=None if about else _interview_id(named),
+                    about=about)]
+
+
+ABOUT = ("agenda:", "pair:")  # what a 1-on-1 button's value begins with
+MODAL = {"add": ("Add a talking point", "What would you like to talk about?"),
+         "note": ("Private note", "Only you will ever see this note.")}
+
+
+def modal(about: str, choice: str) -> dict[str, Any]:
+    """The modal behind a 1-on-1 thread's "Add talking point" / "Private note" button."""
+    title, hint = MODAL[choice]
+    return {"type": "modal", "callback_id": f"one_on_one:{choice}",
+            "private_metadata": about, "title": {"type": "plain_text", "text": title[:24]},
+            "submit": {"type": "plain_text", "text": "Save"},
+            "blocks": [{"type": "input", "block_id": "text", "label": {
+                "type": "plain_text", "text": hint[:2000]}, "element": {
+                "type": "plain_text_input", "action_id": "text", "multiline": True,
+                "max_length": 3000}}]}
+
+
+def parse_submission(body: dict[str, Any]) -> list[Inbound]:
+    """A 1-on-1 modal saved → an Inbound with the text and what it is about."""
+    view = body.get("view") or {}
+    user = (body.get("user") or {}).get("id")
+    choice = str(view.get("callback_id", "")).removeprefix("one_on_one:")
+    about = view.get("private_metadata") or ""
+    if not user or choice not in MODAL or not about.startswith(ABOUT):
+        return []
+    values = ((view.get("state") or {}).get("values") or {}).get("text") or {}
+    text = (values.get("text") or {}).get("value") or ""
+    return [Inbound(channel="slack", event_id=f"view:{view.get('id')}:{view.get('hash')}",
+                    sender=_sender(user, (body.get("team") or {}).get("id"), None),
+                    text=text, choice=choice, about=about)]
 
 
 def _interview_id(text: str) -> int | None:
@@ -326,8 +383,17 @@ def build_app(settings: Settings) -> App:
                           job_id=jobs.job_key("slack-home", body.get("event_id")))
 
     @app.action(re.compile(r"^(choice:.+|resume_interview)$"))
-    def on_click(ack, body):
+    def on_click(ack, body, client):
         ack()
+        action = body["actions"][0]
+        value = action.get("value") or ""
+        kind, _, rest = value.partition(":")
+        named, _, choice = rest.partition(":")
+        if value.startswith(ABOUT) and choice in MODAL and body.get("trigger_id"):
+            # a modal must open within 3 s of the click: here, not in a worker
+            client.views_open(trigger_id=body["trigger_id"],
+                              view=modal(f"{kind}:{named}", choice))
+            return
         accept(parse_action(body))
         message, action = body.get("message") or {}, body["actions"][0]
         if message.get("ts") and action.get("action_id", "").startswith("choice:"):
@@ -337,9 +403,20 @@ def build_app(settings: Settings) -> App:
                 action["text"]["text"],
                 job_id=jobs.job_key("slack-chosen", message["ts"], action.get("action_ts")))
 
+    @app.view(re.compile(r"^one_on_one:"))
+    def on_submission(ack, body):
+        ack()
+        accept(parse_submission(body))
+
     @app.command("/parley")
     def on_command(ack, command):
-        word = (command.get("text") or "").strip().lower()
+        text = (command.get("text") or "").strip()
+        word, _, rest = text.partition(" ")
+        word = word.lower()
+        if word in ("note", "1on1", "1:1"):
+            ack(one_on_one_command(command, word, rest.strip()))
+            return
+        word = text.lower()
         if word in ("pause", "resume"):
             accept([Inbound(channel="slack", event_id=f"command:{command['trigger_id']}",
                             sender=_sender(command["user_id"], command.get("team_id"), None),
@@ -351,6 +428,33 @@ def build_app(settings: Settings) -> App:
             ack(COMMAND_HELP)
 
     return app
+
+
+MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def one_on_one_command(command: dict[str, Any], word: str, rest: str) -> str:
+    """``/parley note …`` in a 1-on-1 thread, ``/parley 1on1 @someone`` anywhere: stored
+    and enqueued like every inbound; the answer is the ephemeral acknowledgement."""
+    sender = _sender(command["user_id"], command.get("team_id"), command.get("channel_id"))
+    event_id = f"command:{command.get('trigger_id')}"
+    if word == "note":
+        if not rest:
+            return "Write the note after the command: `/parley note …`"
+        with db.session_scope() as s:
+            pair = one_on_ones.by_thread(s, command.get("channel_id") or "")
+            if pair is None:
+                return prompts.NOT_A_THREAD
+            about = f"pair:{pair.id}"
+        accept([Inbound(channel="slack", event_id=event_id, sender=sender, text=rest,
+                        choice="note", about=about)])
+        return prompts.NOTE_SAVED
+    found = MENTION.search(rest)
+    if found is None:
+        return "Name the person: `/parley 1on1 @someone`"
+    accept([Inbound(channel="slack", event_id=event_id, sender=sender, text=found.group(1),
+                    choice="open", about="people")])
+    return f"Opening a 1-on-1 thread with <@{found.group(1)}>…"
 
 
 def open_interviews(slack_user_id: str) -> list[dict[str, Any]]:

@@ -127,6 +127,11 @@ class Settings(BaseSettings):
         "Days proactive messages may leave, in each person's zone ('mon-fri', 'mon,wed'); "
         "one due on another day waits for the next working morning. Overridable per rollout."))
     # ---- end rollouts ----
+    # ---- 1-on-1s (core/one_on_ones) ----
+    report_group_minimum: int = Field(5, ge=3, le=10, description=(
+        "The 1-on-1 usage report merges departments with fewer people than this into "
+        "'Other' (3–10), so no small team is singled out."))
+    # ---- end 1-on-1s ----
 
     @field_validator("quiet_hours")
     @classmethod

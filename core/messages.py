@@ -46,8 +46,10 @@ class Choice:
 
 @dataclass(frozen=True)
 class Inbound:
-    """One thing a participant said or clicked. A click names the conversation its button
-    belongs to (``interview_id``), so it acts on that one even when the person has others."""
+    """One thing a person said or clicked. A click names the conversation its button
+    belongs to (``interview_id``), so it acts on that one even when the person has others;
+    a click or a message in a 1-on-1 thread names what it is about instead (``about``:
+    "agenda:<item id>", "pair:<pair id>", "thread:<provider's thread id>")."""
 
     channel: str
     event_id: str
@@ -55,6 +57,7 @@ class Inbound:
     text: str = ""
     choice: str | None = None
     interview_id: int | None = None
+    about: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,28 +71,38 @@ class Inbound:
             text=raw.get("text") or "",
             choice=raw.get("choice"),
             interview_id=raw.get("interview_id"),
+            about=raw.get("about"),
         )
 
 
 @dataclass(frozen=True)
 class Outbound:
     """One message to send; ``progress`` is e.g. (3, 6) for "Topic 3 of 6";
-    ``interview_id`` the conversation it belongs to, which its buttons carry back."""
+    ``interview_id`` the conversation it belongs to, which its buttons carry back (or
+    ``about``, what a 1-on-1 message's buttons act on). ``replaces`` is the provider's id
+    of a message this one updates in place (a channel that cannot edit sends it anew)."""
 
     text: str
     choices: tuple[Choice, ...] = ()
     role: str = "interviewer"
     progress: tuple[int, int] | None = None
     interview_id: int | None = None
+    about: str | None = None
+    replaces: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "text": self.text,
             "choices": [asdict(c) for c in self.choices],
             "role": self.role,
             "progress": list(self.progress) if self.progress else None,
             "interview_id": self.interview_id,
         }
+        if self.about:
+            out["about"] = self.about
+        if self.replaces:
+            out["replaces"] = self.replaces
+        return out
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Outbound:
@@ -99,4 +112,6 @@ class Outbound:
             role=raw.get("role", "interviewer"),
             progress=tuple(raw["progress"]) if raw.get("progress") else None,
             interview_id=raw.get("interview_id"),
+            about=raw.get("about"),
+            replaces=raw.get("replaces"),
         )

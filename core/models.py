@@ -334,6 +334,11 @@ class OutboundRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     claimed_at: Mapped[datetime | None] = mapped_column()  # when a worker began sending
     sent_at: Mapped[datetime | None] = mapped_column()
+    # a 1-on-1's message: its pair (deleted with it) and the agenda item it shows, if one
+    one_on_one_id: Mapped[int | None] = mapped_column(
+        ForeignKey("one_on_one.id", ondelete="CASCADE"), index=True)
+    agenda_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_item.id", ondelete="SET NULL"), index=True)
     # SMS: what the message costs (GSM-7 / UCS-2 segments), set when it is rendered for sending
     segments: Mapped[int | None] = mapped_column()
     # SMS: the provider's id of each part as it went out, so a retry's find_sent knows its
@@ -443,6 +448,147 @@ class RolloutRecipient(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
     reminders_sent: Mapped[int] = mapped_column(default=0)
     next_reminder_at: Mapped[datetime | None] = mapped_column()
+    # an assigned topic's rollout: the person is the report, this their pair with the manager
+    one_on_one_id: Mapped[int | None] = mapped_column(
+        ForeignKey("one_on_one.id", ondelete="CASCADE"), index=True)
+    agenda_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agenda_item.id", ondelete="SET NULL"))
+
+
+class OneOnOne(Base):
+    """A pair and its thread (DESIGN.md §1): ``kind`` "reporting" is a manager (``first``)
+    and a direct report (``second``) from the hierarchy; "anyone" is Meet with Anyone, the
+    two people in id order. A pair whose link left the hierarchy is retired (``active``
+    false): its history stays, read-only; the link coming back brings it back."""
+
+    __tablename__ = "one_on_one"
+    __table_args__ = (UniqueConstraint("kind", "first_id", "second_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="reporting")
+    first_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"),
+                                          index=True)
+    second_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"),
+                                           index=True)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # where the thread is: chosen from what both can be reached on; the address once opened
+    channel: Mapped[str | None] = mapped_column(String(20))
+    thread: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # the provider's id of the thread (a Slack group DM's channel), to find the pair by
+    thread_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    cadence_days: Mapped[int] = mapped_column(default=7, server_default="7")
+    next_reminder_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column()
+    last_activity_at: Mapped[datetime | None] = mapped_column()
+
+    first: Mapped[Person] = relationship(foreign_keys=[first_id], lazy="joined",
+                                         innerjoin=True)
+    second: Mapped[Person] = relationship(foreign_keys=[second_id], lazy="joined",
+                                          innerjoin=True)
+
+
+class Meeting(Base):
+    """One sitting of a pair: open until either person closes it ("Done for today"); what
+    was not discussed carries to the next."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (UniqueConstraint("one_on_one_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    one_on_one_id: Mapped[int] = mapped_column(
+        ForeignKey("one_on_one.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(default=1)
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    closed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"))
+
+
+class AgendaItem(Base):
+    """A talking point of a pair, on its current meeting: from either person, or an
+    AssignedTopic (``added_by_id`` empty). Unique per (topic, pair): once per pair, whatever
+    the retries. ``version`` counts edits, so a message sent before an edit is updated."""
+
+    __tablename__ = "agenda_item"
+    __table_args__ = (UniqueConstraint("assigned_topic_id", "one_on_one_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    one_on_one_id: Mapped[int] = mapped_column(
+        ForeignKey("one_on_one.id", ondelete="CASCADE"), index=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"),
+                                            index=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    added_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"))
+    assigned_topic_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assigned_topic.id", ondelete="CASCADE"), index=True)
+    # open | carried (kept for the next meeting) | discussed | withdrawn (by HR)
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    carried: Mapped[int] = mapped_column(default=0)  # meetings it has been carried over
+    discussed_at: Mapped[datetime | None] = mapped_column()
+    discussed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"))
+    version: Mapped[int] = mapped_column(default=1)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PrivateNote(Base):
+    """A person's own note on a 1-on-1: shown to its author only, never in a report, an
+    export or an admin API."""
+
+    __tablename__ = "private_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    one_on_one_id: Mapped[int] = mapped_column(
+        ForeignKey("one_on_one.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AssignedTopic(Base):
+    """HR's discussion prompt for manager–report pairs matched on the report's
+    demographics; delivered through a Rollout (kind "assigned_topic")."""
+
+    __tablename__ = "assigned_topic"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str] = mapped_column(Text, default="")
+    annotation: Mapped[str] = mapped_column(Text, default="")
+    audience: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    assigned_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("person.id", ondelete="SET NULL"))
+    # draft | scheduled | sending | sent | withdrawn
+    state: Mapped[str] = mapped_column(String(20), default="draft")
+    send_at: Mapped[datetime | None] = mapped_column()
+    local_time: Mapped[str | None] = mapped_column(String(5))
+    respect_quiet_hours: Mapped[bool] = mapped_column(default=True)
+    version: Mapped[int] = mapped_column(default=1)
+    rollout_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rollout.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+    assigned_by: Mapped[Person | None] = relationship(lazy="joined")
+
+
+class PairActivity(Base):
+    """Something either person did in a pair's thread (an item added, discussed, a meeting
+    closed, a note, a message): what the usage report counts. Never what was written."""
+
+    __tablename__ = "pair_activity"
+    __table_args__ = (Index("ix_pair_activity_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    one_on_one_id: Mapped[int] = mapped_column(
+        ForeignKey("one_on_one.id", ondelete="CASCADE"), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AuditLog(Base):

@@ -125,7 +125,7 @@ def window_of(rollout: Rollout) -> schedule.Window:
     return schedule.Window(quiet=quiet, days=tuple(q.get("working_days") or schedule.DAYS))
 
 
-def _set_due(db_: DB, rollout: Rollout, now: datetime, *, on_keys: list[str] | None = None,
+def set_due(db_: DB, rollout: Rollout, now: datetime, *, on_keys: list[str] | None = None,
              offset: int = 0) -> None:
     """Give every new pending recipient (due_at still NULL) its due time: one UPDATE per
     timezone (per timezone and date demographic for a trigger), computed with zoneinfo."""
@@ -239,7 +239,7 @@ def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: lis
     db_.add(rollout)
     db_.flush()
     _add_recipients(db_, rollout, people, now)
-    _set_due(db_, rollout, now)
+    set_due(db_, rollout, now)
     if not db_.scalar(select(exists().where(R.rollout_id == rollout.id,
                                             R.status == "pending"))):
         rollout.state, rollout.finished_at = "completed", now  # nobody to invite
@@ -389,12 +389,13 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
                 .values(status="invited").returning(R.id)
                 .execution_options(synchronize_session=False)))
             rows = [r for r in rows if r.id in claimed]
+            step = _step(rollout.kind)
             records: list[int] = []
             for recipient in rows:
                 try:  # one bad recipient must not roll the batch back, again and again
                     with s.begin_nested():
-                        sent = _invite_one(s, rollout, recipient, people[recipient.person_id],
-                                           now, settings)
+                        sent = step(s, rollout, recipient, people[recipient.person_id],
+                                    now, settings)
                 except Exception as exc:
                     log.exception("rollout %s: inviting person %s failed", rollout_id,
                                   recipient.person_id)
@@ -405,6 +406,17 @@ def _invite_due(rollout_id: int, now: datetime, batch: int, stop: float,
                 total += 1
         jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
     return total
+
+
+def _step(kind: str):
+    """What sending to one claimed recipient means for a rollout of this kind: an invite,
+    or an assigned topic on a pair's agenda (``core.one_on_ones.topics``)."""
+    if kind == "assigned_topic":
+        from core.one_on_ones import topics  # it builds on this engine
+
+        return lambda s, rollout, recipient, person, now, settings: topics.deliver(
+            s, rollout, recipient, now)
+    return _invite_one
 
 
 def _still_open(rows: list[RolloutRecipient], people: dict[int, Person], rollout: Rollout,
@@ -602,6 +614,8 @@ def still_wanted(s: DB, record: OutboundRecord, now: datetime | None = None,
     reason) for the row instead. A paused rollout's row stays ``pending`` for after the
     resume; a cancelled rollout's is ``cancelled`` (its person too, if nothing reached them
     yet); so is a reminder whose interview ended or whose invite expired."""
+    if record.agenda_item_id is not None:  # a 1-on-1 thread's message
+        return _topic_wanted(s, record)
     invite_id = record.invite_id
     if invite_id is None and record.interview_id is not None:
         invite_id = s.scalar(select(Interview.invite_id).where(
@@ -634,6 +648,22 @@ def still_wanted(s: DB, record: OutboundRecord, now: datetime | None = None,
         if interview is not None and interview.state in TERMINAL:
             return "cancelled", "reminder after the interview ended"
     return None
+
+
+def _topic_wanted(s: DB, record: OutboundRecord) -> tuple[str, str] | None:
+    """An assigned topic's first post waits while its rollout is paused, and is not sent
+    once the topic is withdrawn; updates always go. (A rollout cancelled after the topic
+    reached a pair's agenda still shows it there: only a withdrawal takes it off.)"""
+    from core import one_on_ones
+
+    if (record.payload or {}).get("replaces"):
+        return None
+    unwanted = one_on_ones.still_wanted(s, record)
+    if unwanted is not None:
+        return unwanted
+    state = s.scalar(select(Rollout.state).join(R, R.rollout_id == Rollout.id)
+                     .where(R.agenda_item_id == record.agenda_item_id).limit(1))
+    return ("pending", "rollout paused") if state == "paused" else None
 
 
 # ---- control --------------------------------------------------------------------------------
@@ -808,5 +838,5 @@ def _run_trigger(session_id: int, trigger: dict[str, Any], today: date,
                 count = _add_recipients(s, rollout, people, now, only_new=True)
         except IntegrityError:  # a concurrent run added someone first: they are in
             count = 0
-        _set_due(s, rollout, now, on_keys=keys, offset=offset)
+        set_due(s, rollout, now, on_keys=keys, offset=offset)
         return rollout.id, count

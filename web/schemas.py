@@ -266,3 +266,43 @@ class HierarchyIn(Strict):
     demographic: str | None = Field(None, max_length=100, description=(
         'with source "demographic": the one holding each manager\'s email or employee id, '
         'e.g. "Manager Email" (422 when nobody has it)'))
+
+
+class OneOnOneCreate(Strict):
+    """Meet with Anyone, or a report and their manager: the pair of these two people."""
+
+    people: list[Id] = Field(min_length=2, max_length=2, description="two person ids")
+
+
+class AgendaItemCreate(Strict):
+    text: str = Field(min_length=1, max_length=1000)
+    added_by: Id = Field(description="the person adding it: one of the pair")
+
+
+class AssignedTopicCreate(Strict):
+    title: str = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=4000)
+    annotation: str = Field("", max_length=4000, description="HR's annotation, shown to both")
+    audience: Rule = Field(description="over the report's demographics: which manager–report "
+                           "pairs get the topic")
+    assigned_by: Id | None = Field(None, description="the HR author's person id")
+    send_at: Annotated[datetime | None, Field(strict=False)] = Field(
+        None, description="ISO time; with local_time, its date. Without both: a draft")
+    local_time: LocalTime | None = None
+    respect_quiet_hours: bool = True
+
+
+class AssignedTopicPatch(Strict):
+    """Wording any time (what was sent is updated in place); audience and time in a draft."""
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    note: str | None = Field(None, max_length=4000)
+    annotation: str | None = Field(None, max_length=4000)
+    audience: Rule | None = None
+    send_at: Annotated[datetime | None, Field(strict=False)] = None
+    local_time: LocalTime | None = None
+    respect_quiet_hours: bool | None = None
+
+
+class AssignedTopicPreview(Strict):
+    audience: Rule

@@ -86,6 +86,10 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
             raise LookupError("a person cannot be their own manager")
         person.manager = manager
         person.manager_ref = manager.employee_id or manager.email  # the hierarchy's source
+        db.flush()
+        from core.one_on_ones import sync_pairs  # the 1-on-1 pairs follow the links
+
+        sync_pairs(db)
     if data.get("demographics") is not None:
         for key, value in data["demographics"].items():
             set_attribute(person, key, value)

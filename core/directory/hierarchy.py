@@ -118,9 +118,12 @@ def rebuild(db: DB) -> dict[str, Any]:
         db.flush()
         _write_links(db, changes)
         db.expire_all()
+    from core.one_on_ones import sync_pairs  # the 1-on-1 pairs follow the links
+
+    pairs = sync_pairs(db)
     return {"source": chosen["source"], "demographic": chosen["demographic"],
             "links": sum(1 for m in wanted.values() if m is not None),
-            "links_changed": len(changes), "with_manager_value": valued,
+            "links_changed": len(changes), "with_manager_value": valued, "pairs": pairs,
             "unresolved_count": len(unresolved), "unresolved": unresolved,
             "validated": not unresolved}
 

@@ -1,4 +1,5 @@
-"""Every word a participant reads from the interviewer lives here (STYLE.md 10)."""
+"""Every word a person reads from Parley lives here (STYLE.md 10): the interviewer's, and
+the 1-on-1 threads' at the end."""
 
 from __future__ import annotations
 
@@ -263,3 +264,54 @@ PLAN_TEXT = {
     "probe": "The last answer on {topic!r} was thin or emotional: ask one follow-up.",
     "wrap_up": "All topics are done: ask whether there is anything else they want to share.",
 }
+
+
+# ---- 1-on-1 threads (core.one_on_ones) -------------------------------------------------------
+
+ONE_ON_ONE_CHOICES = {"discussed": "Discussed", "carry": "Carry over"}
+THREAD_CHOICES = {"add": "Add talking point", "note": "Private note", "close": "Done for today"}
+
+
+def thread_intro(first: str, second: str, kind: str) -> str:
+    what = "your 1-on-1s" if kind == "reporting" else "your conversations"
+    return (f"This is the 1-on-1 thread of {first} and {second}: a shared agenda for {what}. "
+            "Either of you can add a talking point (type `add: …` here), mark it discussed "
+            "or carry it over, and close a meeting with \"Done for today\". A private note "
+            "(`/parley note …`) is seen by its author only.")
+
+
+def agenda_item(text: str, added_by: str, state: str, carried: int) -> str:
+    mark = {"discussed": "✅ ", "withdrawn": "~", "carried": "↪️ "}.get(state, "• ")
+    body = f"{mark}*{text}*" if state != "withdrawn" else f"~{text}~"
+    suffix = {"discussed": " — discussed", "carried": " — carried over to next time",
+              "withdrawn": " — withdrawn by HR"}.get(state, "")
+    again = f" (carried over {carried}×)" if carried and state == "open" else ""
+    return f"{body}{suffix}\nAdded by {added_by}{again}"
+
+
+def assigned_item(title: str, note: str, annotation: str, by: str, state: str) -> str:
+    if state == "withdrawn":
+        return f"~{title}~ — withdrawn by HR"
+    mark = "✅ " if state == "discussed" else ("↪️ " if state == "carried" else "📌 ")
+    lines = [f"{mark}*{title}*" + (" — discussed" if state == "discussed" else "")]
+    if note:
+        lines.append(note)
+    if annotation:
+        lines.append(f"_From HR: {annotation}_")
+    lines.append(f"Assigned by {by}")
+    return "\n".join(lines)
+
+
+def meeting_closed(discussed: int, carried: int) -> str:
+    return (f"Done for today: {discussed} discussed, {carried} carried over to next time. "
+            "Add talking points for next time whenever they come up.")
+
+
+def pair_reminder(first: str, second: str, items: list[str]) -> str:
+    agenda = "\n".join(f"• {t}" for t in items[:20]) or "Nothing yet — add a talking point."
+    return f"{first} and {second}, your next 1-on-1 is coming up. On the agenda:\n{agenda}"
+
+
+NOTE_SAVED = "Saved as a private note. Only you will ever see it."
+NOT_A_THREAD = "Use this inside a 1-on-1 thread (the group DM with Parley)."
+PAIR_CLOSED = "This 1-on-1 has ended (the reporting line changed). Its history stays here."

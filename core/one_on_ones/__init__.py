@@ -1,0 +1,548 @@
+"""1-on-1s (DESIGN.md §1): manager–report pairs kept in step with the hierarchy, Meet with
+Anyone pairs, meetings and their agenda, private notes, and the reminder before a meeting.
+
+A pair's thread lives on one channel, chosen from what both people can be reached on
+(Slack: the group DM of the two and the bot). Where no chat tool reaches both, the thread
+is the web page each person has (``web/one_on_ones.py``), and nothing is sent. Every agenda
+change is an Outbound for the thread, through the same outbox as every other message: a
+new item is posted; a change to one (discussed, carried, edited or withdrawn by HR) updates
+the message that showed it (``replaces``), so the thread always shows the item as it is.
+
+HR's assigned topics are in ``core.assigned_topics``; the usage report in ``core.usage``.
+Private notes are read by ``notes_of(author)`` only: no report, export or admin API has a
+path to them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DB
+from sqlalchemy.orm import aliased
+
+from core import schedule
+from core.config import get_settings
+from core.interviewer import prompts
+from core.messages import Address, Choice, Outbound, storable
+from core.models import (
+    AgendaItem,
+    AssignedTopic,
+    Meeting,
+    OneOnOne,
+    OutboundRecord,
+    PairActivity,
+    Person,
+    PrivateNote,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+REPORTING, ANYONE = "reporting", "anyone"
+MAX_ITEM = 1000  # characters in a talking point
+MAX_NOTE = 5000
+CADENCES = (7, 14, 21, 28)  # days between meetings a pair may choose
+MORNING = "09:00"  # the reminder's local time, the working day before a meeting
+
+
+class PairError(ValueError):
+    """A request the pair cannot take (HTTP 400 / 409 with this message)."""
+
+
+class NotInPair(PermissionError):
+    """The person is not one of the pair."""
+
+
+# ---- pairs ----------------------------------------------------------------------------------
+
+def sync_pairs(db: DB, now: datetime | None = None) -> dict[str, int]:
+    """Keep one active reporting pair per manager link of the directory, set-based: a new
+    link gets a pair (or its retired one back, history and all), a link that is gone
+    retires its pair (read-only from then on). Run after every change to the hierarchy."""
+    now = now or utcnow()
+    manager = aliased(Person)
+    linked = (select(Person.id).join(manager, manager.id == Person.manager_id)
+              .where(Person.active.is_(True), manager.active.is_(True),
+                     Person.id == OneOnOne.second_id, Person.manager_id == OneOnOne.first_id))
+    reporting = OneOnOne.kind == REPORTING
+    retired = db.execute(
+        update(OneOnOne).where(reporting, OneOnOne.active.is_(True), ~exists(linked))
+        .values(active=False, retired_at=now, next_reminder_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    back = db.execute(
+        update(OneOnOne).where(reporting, OneOnOne.active.is_(False), exists(linked))
+        .values(active=True, retired_at=None).execution_options(synchronize_session=False)
+    ).rowcount
+    existing = select(OneOnOne.id).where(reporting, OneOnOne.first_id == Person.manager_id,
+                                         OneOnOne.second_id == Person.id)
+    new_links = (select(literal(REPORTING), Person.manager_id, Person.id, literal(True),
+                        literal({}, OneOnOne.thread.type), literal(7), literal(now,
+                                                                               OneOnOne.created_at.type))
+                 .join(manager, manager.id == Person.manager_id)
+                 .where(Person.active.is_(True), manager.active.is_(True), ~exists(existing)))
+    before = db.scalar(select(func.count()).select_from(OneOnOne))
+    db.execute(insert(OneOnOne).from_select(
+        ["kind", "first_id", "second_id", "active", "thread", "cadence_days", "created_at"],
+        new_links))
+    created = db.scalar(select(func.count()).select_from(OneOnOne)) - before
+    if created or retired or back:
+        log.info("1-on-1 pairs: %d new, %d retired, %d back", created, retired, back)
+    return {"created": created, "retired": retired, "reactivated": back}
+
+
+def open_pair(db: DB, a: Person, b: Person) -> tuple[OneOnOne, bool]:
+    """The pair of ``a`` and ``b``: their reporting pair when one manages the other (made
+    now if the hierarchy has not been synced), else a Meet with Anyone pair. Returns
+    (pair, created)."""
+    if a.id == b.id:
+        raise PairError("people: a 1-on-1 needs two different people")
+    if not (a.active and b.active):
+        raise PairError("people: both people must be active in the directory")
+    if b.manager_id == a.id or a.manager_id == b.id:
+        first, second, kind = (a, b) if b.manager_id == a.id else (b, a)
+        kind = REPORTING
+    else:
+        first, second = sorted((a, b), key=lambda p: p.id)
+        kind = ANYONE
+    found = db.scalar(select(OneOnOne).where(OneOnOne.kind == kind,
+                                             OneOnOne.first_id == first.id,
+                                             OneOnOne.second_id == second.id))
+    if found is not None:
+        if not found.active and kind == REPORTING:
+            found.active, found.retired_at = True, None
+        return found, False
+    pair = OneOnOne(kind=kind, first=first, second=second, active=True)
+    try:
+        with db.begin_nested():  # two opens at once: the unique key keeps one
+            db.add(pair)
+            db.flush()
+    except IntegrityError:
+        return db.scalar(select(OneOnOne).where(OneOnOne.kind == kind,
+                                                OneOnOne.first_id == first.id,
+                                                OneOnOne.second_id == second.id)), False
+    return pair, True
+
+
+def pairs_of(db: DB, person_id: int, *, include_retired: bool = True) -> list[OneOnOne]:
+    stmt = select(OneOnOne).where(or_(OneOnOne.first_id == person_id,
+                                      OneOnOne.second_id == person_id))
+    if not include_retired:
+        stmt = stmt.where(OneOnOne.active.is_(True))
+    return list(db.scalars(stmt.order_by(OneOnOne.active.desc(), OneOnOne.id)))
+
+
+def member(pair: OneOnOne, person_id: int | None) -> Person:
+    """The pair's person with this id; NotInPair otherwise."""
+    for p in (pair.first, pair.second):
+        if p.id == person_id:
+            return p
+    raise NotInPair("only the two people of a 1-on-1 can act in it")
+
+
+def other(pair: OneOnOne, person_id: int) -> Person:
+    return pair.second if pair.first_id == person_id else pair.first
+
+
+def by_thread(db: DB, thread_id: str) -> OneOnOne | None:
+    return db.scalar(select(OneOnOne).where(OneOnOne.thread_id == thread_id).limit(1))
+
+
+# ---- the thread -----------------------------------------------------------------------------
+
+def thread_channel(pair: OneOnOne) -> str:
+    """Where the thread is: Slack when both people are on it (and in one workspace), else
+    their web pages. Teams (each side's personal chat) and email (one thread to both) are
+    not built yet: such pairs use the web pages."""
+    if pair.channel:
+        return pair.channel
+    a, b = pair.first, pair.second
+    if (get_settings().slack_enabled and a.slack_user_id and b.slack_user_id
+            and (a.slack_team_id == b.slack_team_id or not (a.slack_team_id
+                                                            and b.slack_team_id))):
+        return "slack"
+    return "web"
+
+
+def thread_address(pair: OneOnOne) -> Address | None:
+    """The thread's address for a send, or None for a pair whose thread is the web."""
+    channel = thread_channel(pair)
+    if channel == "web":
+        return None
+    if pair.thread:
+        return Address.from_dict(pair.thread)
+    users = sorted([pair.first.slack_user_id, pair.second.slack_user_id])
+    team = pair.first.slack_team_id or pair.second.slack_team_id
+    data: dict[str, Any] = {"users": users}
+    if team:
+        data["team"] = team
+    return Address("slack", ",".join(users), data)
+
+
+def remember_thread(db: DB, pair_id: int, address: Address) -> None:
+    """Keep the thread a send opened (a Slack group DM's channel id)."""
+    pair = db.get(OneOnOne, pair_id)
+    if pair is None:
+        return
+    pair.channel, pair.thread = address.channel, address.to_dict()
+    pair.thread_id = address.data.get("channel") or pair.thread_id
+
+
+def post(db: DB, pair: OneOnOne, message: Outbound, *, item: AgendaItem | None = None,
+          queue: str = "interactive") -> OutboundRecord | None:
+    address = thread_address(pair)
+    if address is None:
+        return None
+    payload = message.to_dict()
+    if item is not None:
+        payload["version"] = item.version
+    record = OutboundRecord(channel=address.channel, address=address.to_dict(),
+                            payload=payload, one_on_one_id=pair.id,
+                            agenda_item_id=item.id if item else None, queue=queue)
+    db.add(record)
+    db.flush()
+    return record
+
+
+def intro(db: DB, pair: OneOnOne) -> OutboundRecord | None:
+    """The thread's first message: what it is for, with the pair's buttons."""
+    text = prompts.thread_intro(pair.first.name, pair.second.name, pair.kind)
+    return post(db, pair, Outbound(text, _thread_choices(), role="system",
+                                    about=f"pair:{pair.id}"))
+
+
+def _thread_choices() -> tuple[Choice, ...]:
+    return tuple(Choice(k, v) for k, v in prompts.THREAD_CHOICES.items())
+
+
+# ---- meetings and agenda --------------------------------------------------------------------
+
+def current_meeting(db: DB, pair: OneOnOne) -> Meeting:
+    """The pair's open meeting, opened now if there is none (two at once: one wins)."""
+    found = db.scalar(select(Meeting).where(Meeting.one_on_one_id == pair.id,
+                                            Meeting.closed_at.is_(None))
+                      .order_by(Meeting.number.desc()).limit(1))
+    if found is not None:
+        return found
+    number = (db.scalar(select(func.max(Meeting.number))
+                        .where(Meeting.one_on_one_id == pair.id)) or 0) + 1
+    meeting = Meeting(one_on_one_id=pair.id, number=number)
+    try:
+        with db.begin_nested():
+            db.add(meeting)
+            db.flush()
+    except IntegrityError:
+        return db.scalar(select(Meeting).where(Meeting.one_on_one_id == pair.id,
+                                               Meeting.number == number))
+    return meeting
+
+
+def _writable(pair: OneOnOne) -> None:
+    if not pair.active:
+        raise PairError("this 1-on-1 is retired (the reporting line changed): its history "
+                        "is read-only")
+
+
+def activity(db: DB, pair: OneOnOne, actor_id: int | None, kind: str,
+             now: datetime | None = None) -> None:
+    now = now or utcnow()
+    db.add(PairActivity(one_on_one_id=pair.id, actor_id=actor_id, kind=kind, at=now))
+    pair.last_activity_at = now
+
+
+def add_item(db: DB, pair: OneOnOne, text: str, by: Person, *,
+             now: datetime | None = None) -> tuple[AgendaItem, list[OutboundRecord]]:
+    """A talking point from either person, on the current meeting, shown in the thread."""
+    _writable(pair)
+    member(pair, by.id)
+    text = storable(text or "").strip()
+    if not text:
+        raise PairError("text: say what you want to talk about")
+    if len(text) > MAX_ITEM:
+        raise PairError(f"text: at most {MAX_ITEM} characters")
+    records = first_message(db, pair)
+    item = AgendaItem(one_on_one_id=pair.id, meeting_id=current_meeting(db, pair).id,
+                      text=text, added_by_id=by.id)
+    db.add(item)
+    db.flush()
+    activity(db, pair, by.id, "item_added", now)
+    if pair.next_reminder_at is None:  # the thread is in use: its cadence starts
+        schedule_reminder(pair, now or utcnow())
+    record = post(db, pair, item_message(db, item, pair), item=item)
+    return item, records + ([record] if record else [])
+
+
+def first_message(db: DB, pair: OneOnOne) -> list[OutboundRecord]:
+    """The intro, before the thread's first item (the pair's thread is opened by it)."""
+    if pair.thread_id or thread_address(pair) is None:
+        return []
+    posted = db.scalar(select(OutboundRecord.id).where(
+        OutboundRecord.one_on_one_id == pair.id).limit(1))
+    if posted is not None:
+        return []
+    record = intro(db, pair)
+    return [record] if record else []
+
+
+def author(db: DB, item: AgendaItem) -> str:
+    """"Alice Meyer", or for an assigned topic "Hannah Weber, People Team"."""
+    if item.assigned_topic_id:
+        topic = db.get(AssignedTopic, item.assigned_topic_id)
+        return assigned_by(topic)
+    person = db.get(Person, item.added_by_id) if item.added_by_id else None
+    return person.name if person else "someone who has left"
+
+
+def assigned_by(topic: AssignedTopic | None) -> str:
+    if topic is None or topic.assigned_by is None:
+        return "HR"
+    team = topic.assigned_by.demographics.get("Department") or "HR"
+    return f"{topic.assigned_by.name}, {team}"
+
+
+def item_message(db: DB, item: AgendaItem, pair: OneOnOne) -> Outbound:
+    """How an item shows in the thread now: its text, who added it, its state, and the
+    buttons while it is open."""
+    if item.assigned_topic_id:
+        topic = db.get(AssignedTopic, item.assigned_topic_id)
+        text = prompts.assigned_item(topic.title, topic.note, topic.annotation,
+                                     assigned_by(topic), item.state)
+    else:
+        text = prompts.agenda_item(item.text, author(db, item), item.state, item.carried)
+    live = item.state in ("open", "carried") and pair.active
+    choices = tuple(Choice(k, v) for k, v in prompts.ONE_ON_ONE_CHOICES.items()) if live else ()
+    return Outbound(text, choices, role="system", about=f"agenda:{item.id}",
+                    replaces=item.provider_message_id)
+
+
+def refresh(db: DB, item: AgendaItem, pair: OneOnOne) -> OutboundRecord | None:
+    """After a change to ``item``: update the message that showed it. A message not sent
+    yet is updated once it is (``message_sent`` sees the newer version)."""
+    item.version += 1
+    if item.provider_message_id is None:
+        return None
+    return post(db, pair, item_message(db, item, pair), item=item)
+
+
+def mark(db: DB, item: AgendaItem, state: str, by: Person, *,
+         now: datetime | None = None) -> list[OutboundRecord]:
+    """Discussed, or carried over to the next meeting, by either person."""
+    pair = db.get(OneOnOne, item.one_on_one_id)
+    _writable(pair)
+    member(pair, by.id)
+    if state not in ("discussed", "carried", "open"):
+        raise PairError("state: discussed, carried or open")
+    if item.state == "withdrawn":
+        raise PairError("HR withdrew this topic")
+    if item.state == state:
+        return []  # a double click
+    now = now or utcnow()
+    item.state = state
+    if state == "discussed":
+        item.discussed_at, item.discussed_by_id = now, by.id
+    else:
+        item.discussed_at = item.discussed_by_id = None
+    activity(db, pair, by.id, f"item_{state}", now)
+    record = refresh(db, item, pair)
+    return [record] if record else []
+
+
+def close_meeting(db: DB, pair: OneOnOne, by: Person, *,
+                  now: datetime | None = None) -> list[OutboundRecord]:
+    """"Done for today": the meeting closes, what was not discussed moves to the next one,
+    and the next reminder is set from today and the pair's cadence."""
+    _writable(pair)
+    member(pair, by.id)
+    now = now or utcnow()
+    meeting = current_meeting(db, pair)
+    items = list(db.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)))
+    meeting.closed_at, meeting.closed_by_id = now, by.id
+    db.flush()
+    following = current_meeting(db, pair)
+    discussed = carried = 0
+    records = []
+    for item in items:
+        if item.state == "discussed":
+            discussed += 1
+        elif item.state in ("open", "carried"):
+            carried += 1
+            item.meeting_id, item.carried, item.state = following.id, item.carried + 1, "open"
+            record = refresh(db, item, pair)
+            if record is not None:
+                records.append(record)
+    activity(db, pair, by.id, "meeting_closed", now)
+    schedule_reminder(pair, now)
+    record = post(db, pair, Outbound(prompts.meeting_closed(discussed, carried),
+                                      role="system"))
+    return records + ([record] if record else [])
+
+
+def add_note(db: DB, pair: OneOnOne, by: Person, text: str, *,
+             now: datetime | None = None) -> PrivateNote:
+    """A private note: its author's alone. Counted as activity, never shown to anyone else."""
+    member(pair, by.id)
+    text = storable(text or "").strip()
+    if not text:
+        raise PairError("text: the note is empty")
+    if len(text) > MAX_NOTE:
+        raise PairError(f"text: at most {MAX_NOTE} characters")
+    note = PrivateNote(one_on_one_id=pair.id, author_id=by.id, text=text)
+    db.add(note)
+    activity(db, pair, by.id, "note", now)
+    db.flush()
+    return note
+
+
+def notes_of(db: DB, pair: OneOnOne, author_id: int) -> list[PrivateNote]:
+    """The only reader of private notes: the author's own, on their own page or thread."""
+    return list(db.scalars(select(PrivateNote).where(
+        PrivateNote.one_on_one_id == pair.id, PrivateNote.author_id == author_id)
+        .order_by(PrivateNote.id)))
+
+
+def set_cadence(db: DB, pair: OneOnOne, days: int, by: Person, *,
+                now: datetime | None = None) -> None:
+    _writable(pair)
+    member(pair, by.id)
+    if days not in CADENCES:
+        raise PairError(f"cadence_days: one of {', '.join(map(str, CADENCES))}")
+    pair.cadence_days = days
+    activity(db, pair, by.id, "cadence", now)
+    schedule_reminder(pair, now or utcnow())
+
+
+# ---- reminders ------------------------------------------------------------------------------
+
+def schedule_reminder(pair: OneOnOne, since: datetime) -> None:
+    """The reminder for the next meeting (``cadence_days`` after ``since``): the working
+    day before it, at the manager's local morning, out of quiet hours."""
+    settings = get_settings()
+    tz = schedule.zone(pair.first.timezone)
+    window = schedule.Window(quiet=schedule.parse_quiet(settings.quiet_hours),
+                             days=schedule.parse_days(settings.working_days))
+    meeting_day = since.astimezone(tz).date() + timedelta(days=pair.cadence_days)
+    day = meeting_day - timedelta(days=1)
+    while schedule.DAYS[day.weekday()] not in window.days:
+        day -= timedelta(days=1)
+    moment = schedule.local_instant(day, schedule.parse_time(MORNING), tz)
+    pair.next_reminder_at = schedule.next_open(max(moment, since), tz, window)
+
+
+def remind_due(now: datetime | None = None, limit: int = 500) -> list[int]:
+    """Periodic job: post each due pair's agenda to its thread, once (the row's
+    ``next_reminder_at`` moves on in the same transaction that writes the message)."""
+    from core import db as database
+    from core import jobs
+
+    now = now or utcnow()
+    records: list[int] = []
+    with database.session_scope() as s:
+        pairs = list(s.scalars(select(OneOnOne).where(
+            OneOnOne.active.is_(True), OneOnOne.next_reminder_at <= now)
+            .order_by(OneOnOne.next_reminder_at).limit(limit)
+            .with_for_update(skip_locked=True, of=OneOnOne)))
+        for pair in pairs:
+            pair.next_reminder_at = None
+            schedule_reminder(pair, now)  # the one after, should nobody close a meeting
+            meeting = current_meeting(s, pair)
+            items = [i.text if not i.assigned_topic_id else s.get(AssignedTopic,
+                                                                  i.assigned_topic_id).title
+                     for i in s.scalars(select(AgendaItem).where(
+                         AgendaItem.meeting_id == meeting.id,
+                         AgendaItem.state.in_(("open", "carried"))).order_by(AgendaItem.id))]
+            text = prompts.pair_reminder(pair.first.name, pair.second.name, items)
+            record = post(s, pair, Outbound(text, _thread_choices(), role="system",
+                                             about=f"pair:{pair.id}"), queue=jobs.BULK)
+            if record is not None:
+                records.append(record.id)
+    jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
+    return records
+
+
+# ---- the outbox's side ----------------------------------------------------------------------
+
+def message_sent(db: DB, record: OutboundRecord, provider_id: str | None) -> int | None:
+    """An agenda item's message is out: keep its id (to update it later); if the item
+    changed while the message was on its way, write the update now. The new row's id."""
+    if not record.agenda_item_id or (record.payload or {}).get("replaces"):
+        return None
+    item = db.get(AgendaItem, record.agenda_item_id)
+    if item is None:
+        return None
+    item.provider_message_id = provider_id
+    if item.version > int((record.payload or {}).get("version") or 0):
+        pair = db.get(OneOnOne, item.one_on_one_id)
+        update_row = post(db, pair, item_message(db, item, pair), item=item,
+                           queue=record.queue)
+        return update_row.id if update_row else None
+    return None
+
+
+def still_wanted(db: DB, record: OutboundRecord) -> tuple[str, str] | None:
+    """A first post of an item HR withdrew before it went: not sent."""
+    if not record.agenda_item_id or (record.payload or {}).get("replaces"):
+        return None
+    state = db.scalar(select(AgendaItem.state).where(AgendaItem.id == record.agenda_item_id))
+    if state == "withdrawn":
+        return "cancelled", "assigned topic withdrawn"
+    return None
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+def person_ref(person: Person | None) -> dict[str, Any] | None:
+    return None if person is None else {"id": person.id, "name": person.name}
+
+
+def describe(db: DB, pair: OneOnOne, *, meetings: bool = False) -> dict[str, Any]:
+    """The pair for the API and the pages: never a private note."""
+    out: dict[str, Any] = {
+        "id": pair.id, "kind": pair.kind, "active": pair.active,
+        "people": [person_ref(pair.first), person_ref(pair.second)],
+        "manager": person_ref(pair.first) if pair.kind == REPORTING else None,
+        "report": person_ref(pair.second) if pair.kind == REPORTING else None,
+        "channel": thread_channel(pair), "cadence_days": pair.cadence_days,
+        "next_reminder_at": pair.next_reminder_at.isoformat() if pair.next_reminder_at
+        else None,
+        "created_at": pair.created_at.isoformat(),
+        "retired_at": pair.retired_at.isoformat() if pair.retired_at else None,
+        "last_activity_at": pair.last_activity_at.isoformat() if pair.last_activity_at
+        else None,
+    }
+    if meetings:
+        rows = list(db.scalars(select(Meeting).where(Meeting.one_on_one_id == pair.id)
+                               .order_by(Meeting.number)))
+        items = list(db.scalars(select(AgendaItem).where(AgendaItem.one_on_one_id == pair.id)
+                                .order_by(AgendaItem.id)))
+        out["meetings"] = [{
+            "id": m.id, "number": m.number, "opened_at": m.opened_at.isoformat(),
+            "closed_at": m.closed_at.isoformat() if m.closed_at else None,
+            "agenda": [describe_item(db, i) for i in items if i.meeting_id == m.id],
+        } for m in rows]
+    return out
+
+
+def describe_item(db: DB, item: AgendaItem) -> dict[str, Any]:
+    topic = db.get(AssignedTopic, item.assigned_topic_id) if item.assigned_topic_id else None
+    return {
+        "id": item.id, "text": topic.title if topic else item.text, "state": item.state,
+        "carried": item.carried,
+        "added_by": person_ref(db.get(Person, item.added_by_id)) if item.added_by_id
+        else None,
+        "assigned_topic": None if topic is None else {
+            "id": topic.id, "note": topic.note, "annotation": topic.annotation,
+            "assigned_by": assigned_by(topic)},
+        "discussed_at": item.discussed_at.isoformat() if item.discussed_at else None,
+        "created_at": item.created_at.isoformat(),
+    }
+
+
+def open_items(db: DB, pair: OneOnOne) -> list[AgendaItem]:
+    meeting = current_meeting(db, pair)
+    return list(db.scalars(select(AgendaItem).where(
+        AgendaItem.meeting_id == meeting.id, AgendaItem.state != "withdrawn")
+        .order_by(AgendaItem.id)))
+
