@@ -395,7 +395,9 @@ def build_app(settings: Settings) -> App:
                               view=modal(f"{kind}:{named}", choice))
             return
         accept(parse_action(body))
-        message, action = body.get("message") or {}, body["actions"][0]
+        message = body.get("message") or {}
+        if value.startswith(ABOUT):  # a 1-on-1's message is updated as its item changes
+            return
         if message.get("ts") and action.get("action_id", "").startswith("choice:"):
             jobs.enqueue_once(
                 "channels.slack.mark_chosen", (body.get("team") or {}).get("id"),

@@ -1,7 +1,8 @@
 """A loopback Slack Web API (STYLE.md 12) and a signer for inbound requests.
 
-It keeps what Slack keeps: users by email, one DM channel per user, posted messages with
-their metadata (so conversations.history can find them), updates and App Home views. Any
+It keeps what Slack keeps: users by email, one DM channel per user (and one group DM per set
+of users, as ``conversations.open`` with several users returns), posted messages with their
+metadata (so conversations.history can find them), updates, App Home views and modals. Any
 method can be told to fail next: HTTP 429 with Retry-After, an error code, a 500, or slow.
 With ``dm_rate`` it also paces like Slack: a post or update to a DM over that rate, or
 before a Retry-After it announced has passed, is answered 429 and recorded in ``limited``.
@@ -78,6 +79,7 @@ class SlackStub(StubServer):
         self.limited: list[Recorded] = []  # requests refused for coming too soon (dm_rate)
         self.messages: list[Posted] = []
         self.views: list[dict] = []
+        self.modals: list[dict] = []  # views.open: {"trigger_id", "view"}
         self.failures: dict[str, deque[Reply]] = defaultdict(deque)
         self.hold_on_post = 0.0  # seconds to sit on chat.postMessage after recording it
         self.lock = threading.Lock()
@@ -96,6 +98,14 @@ class SlackStub(StubServer):
 
     def dm(self, user: str) -> str:
         return f"D{user}"
+
+    @staticmethod
+    def group_dm(*users: str) -> str:
+        """The group DM of these users and the bot (the same whatever their order)."""
+        return "G" + "-".join(sorted(users))
+
+    def posts_in(self, channel: str) -> list[Posted]:
+        return [m for m in self.messages if m.channel == channel]
 
     def posts_to(self, user: str) -> list[Posted]:
         return [m for m in self.messages if m.channel == self.dm(user)]
@@ -153,6 +163,9 @@ class SlackStub(StubServer):
                                                                 "error": "users_not_found"}
 
     def _conversations_open(self, args, token):
+        users = [u for u in args["users"].split(",") if u]
+        if len(users) > 1:  # a multi-person DM (mpim:write)
+            return {"ok": True, "channel": {"id": self.group_dm(*users), "is_mpim": True}}
         return {"ok": True, "channel": {"id": self.dm(args["users"])}}
 
     def _chat_postMessage(self, args, token):
@@ -182,6 +195,11 @@ class SlackStub(StubServer):
         view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
         self.views.append({"user_id": args["user_id"], "view": view})
         return {"ok": True, "view": {"id": "V1"}}
+
+    def _views_open(self, args, token):
+        view = args["view"] if isinstance(args["view"], dict) else json.loads(args["view"])
+        self.modals.append({"trigger_id": args["trigger_id"], "view": view})
+        return {"ok": True, "view": {"id": f"VM{len(self.modals)}", "hash": "h1", **view}}
 
     def _oauth_v2_access(self, args, token):
         return {"ok": True, "app_id": "A1", "access_token": "xoxb-installed-token",
