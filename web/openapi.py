@@ -160,6 +160,57 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "DirectoryImport": {"oneOf": [
         {"type": "array", "items": ref("ImportPerson"), "minItems": 1},
         obj({"people": {"type": "array", "items": ref("ImportPerson"), "minItems": 1}})]},
+    # 1-on-1s (core/one_on_ones): never a private note
+    "OneOnOne": obj({
+        "id": INT, "kind": {"enum": ["reporting", "anyone"]}, "active": BOOL,
+        "people": {"type": "array", "minItems": 2, "maxItems": 2, "items": ref("PersonRef")},
+        "manager": {"oneOf": [ref("PersonRef"), {"type": "null"}]},
+        "report": {"oneOf": [ref("PersonRef"), {"type": "null"}]},
+        "channel": TEXT, "cadence_days": INT, "next_reminder_at": WHEN, "created_at": TEXT,
+        "retired_at": WHEN, "last_activity_at": WHEN,
+        "meetings": {"type": "array", "items": obj({
+            "id": INT, "number": INT, "opened_at": TEXT, "closed_at": WHEN,
+            "agenda": {"type": "array", "items": ref("AgendaItem")}})}},
+        optional=("meetings",)),
+    "PersonRef": obj({"id": INT, "name": TEXT}),
+    "AgendaItem": obj({
+        "id": INT, "text": TEXT,
+        "state": {"enum": ["open", "carried", "discussed", "withdrawn"]}, "carried": INT,
+        "added_by": {"oneOf": [ref("PersonRef"), {"type": "null"}]},
+        "assigned_topic": {"oneOf": [{"type": "null"}, obj({
+            "id": INT, "note": TEXT, "annotation": TEXT, "assigned_by": TEXT})]},
+        "discussed_at": WHEN, "created_at": TEXT}),
+    "AssignedTopic": obj({
+        "id": INT, "title": TEXT, "note": TEXT, "annotation": TEXT,
+        "audience": {"type": "object"},
+        "assigned_by": {"oneOf": [ref("PersonRef"), {"type": "null"}]},
+        "state": {"enum": ["draft", "scheduled", "sending", "paused", "sent", "withdrawn"]},
+        "rollout_id": nullable("integer"), "send_at": WHEN, "local_time": nullable("string"),
+        "respect_quiet_hours": BOOL, "created_at": TEXT, "updated_at": TEXT,
+        "withdrawn_at": WHEN,
+        "progress": obj({k: INT for k in ("pairs", "pending", "queued", "delivered",
+                                          "failed", "cancelled", "discussed")})}),
+    "AssignedTopicPreviewResult": obj({
+        "pairs": INT, "managers": INT, "first": {"type": "array", "maxItems": 50,
+                                                 "items": obj({"id": INT,
+                                                               "manager": ref("PersonRef"),
+                                                               "report": ref("PersonRef")})}}),
+    "OneOnOneUsage": obj({
+        "days": {"enum": [7, 30]}, "since": TEXT, "until": TEXT,
+        "department": nullable("string"), "threshold": INT,
+        "hero": obj({k: INT for k in (
+            "managers", "managers_with_active_one_on_one", "pairs", "active_pairs",
+            "agenda_items_added", "items_discussed", "assigned_topics_discussed")}
+            | {"share_of_pairs_active": {"type": "number"}}),
+        "departments": {"type": "array", "items": obj({
+            "department": TEXT, "managers": INT, "people": INT, "pairs": INT,
+            "active_pairs": INT, "share_active": {"type": "number"},
+            "agenda_items_added": INT, "merged": BOOL})},
+        "managers": {"type": "array", "items": obj({
+            "manager": ref("PersonRef"), "pairs": INT, "active_pairs": INT,
+            "agenda_items_added": INT, "items_discussed": INT})},
+        "trend": {"type": "array", "items": obj({
+            "date": TEXT, "active_pairs": INT, "agenda_items_added": INT})}}),
     "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
                     "status": {"enum": ["failed", "held"]}, "attempts": INT, "error": TEXT,
                     "at": WHEN}),
@@ -281,6 +332,50 @@ OPERATIONS.update({
                              errors=(404, 409)),
     "api.cancel_rollout": op("Cancel: pending invites and reminders are dropped; what was "
                              "sent stays", ok="Rollout", errors=(404, 409)),
+})
+
+OPERATIONS.update({
+    "api.list_one_on_ones": op(
+        "1-on-1 pairs (manager–report and Meet with Anyone), by id", ok="OneOnOne",
+        paged="one_on_ones", query={"person": {
+            "description": "only this person's pairs (a person id)",
+            "schema": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}}}),
+    "api.create_one_on_one": op(
+        "Meet with Anyone: the pair of two people (their reporting pair when one manages "
+        "the other); 200 when it exists already", ok="OneOnOne", status=201,
+        body=schemas.OneOnOneCreate, errors=(404, 422),
+        also={200: ("the pair existed already", ref("OneOnOne"))}),
+    "api.get_one_on_one": op(
+        "A pair with its meetings and agenda (who added each item, its state); never a "
+        "private note", ok="OneOnOne", errors=(404,)),
+    "api.add_agenda_item": op(
+        "Add a talking point as one of the pair; it is posted to their thread",
+        ok="AgendaItem", status=201, body=schemas.AgendaItemCreate, errors=(404, 409, 422)),
+    "api.one_on_one_usage": op(
+        "The usage report: hero figures, departments (small ones merged into Other), each "
+        "manager's counts, a daily trend. Never a direct report's name", ok="OneOnOneUsage",
+        query={"days": {"description": "7 or 30 (default 30)",
+                        "schema": {"enum": ["7", "30"]}},
+               "department": {"description": "only pairs whose manager is in it",
+                              "schema": {"type": "string", "maxLength": 200}}}),
+    "api.preview_assigned_topic": op(
+        "How many manager–report pairs (and managers) an audience over the reports reaches",
+        ok="AssignedTopicPreviewResult", body=schemas.AssignedTopicPreview, errors=(422,)),
+    "api.create_assigned_topic": op(
+        "A draft topic, or scheduled with send_at / local_time", ok="AssignedTopic",
+        status=201, body=schemas.AssignedTopicCreate, errors=(422,)),
+    "api.list_assigned_topics": op("Assigned topics, newest first", ok="AssignedTopic",
+                                   paged="assigned_topics"),
+    "api.get_assigned_topic": op("An assigned topic with its delivery progress (counts)",
+                                 ok="AssignedTopic", errors=(404,)),
+    "api.edit_assigned_topic": op(
+        "Change the wording (sent messages are updated in place) or a draft's audience and "
+        "time; a field sent as null is left as it is", ok="AssignedTopic",
+        body=schemas.AssignedTopicPatch, errors=(404, 409, 422)),
+    "api.send_assigned_topic": op("Send a draft now", ok="AssignedTopic", errors=(404, 409)),
+    "api.withdraw_assigned_topic": op(
+        "Withdraw: off every agenda where it was not discussed; nothing more is sent",
+        ok="AssignedTopic", errors=(404, 409)),
 })
 
 PAGE_QUERY = {

@@ -29,7 +29,7 @@ def _when(value: datetime | None, field: str) -> datetime | None:
     if value is None:
         return None
     if not 2000 <= value.year <= 2100:
-        raise ApiError(400, "bad_request", f"{field}: a time in the years 2000 to 2100")
+        raise unprocessable(f"{field}: a time in the years 2000 to 2100")
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -168,9 +168,10 @@ def _locked_topic(s, topic_id: int) -> AssignedTopic:
 def edit_assigned_topic(topic_id: int):
     data = body(AssignedTopicPatch)
     changes = data.model_dump(exclude_unset=True)
+    for name in ("title", "note", "annotation", "audience", "respect_quiet_hours"):
+        if changes.get(name, "") is None:  # null: left as it is (send_at null: now)
+            del changes[name]
     if "audience" in changes:
-        if data.audience is None:
-            raise ApiError(400, "bad_request", "audience: a rule, not null")
         changes["audience"] = data.audience.model_dump()
     if "send_at" in changes:
         changes["send_at"] = _when(data.send_at, "send_at")
