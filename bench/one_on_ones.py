@@ -169,6 +169,10 @@ def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
             break
     posts = [p for ch in threads for p in stub.posts(ch)]
     items = Counter(p.channel for p in posts if TITLE in p.text)
+    first = {}
+    for p in sorted(posts, key=lambda p: p.at):
+        first.setdefault(p.channel, TITLE in p.text)
+    item_first = sum(first.values())  # the topic above the thread's intro
     intros = Counter(p.channel for p in posts if TITLE not in p.text)
     per_thread = Counter(Counter(p.channel for p in posts).values())
     ats = sorted(p.at for p in posts)
@@ -184,7 +188,8 @@ def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
         "posts_per_thread": dict(sorted(per_thread.items())),
         "threads_with_item": len(items), "duplicates": sum(c - 1 for c in items.values()),
         "intro_duplicates": sum(c - 1 for c in intros.values() if c > 1),
-        "missing": len(threads) - len(items), "stopped": stopped,
+        "missing": len(threads) - len(items), "item_before_intro": item_first,
+        "stopped": stopped,
         "conversations_open": len(stub.calls("conversations.open")) - opens_before,
         "elapsed_s": round(ats[-1] - t0, 1) if ats else None,
         "span_s": round(span, 1), "workspace_accepted_per_s": round(rate, 2) if rate else None,
@@ -282,7 +287,8 @@ def report_text(r: dict[str, Any]) -> str:
             f"{d['duplicates']} (intros {d['intro_duplicates']}), missing {d['missing']} "
             f"{d['stopped']}",
             f"                 {d['posts']:,} posts, threads by posts {d['posts_per_thread']}, "
-            f"conversations.open {d['conversations_open']:,}",
+            f"conversations.open {d['conversations_open']:,}, item above the intro in "
+            f"{d['item_before_intro']}",
             f"                 workspace {d['workspace_accepted_per_s']}/s of "
             f"{d['workspace_rate']:g}/s = {d['share_of_limit']}   goal ≥ 0.95; "
             f"{d['span_s']} s span, first post {d['first_post_after_s']} s after send",
