@@ -106,11 +106,14 @@ HEADER = ["Employee ID", "Name", "Email", "Phone", "Slack ID", "Time Zone", "Man
 CHANNEL_TAG = "Pilot Group"
 
 
-def generate(n: int, deliver: int, tag: str, seed: int = 7) -> tuple[bytes, dict[str, str]]:
+def generate(n: int, deliver: int, tag: str, seed: int = 7,
+             countries_weighted: list | None = None) -> tuple[bytes, dict[str, str]]:
     """N people as an HR export would have them: a CSV and their Slack ids by email. The
-    hierarchy is a tree (span about 7) so every manager link resolves."""
+    hierarchy is a tree (span about 7) so every manager link resolves: N-1 manager links.
+    ``countries_weighted`` replaces COUNTRIES (another mix of the same shape)."""
     rnd = random.Random(seed)
-    countries = rnd.choices(COUNTRIES, weights=[c[1] for c in COUNTRIES], k=n)
+    mix = countries_weighted or COUNTRIES
+    countries = rnd.choices(mix, weights=[c[1] for c in mix], k=n)
     departments = rnd.choices([d for d, _ in DEPARTMENTS], weights=[w for _, w in DEPARTMENTS],
                               k=n)
     today = date.today()
@@ -395,16 +398,18 @@ def audience_for(share: float) -> dict:
     return {"match": "all", "conditions": [{"field": "Country", "op": "in", "value": chosen}]}
 
 
-def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
-        children: Children) -> dict[str, Any]:
+def start_parley(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
+                 children: Children, tag: str) -> tuple[int, str]:
+    """A throwaway back end (a reset PostgreSQL schema or a SQLite file, embedded or given
+    Redis), migrated, the library loaded; gunicorn, ``args.workers`` rq workers and the
+    scheduler serving it, pointed at ``stub``. Shared with bench.one_on_ones so both
+    measure the same deployment. Returns (port, a label for the back end)."""
     import os
 
     from core import db, jobs, library
     from core.config import activate, load_settings
 
-    tag = secrets.token_hex(2).upper()
     postgres = "postgres" in args.database_url
-    n = args.people or (100_000 if postgres else 10_000)
     redis_url = args.redis_url or jobs.embedded_url(tmp / "redis")
     port = free_port()
     overrides = {
@@ -432,9 +437,6 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
     env.update(DATABASE_URL=settings.effective_database_url, PYTHONUNBUFFERED="1")
     backend = ("PostgreSQL" if postgres else "SQLite") + " + " + \
         ("Redis" if args.redis_url else "embedded Redis")
-    log(f"{backend}; generating {n} people")
-    csv_bytes, slack_ids = generate(n, args.deliver, tag)
-    stub.users.update(slack_ids)
     children.start("parley-web", gunicorn(port, "app:create_app()", args), env)
     for w in range(args.workers):
         children.start(f"parley-worker-{w}", rq_worker() + [
@@ -445,6 +447,17 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
     wait_http(port, "/api/v1/healthz", children)
     wait_workers(jobs.QUEUE, args.workers, children)
     warm(port)
+    return port, backend
+
+
+def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
+        children: Children) -> dict[str, Any]:
+    tag = secrets.token_hex(2).upper()
+    n = args.people or (100_000 if "postgres" in args.database_url else 10_000)
+    port, backend = start_parley(args, tmp, stub, children, tag)
+    log(f"{backend}; generating {n} people")
+    csv_bytes, slack_ids = generate(n, args.deliver, tag)
+    stub.users.update(slack_ids)
     out: dict[str, Any] = {"backend": backend, "people": n, "workers": args.workers}
     out["import"] = import_phase(port, csv_bytes, n)
     log(f"  import {out['import']['first_s']} s, re-import {out['import']['reimport_s']} s")
