@@ -109,6 +109,8 @@ def deliver(record_id: int) -> str | None:
         if record is None:
             return None
         channel_name, address = record.channel, Address.from_dict(record.address)
+        if record.one_on_one_id:  # a thread opened since this row was written: no reopening
+            address = one_on_ones.known_thread(s, record.one_on_one_id, address)
         message, created_at = Outbound.from_dict(record.payload), record.created_at
         proactive = record.queue == jobs.BULK
         # a rollout paused or cancelled since this row was written, a reminder overtaken

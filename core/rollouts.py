@@ -333,13 +333,20 @@ def enqueue(rollout_id: int) -> None:
 
 
 def _unsent(s: DB, rollout_id: int) -> int:
-    """The rollout's bulk outbox rows not yet sent: first messages, fallbacks, reminders. A
-    scan of the few unsent rows (the backlog keeps them few), not of the rollout."""
+    """The rollout's bulk outbox rows not yet sent: first messages, fallbacks, reminders;
+    for an assigned topic, its pairs' thread messages. A scan of the few unsent rows (the
+    backlog keeps them few), not of the rollout."""
+    unsent = and_(OutboundRecord.status.in_(("pending", "sending")),
+                  OutboundRecord.queue == jobs.BULK)
+    pairs = select(R.one_on_one_id).where(R.rollout_id == rollout_id,
+                                          R.one_on_one_id.is_not(None))
+    if s.scalar(select(Rollout.kind).where(Rollout.id == rollout_id)) == "assigned_topic":
+        return s.scalar(select(func.count()).select_from(OutboundRecord).where(
+            unsent, OutboundRecord.one_on_one_id.in_(pairs)))
     mine = select(R.invite_id).where(R.rollout_id == rollout_id, R.invite_id.is_not(None))
     theirs = select(Interview.id).where(Interview.invite_id.in_(mine))
     return s.scalar(select(func.count()).select_from(OutboundRecord).where(
-        OutboundRecord.status.in_(("pending", "sending")), OutboundRecord.queue == jobs.BULK,
-        or_(OutboundRecord.invite_id.in_(mine), OutboundRecord.interview_id.in_(theirs))))
+        unsent, or_(OutboundRecord.invite_id.in_(mine), OutboundRecord.interview_id.in_(theirs))))
 
 
 def _room(s: DB, rollout_id: int, batch: int, backlog: int, enough: int) -> int:

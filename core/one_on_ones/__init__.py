@@ -182,6 +182,15 @@ def thread_address(pair: OneOnOne) -> Address | None:
     return Address("slack", ",".join(users), data)
 
 
+def known_thread(db: DB, pair_id: int, address: Address) -> Address:
+    """``address`` with the thread's id when a send has opened it since (an intro and the
+    first item are written together: one ``conversations.open`` for the two)."""
+    thread = db.scalar(select(OneOnOne.thread).where(OneOnOne.id == pair_id))
+    if thread and thread.get("channel") == address.channel and not address.data.get("channel"):
+        return Address.from_dict(thread)
+    return address
+
+
 def remember_thread(db: DB, pair_id: int, address: Address) -> None:
     """Keep the thread a send opened (a Slack group DM's channel id)."""
     pair = db.get(OneOnOne, pair_id)

@@ -523,3 +523,28 @@ def test_usage_figures_on_a_known_fixture_of_dates(org):
     # the last 7 UTC days, today last: three days ago is the fourth
     assert [d["active_pairs"] for d in week["trend"]] == [0, 0, 0, 1, 0, 0, 0]
     assert week["trend"][-1]["date"] == now.date().isoformat()
+
+
+# ---- the reminder before a meeting ---------------------------------------------------------
+
+def test_the_agenda_reaches_the_thread_the_working_day_before_at_the_managers_morning(org):
+    from core import one_on_ones
+
+    pair = org.pair("E2", "E3")
+    org.api.post(f"/one-on-ones/{pair['id']}/agenda",
+                 {"text": "Q3 roadmap", "added_by": org.person("E3")})
+    run_jobs()
+    with db.session_scope() as s:
+        due = s.get(OneOnOne, pair["id"]).next_reminder_at
+    local = due.astimezone(one_on_ones.schedule.zone("Europe/Berlin"))
+    assert (local.hour, local.minute) == (9, 0) and local.weekday() < 5  # a working morning
+    assert 1 <= (due - utcnow()).days <= 7  # weekly: the day before the next meeting
+    assert one_on_ones.remind_due(now=due - timedelta(minutes=1)) == []
+    [sent] = one_on_ones.remind_due(now=due)
+    run_jobs()
+    reminder = org.thread("UMARIA", "UJONAS")[-1]
+    assert "next 1-on-1 is coming up" in reminder.text and "• Q3 roadmap" in reminder.text
+    assert one_on_ones.remind_due(now=due) == []  # once: the next is a cadence later
+    with db.session_scope() as s:
+        assert s.get(OneOnOne, pair["id"]).next_reminder_at >= due + timedelta(days=6)
+        assert s.get(OutboundRecord, sent).queue == "bulk"
