@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import PUBLIC_URL
+from tests.conftest import ADMIN_TOKEN, PUBLIC_URL
+from tests.support.factories import ApiClient
+from tests.support.slack_stub import BOT_TOKEN, SIGNING_SECRET, SlackStub
 from web.one_on_ones import LINK_DAYS, make_token
 
 FORM_KEY = re.compile(r'name="form_key" value="([0-9a-f]+)"')
 
 
-def person(api, name: str, email: str, manager_email: str | None = None) -> int:
-    body = {"name": name, "email": email}
+def person(api, name: str, email: str, manager_email: str | None = None, **extra) -> int:
+    body = {"name": name, "email": email, **extra}
     if manager_email:
         body["manager_email"] = manager_email
     resp = api.post("/people", body)
@@ -292,3 +294,31 @@ def test_the_page_changes_nothing_and_is_private(api, team):
     assert resp.headers["Referrer-Policy"] == "no-referrer"
     pair = pair_of(api, ids["mara"], ids["ravi"])
     assert pair["meetings"] == [] and pair["last_activity_at"] is None
+
+
+def test_a_change_on_the_page_reaches_the_pairs_slack_thread(make_app, work):
+    """Both people are on Slack: the thread is their group DM, and what one does on the
+    web page is posted there (the item), then updated in place (discussed)."""
+    with SlackStub() as stub:
+        app = make_app(slack_signing_secret=SIGNING_SECRET, slack_bot_token=BOT_TOKEN,
+                       slack_api_base_url=stub.base_url)
+        client = app.test_client()
+        api = ApiClient(client, ADMIN_TOKEN)
+        mara = person(api, "Mara Manager", "mara@example.com", slack_user_id="UMARA")
+        ravi = person(api, "Ravi Report", "ravi@example.com", "mara@example.com",
+                      slack_user_id="URAVI")
+        page = Browser(client, page_path(api, ravi))
+        pair = pair_of(api, mara, ravi)["id"]
+
+        page.ok(f"pairs/{pair}/agenda", text="Quarterly goals")
+        work()
+        thread = stub.posts_in(stub.group_dm("UMARA", "URAVI"))
+        posted = [m for m in thread if "Quarterly goals" in m.text]
+        assert len(posted) == 1, [m.text for m in thread]
+        assert "also in your Slack thread" in page.text()
+
+        item = agenda(api, mara, ravi)[0]["id"]
+        page.ok(f"items/{item}/discussed")
+        work()
+        assert posted[0].updates, "the item's message was not updated"
+        assert "iscussed" in posted[0].updates[-1]["text"]
