@@ -25,6 +25,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.orm import Session as DB
+from werkzeug.exceptions import HTTPException
 
 from core import db, jobs
 from core import one_on_ones as pairs_core
@@ -215,6 +216,21 @@ def _day(value: str | datetime | None) -> str:
 def _error_page(exc: PageError) -> tuple[str, int]:
     return render_template("link_error.html", title=exc.title, message=exc.message,
                            status=exc.status), exc.status
+
+
+def http_error_page(exc: HTTPException) -> tuple[str, int]:
+    """A wrong address under /o/ (a form's URL opened directly, a body too large) in the
+    page's own style rather than the framework's."""
+    status = exc.code or 500
+    if status == 405:  # a form's address opened as a link
+        return _error_page(PageError(405, "Open your page from its link",
+                                     "This address only takes the page's forms. Open the "
+                                     "link HR gave you to see your 1-on-1s."))
+    if status == 413:
+        return _error_page(PageError(413, "That was too long",
+                                     "Please shorten what you wrote and try again."))
+    return _error_page(PageError(status, "We couldn't find this page",
+                                 "Open the link HR gave you to see your 1-on-1s."))
 
 
 @bp.errorhandler(PageError)

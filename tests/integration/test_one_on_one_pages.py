@@ -322,3 +322,15 @@ def test_a_change_on_the_page_reaches_the_pairs_slack_thread(make_app, work):
         work()
         assert posted[0].updates, "the item's message was not updated"
         assert "iscussed" in posted[0].updates[-1]["text"]
+
+
+def test_a_forms_address_opened_as_a_link_gets_the_pages_own_error(api, client, team):
+    ids, pages = team
+    pair = pair_of(api, ids["mara"], ids["ravi"])["id"]
+
+    resp = client.get(f"{pages['ravi'].path}/pairs/{pair}/agenda")
+    assert resp.status_code == 405
+    assert "Open your page from its link" in text_of(resp)
+    resp = client.post(f"{pages['ravi'].path}/pairs/not-a-number/agenda")
+    assert resp.status_code == 404
+    assert "We couldn't find this page" in text_of(resp)
