@@ -229,6 +229,10 @@ def http_error_page(exc: HTTPException) -> tuple[str, int]:
     if status == 413:
         return _error_page(PageError(413, "That was too long",
                                      "Please shorten what you wrote and try again."))
+    if status >= 500:
+        return _error_page(PageError(status, "Something went wrong on our side",
+                                     "Nothing you did caused this. Please try again in a "
+                                     "moment."))
     return _error_page(PageError(status, "We couldn't find this page",
                                  "Open the link HR gave you to see your 1-on-1s."))
 
