@@ -39,9 +39,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from channels import web as web_channel
     from web import api, errors
+    from web import one_on_ones as one_on_one_pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(web_channel.bp)
+    app.register_blueprint(one_on_one_pages.bp)
     if settings.slack_enabled:
         from channels import slack
 

@@ -65,4 +65,8 @@ def init_app(app: Flask) -> None:
             response.headers.extend((k, v) for k, v in exc.get_headers()
                                     if k.lower() != "content-type")
             return response, status
+        if request.path.startswith("/o/"):  # a person's 1-on-1 page: its own error page
+            from web.one_on_ones import http_error_page
+
+            return http_error_page(exc)
         return exc

@@ -1,4 +1,5 @@
-"""Log hygiene: a web-chat link's token is the person's credential, so no log line carries it.
+"""Log hygiene: a private link's token (web chat ``/c/``, 1-on-1 page ``/o/``) is the
+person's credential, so no log line carries it.
 
 Installed where a process configures its logging (``web.devserver.main`` for werkzeug's
 request log, ``gunicorn.conf.py`` for gunicorn's access and error logs), never by
@@ -10,15 +11,15 @@ from __future__ import annotations
 import logging
 import re
 
-LINK = re.compile(r"/c/[^/\s?#\"']+")  # /c/<token>, the rest of the path kept
+LINK = re.compile(r"/([co])/[^/\s?#\"']+")  # /c/<token> or /o/<token>, the rest kept
 
 
 class RedactLinkTokens(logging.Filter):
-    """Rewrites ``/c/<token>…`` in a record's message to ``/c/<redacted>…``."""
+    """Rewrites ``/c/<token>…`` in a record's message to ``/c/<redacted>…`` (``/o/`` alike)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = LINK.sub("/c/<redacted>", message)
+        redacted = LINK.sub(r"/\1/<redacted>", message)
         if redacted != message:
             record.msg, record.args = redacted, None
         return True

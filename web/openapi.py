@@ -211,6 +211,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "agenda_items_added": INT, "items_discussed": INT})},
         "trend": {"type": "array", "items": obj({
             "date": TEXT, "active_pairs": INT, "agenda_items_added": INT})}}),
+    "OneOnOnesLink": obj({
+        "url": {"type": "string", "description": "PUBLIC_BASE_URL/o/<token>"},
+        "expires_at": {"type": "string", "format": "date-time"}}),
     "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
                     "status": {"enum": ["failed", "held"]}, "attempts": INT, "error": TEXT,
                     "at": WHEN}),
@@ -308,6 +311,9 @@ OPERATIONS: dict[str, Op] = {
                             ok="Hierarchy"),
     "api.put_hierarchy": op("Choose the hierarchy's source and rebuild every manager link",
                             ok="Hierarchy", body=schemas.HierarchyIn, errors=(422,)),
+    "api.one_on_ones_link": op(
+        "A private link to the person's 1-on-1 page (their pairs, agendas and own notes), "
+        "for someone on no chat tool; valid 90 days", ok="OneOnOnesLink", errors=(404,)),
     "api.delete_interview": op("Delete an interview and its turns permanently", status=204,
                                errors=(404,)),
 }

@@ -392,6 +392,7 @@ def close_meeting(db: DB, pair: OneOnOne, by: Person, *,
 def add_note(db: DB, pair: OneOnOne, by: Person, text: str, *,
              now: datetime | None = None) -> PrivateNote:
     """A private note: its author's alone. Counted as activity, never shown to anyone else."""
+    _writable(pair)
     member(pair, by.id)
     text = storable(text or "").strip()
     if not text:

@@ -16,6 +16,8 @@ def test_request_lines_and_error_messages_show_redacted_links():
          '"GET /c/<redacted>/messages?after=2 HTTP/1.1" 200 -'),
         (record("Exception on /c/abc [POST]"), "Exception on /c/<redacted> [POST]"),
         (record("%(r)s", {"r": "POST /c/tok/start"}), "POST /c/<redacted>/start"),
+        (record("POST /o/Mw.aBc.dEf_1/items/4/carry HTTP/1.1"),
+         "POST /o/<redacted>/items/4/carry HTTP/1.1"),
         (record("GET /api/v1/sessions 200"), "GET /api/v1/sessions 200"),
     ]:
         assert f.filter(rec) is True

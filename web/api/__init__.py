@@ -146,6 +146,7 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     directory,
     interviews,
     invites,
+    one_on_one_links,
     one_on_ones,
     ops,
     people,
@@ -154,5 +155,5 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     sessions,
 )
 
-__all__ = ["audiences", "bp", "directory", "interviews", "invites", "one_on_ones", "ops",
-           "people", "rollouts", "session_types", "sessions"]
+__all__ = ["audiences", "bp", "directory", "interviews", "invites", "one_on_one_links",
+           "one_on_ones", "ops", "people", "rollouts", "session_types", "sessions"]
