@@ -159,7 +159,10 @@ class SlackChannel(Channel):
         conversation (an App Home view, a chat.update) is paced by. One bucket per
         workspace: with a single bot token there is only one workspace."""
         team = address.data.get("team") if self.settings.slack_client_id else None
-        return Limit.rate(f"slack:team:{team or 'default'}", self.settings.slack_workspace_rate)
+        # catch-up: a worker late for its slot keeps the rhythm (Slack allows short bursts;
+        # at most two posts come one interval apart instead of two, never more than the rate)
+        return Limit.rate(f"slack:team:{team or 'default'}", self.settings.slack_workspace_rate,
+                          catch_up=1.0)
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         payload = self.render(message)

@@ -12,6 +12,13 @@ workers on different machines agree.
 Each key keeps the times of its last bookings (as many as its largest window counts); a
 new unit goes at the earliest time no later than the last one booked, and at least
 ``seconds`` after the ``count``-th most recent unit, for every window.
+
+A rate (one unit per interval) may have a ``catch_up``: a send that comes late for its slot
+(no worker was free at that moment) is recorded on that slot rather than at the late
+moment, by up to ``catch_up`` seconds, so the next one keeps the rhythm. Without it every
+worker's lag is lost for good and a "20 per second" workspace gets 18 (bench.rollout,
+bench.one_on_ones). It stays within a provider's burst allowance when ``catch_up`` is below
+it: the provider sees at most one send ``catch_up`` early, never more than its rate.
 """
 
 from __future__ import annotations
@@ -23,20 +30,21 @@ from dataclasses import dataclass
 from core import jobs
 
 # For each limit i: KEYS[2i-1] = list of booked unit times (µs, ascending), KEYS[2i] = its
-# hold-until (µs). ARGV[1] = max wait (µs); then per limit: ttl (s), cost, number of windows,
-# and count, period (µs) per window. All limits are booked together, at the first time every
-# one of them allows (booking them one after another, sleeping between, could let a later
-# key's wait squeeze an earlier key's units together). Returns the wait for the send in µs,
-# or -wait when that is further off than max wait (nothing is booked then).
+# hold-until (µs). ARGV[1] = max wait (µs); then per limit: ttl (s), cost, catch-up (µs),
+# number of windows, and count, period (µs) per window. All limits are booked together, at
+# the first time every one of them allows (booking them one after another, sleeping
+# between, could let a later key's wait squeeze an earlier key's units together). Returns
+# the wait for the send in µs, or -wait when that is further off than max wait (nothing is
+# booked then).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limits, pos = {}, 2
 for i = 1, #KEYS / 2 do
   local L = {list = KEYS[2 * i - 1], ttl = tonumber(ARGV[pos]), cost = tonumber(ARGV[pos + 1]),
-             windows = {}, keep = 1, times = {}}
-  local nwin = tonumber(ARGV[pos + 2])
-  pos = pos + 3
+             catch = tonumber(ARGV[pos + 2]), windows = {}, keep = 1, times = {}}
+  local nwin = tonumber(ARGV[pos + 3])
+  pos = pos + 4
   for w = 1, nwin do
     L.windows[w] = {tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])}
     L.keep = math.max(L.keep, L.windows[w][1])
@@ -55,10 +63,13 @@ local function earliest(L, from)
   return at
 end
 local first = now
-for _, L in ipairs(limits) do first = math.max(first, earliest(L, now)) end
+for _, L in ipairs(limits) do
+  L.slot = earliest(L, now - L.catch)  -- a slot missed by up to catch-up is still its own
+  first = math.max(first, L.slot)
+end
 if first - now > tonumber(ARGV[1]) then return -(first - now) end
 for _, L in ipairs(limits) do
-  local at = first
+  local at = math.max(L.slot, first - L.catch)
   for u = 1, L.cost do
     if u > 1 then at = earliest(L, at) end
     L.times[#L.times + 1] = at
@@ -89,12 +100,15 @@ class Limit:
     key: str
     windows: tuple[tuple[int, float], ...]
     cost: int = 1
+    catch_up: float = 0.0  # seconds a late send may still count on its missed slot
 
     def __post_init__(self):
         if not self.windows or any(c < 1 or s < 0 for c, s in self.windows):
             raise ValueError(f"limit {self.key}: windows need a count ≥ 1 and seconds ≥ 0")
         if self.cost < 1:
             raise ValueError(f"limit {self.key}: cost must be ≥ 1")
+        if self.catch_up < 0 or (self.catch_up and self.windows[0][0] != 1):
+            raise ValueError(f"limit {self.key}: catch-up is for a rate (one per interval)")
 
     @classmethod
     def every(cls, key: str, seconds: float, *, cost: int = 1) -> Limit:
@@ -102,9 +116,12 @@ class Limit:
         return cls(key, ((1, seconds),), cost)
 
     @classmethod
-    def rate(cls, key: str, per_second: float, *, cost: int = 1) -> Limit:
-        """``per_second`` units per second, evenly spaced."""
-        return cls.every(key, 1.0 / per_second, cost=cost)
+    def rate(cls, key: str, per_second: float, *, cost: int = 1,
+             catch_up: float = 0.0) -> Limit:
+        """``per_second`` units per second, evenly spaced; ``catch_up`` as a fraction of
+        the interval (0.5: a send up to half an interval late keeps its slot)."""
+        interval = 1.0 / per_second
+        return cls(key, ((1, interval),), cost, catch_up * interval)
 
 
 class TooLong(Exception):
@@ -128,7 +145,8 @@ def reserve(*limits: Limit, max_wait: float = 30.0) -> float:
     for limit in limits:
         keys += _keys(limit.key)
         longest = max(seconds for _count, seconds in limit.windows)
-        args += [int(longest + max_wait + 60), limit.cost, len(limit.windows)]
+        args += [int(longest + max_wait + 60), limit.cost, int(limit.catch_up * 1e6),
+                 len(limit.windows)]
         for count, seconds in limit.windows:
             args += [count, int(seconds * 1e6)]
     waited = int(jobs.connection().eval(_RESERVE, len(keys), *keys, *args))

@@ -154,3 +154,36 @@ def test_a_rollout_message_whose_slot_is_too_far_books_nothing(app):
     with pytest.raises(ratelimit.TooLong):
         ratelimit.pace_proactive(workspace, max_wait=1)
     assert _booked("slack:workspace:TD") == 1
+
+
+def _booked_ago(limit: Limit, seconds: float) -> None:
+    """As if a send had taken this key's last slot ``seconds`` ago (Redis's clock)."""
+    redis = jobs.connection()
+    sec, micro = redis.time()
+    redis.rpush(f"parley:pace:{limit.key}", int(sec * 1e6 + micro - seconds * 1e6))
+
+
+def test_a_late_send_keeps_its_slot_so_a_rate_is_not_lost_to_workers_lag(app):
+    """20/s, the last send 70 ms ago: the next slot (20 ms ago) was missed. Caught up, the
+    send after it is one interval after that missed slot (30 ms from now), not 50 ms."""
+    caught = Limit.rate("slack:team:caught", 20, catch_up=1.0)
+    _booked_ago(caught, 0.070)
+    assert ratelimit.reserve(caught) == 0  # at once: it is late already
+    assert 0.015 < ratelimit.reserve(caught) < 0.045  # back on the rhythm
+    strict = Limit.rate("slack:team:strict", 20)
+    _booked_ago(strict, 0.070)
+    assert ratelimit.reserve(strict) == 0
+    assert ratelimit.reserve(strict) > 0.045  # the 20 ms were lost for good
+
+
+def test_catching_up_never_sends_faster_than_the_rate(app):
+    limit = Limit.rate("slack:team:steady", 20, catch_up=1.0)
+    slots = _schedule(limit, 100)
+    assert _worst(slots, 1.0) <= 21  # one caught-up slot at most, then exactly 20/s
+    gaps = [b - a for a, b in zip(sorted(slots), sorted(slots)[1:], strict=False)]
+    assert min(gaps[1:]) > 0.045
+
+
+def test_catch_up_is_refused_for_a_sliding_window_limit():
+    with pytest.raises(ValueError, match="catch-up"):
+        Limit("teams:conv:x", TEAMS, 1, 0.5)
