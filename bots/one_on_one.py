@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -19,15 +20,17 @@ from core.models import AgendaItem, OneOnOne, OutboundRecord, Person
 log = logging.getLogger(__name__)
 
 ADD = re.compile(r"^\s*(?:add|agenda|talking point)\s*:\s*(.+)$", re.IGNORECASE | re.DOTALL)
-DONE = re.compile(r"^\s*done( for today)?[.!]?\s*$", re.IGNORECASE)
+DONE = re.compile(r"^\s*done for today[.!]?\s*$", re.IGNORECASE)  # not a mere "done"
 
 
 class Ignored(Exception):
     """Nothing to do for this inbound (the reason is kept on the inbox row)."""
 
 
-def handle(s, inbound: Inbound) -> list[OutboundRecord]:
-    """Act on one inbound about a 1-on-1; the outbox rows to deliver. Raises Ignored."""
+def handle(s, inbound: Inbound, received_at: datetime | None = None) -> list[OutboundRecord]:
+    """Act on one inbound about a 1-on-1; the outbox rows to deliver. Raises Ignored.
+    ``received_at`` is when it reached us: a "Done for today" clicked before the meeting
+    it would close had opened was meant for the one before."""
     person = directory.by_address(s, inbound.channel, inbound.sender.key,
                                   team=inbound.sender.data.get("team"))
     if person is None:
@@ -54,7 +57,7 @@ def handle(s, inbound: Inbound) -> list[OutboundRecord]:
         raise Ignored(f"not about a 1-on-1: {inbound.about!r}")
     if pair is None:
         raise Ignored("no such 1-on-1")
-    return _in_pair(s, pair, person, inbound)
+    return _in_pair(s, pair, person, inbound, received_at)
 
 
 def _locked(s, model, ref: str):
@@ -62,19 +65,28 @@ def _locked(s, model, ref: str):
     "Done for today" at once) are decided one after the other."""
     if not ref.isdigit() or len(ref) > 10:
         return None
-    return s.scalar(select(model).where(model.id == int(ref)).with_for_update()
+    return s.scalar(select(model).where(model.id == int(ref)).with_for_update(of=model)
                     .execution_options(populate_existing=True))
 
 
-def _in_pair(s, pair: OneOnOne, person: Person, inbound: Inbound) -> list[OutboundRecord]:
+def _in_pair(s, pair: OneOnOne, person: Person, inbound: Inbound,
+             received_at: datetime | None) -> list[OutboundRecord]:
     choice, text = inbound.choice, inbound.text or ""
-    if choice == "note":
-        return _guarded(s, person, lambda: _note(s, pair, person, text), pair)
+    if choice == "note":  # never a word about it in the shared thread, even a refusal
+        problem = one_on_ones.note_problem(pair, person, text)
+        if problem is not None:
+            raise Ignored(f"private note not kept: {problem}")
+        try:
+            one_on_ones.add_note(s, pair, person, text)
+        except one_on_ones.PairError as exc:  # retired a moment ago
+            raise Ignored(f"private note not kept: {exc}") from None
+        return []
     if choice == "add":
         return _guarded(s, person, lambda: one_on_ones.add_item(s, pair, text, person)[1],
                         pair)
     if choice == "close" or (choice is None and DONE.match(text)):
-        return _guarded(s, person, lambda: one_on_ones.close_meeting(s, pair, person), pair)
+        return _guarded(s, person, lambda: one_on_ones.close_meeting(
+            s, pair, person, asked_at=received_at), pair)
     found = ADD.match(text) if choice is None else None
     if found:
         return _guarded(s, person,
@@ -87,11 +99,6 @@ def _in_pair(s, pair: OneOnOne, person: Person, inbound: Inbound) -> list[Outbou
         one_on_ones.activity(s, pair, person.id, "message")
         return []
     raise Ignored(f"unknown choice {choice!r}")
-
-
-def _note(s, pair: OneOnOne, person: Person, text: str) -> list[OutboundRecord]:
-    one_on_ones.add_note(s, pair, person, text)
-    return []  # confirmed where it was written (Slack: the command's ephemeral answer)
 
 
 def _guarded(s, person: Person, action, pair: OneOnOne | None) -> list[OutboundRecord]:

@@ -77,7 +77,7 @@ def process_inbound(channel: str, event_id: str) -> None:
                       "" if word != "ignore" else "the number opted out")
             elif word is None and inbound.about:  # a 1-on-1 thread's click, modal or message
                 try:
-                    ids = [r.id for r in one_on_one_bot.handle(s, inbound)]
+                    ids = [r.id for r in one_on_one_bot.handle(s, inbound, event.received_at)]
                     _done(event, "processed")
                 except one_on_one_bot.Ignored as why:
                     ids = []

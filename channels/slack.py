@@ -26,7 +26,7 @@ from sqlalchemy import MetaData, select
 
 from channels.base import Channel, Forbidden, NeedsOperator, PermanentError, RetryAfter
 from channels.durable import accept
-from core import db, jobs, lifecycle, one_on_ones, ratelimit, sessions
+from core import db, directory, jobs, lifecycle, one_on_ones, ratelimit, sessions
 from core.config import Settings, get_settings
 from core.interviewer import prompts
 from core.interviewer.prompts import anonymity_note
@@ -55,6 +55,8 @@ COMMAND_HELP = (
     "`/parley status` — your open conversations\n"
     "`/parley 1on1 @someone` — open a 1-on-1 thread with a colleague\n"
     "`/parley note …` — inside a 1-on-1 thread: a private note only you will see\n"
+    "`/parley notes` — inside a 1-on-1 thread: your private notes on it\n"
+    "`/parley page` — a private link to your 1-on-1 page (agendas and your notes)\n"
     "`/parley pause` — pause the current one\n"
     "`/parley resume` — carry on where you left off\n"
     "In the conversation itself you can also type pause, resume, skip, stop or help."
@@ -149,8 +151,7 @@ class SlackChannel(Channel):
 
     def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
         if message is not None and message.replaces:  # chat.update: Tier 3, per workspace
-            return [Limit.every(f"slack:update:{address.data.get('channel')}", 0.0),
-                    self.workspace_limit(address)]
+            return [self.update_limit(address), self.workspace_limit(address)]
         return [Limit.every(f"slack:channel:{address.data.get('channel')}", 1.0),
                 self.workspace_limit(address)]
 
@@ -163,6 +164,14 @@ class SlackChannel(Channel):
         # at most two posts come one interval apart instead of two, never more than the rate)
         return Limit.rate(f"slack:team:{team or 'default'}", self.settings.slack_workspace_rate,
                           catch_up=1.0)
+
+    def update_limit(self, address: Address) -> Limit:
+        """Updates of sent 1-on-1 messages (an item discussed, HR's edit or withdrawal of a
+        topic in 20,000 threads) share Slack's Tier 3 budget for chat.update, per workspace:
+        first, so a 429 holds every update in the workspace, not one thread's. A rollout's
+        updates never book ahead (``pace_proactive``): a click's update goes first."""
+        team = address.data.get("team") if self.settings.slack_client_id else None
+        return Limit.rate(f"slack:update:{team or 'default'}", self.settings.slack_update_rate)
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         payload = self.render(message)
@@ -418,7 +427,7 @@ def build_app(settings: Settings) -> App:
         text = (command.get("text") or "").strip()
         word, _, rest = text.partition(" ")
         word = word.lower()
-        if word in ("note", "1on1", "1:1"):
+        if word in ("note", "notes", "page", "1on1", "1:1"):
             ack(one_on_one_command(command, word, rest.strip()))
             return
         word = text.lower()
@@ -443,17 +452,33 @@ def one_on_one_command(command: dict[str, Any], word: str, rest: str) -> str:
     and enqueued like every inbound; the answer is the ephemeral acknowledgement."""
     sender = _sender(command["user_id"], command.get("team_id"), command.get("channel_id"))
     event_id = f"command:{command.get('trigger_id')}"
-    if word == "note":
-        if not rest:
-            return "Write the note after the command: `/parley note …`"
-        with db.session_scope() as s:
+    if word in ("note", "notes"):
+        with db.session_scope() as s:  # checked before "saved" is said
             pair = one_on_ones.by_thread(s, command.get("channel_id") or "")
-            if pair is None:
-                return prompts.NOT_A_THREAD
+            person = directory.by_address(s, "slack", command["user_id"],
+                                          team=command.get("team_id"))
+            if word == "notes":  # one's own notes on this pair, to oneself alone
+                if pair is None or person is None:
+                    return prompts.NOT_A_THREAD
+                notes = one_on_ones.notes_of(s, pair, person.id)
+                return "\n".join(f"• {n.text}" for n in notes[-20:]) or prompts.NO_NOTES
+            problem = one_on_ones.note_problem(pair, person, rest)
+            if problem is not None:
+                return problem
             about = f"pair:{pair.id}"
         accept([Inbound(channel="slack", event_id=event_id, sender=sender, text=rest,
                         choice="note", about=about)])
         return prompts.NOTE_SAVED
+    if word == "page":  # the person's own page link, with their notes: to them alone
+        from web.one_on_ones import link
+
+        with db.session_scope() as s:
+            person = directory.by_address(s, "slack", command["user_id"],
+                                          team=command.get("team_id"))
+            if person is None or not person.active:
+                return "Parley doesn't know you yet: ask HR to add you to the directory."
+            url, expires_at = link(person.id, own=True)
+        return prompts.own_page(url, expires_at.date().isoformat())
     found = MENTION.search(rest)
     if found is None:
         return "Name the person: `/parley 1on1 @someone`"

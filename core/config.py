@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         10.0, gt=0, le=60, description="Seconds per Slack Web API call before giving up.")
     slack_workspace_rate: float = Field(
         10.0, gt=0, le=100, description="Messages per second per Slack workspace.")
+    slack_update_rate: float = Field(
+        50 / 60, gt=0, le=100, description=(
+            "Updates per second of messages already in 1-on-1 threads (chat.update, a Tier 3 "
+            "method: about 50 a minute per workspace)."))
     invite_ttl_days: int = Field(7, ge=1, le=90, description="Days an invite link stays valid.")
     # ---- email (channels/email.py) ----
     smtp_url: str = Field("", description=(

@@ -452,7 +452,7 @@ class RolloutRecipient(Base):
     one_on_one_id: Mapped[int | None] = mapped_column(
         ForeignKey("one_on_one.id", ondelete="CASCADE"), index=True)
     agenda_item_id: Mapped[int | None] = mapped_column(
-        ForeignKey("agenda_item.id", ondelete="SET NULL"))
+        ForeignKey("agenda_item.id", ondelete="SET NULL"), index=True)
 
 
 class OneOnOne(Base):

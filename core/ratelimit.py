@@ -17,8 +17,10 @@ A rate (one unit per interval) may have a ``catch_up``: a send that comes late f
 (no worker was free at that moment) is recorded on that slot rather than at the late
 moment, by up to ``catch_up`` seconds, so the next one keeps the rhythm. Without it every
 worker's lag is lost for good and a "20 per second" workspace gets 18 (bench.rollout,
-bench.one_on_ones). It stays within a provider's burst allowance when ``catch_up`` is below
-it: the provider sees at most one send ``catch_up`` early, never more than its rate.
+bench.one_on_ones). Only a send that goes at once is caught up (one that waits is recorded
+when it goes). Over time the rate holds; within any window one send more than the rate may
+go (two sends one interval apart instead of two), which is within the burst a provider
+allows when ``catch_up`` is below its tolerance (Slack: "short bursts allowed").
 """
 
 from __future__ import annotations
@@ -69,7 +71,10 @@ for _, L in ipairs(limits) do
 end
 if first - now > tonumber(ARGV[1]) then return -(first - now) end
 for _, L in ipairs(limits) do
-  local at = math.max(L.slot, first - L.catch)
+  -- caught up only when this send goes at once, late for its own slot; a send that waits
+  -- (for this key or another) is recorded when it goes
+  local at = first
+  if first == now then at = math.max(L.slot, first - L.catch) end
   for u = 1, L.cost do
     if u > 1 then at = earliest(L, at) end
     L.times[#L.times + 1] = at
@@ -107,7 +112,8 @@ class Limit:
             raise ValueError(f"limit {self.key}: windows need a count ≥ 1 and seconds ≥ 0")
         if self.cost < 1:
             raise ValueError(f"limit {self.key}: cost must be ≥ 1")
-        if self.catch_up < 0 or (self.catch_up and self.windows[0][0] != 1):
+        if self.catch_up < 0 or (self.catch_up and (len(self.windows) != 1
+                                                    or self.windows[0][0] != 1)):
             raise ValueError(f"limit {self.key}: catch-up is for a rate (one per interval)")
 
     @classmethod

@@ -95,32 +95,44 @@ def _serializer(secret: str, issued_at: datetime | None = None) -> URLSafeTimedS
     return URLSafeTimedSerializer(secret, salt=SALT, signer=IssuedAt)
 
 
-def make_token(secret: str, person_id: int, *, issued_at: datetime | None = None) -> str:
+SHARED = "shared"  # a link HR asked for: the agenda, never the person's private notes
+
+
+def make_token(secret: str, person_id: int, *, issued_at: datetime | None = None,
+               own: bool = True) -> str:
     """The token of a person's page; ``issued_at`` signs with another time (tests, and a
-    link issued now expires ``LINK_DAYS`` from now)."""
-    return _serializer(secret, issued_at).dumps(person_id)
+    link issued now expires ``LINK_DAYS`` from now). ``own``: a link the person got
+    themselves (Slack's ``/parley page``, answered to them alone), which shows their private
+    notes; a link HR asked for (the API) carries ``SHARED`` and never does — HR holds it."""
+    return _serializer(secret, issued_at).dumps(person_id if own else [person_id, SHARED])
 
 
-def read_token(secret: str, token: str) -> tuple[int, datetime]:
-    """(person id, expiry) of a token; PageError for a tampered, unknown or expired one."""
+def read_token(secret: str, token: str) -> tuple[int, datetime, bool]:
+    """(person id, expiry, own) of a token; PageError for a tampered, unknown or expired
+    one."""
     try:
-        person_id, issued = _serializer(secret).loads(
+        value, issued = _serializer(secret).loads(
             token, max_age=LINK_DAYS * 86400, return_timestamp=True)
     except SignatureExpired:
         raise expired_link() from None
     except BadData:
         raise unknown_link() from None
+    own = not isinstance(value, list)
+    person_id = value if own else (value[0] if len(value) == 2 and value[1] == SHARED
+                                   else None)
     if not isinstance(person_id, int) or isinstance(person_id, bool) \
             or not 0 < person_id <= MAX_ID:
         raise unknown_link()
-    return person_id, issued.astimezone(UTC) + timedelta(days=LINK_DAYS)
+    return person_id, issued.astimezone(UTC) + timedelta(days=LINK_DAYS), own
 
 
-def link(person_id: int, *, now: datetime | None = None) -> tuple[str, datetime]:
-    """The page's full URL for HR to share, and when it stops working."""
+def link(person_id: int, *, now: datetime | None = None, own: bool = False,
+         ) -> tuple[str, datetime]:
+    """The page's full URL and when it stops working: for HR to share (``own`` False: no
+    private notes on it), or for the person alone."""
     settings = current_app.config["SETTINGS"]
     now = now or datetime.now(UTC)
-    token = make_token(settings.secret_key, person_id, issued_at=now)
+    token = make_token(settings.secret_key, person_id, issued_at=now, own=own)
     base = settings.effective_public_base_url.rstrip("/")
     return f"{base}/o/{token}", now.replace(microsecond=0) + timedelta(days=LINK_DAYS)
 
@@ -141,7 +153,12 @@ def form_key(token: str) -> str:
 
 
 def _person_id(token: str) -> tuple[int, datetime]:
-    return read_token(current_app.config["SETTINGS"].secret_key, token)
+    person_id, expires_at, _ = read_token(current_app.config["SETTINGS"].secret_key, token)
+    return person_id, expires_at
+
+
+def _own(token: str) -> bool:
+    return read_token(current_app.config["SETTINGS"].secret_key, token)[2]
 
 
 def _person(s: DB, person_id: int) -> Person:
@@ -172,8 +189,9 @@ def _item_view(item: dict[str, Any]) -> dict[str, Any]:
             "carried_label": f"carried over {item['carried']}×" if item["carried"] else ""}
 
 
-def page_data(s: DB, person: Person) -> list[dict[str, Any]]:
-    """Every pair of ``person`` (active first) as the page shows it; notes are their own."""
+def page_data(s: DB, person: Person, *, own: bool = True) -> list[dict[str, Any]]:
+    """Every pair of ``person`` (active first) as the page shows it; notes are their own,
+    and only on a link they got themselves (``own``)."""
     out = []
     for pair in pairs_core.pairs_of(s, person.id):
         data = pairs_core.describe(s, pair, meetings=True)
@@ -187,19 +205,20 @@ def page_data(s: DB, person: Person) -> list[dict[str, Any]]:
             **data, "other": other.name, "kind_label": _kind(data, person.id),
             "current": current, "past": past,
             "notes": [{"text": n.text, "created_at": n.created_at}
-                      for n in pairs_core.notes_of(s, pair, person.id)],
+                      for n in pairs_core.notes_of(s, pair, person.id)] if own else [],
         })
     return out
 
 
 def _render(token: str, *, error: str | None = None, status: int = 200):
     person_id, expires_at = _person_id(token)
+    own = _own(token)
     with db.session_scope() as s:
         person = _person(s, person_id)
-        pairs = page_data(s, person)
+        pairs = page_data(s, person, own=own)
         name = person.name
     return render_template(
-        "one_on_ones.html", token=token, name=name, pairs=pairs, error=error,
+        "one_on_ones.html", token=token, name=name, pairs=pairs, error=error, own=own,
         form_key=form_key(token), expires_at=expires_at, cadences=pairs_core.CADENCES,
         retired_text=RETIRED, day=_day,
     ), status
@@ -345,6 +364,8 @@ def close(token: str, pair_id: int):
 @bp.post("/o/<token>/pairs/<int:pair_id>/notes")
 def add_note(token: str, pair_id: int):
     def action(s: DB, person: Person):
+        if not _own(token):  # HR's link: notes are kept only through the person's own
+            raise not_yours()
         pairs_core.add_note(s, _pair(s, pair_id, person), person, _text())
         return []
     return _act(token, action)

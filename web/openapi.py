@@ -184,7 +184,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "id": INT, "title": TEXT, "note": TEXT, "annotation": TEXT,
         "audience": {"type": "object"},
         "assigned_by": {"oneOf": [ref("PersonRef"), {"type": "null"}]},
-        "state": {"enum": ["draft", "scheduled", "sending", "paused", "sent", "withdrawn"]},
+        "state": {"enum": ["draft", "scheduled", "sending", "paused", "sent", "withdrawn",
+                           "cancelled"]},
         "rollout_id": nullable("integer"), "send_at": WHEN, "local_time": nullable("string"),
         "respect_quiet_hours": BOOL, "created_at": TEXT, "updated_at": TEXT,
         "withdrawn_at": WHEN,
@@ -359,7 +360,9 @@ OPERATIONS.update({
         ok="AgendaItem", status=201, body=schemas.AgendaItemCreate, errors=(404, 409, 422)),
     "api.one_on_one_usage": op(
         "The usage report: hero figures, departments (small ones merged into Other), each "
-        "manager's counts, a daily trend. Never a direct report's name", ok="OneOnOneUsage",
+        "manager's counts, a daily trend. Never a direct report's name; a department "
+        "smaller than REPORT_GROUP_MINIMUM is refused (422)", ok="OneOnOneUsage",
+        errors=(422,),
         query={"days": {"description": "7 or 30 (default 30)",
                         "schema": {"enum": ["7", "30"]}},
                "department": {"description": "only pairs whose manager is in it",

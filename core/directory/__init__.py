@@ -87,9 +87,15 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
         person.manager = manager
         person.manager_ref = manager.employee_id or manager.email  # the hierarchy's source
         db.flush()
+        from sqlalchemy.exc import IntegrityError
+
         from core.one_on_ones import sync_pairs  # the 1-on-1 pairs follow the links
 
-        sync_pairs(db)
+        try:
+            with db.begin_nested():
+                sync_pairs(db)
+        except IntegrityError:  # a concurrent sync made the same pair first: it is there
+            pass
     if data.get("demographics") is not None:
         for key, value in data["demographics"].items():
             set_attribute(person, key, value)

@@ -313,5 +313,11 @@ def pair_reminder(first: str, second: str, items: list[str]) -> str:
 
 
 NOTE_SAVED = "Saved as a private note. Only you will ever see it."
+NO_NOTES = "You have no private notes on this 1-on-1 yet: `/parley note …` adds one."
 NOT_A_THREAD = "Use this inside a 1-on-1 thread (the group DM with Parley)."
 PAIR_CLOSED = "This 1-on-1 has ended (the reporting line changed). Its history stays here."
+
+
+def own_page(url: str, until: str) -> str:
+    return (f"Your 1-on-1 page, with your private notes: {url}\nIt works until {until}. "
+            "Keep it to yourself: anyone with the link can open it.")

@@ -47,6 +47,8 @@ MAX_ITEM = 1000  # characters in a talking point
 MAX_NOTE = 5000
 CADENCES = (7, 14, 21, 28)  # days between meetings a pair may choose
 MORNING = "09:00"  # the reminder's local time, the working day before a meeting
+# what makes a meeting worth closing: something added or marked in it
+AGENDA_ACTIVITY = ("item_added", "item_discussed", "item_carried", "item_open")
 
 
 class PairError(ValueError):
@@ -249,6 +251,16 @@ def current_meeting(db: DB, pair: OneOnOne) -> Meeting:
     return meeting
 
 
+def lock(db: DB, pair: OneOnOne) -> None:
+    """Changes to one pair one after another, whichever way they come (a click, the web
+    page, the API, the dispatcher): a "Done for today" and a talking point added at the
+    same moment must not leave the point in a closed meeting. The pair's row alone (its
+    people are joined when it loads; they are not locked)."""
+    db.execute(select(OneOnOne.id).where(OneOnOne.id == pair.id).with_for_update())
+    db.refresh(pair, attribute_names=["active", "thread", "thread_id", "channel",
+                                      "next_reminder_at"])
+
+
 def _writable(pair: OneOnOne) -> None:
     if not pair.active:
         raise PairError("this 1-on-1 is retired (the reporting line changed): its history "
@@ -265,6 +277,7 @@ def activity(db: DB, pair: OneOnOne, actor_id: int | None, kind: str,
 def add_item(db: DB, pair: OneOnOne, text: str, by: Person, *,
              now: datetime | None = None) -> tuple[AgendaItem, list[OutboundRecord]]:
     """A talking point from either person, on the current meeting, shown in the thread."""
+    lock(db, pair)
     _writable(pair)
     member(pair, by.id)
     text = storable(text or "").strip()
@@ -340,6 +353,8 @@ def mark(db: DB, item: AgendaItem, state: str, by: Person, *,
          now: datetime | None = None) -> list[OutboundRecord]:
     """Discussed, or carried over to the next meeting, by either person."""
     pair = db.get(OneOnOne, item.one_on_one_id)
+    lock(db, pair)
+    db.refresh(item)  # as it is now, under the pair's lock (a second click waited for it)
     _writable(pair)
     member(pair, by.id)
     if state not in ("discussed", "carried", "open"):
@@ -359,14 +374,25 @@ def mark(db: DB, item: AgendaItem, state: str, by: Person, *,
     return [record] if record else []
 
 
-def close_meeting(db: DB, pair: OneOnOne, by: Person, *,
-                  now: datetime | None = None) -> list[OutboundRecord]:
+def close_meeting(db: DB, pair: OneOnOne, by: Person, *, now: datetime | None = None,
+                  asked_at: datetime | None = None) -> list[OutboundRecord]:
     """"Done for today": the meeting closes, what was not discussed moves to the next one,
-    and the next reminder is set from today and the pair's cadence."""
+    and the next reminder is set from today and the pair's cadence. Both people clicking
+    "Done for today" close one meeting: a close asked for (``asked_at``) before the current
+    meeting opened was meant for the one before, and a meeting nothing was added to or
+    marked in since it opened has nothing to close (it holds only what was carried)."""
+    lock(db, pair)
     _writable(pair)
     member(pair, by.id)
     now = now or utcnow()
     meeting = current_meeting(db, pair)
+    if asked_at is not None and meeting.opened_at > asked_at:
+        return []
+    touched = select(PairActivity.id).where(
+        PairActivity.one_on_one_id == pair.id, PairActivity.at >= meeting.opened_at,
+        PairActivity.kind.in_(AGENDA_ACTIVITY)).limit(1)
+    if db.scalar(touched) is None:  # nothing added or marked since it opened: the other
+        return []                   # person's click closed the meeting a moment ago
     items = list(db.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)))
     meeting.closed_at, meeting.closed_by_id = now, by.id
     db.flush()
@@ -392,6 +418,7 @@ def close_meeting(db: DB, pair: OneOnOne, by: Person, *,
 def add_note(db: DB, pair: OneOnOne, by: Person, text: str, *,
              now: datetime | None = None) -> PrivateNote:
     """A private note: its author's alone. Counted as activity, never shown to anyone else."""
+    lock(db, pair)
     _writable(pair)
     member(pair, by.id)
     text = storable(text or "").strip()
@@ -404,6 +431,23 @@ def add_note(db: DB, pair: OneOnOne, by: Person, text: str, *,
     activity(db, pair, by.id, "note", now)
     db.flush()
     return note
+
+
+def note_problem(pair: OneOnOne | None, person: Person | None, text: str) -> str | None:
+    """Why a private note cannot be kept, said to its author alone before anything is
+    acknowledged; None when it can."""
+    if pair is None:
+        return prompts.NOT_A_THREAD
+    if person is None or person.id not in (pair.first_id, pair.second_id):
+        return "Only the two people of this 1-on-1 can keep notes on it."
+    if not pair.active:
+        return prompts.PAIR_CLOSED
+    text = (text or "").strip()
+    if not text:
+        return "Write the note after the command: `/parley note …`"
+    if len(text) > MAX_NOTE:
+        return f"A note can be at most {MAX_NOTE} characters."
+    return None
 
 
 def notes_of(db: DB, pair: OneOnOne, author_id: int) -> list[PrivateNote]:
@@ -429,10 +473,8 @@ def set_cadence(db: DB, pair: OneOnOne, days: int, by: Person, *,
 def schedule_reminder(pair: OneOnOne, since: datetime) -> None:
     """The reminder for the next meeting (``cadence_days`` after ``since``): the working
     day before it, at the manager's local morning, out of quiet hours."""
-    settings = get_settings()
     tz = schedule.zone(pair.first.timezone)
-    window = schedule.Window(quiet=schedule.parse_quiet(settings.quiet_hours),
-                             days=schedule.parse_days(settings.working_days))
+    window = _window()
     meeting_day = since.astimezone(tz).date() + timedelta(days=pair.cadence_days)
     day = meeting_day - timedelta(days=1)
     while schedule.DAYS[day.weekday()] not in window.days:
@@ -441,20 +483,47 @@ def schedule_reminder(pair: OneOnOne, since: datetime) -> None:
     pair.next_reminder_at = schedule.next_open(max(moment, since), tz, window)
 
 
-def remind_due(now: datetime | None = None, limit: int = 500) -> list[int]:
+def remind_due(now: datetime | None = None, batch: int = 500,
+               budget: float = 90.0) -> list[int]:
     """Periodic job: post each due pair's agenda to its thread, once (the row's
-    ``next_reminder_at`` moves on in the same transaction that writes the message)."""
+    ``next_reminder_at`` moves on in the same transaction that writes the message), in
+    batches until none is due or the budget is spent (20,000 pairs due at one 09:00)."""
+    import time as clock
+
+    stop = clock.monotonic() + budget
+    records: list[int] = []
+    while clock.monotonic() < stop:
+        done, seen = _remind_batch(now or utcnow(), batch)
+        records += done
+        if seen < batch:
+            break
+    return records
+
+
+def _window() -> schedule.Window:
+    settings = get_settings()
+    return schedule.Window(quiet=schedule.parse_quiet(settings.quiet_hours),
+                           days=schedule.parse_days(settings.working_days))
+
+
+def _remind_batch(now: datetime, limit: int) -> tuple[list[int], int]:
     from core import db as database
     from core import jobs
 
-    now = now or utcnow()
     records: list[int] = []
     with database.session_scope() as s:
         pairs = list(s.scalars(select(OneOnOne).where(
             OneOnOne.active.is_(True), OneOnOne.next_reminder_at <= now)
             .order_by(OneOnOne.next_reminder_at).limit(limit)
             .with_for_update(skip_locked=True, of=OneOnOne)))
+        seen = len(pairs)
+        window = _window()
         for pair in pairs:
+            tz = schedule.zone(pair.first.timezone)
+            opens = schedule.next_open(now, tz, window)
+            if opens > now:  # overdue into their night (workers were down): their morning
+                pair.next_reminder_at = opens
+                continue
             pair.next_reminder_at = None
             schedule_reminder(pair, now)  # the one after, should nobody close a meeting
             meeting = current_meeting(s, pair)
@@ -469,7 +538,7 @@ def remind_due(now: datetime | None = None, limit: int = 500) -> list[int]:
             if record is not None:
                 records.append(record.id)
     jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
-    return records
+    return records, seen
 
 
 # ---- the outbox's side ----------------------------------------------------------------------
@@ -479,7 +548,10 @@ def message_sent(db: DB, record: OutboundRecord, provider_id: str | None) -> int
     changed while the message was on its way, write the update now. The new row's id."""
     if not record.agenda_item_id or (record.payload or {}).get("replaces"):
         return None
-    item = db.get(AgendaItem, record.agenda_item_id)
+    # locked: an edit or a withdrawal at this moment either sees the message id (and
+    # updates the message) or bumped the version before this reads it (and this does)
+    item = db.get(AgendaItem, record.agenda_item_id, with_for_update=True,
+                  populate_existing=True)
     if item is None:
         return None
     item.provider_message_id = provider_id
@@ -492,10 +564,18 @@ def message_sent(db: DB, record: OutboundRecord, provider_id: str | None) -> int
 
 
 def still_wanted(db: DB, record: OutboundRecord) -> tuple[str, str] | None:
-    """A first post of an item HR withdrew before it went: not sent."""
-    if not record.agenda_item_id or (record.payload or {}).get("replaces"):
+    """Asked just before an agenda item's message is sent: a first post of an item HR
+    withdrew before it went is not sent; an update that a later one supersedes (sent
+    first after a retry) is not sent either, so the thread ends with the newest state."""
+    if not record.agenda_item_id:
         return None
-    state = db.scalar(select(AgendaItem.state).where(AgendaItem.id == record.agenda_item_id))
+    state, version = db.execute(select(AgendaItem.state, AgendaItem.version).where(
+        AgendaItem.id == record.agenda_item_id)).one_or_none() or (None, None)
+    payload = record.payload or {}
+    if payload.get("replaces"):
+        if version is not None and int(payload.get("version") or 0) < version:
+            return "cancelled", "superseded by a later update"
+        return None
     if state == "withdrawn":
         return "cancelled", "assigned topic withdrawn"
     return None

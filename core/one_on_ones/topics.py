@@ -36,9 +36,9 @@ from core.one_on_ones import (
     current_meeting,
     first_message,
     item_message,
+    lock,
     person_ref,
     post,
-    refresh,
 )
 
 R = RolloutRecipient
@@ -160,6 +160,8 @@ def deliver(db: DB, rollout: Rollout, recipient: RolloutRecipient,
     if topic is None or topic.state == "withdrawn":
         recipient.status, recipient.reason = "cancelled", "topic withdrawn"
         return []
+    if pair is not None:
+        lock(db, pair)  # not into a meeting being closed at this moment
     if pair is None or not pair.active:
         recipient.status, recipient.reason = "cancelled", "the reporting line changed"
         return []
@@ -188,9 +190,10 @@ def deliver(db: DB, rollout: Rollout, recipient: RolloutRecipient,
 
 
 def edit(db: DB, topic: AssignedTopic, changes: dict[str, Any],
-         now: datetime | None = None) -> list[int]:
+         now: datetime | None = None) -> bool:
     """Change the wording (any time: what was sent is updated in place) or, for a draft,
-    the audience and the time. Returns the outbox rows of the updates."""
+    the audience and the time. True when the messages already sent need updating (the
+    caller runs ``update_messages`` after the commit)."""
     if topic.state == "withdrawn":
         raise WrongState("this topic was withdrawn")
     now = now or utcnow()
@@ -212,16 +215,17 @@ def edit(db: DB, topic: AssignedTopic, changes: dict[str, Any],
             setattr(topic, name, value)
     topic.updated_at = now
     if not wording:
-        return []
+        return False
     topic.version += 1
     db.execute(update(AgendaItem).where(AgendaItem.assigned_topic_id == topic.id)
-               .values(text=topic.title).execution_options(synchronize_session=False))
-    return _refresh_all(db, topic, states=("open", "carried", "discussed"))
+               .values(text=topic.title, version=AgendaItem.version + 1)
+               .execution_options(synchronize_session=False))
+    return True
 
 
-def withdraw(db: DB, topic: AssignedTopic, now: datetime | None = None) -> list[int]:
-    """Off every agenda where it was not discussed yet (their messages say so); nothing
-    more is sent. Returns the outbox rows of the updates."""
+def withdraw(db: DB, topic: AssignedTopic, now: datetime | None = None) -> None:
+    """Off every agenda where it was not discussed yet, in one statement; nothing more is
+    sent, and the messages already sent say so (``update_messages`` after the commit)."""
     if topic.state == "withdrawn":
         raise WrongState("this topic was withdrawn already")
     now = now or utcnow()
@@ -229,25 +233,53 @@ def withdraw(db: DB, topic: AssignedTopic, now: datetime | None = None) -> list[
     rollout = db.get(Rollout, topic.rollout_id) if topic.rollout_id else None
     if rollout is not None and rollout.state != "cancelled":
         rollouts.cancel(db, rollout, now)
-    return _refresh_all(db, topic, states=("open", "carried"), withdraw=True)
+    db.execute(update(AgendaItem).where(AgendaItem.assigned_topic_id == topic.id,
+                                        AgendaItem.state.in_(("open", "carried")))
+               .values(state="withdrawn", version=AgendaItem.version + 1)
+               .execution_options(synchronize_session=False))
 
 
-def _refresh_all(db: DB, topic: AssignedTopic, *, states: tuple[str, ...],
-                 withdraw: bool = False) -> list[int]:
-    records: list[int] = []
-    items = db.scalars(select(AgendaItem).where(AgendaItem.assigned_topic_id == topic.id,
-                                                AgendaItem.state.in_(states)))
-    pairs: dict[int, OneOnOne] = {}
-    for item in items:
-        if withdraw:
-            item.state = "withdrawn"
-        pair = pairs.get(item.one_on_one_id) or db.get(OneOnOne, item.one_on_one_id)
-        pairs[pair.id] = pair
-        record = refresh(db, item, pair)
-        if record is not None:
-            record.queue = jobs.BULK
-            records.append(record.id)
-    return records
+def enqueue_updates(topic: AssignedTopic) -> None:
+    """After an edit's or a withdrawal's commit: update the threads in the background (a
+    topic may be in 20,000 of them; HR's request does not wait for that)."""
+    jobs.enqueue_once("core.one_on_ones.topics.update_messages", topic.id,
+                      job_id=jobs.job_key("topic-updates", topic.id, topic.version,
+                                          topic.state),
+                      queue_name=jobs.BULK)
+
+
+UPDATE_BATCH = 500
+
+
+def update_messages(topic_id: int) -> int:
+    """Job: write an update for every sent message of the topic's items, as each item is
+    now, in batches (each item locked while its update is written, so a first message
+    landing at that moment is updated by one side or the other). Returns the rows."""
+    from core import db as database
+
+    after, written = 0, 0
+    while True:
+        with database.session_scope() as s:
+            items = list(s.scalars(
+                select(AgendaItem).where(AgendaItem.assigned_topic_id == topic_id,
+                                         AgendaItem.id > after,
+                                         AgendaItem.provider_message_id.is_not(None))
+                .order_by(AgendaItem.id).limit(UPDATE_BATCH)
+                .with_for_update(of=AgendaItem)))
+            if not items:
+                return written
+            pairs = {p.id: p for p in s.scalars(select(OneOnOne).where(
+                OneOnOne.id.in_({i.one_on_one_id for i in items})))}
+            ids = []
+            for item in items:
+                record = post(s, pairs[item.one_on_one_id],
+                              item_message(s, item, pairs[item.one_on_one_id]), item=item,
+                              queue=jobs.BULK)
+                if record is not None:
+                    ids.append(record.id)
+            after = items[-1].id
+        jobs.enqueue_deliveries(ids, queue_name=jobs.BULK)
+        written += len(ids)
 
 
 # ---- reading --------------------------------------------------------------------------------
@@ -261,6 +293,8 @@ def state_of(db: DB, topic: AssignedTopic) -> str:
         return "sent"
     if rollout_state == "paused":
         return "paused"
+    if rollout_state == "cancelled":  # through POST /rollouts/<id>/cancel
+        return "cancelled"
     return topic.state
 
 

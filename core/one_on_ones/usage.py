@@ -34,6 +34,9 @@ def report(db: DB, *, days: int, department: str | None = None, threshold: int =
     now = now or utcnow()
     since = now - timedelta(days=days)
     pairs = _pairs(db, department)
+    if department is not None and 0 < _people(pairs) < threshold:  # it would single it out
+        raise ValueError(f"department: fewer than {threshold} people; it is counted in "
+                         f"\"{OTHER}\" of the whole report")
     pair_ids = list(pairs)
     active = _active_pairs(db, pair_ids, since, now)
     added, discussed, topics_discussed = _items(db, pair_ids, since, now)
@@ -55,6 +58,10 @@ def report(db: DB, *, days: int, department: str | None = None, threshold: int =
         "managers": _managers(db, pairs, active, added, discussed),
         "trend": _trend(db, pair_ids, since, now, days),
     }
+
+
+def _people(pairs: dict[int, tuple[int, int, str]]) -> int:
+    return len({p for manager, report_id, _ in pairs.values() for p in (manager, report_id)})
 
 
 def _share(part: int, whole: int) -> float:

@@ -252,6 +252,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_rollout_recipient_one_on_one_id"), ["one_on_one_id"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_rollout_recipient_agenda_item_id"), ["agenda_item_id"], unique=False
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_rollout_recipient_agenda_item_id_agenda_item"),
             "agenda_item",
@@ -276,6 +279,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(
             batch_op.f("fk_rollout_recipient_agenda_item_id_agenda_item"), type_="foreignkey"
         )
+        batch_op.drop_index(batch_op.f("ix_rollout_recipient_agenda_item_id"))
         batch_op.drop_index(batch_op.f("ix_rollout_recipient_one_on_one_id"))
         batch_op.drop_column("agenda_item_id")
         batch_op.drop_column("one_on_one_id")

@@ -74,8 +74,13 @@ def team(api, client):
     ines = person(api, "Ines Report", "ines@example.com", "mara@example.com")
     olga = person(api, "Olga Outsider", "olga@example.com")
     ids = {"mara": mara, "ravi": ravi, "ines": ines, "olga": olga}
-    pages = {name: Browser(client, page_path(api, pid)) for name, pid in ids.items()}
+    pages = {name: Browser(client, own_path(pid)) for name, pid in ids.items()}
     return ids, pages
+
+
+def own_path(person_id: int) -> str:
+    """The link a person gets themselves (Slack's /parley page), which shows their notes."""
+    return f"/o/{make_token('test-secret', person_id)}"
 
 
 def pair_of(api, a: int, b: int) -> dict:
@@ -153,6 +158,20 @@ def test_a_private_note_shows_to_its_author_only(api, team):
     assert "Ask about the promotion timeline" not in pages["mara"].text()
     answer = api.get(f"/one-on-ones/{pair}").get_data(as_text=True)
     assert "promotion timeline" not in answer
+
+
+def test_hrs_link_never_shows_or_takes_private_notes(api, client, team):
+    ids, pages = team
+    pair = pair_of(api, ids["mara"], ids["ravi"])["id"]
+    pages["ravi"].ok(f"pairs/{pair}/notes", text="Ask about the promotion timeline")
+    shared = Browser(client, page_path(api, ids["ravi"]))  # what HR was given
+    text = shared.text()
+    assert "promotion timeline" not in text and "/parley page" in text
+    assert f"pairs/{pair}/notes" not in shared.open().get_data(as_text=True)
+    resp = shared.submit(f"pairs/{pair}/notes", text="written by whoever holds HR's link")
+    assert resp.status_code == 404
+    assert "written by whoever" not in pages["ravi"].text()
+    shared.ok(f"pairs/{pair}/agenda", text="Agenda works on it")  # the agenda does
 
 
 def test_the_cadence_is_chosen_on_the_page(api, team):

@@ -130,7 +130,8 @@ class Org:
 def org(make_app):
     with SlackStub(users={}, dm_rate=1.0) as stub:
         app = make_app(slack_signing_secret=SIGNING_SECRET, slack_bot_token=BOT_TOKEN,
-                       slack_api_base_url=stub.base_url)
+                       slack_api_base_url=stub.base_url,
+                       slack_update_rate=50)  # a test workspace: updates need not wait
         client = app.test_client()
         world = Org(stub, client, ApiClient(client, ADMIN_TOKEN))
         world.load()
@@ -240,6 +241,10 @@ def test_the_agenda_in_a_slack_group_dm_from_first_item_to_the_next_meeting(org)
     assert [(i["text"], i["state"], i["carried"]) for i in second_meeting["agenda"]] == [
         ("My promotion case", "open", 1)]
     assert "carried over 1×" in current_text(items[1])
+    org.click("UJONAS", intro, "close")  # the other one clicked too, a moment later: no-op
+    assert len(org.pair("E2", "E3")["meetings"]) == 2
+    org.say("UJONAS", "done", thread)  # a plain "done" in conversation closes nothing
+    assert len(org.pair("E2", "E3")["meetings"]) == 2
     with db.session_scope() as s:  # nothing the two wrote to each other is kept
         assert "see you at 3" not in json.dumps(
             [r.payload for r in s.scalars(select(OutboundRecord))])
@@ -314,6 +319,32 @@ def test_a_private_note_is_seen_by_its_author_only(org):
         assert secret not in org.api.get(path).get_data(as_text=True), path
     outside = org.command("UMARIA", "note hello", "DUMARIA")  # not in a 1-on-1 thread
     assert "inside a 1-on-1 thread" in outside
+    mine = org.command("UMARIA", "notes", thread)  # read back, to the author alone
+    assert "Jonas wants to lead the migration" in mine
+    assert "no private notes" in org.command("UJONAS", "notes", thread)
+    refused = org.command("UALEX", "note sneaky", thread)  # not one of the pair
+    assert "Only the two people" in refused and len(org.thread("UMARIA", "UJONAS")) == \
+        posts_before
+    page = org.command("UMARIA", "page", "DUMARIA")  # their own page link, with the notes
+    path = page.split("http://", 1)[1].split()[0].split("/", 1)[1]
+    assert "lead the migration" in org.client.get(f"/{path}").get_data(as_text=True)
+
+
+def test_a_note_refused_says_so_to_its_author_and_nothing_in_the_thread(org):
+    pair = org.pair("E2", "E3")
+    org.api.post(f"/one-on-ones/{pair['id']}/agenda",
+                 {"text": "Q3 roadmap", "added_by": org.person("E2")})
+    run_jobs()
+    thread = org.stub.group_dm("UMARIA", "UJONAS")
+    before = len(org.thread("UMARIA", "UJONAS"))
+    assert "at most" in org.command("UMARIA", "note " + "x" * 5001, thread)
+    moved = [r.replace(",E2,Germany,Engineering", ",E5,Germany,Engineering")
+             if r.startswith("E3,") else r for r in ORG]
+    org.load(moved)  # the pair is retired
+    assert "has ended" in org.command("UMARIA", "note too late", thread)
+    assert len(org.thread("UMARIA", "UJONAS")) == before
+    with db.session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(PrivateNote)) == 0
 
 
 # ---- assigned topics -----------------------------------------------------------------------
@@ -505,6 +536,8 @@ def test_usage_shows_departments_at_the_threshold_and_filters_by_one(org):
     assert [d["department"] for d in report["departments"]] == ["Engineering", "Other"]
     engineering = org.api.get("/one-on-ones/usage?days=30&department=engineering").get_json()
     assert engineering["hero"]["pairs"] == 6 and engineering["hero"]["managers"] == 1
+    small = org.api.get("/one-on-ones/usage?days=30&department=Sales")  # 3 people
+    assert small.status_code == 422 and "fewer than 5" in small.get_json()["error"]["message"]
 
 
 def test_usage_figures_on_a_known_fixture_of_dates(org):

@@ -1,6 +1,7 @@
-"""The private link to a person's 1-on-1 page (web/one_on_ones.py), for HR to share with
-someone no chat tool reaches. Each call signs a fresh link; every link stays valid for its
-own 90 days (rotating SECRET_KEY ends them all)."""
+"""The link to a person's 1-on-1 page (web/one_on_ones.py), for HR to share with someone no
+chat tool reaches. HR holds it, so it never shows the person's private notes (their own
+link, from Slack's ``/parley page``, does). Each call signs a fresh link; every link stays
+valid for its own 90 days (rotating SECRET_KEY ends them all)."""
 
 from __future__ import annotations
 

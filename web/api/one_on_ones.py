@@ -90,6 +90,8 @@ def add_agenda_item(pair_id: int):
         except pairs_core.NotInPair as exc:
             raise unprocessable(f"added_by: {exc}") from None
         except pairs_core.PairError as exc:
+            if str(exc).startswith("text:"):
+                raise unprocessable(str(exc)) from None
             raise ApiError(409, "wrong_state", str(exc)) from None
         out = pairs_core.describe_item(s, item)
     _deliver(records)
@@ -108,8 +110,11 @@ def one_on_one_usage():
         raise ApiError(400, "bad_request", "department: at most 200 characters")
     threshold = current_app.config["SETTINGS"].report_group_minimum
     with db.session_scope() as s:
-        return jsonify(usage.report(s, days=int(days), department=department,
-                                    threshold=threshold))
+        try:
+            return jsonify(usage.report(s, days=int(days), department=department,
+                                        threshold=threshold))
+        except ValueError as exc:
+            raise unprocessable(str(exc)) from None
 
 
 # ---- assigned topics ------------------------------------------------------------------------
@@ -178,16 +183,16 @@ def edit_assigned_topic(topic_id: int):
     with db.session_scope() as s:
         topic = _locked_topic(s, topic_id)
         try:
-            records = topics.edit(s, topic, changes)
+            reworded = topics.edit(s, topic, changes)
         except topics.WrongState as exc:
             raise ApiError(409, "wrong_state", str(exc)) from None
         except pairs_core.PairError as exc:
             raise unprocessable(str(exc)) from None
-        audit(s, "assigned_topic.edit", "assigned_topic", topic.id,
-              fields=sorted(changes), updates=len(records))
+        audit(s, "assigned_topic.edit", "assigned_topic", topic.id, fields=sorted(changes))
         s.flush()
         out = topics.describe(s, topic)
-    _deliver(records, jobs.BULK)
+    if reworded:
+        topics.enqueue_updates(topic)
     return jsonify(out)
 
 
@@ -211,11 +216,11 @@ def withdraw_assigned_topic(topic_id: int):
     with db.session_scope() as s:
         topic = _locked_topic(s, topic_id)
         try:
-            records = topics.withdraw(s, topic)
+            topics.withdraw(s, topic)
         except topics.WrongState as exc:
             raise ApiError(409, "wrong_state", str(exc)) from None
-        audit(s, "assigned_topic.withdraw", "assigned_topic", topic.id, updates=len(records))
+        audit(s, "assigned_topic.withdraw", "assigned_topic", topic.id)
         s.flush()
         out = topics.describe(s, topic)
-    _deliver(records, jobs.BULK)
+    topics.enqueue_updates(topic)
     return jsonify(out)
