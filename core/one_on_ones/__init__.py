@@ -91,8 +91,9 @@ def sync_pairs(db: DB, now: datetime | None = None) -> dict[str, int]:
         ["kind", "first_id", "second_id", "active", "thread", "cadence_days", "created_at"],
         new_links))
     created = db.scalar(select(func.count()).select_from(OneOnOne)) - before
-    if created or retired or back:
-        log.info("1-on-1 pairs: %d new, %d retired, %d back", created, retired, back)
+    if created or retired or back:  # an import says so; one person's manager, quietly
+        log.log(logging.INFO if created + retired + back >= 100 else logging.DEBUG,
+                "1-on-1 pairs: %d new, %d retired, %d back", created, retired, back)
     return {"created": created, "retired": retired, "reactivated": back}
 
 
