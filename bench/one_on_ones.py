@@ -36,11 +36,8 @@ import argparse
 import csv
 import io
 import itertools
-import json
 import secrets
-import signal
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import date, timedelta
@@ -56,7 +53,7 @@ from bench.rollout import (
     start_parley,
     timed_api,
 )
-from bench.slack import TEAM, Children, RateLimitedSlack, logger, run_cleanly
+from bench.slack import Children, RateLimitedSlack, bench_main, logger
 
 log = logger("one_on_ones")
 
@@ -301,18 +298,7 @@ def report_text(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    import logging
-
-    logging.basicConfig(level=logging.ERROR)
-    signal.signal(signal.SIGTERM, lambda signum, _f: (_ for _ in ()).throw(SystemExit(143)))
-    tmp = Path(tempfile.mkdtemp(prefix="parley-bench-oo-"))
-    children = Children(tmp)
-    stub = RateLimitedSlack(args.channel_rate, args.workspace_rate, args.tolerance_ms / 1000)
-    stub.team = TEAM
-    result = run_cleanly(run, args, tmp, stub, children, log)
-    print(json.dumps(result, indent=2) if args.json else report_text(result))
-    return 0
+    return bench_main(run, report_text, parse_args(argv), "parley-bench-oo-", log)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,7 @@ import itertools
 import json
 import random
 import secrets
-import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -54,17 +52,16 @@ from bench.slack import (
     ADMIN_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
-    TEAM,
     Children,
     Convo,
     RateLimitedSlack,
     api,
+    bench_main,
     free_port,
     gunicorn,
     logger,
     parley_person,
     rq_worker,
-    run_cleanly,
     run_threads,
     summary,
     wait_http,
@@ -513,18 +510,7 @@ def report_text(r: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    import logging
-
-    logging.basicConfig(level=logging.ERROR)
-    signal.signal(signal.SIGTERM, lambda signum, _f: (_ for _ in ()).throw(SystemExit(143)))
-    tmp = Path(tempfile.mkdtemp(prefix="parley-bench-rollout-"))
-    children = Children(tmp)
-    stub = RateLimitedSlack(args.channel_rate, args.workspace_rate, args.tolerance_ms / 1000)
-    stub.team = TEAM
-    result = run_cleanly(run, args, tmp, stub, children, log)
-    print(json.dumps(result, indent=2) if args.json else report_text(result))
-    return 0
+    return bench_main(run, report_text, parse_args(argv), "parley-bench-rollout-", log)
 
 
 if __name__ == "__main__":

@@ -1143,6 +1143,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def bench_main(run, report_text, args: argparse.Namespace, prefix: str, log) -> int:
+    """The ``main`` of a bench against the rate-limited Slack (bench.rollout,
+    bench.one_on_ones): quiet logging, SIGTERM as an exit (so children stop), a temp dir,
+    ``run`` under ``run_cleanly``, and its figures as text or ``--json``."""
+    import logging
+
+    logging.basicConfig(level=logging.ERROR)
+    signal.signal(signal.SIGTERM, lambda signum, _f: (_ for _ in ()).throw(SystemExit(143)))
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    children = Children(tmp)
+    stub = RateLimitedSlack(args.channel_rate, args.workspace_rate, args.tolerance_ms / 1000)
+    stub.team = TEAM
+    result = run_cleanly(run, args, tmp, stub, children, log)
+    print(json.dumps(result, indent=2) if args.json else report_text(result))
+    return 0
+
+
 def run_cleanly(run, args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
                 children: Children, log) -> dict[str, Any]:
     """``run(args, tmp, stub, children)`` with the stub serving; whatever happens, the child

@@ -169,7 +169,9 @@ def _link_error(exc: invites.LinkError) -> tuple[Response, int]:
 
 
 @bp.after_request
-def _private(response: Response) -> Response:
+def private_headers(response: Response) -> Response:
+    """A page whose link is its credential: never cached, never sent on as a referrer,
+    never indexed or framed (the web chat here, the 1-on-1 pages in web/one_on_ones.py)."""
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
     response.headers["X-Robots-Tag"] = "noindex"

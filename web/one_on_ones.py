@@ -22,11 +22,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy.orm import Session as DB
 from werkzeug.exceptions import HTTPException
 
+from channels.web import private_headers
 from core import db, jobs
 from core import one_on_ones as pairs_core
 from core.models import AgendaItem, OneOnOne, OutboundRecord, Person
@@ -261,13 +262,7 @@ def _page_error(exc: PageError):
     return _error_page(exc)
 
 
-@bp.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the URL
-    response.headers["X-Robots-Tag"] = "noindex"
-    response.headers["Content-Security-Policy"] = "default-src 'self'; frame-ancestors 'none'"
-    return response
+bp.after_request(private_headers)  # the token is in the URL, as the web chat's
 
 
 @bp.get("/o/<token>")

@@ -93,7 +93,7 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
 
         try:
             with db.begin_nested():
-                sync_pairs(db)
+                sync_pairs(db, reports=[person.id])
         except IntegrityError:  # a concurrent sync made the same pair first: it is there
             pass
     if data.get("demographics") is not None:

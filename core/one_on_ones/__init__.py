@@ -19,7 +19,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, insert, literal, or_, select, update
+from sqlalchemy import exists, func, insert, literal, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm import aliased
@@ -61,22 +61,27 @@ class NotInPair(PermissionError):
 
 # ---- pairs ----------------------------------------------------------------------------------
 
-def sync_pairs(db: DB, now: datetime | None = None) -> dict[str, int]:
+def sync_pairs(db: DB, now: datetime | None = None, *,
+               reports: list[int] | None = None) -> dict[str, int]:
     """Keep one active reporting pair per manager link of the directory, set-based: a new
     link gets a pair (or its retired one back, history and all), a link that is gone
-    retires its pair (read-only from then on). Run after every change to the hierarchy."""
+    retires its pair (read-only from then on). Run after every change to the hierarchy;
+    ``reports`` limits it to the pairs of these people as reports (one person's manager
+    set through the API, not the whole directory)."""
     now = now or utcnow()
+    mine = OneOnOne.second_id.in_(reports) if reports is not None else true()
+    theirs = Person.id.in_(reports) if reports is not None else true()
     manager = aliased(Person)
     linked = (select(Person.id).join(manager, manager.id == Person.manager_id)
               .where(Person.active.is_(True), manager.active.is_(True),
                      Person.id == OneOnOne.second_id, Person.manager_id == OneOnOne.first_id))
     reporting = OneOnOne.kind == REPORTING
     retired = db.execute(
-        update(OneOnOne).where(reporting, OneOnOne.active.is_(True), ~exists(linked))
+        update(OneOnOne).where(reporting, mine, OneOnOne.active.is_(True), ~exists(linked))
         .values(active=False, retired_at=now, next_reminder_at=None)
         .execution_options(synchronize_session=False)).rowcount
     back = db.execute(
-        update(OneOnOne).where(reporting, OneOnOne.active.is_(False), exists(linked))
+        update(OneOnOne).where(reporting, mine, OneOnOne.active.is_(False), exists(linked))
         .values(active=True, retired_at=None).execution_options(synchronize_session=False)
     ).rowcount
     existing = select(OneOnOne.id).where(reporting, OneOnOne.first_id == Person.manager_id,
@@ -85,7 +90,8 @@ def sync_pairs(db: DB, now: datetime | None = None) -> dict[str, int]:
                         literal({}, OneOnOne.thread.type), literal(7), literal(now,
                                                                                OneOnOne.created_at.type))
                  .join(manager, manager.id == Person.manager_id)
-                 .where(Person.active.is_(True), manager.active.is_(True), ~exists(existing)))
+                 .where(theirs, Person.active.is_(True), manager.active.is_(True),
+                        ~exists(existing)))
     before = db.scalar(select(func.count()).select_from(OneOnOne))
     db.execute(insert(OneOnOne).from_select(
         ["kind", "first_id", "second_id", "active", "thread", "cadence_days", "created_at"],
@@ -275,17 +281,23 @@ def activity(db: DB, pair: OneOnOne, actor_id: int | None, kind: str,
     pair.last_activity_at = now
 
 
+def _text(text: str | None, limit: int, empty: str) -> str:
+    """What a person typed, as it is kept; PairError naming ``text`` otherwise."""
+    text = storable(text or "").strip()
+    if not text:
+        raise PairError(f"text: {empty}")
+    if len(text) > limit:
+        raise PairError(f"text: at most {limit} characters")
+    return text
+
+
 def add_item(db: DB, pair: OneOnOne, text: str, by: Person, *,
              now: datetime | None = None) -> tuple[AgendaItem, list[OutboundRecord]]:
     """A talking point from either person, on the current meeting, shown in the thread."""
     lock(db, pair)
     _writable(pair)
     member(pair, by.id)
-    text = storable(text or "").strip()
-    if not text:
-        raise PairError("text: say what you want to talk about")
-    if len(text) > MAX_ITEM:
-        raise PairError(f"text: at most {MAX_ITEM} characters")
+    text = _text(text, MAX_ITEM, "say what you want to talk about")
     records = first_message(db, pair)
     item = AgendaItem(one_on_one_id=pair.id, meeting_id=current_meeting(db, pair).id,
                       text=text, added_by_id=by.id)
@@ -422,11 +434,7 @@ def add_note(db: DB, pair: OneOnOne, by: Person, text: str, *,
     lock(db, pair)
     _writable(pair)
     member(pair, by.id)
-    text = storable(text or "").strip()
-    if not text:
-        raise PairError("text: the note is empty")
-    if len(text) > MAX_NOTE:
-        raise PairError(f"text: at most {MAX_NOTE} characters")
+    text = _text(text, MAX_NOTE, "the note is empty")
     note = PrivateNote(one_on_one_id=pair.id, author_id=by.id, text=text)
     db.add(note)
     activity(db, pair, by.id, "note", now)
