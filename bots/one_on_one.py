@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,6 +22,14 @@ log = logging.getLogger(__name__)
 
 ADD = re.compile(r"^\s*(?:add|agenda|talking point)\s*:\s*(.+)$", re.IGNORECASE | re.DOTALL)
 DONE = re.compile(r"^\s*done for today[.!]?\s*$", re.IGNORECASE)  # not a mere "done"
+# "1on1 lea@northwind.example": Meet with Anyone, from a chat or a phone (a work email
+# names a colleague on every channel)
+OPEN = re.compile(r"^\s*(?:1\s*-?\s*on\s*-?\s*1|1:1)\s+(?:with\s+)?(\S+@\S+)\s*$", re.I)
+NOTE = re.compile(r"^\s*(?:private )?note\s*:\s*(.+)$", re.IGNORECASE | re.DOTALL)
+# where what a person types reaches Parley alone (their own chat, an SMS, a reply to
+# Parley's address): there "note: …" is a private note; in a Slack group DM the other
+# person reads it, so there a note is the `/parley note` command only
+PRIVATE_WORDS = ("teams", "sms", "email")
 
 
 class Ignored(Exception):
@@ -60,6 +69,26 @@ def handle(s, inbound: Inbound, received_at: datetime | None = None) -> list[Out
     return _in_pair(s, pair, person, inbound, received_at)
 
 
+def claim(s, inbound: Inbound) -> Inbound:
+    """A message typed in a person's own chat or by SMS that speaks the 1-on-1 words
+    ("add: …", "note: …", "done for today") is about their 1-on-1: the one whose thread
+    wrote to them here last, else the one most recently active. Anything else is not."""
+    if inbound.about or inbound.choice or inbound.channel not in ("teams", "sms"):
+        return inbound
+    text = inbound.text or ""
+    wanted = OPEN.match(text)
+    if wanted:
+        return replace(inbound, about="people", choice="open", text=wanted.group(1))
+    if not (ADD.match(text) or NOTE.match(text) or DONE.match(text)):
+        return inbound
+    person = directory.by_address(s, inbound.channel, inbound.sender.key,
+                                  team=inbound.sender.data.get("team"))
+    pair = one_on_ones.latest_pair(s, person, inbound.channel) if person else None
+    if pair is None:
+        return inbound
+    return replace(inbound, about=f"pair:{pair.id}")
+
+
 def _locked(s, model, ref: str):
     """The row, locked for the rest of the transaction: two clicks on one item (or two
     "Done for today" at once) are decided one after the other."""
@@ -72,15 +101,21 @@ def _locked(s, model, ref: str):
 def _in_pair(s, pair: OneOnOne, person: Person, inbound: Inbound,
              received_at: datetime | None) -> list[OutboundRecord]:
     choice, text = inbound.choice, inbound.text or ""
+    typed_note = NOTE.match(text) if choice is None and inbound.channel in PRIVATE_WORDS \
+        else None
+    if typed_note:
+        choice, text = "note", typed_note.group(1)
     if choice == "note":  # never a word about it in the shared thread, even a refusal
         problem = one_on_ones.note_problem(pair, person, text)
         if problem is not None:
-            raise Ignored(f"private note not kept: {problem}")
+            return _privately(s, pair, person, inbound, problem, f"private note not kept: "
+                              f"{problem}")
         try:
             one_on_ones.add_note(s, pair, person, text)
         except one_on_ones.PairError as exc:  # retired a moment ago
             raise Ignored(f"private note not kept: {exc}") from None
-        return []
+        other = one_on_ones.other(pair, person.id).name
+        return _privately(s, pair, person, inbound, prompts.NOTE_KEPT.format(other=other))
     if choice == "add":
         return _guarded(s, person, lambda: one_on_ones.add_item(s, pair, text, person)[1],
                         pair)
@@ -89,8 +124,12 @@ def _in_pair(s, pair: OneOnOne, person: Person, inbound: Inbound,
             s, pair, person, asked_at=received_at), pair)
     found = ADD.match(text) if choice is None else None
     if found:
-        return _guarded(s, person,
-                        lambda: one_on_ones.add_item(s, pair, found.group(1), person)[1], pair)
+        records = _guarded(s, person, lambda: one_on_ones.add_item(
+            s, pair, found.group(1), person)[1], pair)
+        if inbound.channel == "sms" and one_on_ones.thread_channel(pair) != "sms":
+            other = one_on_ones.other(pair, person.id).name  # they do not see the thread
+            records += _reply(s, inbound, pair, prompts.ADDED_BY_TEXT.format(other=other))
+        return records
     if choice is None:  # the two talking in their thread: activity, and nothing kept
         try:
             one_on_ones.member(pair, person.id)
@@ -109,22 +148,64 @@ def _guarded(s, person: Person, action, pair: OneOnOne | None) -> list[OutboundR
     except one_on_ones.NotInPair:
         raise Ignored("not one of the pair") from None
     except one_on_ones.PairError as exc:
-        if pair is None or one_on_ones.thread_address(pair) is None:
+        if pair is None or not one_on_ones.has_thread(pair):
             raise Ignored(str(exc)) from None
         reply = prompts.PAIR_CLOSED if not pair.active else str(exc).split(": ", 1)[-1]
-        record = one_on_ones.post(s, pair, Outbound(reply, role="system"))
-        return [record] if record else []
+        message = Outbound(reply, role="system")
+        return (one_on_ones.post(s, pair, message, to=person)  # said to them alone where
+                or one_on_ones.post(s, pair, message))        # the thread has a place
+
+
+def _privately(s, pair: OneOnOne, person: Person, inbound: Inbound, text: str,
+               ignored: str | None = None) -> list[OutboundRecord]:
+    """Said to ``person`` alone: in their own leg of the thread, or back where they wrote
+    from (an SMS); in a Slack group DM there is no such place (the command answers
+    ephemerally), so nothing. ``ignored``: the inbox's reason, when nothing was done."""
+    if inbound.channel == "sms":
+        records = _reply(s, inbound, pair, text)
+    else:
+        records = one_on_ones.post(s, pair, Outbound(text, role="system"), to=person)
+    if ignored and not records:
+        raise Ignored(ignored)
+    return records
+
+
+def _reply(s, inbound: Inbound, pair: OneOnOne, text: str) -> list[OutboundRecord]:
+    """A text back to the number that wrote, outside the pair's thread."""
+    return _answer(s, inbound, text, pair.id)
+
+
+def _answer(s, inbound: Inbound, text: str, pair_id: int | None = None
+            ) -> list[OutboundRecord]:
+    """Back to where the person wrote from (their chat, their number), outside any thread."""
+    record = OutboundRecord(channel=inbound.channel, address=inbound.sender.to_dict(),
+                            payload=Outbound(text, role="system").to_dict(),
+                            one_on_one_id=pair_id)
+    s.add(record)
+    s.flush()
+    return [record]
 
 
 def _open(s, person: Person, inbound: Inbound) -> list[OutboundRecord]:
     """Meet with Anyone (or a report with their manager): the pair, and its thread's intro
     the first time."""
-    colleague = directory.by_address(s, inbound.channel, inbound.text,
-                                     team=inbound.sender.data.get("team"))
+    named = inbound.text or ""
+    colleague = (directory.by_address(s, inbound.channel, named,
+                                      team=inbound.sender.data.get("team"))
+                 or directory.by_email(s, named.strip().lower()))
+    where = None if inbound.channel == "slack" else inbound  # Slack: the command answered
     if colleague is None:
-        raise Ignored("the colleague is not in the directory")
+        if where is None:
+            raise Ignored("the colleague is not in the directory")
+        return _answer(s, where, prompts.NOT_IN_DIRECTORY.format(who=named))
     try:
         pair, _ = one_on_ones.open_pair(s, person, colleague)
     except one_on_ones.PairError as exc:
-        raise Ignored(str(exc)) from None
-    return one_on_ones.first_message(s, pair)
+        if where is None:
+            raise Ignored(str(exc)) from None
+        return _answer(s, where, str(exc).split(": ", 1)[-1])
+    records = one_on_ones.first_message(s, pair)
+    if where is not None and not any(r.channel == where.channel for r in records):
+        records += _answer(s, where, prompts.PAIR_OPENED.format(other=colleague.name),
+                           pair.id)
+    return records

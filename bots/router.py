@@ -71,6 +71,8 @@ def process_inbound(channel: str, event_id: str) -> None:
             event.attempts += 1
             inbound = Inbound.from_dict(event.payload)
             interview_id, word = None, carrier.keyword(s, inbound)  # SMS: the law first
+            if word is None:  # "add: …" typed in a Teams chat or an SMS: their 1-on-1
+                inbound = one_on_one_bot.claim(s, inbound)
             if word not in (None, "opt_out"):
                 ids = [r.id for r in carrier.handle(s, inbound, word)]
                 _done(event, "processed" if word != "ignore" else "ignored",

@@ -212,7 +212,7 @@ def _remember(record_id: int, channel: Channel, address: Address) -> None:
             return
         record.address = address.to_dict()
         if record.one_on_one_id:  # a 1-on-1 thread opened by this send (a group DM)
-            one_on_ones.remember_thread(s, record.one_on_one_id, address)
+            one_on_ones.remember_thread(s, record, address)
         interview = (s.get(Interview, record.interview_id, options=[lazyload("*")])
                      if record.interview_id else None)
         if interview is not None:

@@ -42,7 +42,7 @@ from sqlalchemy.exc import DBAPIError
 
 from channels.base import BadPayload, Channel, Forbidden, NeedsOperator, PermanentError
 from channels.durable import accept
-from core import db, directory, engine, jobs
+from core import db, directory, engine, jobs, one_on_ones
 from core.config import ROOT, Settings, get_settings, private_dir, private_file
 from core.interviewer import prompts
 from core.messages import MAX_TEXT, Address, Inbound, Outbound, storable
@@ -86,10 +86,23 @@ def reply_token(secret: str, interview_id: int) -> str:
 
 def read_reply_token(secret: str, token: str) -> int | None:
     """The interview a reply+<token>@ address names, or None when it is not ours."""
-    m = re.fullmatch(r"i([0-9]{1,10})\.([0-9a-f]{20})", token.lower())
+    return _read_address_token(secret, token, "i", "reply")
+
+
+def _read_address_token(secret: str, token: str, kind: str, purpose: str) -> int | None:
+    m = re.fullmatch(kind + r"([0-9]{1,10})\.([0-9a-f]{20})", token.lower())
     if not m or int(m[1]) >= 2**31:
         return None
-    return int(m[1]) if hmac.compare_digest(m[2], sign(secret, "reply", int(m[1]))) else None
+    return int(m[1]) if hmac.compare_digest(m[2], sign(secret, purpose, int(m[1]))) else None
+
+
+def pair_reply_token(secret: str, pair_id: int) -> str:
+    return f"p{pair_id}.{sign(secret, 'pair', pair_id)}"
+
+
+def read_pair_reply_token(secret: str, token: str) -> int | None:
+    """The 1-on-1 a reply+<token>@ address names, or None when it is not one of ours."""
+    return _read_address_token(secret, token, "p", "pair")
 
 
 def choice_token(secret: str, interview_id: int, record_id: int, value: str) -> str:
@@ -152,6 +165,8 @@ def reply_hint(message: Outbound) -> str:
     """How to answer by email: in words for a question, by number for a pure choice."""
     if not message.choices:
         return ""
+    if message.about and message.about.startswith("pair:"):  # a 1-on-1 thread's words
+        return prompts.EMAIL_THREAD_HINT
     words = [c.value for c in message.choices]
     if engine.asks_for_words(list(message.choices)):
         return ("Reply to this email with your answer, or with one word: "
@@ -254,7 +269,7 @@ class EmailChannel(Channel):
         if mail_dir is not None:
             write_eml(mail_dir, msg, ref)
         else:
-            smtp_send(self.settings, msg, address.key)
+            smtp_send(self.settings, msg, address.data.get("to") or address.key)
         _sent(record_id, msg["Message-ID"])
         return msg["Message-ID"]
 
@@ -271,6 +286,8 @@ class EmailChannel(Channel):
         domain = reply_domain(settings)
         message_id = outbound_message_id(secret, record_id, domain)
         base = settings.effective_public_base_url
+        if address.data.get("pair"):
+            return self.compose_thread(address, message, record_id, message_id)
         if message.interview_id is None:  # an invite to a web link, or a system note
             subject = address.data.get("subject") or "A message from Parley"
             invite_id = address.data.get("invite")
@@ -303,6 +320,29 @@ class EmailChannel(Channel):
             in_reply_to=theirs or (earlier[-1] if earlier else None), references=tuple(thread),
             choice_links=links, unsubscribe=unsubscribe,
             reminder=message.text in REMINDERS or bool(address.data.get("reminder")))
+        return render_mail(message, mail, sender=from_address(settings))
+
+    def compose_thread(self, address: Address, message: Outbound, record_id: int,
+                       message_id: str) -> EmailMessage:
+        """A 1-on-1 thread's message: to both people (or one, for what is theirs alone),
+        threaded with the pair's earlier messages, replies to a signed address naming the
+        pair. An agenda item's message is answered with its choice's number."""
+        pair_id, settings = int(address.data["pair"]), self.settings
+        with db.session_scope() as s:
+            earlier = list(s.scalars(
+                select(OutboundRecord.provider_message_id)
+                .where(OutboundRecord.one_on_one_id == pair_id,
+                       OutboundRecord.channel == "email", OutboundRecord.id < record_id,
+                       OutboundRecord.provider_message_id.is_not(None))
+                .order_by(OutboundRecord.id)))
+        thread = earlier[:1] + earlier[1:][-8:]
+        subject = address.data.get("subject") or "1-on-1"
+        token = pair_reply_token(settings.secret_key, pair_id)
+        mail = Mail(to=", ".join(address.data.get("to") or [address.key]),
+                    subject=("Re: " if earlier else "") + subject, message_id=message_id,
+                    reply_to=f"reply+{token}@{reply_domain(settings)}",
+                    in_reply_to=earlier[-1] if earlier else None, references=tuple(thread),
+                    reminder=True)  # written by Parley: no one's auto-reply answers it
         return render_mail(message, mail, sender=from_address(settings))
 
     def unsubscribe_url(self, invite_id: int) -> str:
@@ -357,9 +397,11 @@ def plain_allowed(url) -> bool:
         return False
 
 
-def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
+def smtp_send(settings: Settings, msg: EmailMessage, to: str | list[str]) -> None:
     """One message through the relay. STARTTLS whenever the server offers it; credentials
-    only over TLS. 5xx for the recipient → permanent; refused credentials → an operator."""
+    only over TLS. 5xx for the recipient (every recipient, for a 1-on-1 thread's two) →
+    permanent; refused credentials → an operator."""
+    to = [to] if isinstance(to, str) else list(to)
     url = urlsplit(settings.smtp_url)
     user, password = unquote(url.username or ""), unquote(url.password or "")
     host, implicit = url.hostname or "localhost", url.scheme == "smtps"
@@ -387,7 +429,10 @@ def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
                                     "127.0.0.1) or when SMTP_URL ends in ?tls=off")
             if user:
                 conn.login(user, password)
-            conn.send_message(msg, from_addr=envelope_from, to_addrs=[to])
+            refused = conn.send_message(msg, from_addr=envelope_from, to_addrs=to)
+            if refused:  # some of them: the others have it, so it is sent
+                log.warning("the SMTP server refused %s of a message's recipients: %s",
+                            len(refused), refused)
         except BaseException:
             conn.close()
             raise
@@ -575,14 +620,18 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: Callable[[Any
         "<sha256:" + hashlib.sha256(raw).hexdigest() + ">"])[0][:200]
     thread = [*message_ids(header(msg, "In-Reply-To")),
               *reversed(message_ids(header(msg, "References")))]
-    interview_id = None
+    interview_id = pair_id = None
     for _name, addr in getaddresses(to_headers):
         local = addr.partition("@")[0].lower()
         if local.startswith("reply+"):
-            interview_id = read_reply_token(settings.secret_key, local.removeprefix("reply+"))
-            if interview_id:
+            token = local.removeprefix("reply+")
+            interview_id = read_reply_token(settings.secret_key, token)
+            pair_id = read_pair_reply_token(settings.secret_key, token)
+            if interview_id or pair_id:
                 break
     data = {"message_id": event_id}
+    if pair_id is not None:
+        return thread_reply(pair_id, sender, text, event_id, thread)
     with db.session_scope() as s:
         by_thread = False
         if interview_id is None and thread:
@@ -613,6 +662,31 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: Callable[[Any
             return []
     return [Inbound(channel="email", event_id=event_id, sender=Address("email", sender, data),
                     text=text, interview_id=interview_id)]
+
+
+def thread_reply(pair_id: int, sender: str, text: str, event_id: str,
+                 thread: list[str]) -> list[Inbound]:
+    """A reply in a 1-on-1 thread, from one of its two people: about the agenda item whose
+    email it answers when it is that item's choice (its number or label), else about the
+    pair (``bots.one_on_one`` reads "add: …", "note: …", "done for today")."""
+    with db.session_scope() as s:
+        people = one_on_ones.emails_of(s, pair_id)
+        if sender not in people:
+            log.info("email from %s ignored: not one of 1-on-1 %s", sender, pair_id)
+            return []
+        answered = s.execute(
+            select(OutboundRecord.agenda_item_id, OutboundRecord.payload)
+            .where(OutboundRecord.one_on_one_id == pair_id, OutboundRecord.channel == "email",
+                   OutboundRecord.provider_message_id.in_(thread[:1]))).first()
+    about, choice = f"pair:{pair_id}", None
+    if answered is not None and answered.agenda_item_id:
+        choices = (answered.payload or {}).get("choices") or []
+        word = text.strip().rstrip(".!").strip().lower()
+        for n, c in enumerate(choices, 1):
+            if word in (str(n), c.get("value", "").lower(), c.get("label", "").lower()):
+                about, choice = f"agenda:{answered.agenda_item_id}", c.get("value")
+    return [Inbound(channel="email", event_id=event_id, sender=Address("email", sender),
+                    text=text if choice is None else "", choice=choice, about=about)]
 
 
 def from_domain(msg) -> str:

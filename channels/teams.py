@@ -158,6 +158,9 @@ class TeamsChannel(Channel):
         without Microsoft Graph, so ``find_sent`` stays the base default (None): a send
         that timed out after the connector took it may be repeated once (at-least-once in
         that one case), never lost."""
+        if message.replaces:  # a 1-on-1 card as it is now, in the chat that shows it
+            self.update(address, message.replaces, self.render(message))
+            return message.replaces
         activity = Activity().deserialize(self.render(message))
 
         async def post(context: TurnContext, client) -> str | None:
@@ -435,6 +438,14 @@ def parse_activity(body: dict[str, Any]) -> list[Inbound]:
     sender = _sender(body)
     value = body.get("value")
     conversation = conversation_of(body)
+    if isinstance(value, dict) and isinstance(value.get("choice"), str) \
+            and isinstance(value.get("about"), str):
+        # a 1-on-1 card: each click is its own (a card is clicked again at each meeting);
+        # a redelivered activity keeps its id
+        typed = value.get("text")
+        return [Inbound(channel="teams", event_id=scoped(conversation, body["id"]),
+                        sender=sender, choice=value["choice"][:50], about=value["about"][:60],
+                        text=typed if isinstance(typed, str) else "")]
     if isinstance(value, dict) and isinstance(value.get("choice"), str):
         # a card counts once: every click on it is the same event
         card = body.get("replyToId") or body["id"]
@@ -521,14 +532,23 @@ def card(message: Outbound, chosen: str | None = None) -> dict[str, Any]:
         body.append({"type": "TextBlock", "text": f"✓ {chosen}", "weight": "Bolder",
                      "wrap": True})
     elif message.choices:
-        content["actions"] = [_action(c.value, c.label, message.interview_id)
+        if message.about and {c.value for c in message.choices} & TYPED:
+            body.append({"type": "Input.Text", "id": "text", "isMultiline": True,
+                         "maxLength": 1000, "label": "A talking point or a private note",
+                         "placeholder": "What would you like to talk about?"})
+        content["actions"] = [_action(c.value, c.label, message.interview_id, message.about)
                               for c in message.choices]
     return content
 
 
-def _action(value: str, label: str, interview_id: int | None) -> dict[str, Any]:
-    action = {"type": "Action.Submit", "title": label[:80],
-              "data": {"interview": interview_id, "choice": value}}
+TYPED = {"add", "note"}  # a 1-on-1 card's choices that take what was typed in its box
+
+
+def _action(value: str, label: str, interview_id: int | None,
+            about: str | None = None) -> dict[str, Any]:
+    data = {"about": about, "choice": value} if about else {"interview": interview_id,
+                                                           "choice": value}
+    action = {"type": "Action.Submit", "title": label[:80], "data": data}
     if value in DANGER:
         action["style"] = "destructive"
     elif value in PRIMARY:
@@ -735,7 +755,8 @@ def messages():
     if contact is not None and installed(body):
         _later("channels.teams.welcome", body["from"]["id"],
                job_id=jobs.job_key("teams-welcome", body["from"]["id"]))
-    if fresh and inbounds and inbounds[0].choice and body.get("replyToId"):
+    if fresh and inbounds and inbounds[0].choice and not inbounds[0].about \
+            and body.get("replyToId"):  # a 1-on-1 card is updated by the change it made
         conversation = conversation_of(body)
         _later("channels.teams.mark_chosen", body["from"]["id"], conversation,
                body["replyToId"], inbounds[0].choice,

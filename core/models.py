@@ -530,7 +530,10 @@ class AgendaItem(Base):
     discussed_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("person.id", ondelete="SET NULL"))
     version: Mapped[int] = mapped_column(default=1)
+    # the first message that showed it (any leg); ``messages`` has each leg's: a Teams
+    # thread is each person's chat ("p<person id>"), other threads one ("thread")
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    messages: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

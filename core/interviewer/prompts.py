@@ -272,12 +272,36 @@ ONE_ON_ONE_CHOICES = {"discussed": "Discussed", "carry": "Carry over"}
 THREAD_CHOICES = {"add": "Add talking point", "note": "Private note", "close": "Done for today"}
 
 
-def thread_intro(first: str, second: str, kind: str) -> str:
+def thread_intro(first: str, second: str, kind: str, channel: str = "slack") -> str:
     what = "your 1-on-1s" if kind == "reporting" else "your conversations"
-    return (f"This is the 1-on-1 thread of {first} and {second}: a shared agenda for {what}. "
-            "Either of you can add a talking point (type `add: …` here), mark it discussed "
-            "or carry it over, and close a meeting with \"Done for today\". A private note "
-            "(`/parley note …`) is seen by its author only.")
+    start = f"This is the 1-on-1 thread of {first} and {second}: a shared agenda for {what}. "
+    if channel == "teams":
+        return start + ("It shows in each of your chats with Parley, kept the same on both "
+                        "sides. Either of you can add a talking point (write it in the box "
+                        "below, or type `add: …`), mark it discussed or carry it over, and "
+                        "close a meeting with \"Done for today\". A private note (the box, "
+                        "then \"Private note\", or `note: …`) is seen by its author only.")
+    if channel == "email":
+        return start + ("Reply to this email with `add: …` to add a talking point, with 1 "
+                        "(discussed) or 2 (carry over) to an item's email, or with \"done for "
+                        "today\" to close a meeting. Replies reach Parley only — use Reply, "
+                        "not Reply All — so `note: …` keeps a private note that only you see.")
+    return start + ("Either of you can add a talking point (type `add: …` here), mark it "
+                    "discussed or carry it over, and close a meeting with \"Done for today\". "
+                    "A private note (`/parley note …`) is seen by its author only.")
+
+
+def thread_subject(first: str, second: str) -> str:
+    return f"1-on-1: {first} and {second}"
+
+
+EMAIL_THREAD_HINT = ("Reply with `add: …` to add a talking point, \"done for today\" to "
+                     "close the meeting, or `note: …` for a private note only you will see "
+                     "(Reply, not Reply All).")
+NOT_IN_DIRECTORY = "I couldn't find {who} in the directory: use their work email."
+PAIR_OPENED = "Your 1-on-1 with {other} is open: its agenda is on your 1-on-1 page."
+ADDED_BY_TEXT = "Added to the agenda of your 1-on-1 with {other}."
+NOTE_KEPT = "Noted — this note is yours alone; {other} does not see it."
 
 
 def agenda_item(text: str, added_by: str, state: str, carried: int) -> str:

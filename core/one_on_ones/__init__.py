@@ -144,6 +144,21 @@ def pairs_of(db: DB, person_id: int, *, include_retired: bool = True) -> list[On
     return list(db.scalars(stmt.order_by(OneOnOne.active.desc(), OneOnOne.id)))
 
 
+def latest_pair(db: DB, person: Person, channel: str) -> OneOnOne | None:
+    """The 1-on-1 a person most likely means by words typed outside any thread: the one
+    whose thread last wrote to them on ``channel``, else the one last active."""
+    pairs = pairs_of(db, person.id, include_retired=False)
+    if len(pairs) <= 1:
+        return pairs[0] if pairs else None
+    ids = [p.id for p in pairs]
+    wrote = db.scalar(select(OutboundRecord.one_on_one_id).where(
+        OutboundRecord.one_on_one_id.in_(ids), OutboundRecord.channel == channel)
+        .order_by(OutboundRecord.id.desc()).limit(1))
+    if wrote is not None:
+        return next(p for p in pairs if p.id == wrote)
+    return max(pairs, key=lambda p: (p.last_activity_at or p.created_at, p.id))
+
+
 def member(pair: OneOnOne, person_id: int | None) -> Person:
     """The pair's person with this id; NotInPair otherwise."""
     for p in (pair.first, pair.second):
@@ -156,39 +171,78 @@ def other(pair: OneOnOne, person_id: int) -> Person:
     return pair.second if pair.first_id == person_id else pair.first
 
 
+def emails_of(db: DB, pair_id: int) -> list[str]:
+    """The two people's email addresses, as the directory keeps them (lower case)."""
+    pair = db.get(OneOnOne, pair_id)
+    if pair is None:
+        return []
+    return [p.email.lower() for p in (pair.first, pair.second) if p.email]
+
+
 def by_thread(db: DB, thread_id: str) -> OneOnOne | None:
     return db.scalar(select(OneOnOne).where(OneOnOne.thread_id == thread_id).limit(1))
 
 
 # ---- the thread -----------------------------------------------------------------------------
 
+THREAD = "thread"  # the leg of a thread that is one conversation (Slack group DM, email)
+PER_PERSON = ("teams",)  # threads made of each person's own chat with the bot
+EDITABLE = ("slack", "teams")  # where a sent message can be updated in place
+
+
 def thread_channel(pair: OneOnOne) -> str:
-    """Where the thread is: Slack when both people are on it (and in one workspace), else
-    their web pages. Teams (each side's personal chat) and email (one thread to both) are
-    not built yet: such pairs use the web pages."""
+    """Where the thread is, chosen once from what both people can be reached on and kept:
+    Slack (both in one workspace: their group DM with the bot), Teams (both installed the
+    app: each one's personal chat, the same cards kept in step), email (one thread to
+    both), else their web pages."""
     if pair.channel:
         return pair.channel
     a, b = pair.first, pair.second
-    if (get_settings().slack_enabled and a.slack_user_id and b.slack_user_id
+    settings = get_settings()
+    if (settings.slack_enabled and a.slack_user_id and b.slack_user_id
             and (a.slack_team_id == b.slack_team_id or not (a.slack_team_id
                                                             and b.slack_team_id))):
         return "slack"
+    if settings.teams_enabled and a.teams_user_id and b.teams_user_id:
+        return "teams"
+    if settings.email_enabled and a.email and b.email:
+        return "email"
     return "web"
 
 
-def thread_address(pair: OneOnOne) -> Address | None:
-    """The thread's address for a send, or None for a pair whose thread is the web."""
+def thread_legs(pair: OneOnOne) -> list[tuple[str, Address]]:
+    """Each conversation the thread is made of, as (leg, address): none for the web."""
     channel = thread_channel(pair)
     if channel == "web":
-        return None
+        return []
+    if channel in PER_PERSON:
+        return [(f"p{p.id}", person_address(p, channel)) for p in (pair.first, pair.second)]
+    if channel == "email":
+        return [(THREAD, Address("email", pair.first.email, {
+            "to": [pair.first.email, pair.second.email], "pair": pair.id,
+            "subject": prompts.thread_subject(pair.first.name, pair.second.name)}))]
     if pair.thread:
-        return Address.from_dict(pair.thread)
+        return [(THREAD, Address.from_dict(pair.thread))]
     users = sorted([pair.first.slack_user_id, pair.second.slack_user_id])
     team = pair.first.slack_team_id or pair.second.slack_team_id
     data: dict[str, Any] = {"users": users}
     if team:
         data["team"] = team
-    return Address("slack", ",".join(users), data)
+    return [(THREAD, Address("slack", ",".join(users), data))]
+
+
+def person_address(person: Person, channel: str) -> Address:
+    """A person's own chat with the bot (Teams: found by the channel from these keys)."""
+    if channel == "teams":
+        data = {k: v for k, v in (("aad", person.aad_object_id), ("email", person.email)) if v}
+        return Address("teams", person.teams_user_id or "", data)
+    if channel == "sms":
+        return Address("sms", person.phone or "")
+    return Address("email", person.email or "")
+
+
+def has_thread(pair: OneOnOne) -> bool:
+    return thread_channel(pair) != "web"
 
 
 def known_thread(db: DB, pair_id: int, address: Address) -> Address:
@@ -200,36 +254,64 @@ def known_thread(db: DB, pair_id: int, address: Address) -> Address:
     return address
 
 
-def remember_thread(db: DB, pair_id: int, address: Address) -> None:
-    """Keep the thread a send opened (a Slack group DM's channel id)."""
-    pair = db.get(OneOnOne, pair_id)
-    if pair is None:
+def remember_thread(db: DB, record: OutboundRecord, address: Address) -> None:
+    """Keep the thread a send opened (a Slack group DM's channel id). A person's own leg
+    (Teams) is the channel's to remember, not the pair's."""
+    pair = db.get(OneOnOne, record.one_on_one_id)
+    if pair is None or (record.payload or {}).get("leg", THREAD) != THREAD:
         return
     pair.channel, pair.thread = address.channel, address.to_dict()
     pair.thread_id = address.data.get("channel") or pair.thread_id
 
 
 def post(db: DB, pair: OneOnOne, message: Outbound, *, item: AgendaItem | None = None,
-          queue: str = "interactive") -> OutboundRecord | None:
-    address = thread_address(pair)
-    if address is None:
-        return None
-    payload = message.to_dict()
-    if item is not None:
-        payload["version"] = item.version
-    record = OutboundRecord(channel=address.channel, address=address.to_dict(),
-                            payload=payload, one_on_one_id=pair.id,
-                            agenda_item_id=item.id if item else None, queue=queue)
-    db.add(record)
+         queue: str = "interactive", legs: list[str] | None = None,
+         to: Person | None = None, update: bool = False) -> list[OutboundRecord]:
+    """The message for each leg of the thread (``legs``: only these), or for ``to`` alone
+    where the thread has a conversation of theirs no one else reads (their Teams chat) or
+    can have one (email: a message to them only); a Slack group DM has none. ``update``:
+    ``item``'s message as it is now, in place of the one each leg shows (legs whose message
+    is not out yet are updated when it is: ``message_sent``)."""
+    channel = thread_channel(pair)
+    if to is not None:
+        if channel in PER_PERSON:
+            targets = [(f"p{to.id}", person_address(to, channel))]
+        elif channel == "email":
+            targets = [(f"p{to.id}", Address("email", to.email, {
+                "pair": pair.id, "to": [to.email],
+                "subject": prompts.thread_subject(pair.first.name, pair.second.name)}))]
+        else:
+            targets = []
+    else:
+        targets = [(leg, a) for leg, a in thread_legs(pair) if legs is None or leg in legs]
+    if update:
+        sent = (item.messages or {}) if item is not None else {}
+        targets = [(leg, a) for leg, a in targets if sent.get(leg) and a.channel in EDITABLE]
+    if targets and pair.channel is None:
+        pair.channel = channel  # a thread stays where it began
+    records = []
+    for leg, address in targets:
+        payload = message.to_dict()
+        payload["leg"] = leg
+        if item is not None:
+            payload["version"] = item.version
+            if update:
+                payload["replaces"] = item.messages[leg]
+        record = OutboundRecord(channel=address.channel, address=address.to_dict(),
+                                payload=payload, one_on_one_id=pair.id,
+                                agenda_item_id=item.id if item else None, queue=queue)
+        db.add(record)
+        records.append(record)
     db.flush()
-    return record
+    return records
 
 
-def intro(db: DB, pair: OneOnOne) -> OutboundRecord | None:
+def intro(db: DB, pair: OneOnOne) -> list[OutboundRecord]:
     """The thread's first message: what it is for, with the pair's buttons."""
-    text = prompts.thread_intro(pair.first.name, pair.second.name, pair.kind)
+    text = prompts.thread_intro(pair.first.name, pair.second.name, pair.kind,
+                                thread_channel(pair))
     return post(db, pair, Outbound(text, _thread_choices(), role="system",
-                                    about=f"pair:{pair.id}"))
+                                   about=f"pair:{pair.id}"))
 
 
 def _thread_choices() -> tuple[Choice, ...]:
@@ -306,20 +388,18 @@ def add_item(db: DB, pair: OneOnOne, text: str, by: Person, *,
     activity(db, pair, by.id, "item_added", now)
     if pair.next_reminder_at is None:  # the thread is in use: its cadence starts
         schedule_reminder(pair, now or utcnow())
-    record = post(db, pair, item_message(db, item, pair), item=item)
-    return item, records + ([record] if record else [])
+    return item, records + post(db, pair, item_message(db, item, pair), item=item)
 
 
 def first_message(db: DB, pair: OneOnOne) -> list[OutboundRecord]:
     """The intro, before the thread's first item (the pair's thread is opened by it)."""
-    if pair.thread_id or thread_address(pair) is None:
+    if pair.thread_id or not has_thread(pair):
         return []
     posted = db.scalar(select(OutboundRecord.id).where(
         OutboundRecord.one_on_one_id == pair.id).limit(1))
     if posted is not None:
         return []
-    record = intro(db, pair)
-    return [record] if record else []
+    return intro(db, pair)
 
 
 def author(db: DB, item: AgendaItem) -> str:
@@ -349,17 +429,15 @@ def item_message(db: DB, item: AgendaItem, pair: OneOnOne) -> Outbound:
         text = prompts.agenda_item(item.text, author(db, item), item.state, item.carried)
     live = item.state in ("open", "carried") and pair.active
     choices = tuple(Choice(k, v) for k, v in prompts.ONE_ON_ONE_CHOICES.items()) if live else ()
-    return Outbound(text, choices, role="system", about=f"agenda:{item.id}",
-                    replaces=item.provider_message_id)
+    return Outbound(text, choices, role="system", about=f"agenda:{item.id}")
 
 
-def refresh(db: DB, item: AgendaItem, pair: OneOnOne) -> OutboundRecord | None:
-    """After a change to ``item``: update the message that showed it. A message not sent
+def refresh(db: DB, item: AgendaItem, pair: OneOnOne) -> list[OutboundRecord]:
+    """After a change to ``item``: update each message that showed it, where a channel can
+    (an email stays as it was sent; the next agenda shows the change). A message not sent
     yet is updated once it is (``message_sent`` sees the newer version)."""
     item.version += 1
-    if item.provider_message_id is None:
-        return None
-    return post(db, pair, item_message(db, item, pair), item=item)
+    return post(db, pair, item_message(db, item, pair), item=item, update=True)
 
 
 def mark(db: DB, item: AgendaItem, state: str, by: Person, *,
@@ -383,8 +461,7 @@ def mark(db: DB, item: AgendaItem, state: str, by: Person, *,
     else:
         item.discussed_at = item.discussed_by_id = None
     activity(db, pair, by.id, f"item_{state}", now)
-    record = refresh(db, item, pair)
-    return [record] if record else []
+    return refresh(db, item, pair)
 
 
 def close_meeting(db: DB, pair: OneOnOne, by: Person, *, now: datetime | None = None,
@@ -418,14 +495,11 @@ def close_meeting(db: DB, pair: OneOnOne, by: Person, *, now: datetime | None = 
         elif item.state in ("open", "carried"):
             carried += 1
             item.meeting_id, item.carried, item.state = following.id, item.carried + 1, "open"
-            record = refresh(db, item, pair)
-            if record is not None:
-                records.append(record)
+            records += refresh(db, item, pair)
     activity(db, pair, by.id, "meeting_closed", now)
     schedule_reminder(pair, now)
-    record = post(db, pair, Outbound(prompts.meeting_closed(discussed, carried),
-                                      role="system"))
-    return records + ([record] if record else [])
+    return records + post(db, pair, Outbound(prompts.meeting_closed(discussed, carried),
+                                             role="system"))
 
 
 def add_note(db: DB, pair: OneOnOne, by: Person, text: str, *,
@@ -542,10 +616,9 @@ def _remind_batch(now: datetime, limit: int) -> tuple[list[int], int]:
                          AgendaItem.meeting_id == meeting.id,
                          AgendaItem.state.in_(("open", "carried"))).order_by(AgendaItem.id))]
             text = prompts.pair_reminder(pair.first.name, pair.second.name, items)
-            record = post(s, pair, Outbound(text, _thread_choices(), role="system",
-                                             about=f"pair:{pair.id}"), queue=jobs.BULK)
-            if record is not None:
-                records.append(record.id)
+            records += [r.id for r in post(s, pair, Outbound(
+                text, _thread_choices(), role="system", about=f"pair:{pair.id}"),
+                queue=jobs.BULK)]
     jobs.enqueue_deliveries(records, queue_name=jobs.BULK)
     return records, seen
 
@@ -553,9 +626,11 @@ def _remind_batch(now: datetime, limit: int) -> tuple[list[int], int]:
 # ---- the outbox's side ----------------------------------------------------------------------
 
 def message_sent(db: DB, record: OutboundRecord, provider_id: str | None) -> int | None:
-    """An agenda item's message is out: keep its id (to update it later); if the item
-    changed while the message was on its way, write the update now. The new row's id."""
-    if not record.agenda_item_id or (record.payload or {}).get("replaces"):
+    """An agenda item's message is out in one leg of the thread: keep its id there (to
+    update it later); if the item changed while the message was on its way, write that
+    leg's update now. The new row's id."""
+    payload = record.payload or {}
+    if not record.agenda_item_id or payload.get("replaces") or not provider_id:
         return None
     # locked: an edit or a withdrawal at this moment either sees the message id (and
     # updates the message) or bumped the version before this reads it (and this does)
@@ -563,12 +638,14 @@ def message_sent(db: DB, record: OutboundRecord, provider_id: str | None) -> int
                   populate_existing=True)
     if item is None:
         return None
-    item.provider_message_id = provider_id
-    if item.version > int((record.payload or {}).get("version") or 0):
+    leg = payload.get("leg", THREAD)
+    item.messages = {**(item.messages or {}), leg: provider_id}
+    item.provider_message_id = item.provider_message_id or provider_id
+    if item.version > int(payload.get("version") or 0):
         pair = db.get(OneOnOne, item.one_on_one_id)
-        update_row = post(db, pair, item_message(db, item, pair), item=item,
-                           queue=record.queue)
-        return update_row.id if update_row else None
+        rows = post(db, pair, item_message(db, item, pair), item=item, queue=record.queue,
+                    legs=[leg], update=True)
+        return rows[0].id if rows else None
     return None
 
 

@@ -178,12 +178,12 @@ def deliver(db: DB, rollout: Rollout, recipient: RolloutRecipient,
         return []
     records = first_message(db, pair)
     shown = post(db, pair, item_message(db, item, pair), item=item)
-    records += [shown] if shown else []
+    records += shown
     for record in records:
         record.queue = jobs.BULK
-    recipient.channel = pair.channel or ("web" if shown is None else shown.channel)
+    recipient.channel = pair.channel or ("web" if not shown else shown[0].channel)
     recipient.status, recipient.sent_at, recipient.agenda_item_id = "invited", now, item.id
-    recipient.outbound_id = shown.id if shown else None
+    recipient.outbound_id = shown[0].id if shown else None
     if topic.state == "scheduled":
         topic.state = "sending"
     return [r.id for r in records]
@@ -272,11 +272,9 @@ def update_messages(topic_id: int) -> int:
                 OneOnOne.id.in_({i.one_on_one_id for i in items})))}
             ids = []
             for item in items:
-                record = post(s, pairs[item.one_on_one_id],
-                              item_message(s, item, pairs[item.one_on_one_id]), item=item,
-                              queue=jobs.BULK)
-                if record is not None:
-                    ids.append(record.id)
+                ids += [r.id for r in post(s, pairs[item.one_on_one_id],
+                                           item_message(s, item, pairs[item.one_on_one_id]),
+                                           item=item, queue=jobs.BULK, update=True)]
             after = items[-1].id
         jobs.enqueue_deliveries(ids, queue_name=jobs.BULK)
         written += len(ids)
