@@ -146,7 +146,8 @@ def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
     def has_item(channel: str) -> bool:
         return any(TITLE in p.text for p in stub.posts(channel))
 
-    budget = 2 * total * 2 / args.workspace_rate + 60  # two posts a pair
+    opens = len(threads) / (args.tier3_per_minute / 60)  # a new pair's group DM: Tier 3
+    budget = max(2 * total * 2 / args.workspace_rate, 1.5 * opens) + 60  # two posts a pair
     last, last_change, stopped = -1, time.monotonic(), ""
     while True:
         time.sleep(1.0)
@@ -188,6 +189,9 @@ def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
         "missing": len(threads) - len(items), "item_before_intro": item_first,
         "stopped": stopped,
         "conversations_open": len(stub.calls("conversations.open")) - opens_before,
+        "opens_per_minute": round((len(stub.calls("conversations.open")) - opens_before)
+                                  / (ats[-1] - t0) * 60, 1) if ats else None,
+        "tier3_per_minute": args.tier3_per_minute,
         "elapsed_s": round(ats[-1] - t0, 1) if ats else None,
         "span_s": round(span, 1), "workspace_accepted_per_s": round(rate, 2) if rate else None,
         "share_of_limit": round(rate / args.workspace_rate, 3) if rate else None,
@@ -227,6 +231,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--workspace-rate", type=float, default=20.0, metavar="Q")
     ap.add_argument("--channel-rate", type=float, default=1.0, metavar="R")
     ap.add_argument("--tolerance-ms", type=float, default=100.0)
+    ap.add_argument("--tier3-per-minute", type=int, default=50, metavar="T",
+                    help="conversations.open calls a minute the stub allows, as Slack's Tier 3 "
+                         "(default 50): each new pair's group DM is opened once")
     ap.add_argument("--workers", type=int, default=3, metavar="W",
                     help="rq workers (3 on 2 cores, as bench.rollout)")
     ap.add_argument("--web-workers", type=int, default=2)

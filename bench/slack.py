@@ -92,14 +92,16 @@ log = logger("slack")
 
 class RateLimitedSlack(SlackStub):
     """SlackStub whose chat.postMessage answers 429 + Retry-After over the per-channel and
-    workspace limits (chat.update is Tier 3: a per-workspace limit of its own).
+    workspace limits (chat.update is Tier 3: a per-workspace limit of its own), and whose
+    Tier 3 lookups (conversations.open, users.lookupByEmail) do over ``tier3_per_minute``.
 
     Keeps an index of accepted posts per DM so drivers can wait for "the next message"."""
 
     LIMITED = ("chat.postMessage",)
 
-    def __init__(self, channel_rate: float, workspace_rate: float, tolerance: float):
-        super().__init__(users={}, team=TEAM)
+    def __init__(self, channel_rate: float, workspace_rate: float, tolerance: float,
+                 tier3_per_minute: int | None = 50):
+        super().__init__(users={}, team=TEAM, tier3_per_minute=tier3_per_minute)
         self.per_channel = Gcra(channel_rate, tolerance)
         self.per_workspace = Gcra(workspace_rate, tolerance)
         self.rate_lock = threading.Lock()
@@ -113,7 +115,7 @@ class RateLimitedSlack(SlackStub):
     def _answer(self, request: Recorded) -> Reply:
         method = request.path.split("?")[0].removeprefix("/api/")
         if method in self.LIMITED:
-            channel = self.args(request).get("channel", "")
+            channel = self.conversation(self.args(request).get("channel", ""))
             with self.rate_lock:
                 now = time.monotonic()
                 waits = {"channel": self.per_channel.wait(channel, now),
@@ -136,7 +138,7 @@ class RateLimitedSlack(SlackStub):
         with self.cond:
             self.counter += 1
             ts = f"1700000000.{self.counter:06d}"
-            post = Posted(args["channel"], ts, args.get("text", ""), blocks,
+            post = Posted(self.conversation(args["channel"]), ts, args.get("text", ""), blocks,
                           args.get("metadata"), time.monotonic(), token)
             self.messages.append(post)
             self.by_channel[post.channel].append(post)
@@ -1153,7 +1155,8 @@ def bench_main(run, report_text, args: argparse.Namespace, prefix: str, log) -> 
     signal.signal(signal.SIGTERM, lambda signum, _f: (_ for _ in ()).throw(SystemExit(143)))
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     children = Children(tmp)
-    stub = RateLimitedSlack(args.channel_rate, args.workspace_rate, args.tolerance_ms / 1000)
+    stub = RateLimitedSlack(args.channel_rate, args.workspace_rate, args.tolerance_ms / 1000,
+                            getattr(args, "tier3_per_minute", 50))
     stub.team = TEAM
     result = run_cleanly(run, args, tmp, stub, children, log)
     print(json.dumps(result, indent=2) if args.json else report_text(result))

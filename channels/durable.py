@@ -122,12 +122,16 @@ def deliver(record_id: int) -> str | None:
         return None
     channel, ref = channels.get(channel_name), f"out-{record_id}"
     try:
-        resolved = channel.resolve(address)
-        if resolved != address:  # before sending: a click on it must find its person
-            _remember(record_id, channel, resolved)
-        if attempt > 1 and (provider_id := channel.find_sent(resolved, ref)):
-            _finish(record_id, status="sent", provider_id=provider_id)
-            return provider_id
+        try:  # the lookups before a send: paced by the provider, nothing sent yet
+            resolved = channel.resolve(address)
+            if resolved != address:  # before sending: a click on it must find its person
+                _remember(record_id, channel, resolved)
+            found = channel.find_sent(resolved, ref) if attempt > 1 else None
+        except ratelimit.TooLong as exc:
+            raise WaitForSlot(exc.seconds) from None
+        if found:
+            _finish(record_id, status="sent", provider_id=found)
+            return found
         provider_id = _send_paced(channel, resolved, message, ref, proactive=proactive)
     except ratelimit.GiveWay:
         # replies are waiting for a worker: this rollout message steps aside, uncounted, to

@@ -103,12 +103,14 @@ class SlackChannel(Channel):
                          timeout=self.settings.slack_timeout, retry_handlers=[])
 
     def resolve(self, address: Address) -> Address:
+        """Where a send goes. A person's DM needs no call: chat.postMessage takes their user
+        id and posts in the app's DM with them (conversations.open is Tier 3, about 50 a
+        minute: a rollout cannot open one DM per invite). A 1-on-1's group DM is opened
+        once, within that Tier 3 budget."""
         user, data = address.key, dict(address.data)
         if data.get("users"):  # a 1-on-1 thread: the group DM of both people and the bot
             if not data.get("channel"):
-                opened = _call(self.client(address).conversations_open,
-                               users=",".join(data["users"]))
-                data["channel"] = opened["channel"]["id"]
+                data["channel"] = self._open(address, ",".join(data["users"]))
             return Address("slack", user, data)
         if not user or (self.settings.slack_client_id and not data.get("team")):
             email = data.get("email")  # with several workspaces, an id alone names no one
@@ -118,11 +120,28 @@ class SlackChannel(Channel):
             user, team = self._find_by_email(email, data.get("team"))
             if team:
                 data["team"] = team
-        client = self.client(Address("slack", user, data))
-        if not data.get("channel"):
-            opened = _call(client.conversations_open, users=user)
-            data["channel"] = opened["channel"]["id"]
+        self.client(Address("slack", user, data))  # installed in their workspace, or held
         return Address("slack", user, data)
+
+    def _open(self, address: Address, users: str) -> str:
+        """conversations.open, within the workspace's Tier 3 budget: the DM's channel id."""
+        opened = self._tier3(address, "conversations.open", self.client(address)
+                             .conversations_open, users=users)
+        return opened["channel"]["id"]
+
+    def _tier3(self, address: Address, name: str, method, **kwargs):
+        """A Tier 3 call, paced per workspace and method (``SLACK_TIER3_PER_MINUTE`` in
+        any minute: Slack tolerates bursts). No slot soon, or a 429, is ``TooLong``:
+        nothing was sent, so the message waits (uncounted) instead of failing."""
+        team = address.data.get("team") if self.settings.slack_client_id else None
+        limit = Limit(f"slack:{name}:{team or 'default'}",
+                      ((self.settings.slack_tier3_per_minute, 60.0),))
+        ratelimit.pace(limit, max_wait=TIER3_WAIT)
+        try:
+            return _call(method, **kwargs)
+        except RetryAfter as exc:
+            ratelimit.hold(limit.key, exc.seconds)
+            raise ratelimit.TooLong(exc.seconds) from exc
 
     def _find_by_email(self, email: str, team: str | None) -> tuple[str, str | None]:
         """users.lookupByEmail in the person's workspace, or in each installed one in turn."""
@@ -131,9 +150,9 @@ class SlackChannel(Channel):
         refused = None  # a workspace whose token failed may be theirs: not their fault
         for candidate in teams:
             try:
-                client = self.client(Address("slack", "", {"team": candidate} if candidate
-                                             else {}))
-                found = _call(client.users_lookupByEmail, email=email)
+                where = Address("slack", "", {"team": candidate} if candidate else {})
+                found = self._tier3(where, "users.lookupByEmail",
+                                    self.client(where).users_lookupByEmail, email=email)
             except PermanentError:
                 continue
             except NeedsOperator as exc:
@@ -152,8 +171,7 @@ class SlackChannel(Channel):
     def pacing(self, address: Address, message: Outbound | None = None) -> list[Limit]:
         if message is not None and message.replaces:  # chat.update: Tier 3, per workspace
             return [self.update_limit(address), self.workspace_limit(address)]
-        return [Limit.every(f"slack:channel:{address.data.get('channel')}", 1.0),
-                self.workspace_limit(address)]
+        return [Limit.every(conversation_key(address), 1.0), self.workspace_limit(address)]
 
     def workspace_limit(self, address: Address) -> Limit:
         """The workspace's share of sends: what a call that is not a post to one
@@ -179,20 +197,36 @@ class SlackChannel(Channel):
             _call(self.client(address).chat_update, channel=address.data["channel"],
                   ts=message.replaces, text=payload["text"], blocks=payload["blocks"])
             return message.replaces
-        response = _call(
-            self.client(address).chat_postMessage, channel=address.data["channel"],
+        response = _call(  # a DM by the person's id (see resolve), a group DM by its own
+            self.client(address).chat_postMessage,
+            channel=address.data.get("channel") or address.key,
             text=payload["text"], blocks=payload["blocks"],
             metadata={"event_type": "parley_message", "event_payload": {"ref": ref}},
         )
         return response["ts"]
 
     def find_sent(self, address: Address, ref: str) -> str | None:
+        """The message with this ref among the conversation's last 20. A DM written to by
+        the person's id is opened for its id only now, on a retry."""
+        channel = address.data.get("channel") or self._open(address, address.key)
         history = _call(self.client(address).conversations_history,
-                        channel=address.data["channel"], limit=20, include_all_metadata=True)
+                        channel=channel, limit=20, include_all_metadata=True)
         for msg in history.get("messages", []):
             if (msg.get("metadata") or {}).get("event_payload", {}).get("ref") == ref:
                 return msg["ts"]
         return None
+
+
+TIER3_WAIT = 5.0  # seconds a send waits for a Tier 3 slot before it steps back (uncounted)
+
+
+def conversation_key(address: Address) -> str:
+    """The per-conversation rate key: a person's DM by their id, however it was addressed
+    (their id for a first message, its D… id in a reply), any other by its channel."""
+    channel = address.data.get("channel") or ""
+    if address.key and (not channel or channel.startswith("D")):
+        return f"slack:dm:{address.key}"
+    return f"slack:channel:{channel}"
 
 
 def _call(method, **kwargs):

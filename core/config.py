@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         50 / 60, gt=0, le=100, description=(
             "Updates per second of messages already in 1-on-1 threads (chat.update, a Tier 3 "
             "method: about 50 a minute per workspace)."))
+    slack_tier3_per_minute: int = Field(
+        50, ge=1, le=1000, description=(
+            "Calls a minute per Slack workspace of each Tier 3 method Parley makes before a "
+            "first message: conversations.open (a 1-on-1's group DM) and users.lookupByEmail "
+            "(someone imported without a Slack id)."))
     invite_ttl_days: int = Field(7, ge=1, le=90, description="Days an invite link stays valid.")
     # ---- email (channels/email.py) ----
     smtp_url: str = Field("", description=(

@@ -282,6 +282,39 @@ def test_sends_to_one_dm_are_paced_at_one_per_second(slack):
     assert slack.stub.limited == []  # Slack never had to refuse one for coming too soon
 
 
+def test_a_first_dm_is_posted_by_user_id_without_opening_it(slack):
+    """conversations.open is Tier 3 (about 50 a minute): a rollout cannot afford one per
+    invite. chat.postMessage takes the user's id and posts in the app's DM with them."""
+    slack.invite()
+    assert slack.stub.calls("conversations.open") == []
+    [consent] = slack.stub.posts_to(USER)
+    [post] = slack.stub.calls("chat.postMessage")
+    assert slack.stub.args(post)["channel"] == USER
+    slack.click("accept", message=consent)  # the reply comes back in the DM itself
+    assert len(slack.stub.posts_to(USER)) == 2
+
+
+def test_a_lookup_slack_refuses_for_its_tier_waits_uncounted_and_goes_once(slack):
+    """users.lookupByEmail is Tier 3: a 429 for it holds the workspace's lookups, the
+    invite's message waits without using up an attempt, and goes once later."""
+    from sqlalchemy import update
+
+    from channels.durable import sweep
+
+    slack.stub.fail_next("users.lookupByEmail", Reply(
+        429, {"ok": False, "error": "ratelimited"}, headers={"Retry-After": "1"}))
+    slack.invite()
+    with db.session_scope() as s:
+        row = s.scalar(select(OutboundRecord))
+        assert (row.status, row.attempts) == ("pending", 0)  # waiting, not failing
+        s.execute(update(OutboundRecord).values(created_at=row.created_at.replace(year=2025)))
+    assert sweep(older_than_seconds=0)["outbound"] == 1
+    run_jobs()  # waits out the Retry-After (held in Redis for every worker), then sends
+    with db.session_scope() as s:
+        assert s.scalar(select(OutboundRecord.status)) == "sent"
+    assert len(slack.stub.posts_to(USER)) == 1
+
+
 # ---- App Home and /parley ---------------------------------------------------------------
 
 def test_app_home_lists_open_interviews_with_resume(slack):

@@ -71,12 +71,19 @@ class Gcra:
 class SlackStub(StubServer):
     PACED = ("chat.postMessage",)  # one message a second per channel limits posting only
 
+    TIER3 = ("conversations.open", "users.lookupByEmail")
+
     def __init__(self, users: dict[str, str] | None = None, team: str = "T0001", *,
-                 dm_rate: float | None = None, tolerance: float = 0.25):
+                 dm_rate: float | None = None, tolerance: float = 0.25,
+                 tier3_per_minute: int | None = None):
         self.users = dict(users or {})  # email → user id
         self.team = team
         self.dm_limit = Gcra(dm_rate, tolerance) if dm_rate else None
+        # Tier 3 methods: about N a minute per workspace, with bursts (a 10-call allowance)
+        self.tier3 = Gcra(tier3_per_minute / 60, 10 * 60 / tier3_per_minute) \
+            if tier3_per_minute else None
         self.limited: list[Recorded] = []  # requests refused for coming too soon (dm_rate)
+        self.tier3_limited: list[Recorded] = []  # Tier 3 calls refused (tier3_per_minute)
         self.messages: list[Posted] = []
         self.views: list[dict] = []
         self.modals: list[dict] = []  # views.open: {"trigger_id", "view"}
@@ -98,6 +105,10 @@ class SlackStub(StubServer):
 
     def dm(self, user: str) -> str:
         return f"D{user}"
+
+    def conversation(self, channel: str) -> str:
+        """chat.postMessage to a user id posts in the app's DM with them."""
+        return self.dm(channel) if channel.startswith(("U", "W")) else channel
 
     @staticmethod
     def group_dm(*users: str) -> str:
@@ -122,9 +133,18 @@ class SlackStub(StubServer):
         method = request.path.split("?")[0].removeprefix("/api/")
         args = self.args(request)
         if self.dm_limit is not None and method in self.PACED:
-            refused = self._pace(request, args.get("channel", ""))
+            refused = self._pace(request, self.conversation(args.get("channel", "")))
             if refused is not None:
                 return refused
+        if self.tier3 is not None and method in self.TIER3:
+            with self.lock:
+                now = time.monotonic()
+                wait = self.tier3.wait(method, now)
+                if wait > 0:
+                    self.tier3_limited.append(request)
+                    return Reply(429, {"ok": False, "error": "ratelimited"},
+                                 headers={"Retry-After": str(max(1, math.ceil(wait)))})
+                self.tier3.book(method, now)
         if self.failures[method]:
             return self.failures[method].popleft()
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
@@ -175,9 +195,10 @@ class SlackStub(StubServer):
             blocks = args.get("blocks") or []
             if isinstance(blocks, str):
                 blocks = json.loads(blocks)
-            self.messages.append(Posted(args["channel"], ts, args.get("text", ""), blocks,
+            channel = self.conversation(args["channel"])
+            self.messages.append(Posted(channel, ts, args.get("text", ""), blocks,
                                         args.get("metadata"), time.monotonic(), token))
-        return {"ok": True, "channel": args["channel"], "ts": ts}
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _chat_update(self, args, token):
         for m in self.messages:
