@@ -99,6 +99,11 @@ def redact(text: str) -> str:
 # or a timestamp matches the invite's, and HR's end reason may name the person.
 JOIN_KEYS = ("id", "invite_id", "person", "person_id", "channel", "address", "restarted_from",
              "end_reason", "created_at", "started_at", "ended_at")
+# An interview's figures: durations and counts say nothing of who, but the channels match
+# the invite's, and when they were computed is when it ended.
+ANALYTICS_JOIN_KEYS = ("channel", "channels", "computed_at")
+
+
 def released(threshold: int, completed: int) -> int:
     """How many of an aggregated session's completed interviews may be shown: whole batches
     of ``threshold``. Each release adds at least ``threshold`` answers at once, so HR cannot
@@ -137,6 +142,9 @@ def shown(interview: dict[str, Any], *, anonymity: str) -> dict[str, Any]:
         out["turns"] = [_anonymous_turn(t) for t in out["turns"] if t["role"] != "system"]
     if "open_questions" in out:
         out["open_questions"] = [redact(q) for q in out["open_questions"]]
+    if out.get("analytics"):
+        out["analytics"] = {k: v for k, v in out["analytics"].items()
+                            if k not in ANALYTICS_JOIN_KEYS}
     return out
 
 
