@@ -131,7 +131,8 @@ def figures(turns: Sequence[TurnRow], *, state: str, coverage: dict[str, Any] | 
     if drop_off_topic is None and state in LEFT:
         drop_off_topic = current_topic
     return Figures(
-        status=state, duration_seconds=_round(duration), paused_seconds=paused_seconds,
+        status=state, duration_seconds=_round(duration),
+        paused_seconds=_round(paused_seconds) or 0.0,
         turns=len(talk), answers=len(answers),
         interviewer_words=sum(words(t.text) for t in turns if t.role == "interviewer"),
         participant_words=sum(words(t.text) for t in answers),
