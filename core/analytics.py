@@ -430,32 +430,29 @@ def _cells(db: DB, session_id: int, counted, keys: list[str] | None
     """The session's invites and their live interviews, summed per (channel, group)."""
     a, t = InterviewAnalytics, TopicAnalytics
     channel = func.coalesce(a.channel, Interview.channel, Invite.channel).label("channel")
-    invitees = select(Invite.person_id).where(Invite.session_id == session_id)
-    if keys is not None:  # one value per person, however many spellings of the key they have
-        values = (select(PersonAttribute.person_id.label("person_id"),
-                         func.min(PersonAttribute.folded).label("folded"),
-                         func.min(PersonAttribute.value).label("value"))
-                  .where(PersonAttribute.key.in_(keys),
-                         PersonAttribute.person_id.in_(invitees))
-                  .group_by(PersonAttribute.person_id).subquery())
-        group = func.coalesce(values.c.folded, "").label("grp")
-        label = func.min(values.c.value)
+    if keys is not None:
+        def of_invitee(column):
+            """The invitee's value by an index probe (person_id, key): PostgreSQL joined to
+            every attribute row of the key could loop over them once per invite."""
+            return (select(column).where(PersonAttribute.person_id == Invite.person_id,
+                                         PersonAttribute.key.in_(keys))
+                    .order_by(PersonAttribute.key).limit(1).scalar_subquery())
+
+        group, label = of_invitee(PersonAttribute.folded).label("grp"), \
+            func.min(of_invitee(PersonAttribute.value))
     else:
-        values, group, label = None, literal("").label("grp"), literal("")
+        group, label = literal(None).label("grp"), literal("")
 
     def base(*columns):
-        stmt = (select(channel, group, *columns).select_from(Invite)
+        return (select(channel, group, *columns).select_from(Invite)
                 .outerjoin(Interview, and_(Interview.invite_id == Invite.id,
                                            Interview.state != State.RESTARTED))
                 .outerjoin(a, a.interview_id == Interview.id)
                 .where(Invite.session_id == session_id))
-        if values is not None:
-            stmt = stmt.outerjoin(values, values.c.person_id == Invite.person_id)
-        return stmt
 
     state = Interview.state
     rows = db.execute(base(
-        label.label("label"), func.count(Invite.id), func.count(Interview.started_at),
+        label, func.count(Invite.id), func.count(Interview.started_at),
         _sum_if(state == State.COMPLETED), _sum_if(state == State.ABANDONED),
         _sum_if(state == State.DECLINED), _sum_if(counted),
         _sum_of(counted, a.duration_seconds),
@@ -467,10 +464,11 @@ def _cells(db: DB, session_id: int, counted, keys: list[str] | None
         _sum_of(counted, a.participant_words), _sum_of(counted, a.answers),
         _sum_of(counted, a.probed_topics), _sum_of(counted, a.probed_topics_rich),
     ).group_by(channel, group))
-    cells: dict[tuple[str, str], Cell] = {}
-    spellings: dict[str, set[str]] = defaultdict(set)  # "Sales", "sales": one group
+    cells: dict[tuple[str, str | None], Cell] = {}
+    labels: dict[str | None, str] = {}  # "Sales" and "sales" are one group, shown as one
     for row in rows:
-        spellings[row[1]].add(row[2] or "")
+        if row[2]:
+            labels[row[1]] = min(labels.get(row[1], row[2]), row[2])
         cells[(row[0], row[1])] = Cell(**dict(zip(Cell.ADDED, row[3:], strict=True)))
     for ch, grp, duration in db.execute(
             base(a.duration_seconds).where(counted, a.duration_seconds.is_not(None))):
@@ -482,8 +480,7 @@ def _cells(db: DB, session_id: int, counted, keys: list[str] | None
                                                       a.drop_off_topic.is_not(None))
     for ch, grp, topic, n in db.execute(left.group_by(channel, group, a.drop_off_topic)):
         cells[(ch, grp)].funnel.setdefault(topic, [0, 0])[1] += n
-    names = {grp: min(found - {""}, default=UNKNOWN) for grp, found in spellings.items()}
-    return {(ch, names[grp]): cell for (ch, grp), cell in cells.items()}
+    return {(ch, labels.get(grp) or UNKNOWN): cell for (ch, grp), cell in cells.items()}
 
 
 def protect(groups: dict[str, Cell], threshold: int, aggregated: bool
