@@ -499,6 +499,8 @@ def protect(groups: dict[str, Cell], threshold: int, aggregated: bool
     while hidden and shown and (len(hidden) == 1
                                 or sum(groups[n].counted for n in hidden) < threshold):
         hidden.append(shown.pop(0))
+    if hidden and OTHER in shown:  # a group really called Other joins the merged one
+        hidden.append(OTHER)
     out = [(n, groups[n], False) for n in names if n not in hidden]
     if hidden:
         other = Cell()
