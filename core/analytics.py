@@ -27,8 +27,9 @@ from statistics import fmean, median
 from typing import Any
 
 from sqlalchemy import and_, case, delete, event, exists, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import lazyload, object_session
 
 from core import privacy, sessions
 from core.directory import audiences
@@ -264,11 +265,23 @@ def backfill(db: DB, *, session_id: int | None = None, recompute: bool = False,
         if not ids:
             return done
         for interview_id in ids:
-            interview = db.get(Interview, interview_id)
-            row = record(db, interview)
-            db.expunge(row)  # a backfill of thousands must not keep them all in memory
-            db.expunge(interview)
+            _figure(db, interview_id, keep=False)
         done, after = done + len(ids), ids[-1]
+
+
+def _figure(db: DB, interview_id: int, *, keep: bool = True) -> None:
+    """Figure one interview on a read path. In a savepoint: two first reads at once both
+    figure it, and the second to write finds the first's row (IntegrityError), which is the
+    same. ``keep=False`` (a backfill of thousands) leaves none of its objects in memory."""
+    interview = db.get(Interview, interview_id, options=() if keep else (lazyload("*"),))
+    try:
+        with db.begin_nested():
+            row = record(db, interview)
+    except IntegrityError:
+        return
+    if not keep:
+        db.expunge(row)
+        db.expunge(interview)
 
 
 def for_interviews(db: DB, interviews: Sequence[Interview]) -> dict[int, dict[str, Any]]:
@@ -278,9 +291,9 @@ def for_interviews(db: DB, interviews: Sequence[Interview]) -> dict[int, dict[st
     if not ids:
         return {}
     due_now = db.info.get(DUE, set())  # ended in this transaction: figured here, not twice
-    for interview_id in {*db.scalars(_missing(ids=ids)), *(due_now & set(ids))}:
+    for interview_id in sorted({*db.scalars(_missing(ids=ids)), *(due_now & set(ids))}):
         due_now.discard(interview_id)
-        record(db, db.get(Interview, interview_id))
+        _figure(db, interview_id)
     rows = {r.interview_id: r for r in db.scalars(
         select(InterviewAnalytics).where(InterviewAnalytics.interview_id.in_(ids)))}
     topics: dict[int, list[TopicAnalytics]] = defaultdict(list)
