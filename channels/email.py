@@ -666,9 +666,10 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: Callable[[Any
 
 def thread_reply(pair_id: int, sender: str, text: str, event_id: str,
                  thread: list[str]) -> list[Inbound]:
-    """A reply in a 1-on-1 thread, from one of its two people: about the agenda item whose
-    email it answers when it is that item's choice (its number or label), else about the
-    pair (``bots.one_on_one`` reads "add: …", "note: …", "done for today")."""
+    """A reply in a 1-on-1 thread, from one of its two people: a choice of the message it
+    answers (its number or label: an item's "1" is Discussed, the agenda's "3" is Done for
+    today), else words about the pair (``bots.one_on_one`` reads "add: …", "note: …",
+    "done for today")."""
     with db.session_scope() as s:
         people = one_on_ones.emails_of(s, pair_id)
         if sender not in people:
@@ -679,12 +680,14 @@ def thread_reply(pair_id: int, sender: str, text: str, event_id: str,
             .where(OutboundRecord.one_on_one_id == pair_id, OutboundRecord.channel == "email",
                    OutboundRecord.provider_message_id.in_(thread[:1]))).first()
     about, choice = f"pair:{pair_id}", None
-    if answered is not None and answered.agenda_item_id:
+    if answered is not None:  # a choice of the message it answers, by number or label
         choices = (answered.payload or {}).get("choices") or []
         word = text.strip().rstrip(".!").strip().lower()
         for n, c in enumerate(choices, 1):
             if word in (str(n), c.get("value", "").lower(), c.get("label", "").lower()):
-                about, choice = f"agenda:{answered.agenda_item_id}", c.get("value")
+                choice = c.get("value")
+                if answered.agenda_item_id:
+                    about = f"agenda:{answered.agenda_item_id}"
     return [Inbound(channel="email", event_id=event_id, sender=Address("email", sender),
                     text=text if choice is None else "", choice=choice, about=about)]
 

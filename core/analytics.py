@@ -240,7 +240,7 @@ def _forget_due(db: DB) -> None:
 
 
 def _missing(session_id: int | None = None, ids: Iterable[int] | None = None):
-    """Ended interviews without figures (they ended before migration 0015)."""
+    """Ended interviews without figures (they ended before migration 0016)."""
     stmt = select(Interview.id).where(
         Interview.state.in_(list(TERMINAL)),
         ~exists().where(InterviewAnalytics.interview_id == Interview.id))

@@ -652,3 +652,25 @@ class AuditLog(Base):
     target_type: Mapped[str] = mapped_column(String(50))
     target_id: Mapped[int | None] = mapped_column()
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Insight(Base):
+    """One run of a session's insights: what all its (released) interviews say together.
+    Immutable once computed — a later run is a new version — so a reader can cite one."""
+
+    __tablename__ = "insight"
+    __table_args__ = (UniqueConstraint("session_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"),
+                                            index=True)
+    version: Mapped[int] = mapped_column()
+    # queued | running | done | failed
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    engine: Mapped[str] = mapped_column(String(20), default="offline")  # offline | llm
+    group_by: Mapped[str] = mapped_column(String(100), default="Department")
+    interviews: Mapped[int] = mapped_column(default=0)  # how many it was computed from
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    computed_at: Mapped[datetime | None] = mapped_column()

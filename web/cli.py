@@ -44,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
     analytics = groups.add_parser("analytics", help="per-interview analytics")
     analytics_cmd = analytics.add_subparsers(dest="command", required=True)
     fill = analytics_cmd.add_parser("backfill", help="compute the figures of ended interviews "
-                                    "that have none (they ended before migration 0015); the "
+                                    "that have none (they ended before migration 0016); the "
                                     "API also does it on first read")
     fill.add_argument("--session", type=int, default=None, help="only this session's")
     fill.add_argument("--recompute", action="store_true",

@@ -427,6 +427,44 @@ OPERATIONS.update({
         ok="AssignedTopic", errors=(404, 409)),
 })
 
+RESPONSES["Insight"] = obj({
+    "id": INT, "session_id": INT, "version": INT,
+    "status": {"enum": ["queued", "running", "done", "failed"]},
+    "engine": {"enum": ["offline", "llm"]}, "group_by": TEXT, "created_at": TEXT,
+    "computed_at": WHEN, "interviews": INT, "error": TEXT, "newer_interviews": INT,
+    "status_url": TEXT, "running": TEXT,
+    "result": {"type": "object", "description": (
+        "summary (health, sentiment, key_quotes, actions), patterns (each with participants, "
+        "sentiment, quotes, groups), topics, missing_knowledge, withheld, fallbacks; every "
+        "quote names its turn_id")}},
+    optional=("error", "newer_interviews", "result", "status_url", "running"))
+RESPONSES["InsightWithheld"] = obj({
+    "session_id": INT, "status": {"enum": ["withheld"]},
+    "withheld": obj({"needed": INT, "completed": INT, "message": TEXT})})
+
+OPERATIONS.update({
+    "api.start_insights": op(
+        "Compute the session's insights in the background: 202 with the run and its status "
+        "URL (a run already queued or running is returned instead). 409 when an anonymous "
+        "session has fewer completed interviews than its threshold",
+        ok="Insight", status=202, body=schemas.InsightRequest, body_optional=True,
+        errors=(404, 409)),
+    "api.get_insights": op(
+        "The latest computed insights (or ?version=N): summary, patterns, per-topic "
+        "analysis, missing knowledge, whether newer interviews exist. An anonymous session "
+        "below its threshold: how many more are needed, and no text",
+        ok={"oneOf": [ref("Insight"), ref("InsightWithheld")]}, errors=(404,),
+        query={"version": {"description": "an older run",
+                           "schema": {"type": "integer", "minimum": 1,
+                                      "maximum": schemas.MAX_ID}}}),
+    "api.get_insight_run": op("One insights run: its status, and its result once done",
+                              ok="Insight", errors=(404,)),
+    "api.assign_pattern": op(
+        "An assigned topic from a pattern, for the 1-on-1s of the group it appears in (its "
+        "group_by values with at least the threshold of people), or for an audience given",
+        ok="AssignedTopic", status=201, body=schemas.PatternAssign, errors=(404, 422)),
+})
+
 PAGE_QUERY = {
     "limit": {"description": "page size", "schema": {
         "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
@@ -440,13 +478,16 @@ def _json(schema: Any) -> dict[str, Any]:
     return {"application/json": {"schema": ref(schema) if isinstance(schema, str) else schema}}
 
 
+TEXT_PARAMS = {"ident", "pattern_id"}  # path parameters that are not ids
+
+
 def _operation(endpoint: str, params: list[str]) -> Op:
     spec = OPERATIONS[endpoint]
     out: Op = {"operationId": endpoint.removeprefix("api."), "summary": spec["summary"],
                "responses": {}}
     out["parameters"] = [
         {"name": p, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}
-         if p == "ident" else {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}}
+         if p in TEXT_PARAMS else {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}}
         for p in params
     ] + [{"name": name, "in": "query", **q}
          for name, q in {**spec["query"], **(PAGE_QUERY if spec["paged"] else {})}.items()]

@@ -306,3 +306,23 @@ class AssignedTopicPatch(Strict):
 
 class AssignedTopicPreview(Strict):
     audience: Rule
+
+
+class InsightRequest(Strict):
+    group_by: str = Field("Department", min_length=1, max_length=100, pattern=r"\S",
+                          description="the demographic each pattern's groups are counted by")
+
+
+class PatternAssign(Strict):
+    """An assigned topic from an insight's pattern: to the managers of the pattern's group
+    (its group_by values with at least the anonymity threshold of people), unless an
+    audience is given."""
+
+    title: str = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=4000)
+    annotation: str = Field("", max_length=4000)
+    assigned_by: Id | None = None
+    audience: Rule | None = Field(None, description="instead of the pattern's group")
+    send_at: Annotated[datetime | None, Field(strict=False)] = None
+    local_time: LocalTime | None = None
+    respect_quiet_hours: bool = True

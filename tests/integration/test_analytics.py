@@ -178,7 +178,7 @@ def test_an_interview_still_running_has_no_figures(api, client, stay):
     assert listed[0]["analytics"] is None
 
 
-def test_figures_missing_from_before_migration_0015_are_made_on_first_read(
+def test_figures_missing_from_before_migration_0016_are_made_on_first_read(
         api, client, stay, capsys):
     done = answer_all(chat_for(api, client, stay["id"], "di@example.com"), RICH)
     other = answer_all(chat_for(api, client, stay["id"], "ed@example.com"), RICH)

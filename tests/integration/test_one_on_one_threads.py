@@ -212,7 +212,7 @@ def test_an_email_thread_to_both_with_replies_for_every_action(mail_pair):
     # someone else holding the reply address is not one of the pair: nothing happens
     assert reply(client, recorder, intro["message"], "add: sneaky",
                  "Mallory <mallory@northwind.example>") == []
-    [summary] = reply(client, recorder, intro["message"], "Done for today", f"Maria <{MARIA}>")
+    [summary] = reply(client, recorder, intro["message"], "3", f"Maria <{MARIA}>")  # Done
     assert "1 discussed, 1 carried over" in body(summary["message"])
     assert sorted(summary["to"]) == sorted([MARIA, JONAS])
     assert agenda(api, pair) == [("My promotion case", "open")]

@@ -8,16 +8,16 @@ Rows are not computed here (a migration never imports application code): intervi
 ended before this revision get theirs on first read, or from `parley analytics backfill`.
 Their paused_seconds is 0 (pauses were not timed before), so their durations include pauses.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-11-30
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,201 @@
+"""Insights: what all of a session's conversations say together (DESIGN.md §2).
+
+A run is an ``Insight`` row: requested (``request``), computed by a background job
+(``compute``) from the session's analysable interviews (``corpus``), by the offline engine
+(``offline``) or, with ``OPENAI_*`` set, the LLM engine (``llm``) with the offline engine as
+the fallback for any step that fails; the anonymity gate (``gate``) trims whatever an engine
+produced before it is kept. A computed run never changes: the next one is a new version.
+``refresh_due`` (scheduler) re-runs a session's insights once enough new interviews have
+completed since its last run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session as DB
+
+from core import jobs, privacy, sessions
+from core.config import get_settings
+from core.insights import corpus as corpora
+from core.insights import gate, offline
+from core.insights.schema import Result
+from core.lifecycle import State
+from core.models import Insight, Interview, Session, utcnow
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+REFRESH_AFTER = 20  # new completed interviews that make ``refresh_due`` re-run a session's
+MAX_GROUP_KEY = 100
+
+
+class NotEnough(Exception):
+    """An aggregated session has fewer released interviews than its threshold."""
+
+    def __init__(self, needed: int, completed: int):
+        self.needed, self.completed = needed, completed
+        super().__init__(f"This session is anonymous: insights are shown once at least "
+                         f"{needed} interviews have completed ({completed} so far; "
+                         f"{needed - completed} more needed).")
+
+    def describe(self) -> dict[str, Any]:
+        return {"needed": self.needed, "completed": self.completed, "message": str(self)}
+
+
+def check_enough(db: DB, session: Session) -> None:
+    if session.anonymity != "aggregated":
+        return
+    threshold = sessions.settings_of(session).anonymity_threshold
+    completed = db.scalar(select(func.count()).select_from(Interview).where(
+        Interview.session_id == session.id, Interview.state == State.COMPLETED)) or 0
+    if privacy.released(threshold, completed) == 0:
+        raise NotEnough(threshold, completed)
+
+
+def request(db: DB, session: Session, *, group_by: str = "Department") -> Insight:
+    """A new run, queued (the caller enqueues it after its commit: ``enqueue``). One run at
+    a time per session: while one is queued or running, that one is returned."""
+    check_enough(db, session)
+    db.execute(select(Session.id).where(Session.id == session.id).with_for_update())
+    running = db.scalar(select(Insight).where(Insight.session_id == session.id,
+                                              Insight.status.in_(ACTIVE))
+                        .order_by(Insight.version.desc()).limit(1))
+    if running is not None:
+        return running
+    version = (db.scalar(select(func.max(Insight.version))
+                         .where(Insight.session_id == session.id)) or 0) + 1
+    insight = Insight(session_id=session.id, version=version, group_by=group_by,
+                      engine="llm" if get_settings().llm_enabled else "offline")
+    db.add(insight)
+    db.flush()
+    return insight
+
+
+def enqueue(insight_id: int) -> None:
+    jobs.enqueue_once("core.insights.compute", insight_id,
+                      job_id=jobs.job_key("insight", insight_id), queue_name=jobs.BULK)
+
+
+def compute(insight_id: int) -> str:
+    """Job: compute one run, once. The corpus is read in one transaction, the engines run
+    with none open (an LLM run takes minutes), and the result is written in another. A
+    failure is kept on the row (``failed`` with its error), visible, never retried in a
+    loop: HR asks again."""
+    from core import db as database
+
+    with database.session_scope() as s:
+        claimed = s.execute(update(Insight).where(Insight.id == insight_id,
+                                                  Insight.status == "queued")
+                            .values(status="running")).rowcount
+        insight = s.get(Insight, insight_id)
+        if insight is None or not claimed:
+            return insight.status if insight is not None else "gone"
+        session = s.get(Session, insight.session_id)
+        corpus = corpora.load(s, session, group_by=insight.group_by)
+        engine = insight.engine
+    try:
+        result = run(corpus, engine)
+    except Exception as exc:
+        log.exception("insights %s failed", insight_id)
+        with database.session_scope() as s:
+            s.execute(update(Insight).where(Insight.id == insight_id).values(
+                status="failed", error=f"{type(exc).__name__}: {exc}"[:2000],
+                computed_at=utcnow()))
+        return "failed"
+    with database.session_scope() as s:
+        s.execute(update(Insight).where(Insight.id == insight_id).values(
+            status="done", result=result.model_dump(mode="json"),
+            interviews=len(corpus.interviews), computed_at=utcnow()))
+    return "done"
+
+
+def run(corpus: corpora.Corpus, engine: str = "offline") -> Result:
+    """An engine's result, through the anonymity gate."""
+    if engine == "llm":
+        from core.insights import llm
+
+        result = llm.analyse(corpus)
+    elif engine == "offline":
+        result = offline.analyse(corpus)
+    else:
+        raise ValueError(f"no insights engine {engine!r}")
+    return gate.apply(result, corpus, corpus.scrub)
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+def latest(db: DB, session: Session, version: int | None = None) -> Insight | None:
+    stmt = select(Insight).where(Insight.session_id == session.id)
+    if version is not None:
+        stmt = stmt.where(Insight.version == version)
+    else:
+        stmt = stmt.where(Insight.status == "done")
+    return db.scalar(stmt.order_by(Insight.version.desc()).limit(1))
+
+
+def describe(db: DB, insight: Insight, *, with_result: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": insight.id, "session_id": insight.session_id, "version": insight.version,
+        "status": insight.status, "engine": insight.engine, "group_by": insight.group_by,
+        "created_at": insight.created_at.isoformat(),
+        "computed_at": insight.computed_at.isoformat() if insight.computed_at else None,
+        "interviews": insight.interviews,
+    }
+    if insight.status == "failed":
+        out["error"] = insight.error
+    if insight.status == "done":
+        session = db.get(Session, insight.session_id)
+        now = len(corpora.analysable(db, session)[0])
+        out["newer_interviews"] = max(now - insight.interviews, 0)
+        if with_result:
+            out["result"] = insight.result
+    return out
+
+
+def pattern(insight: Insight, pattern_id: str) -> dict[str, Any] | None:
+    for p in (insight.result or {}).get("patterns", []):
+        if p.get("id") == pattern_id:
+            return p
+    return None
+
+
+def audience_of(insight: Insight, found: dict[str, Any], threshold: int) -> dict[str, Any] | None:
+    """The audience rule for a pattern's group: the group_by values it appears in with at
+    least ``threshold`` people (never "Other" or "Not set", which name no one group)."""
+    values = [g["value"] for g in found.get("groups", [])
+              if g["participants"] >= threshold and g["value"] not in (gate.OTHER,
+                                                                       offline.words.NO_GROUP)]
+    if not values:
+        return None
+    return {"match": "all", "conditions": [{"field": insight.group_by, "op": "in",
+                                            "value": values}]}
+
+
+# ---- the scheduler's part -------------------------------------------------------------------
+
+def refresh_due(after: int = REFRESH_AFTER) -> list[int]:
+    """Periodic job: a new run for each session whose last run is ``after`` or more
+    interviews behind (only sessions someone asked insights of; one run at a time)."""
+    from core import db as database
+
+    started = []
+    with database.session_scope() as s:
+        last = (select(Insight.session_id, func.max(Insight.version).label("version"))
+                .group_by(Insight.session_id).subquery())
+        rows = s.execute(select(Insight).join(last, (Insight.session_id == last.c.session_id)
+                                              & (Insight.version == last.c.version))
+                         .where(Insight.status == "done")).scalars().all()
+        for insight in rows:
+            session = s.get(Session, insight.session_id)
+            if session is None:
+                continue
+            now = len(corpora.analysable(s, session)[0])
+            if now - insight.interviews >= after:
+                fresh = request(s, session, group_by=insight.group_by)
+                started.append(fresh.id)
+    for insight_id in started:
+        enqueue(insight_id)
+    return started

@@ -1,0 +1,115 @@
+"""What an insights result may say, enforced on every engine's output before it is kept
+(DESIGN.md §6, anonymity; issue: "anonymity holds for AI output too").
+
+- Every quote must be verbatim in the turn it cites, as the corpus holds that turn (redacted,
+  names scrubbed in aggregated sessions): a quote a model invented or reworded is dropped.
+- Aggregated sessions: no person or interview id on a quote; a pattern, sub-theme, topic or
+  question group with fewer participants than the threshold is withheld; a pattern's group
+  slices under the threshold are merged into "Other", and when that is still too small it is
+  withheld together with the next-smallest slice, so no hidden slice follows by subtraction;
+  every text (labels, summaries, actions) is scrubbed of directory names once more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from core.insights.corpus import Corpus
+from core.insights.schema import Group, Quote, Result
+
+OTHER = "Other"
+
+
+def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) -> Result:
+    texts = {p.turn_id: p.text for p in corpus.passages}
+    mine = set(corpus.interviews)
+    dropped = 0
+
+    def keep(quotes: list[Quote]) -> list[Quote]:
+        nonlocal dropped
+        out = []
+        for q in quotes:
+            text = texts.get(q.turn_id)
+            if text is None or not q.text.strip() or q.text not in text:
+                dropped += 1
+                continue
+            if corpus.aggregated:
+                q = Quote(turn_id=q.turn_id, text=q.text)
+            out.append(q)
+        return out
+
+    threshold = corpus.threshold if corpus.aggregated else 1
+    clean = scrub or (lambda text: text)
+    withheld = list(result.withheld)
+
+    patterns = []
+    small = 0
+    for p in result.patterns:
+        p.interview_ids = [i for i in p.interview_ids if i in mine]
+        if corpus.aggregated and p.participants < threshold:
+            small += 1
+            continue
+        p.label, p.quotes = clean(p.label), keep(p.quotes)
+        p.terms = [clean(t) for t in p.terms]
+        if corpus.aggregated:
+            p.groups = slices(p.groups, threshold)
+        patterns.append(p)
+    if small:
+        withheld.append(f"{small} theme(s) found in fewer than {threshold} people are not "
+                        "shown.")
+    shown_patterns = {p.id for p in patterns}
+
+    topics = []
+    for t in result.topics:
+        if corpus.aggregated and t.participants < threshold:
+            withheld.append(f"\"{t.label}\" was answered by fewer than {threshold} people: "
+                            "not shown.")
+            continue
+        t.summary, t.quotes = clean(t.summary), keep(t.quotes)
+        t.sub_themes = [s for s in t.sub_themes if s.participants >= threshold
+                        and (s.pattern_id is None or s.pattern_id in shown_patterns)]
+        for s in t.sub_themes:
+            s.label = clean(s.label)
+        topics.append(t)
+
+    questions = []
+    for q in result.missing_knowledge:
+        if corpus.aggregated and q.participants < threshold:
+            continue
+        q.quotes = keep(q.quotes)
+        q.question = clean(q.question)
+        questions.append(q)
+    hidden = len(result.missing_knowledge) - len(questions)
+    if corpus.aggregated and hidden:
+        withheld.append(f"{hidden} question(s) asked by fewer than {threshold} people are "
+                        "not shown.")
+
+    summary = result.summary
+    summary.health = clean(summary.health)
+    summary.key_quotes = keep(summary.key_quotes)
+    summary.actions = [a for a in summary.actions
+                       if a.pattern_id is None or a.pattern_id in shown_patterns]
+    for a in summary.actions:
+        a.text = clean(a.text)
+    fallbacks = list(result.fallbacks)
+    if dropped:
+        fallbacks.append(f"{dropped} quote(s) not found verbatim in the turn they cite were "
+                         "dropped.")
+    return Result(engine=result.engine, interviews=result.interviews, summary=summary,
+                  patterns=patterns, topics=topics, missing_knowledge=questions,
+                  withheld=withheld, fallbacks=fallbacks)
+
+
+def slices(groups: list[Group], threshold: int) -> list[Group]:
+    """Group slices safe to show: those under the threshold merged into "Other"; if "Other"
+    is still under it (or is a single hidden slice), it is withheld and so is the
+    next-smallest slice, so none can be derived from the total by subtraction."""
+    big = sorted((g for g in groups if g.participants >= threshold),
+                 key=lambda g: -g.participants)
+    rest = [g for g in groups if g.participants < threshold]
+    if not rest:
+        return big
+    merged = sum(g.participants for g in rest)
+    if merged >= threshold and len(rest) > 1:
+        return big + [Group(value=OTHER, participants=merged)]
+    return big[:-1] if big else []  # the next-smallest goes too
