@@ -373,6 +373,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--workers", type=int, default=3, metavar="W",
                     help="rq workers (3 on 2 cores: a worker mostly waits on a send slot, the "
                     "database or the network)")
+    ap.add_argument("--reply-workers", type=int, default=1, metavar="R",
+                    help="rq workers on the interactive queue only (the Procfile's replies): "
+                    "a reply never waits behind a rollout's sends")
     ap.add_argument("--web-workers", type=int, default=2)
     ap.add_argument("--web-threads", type=int, default=4)
     ap.add_argument("--skip-delivery", action="store_true")
@@ -439,10 +442,14 @@ def start_parley(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
         children.start(f"parley-worker-{w}", rq_worker() + [
             "-c", "scheduler.worker_config", "--with-scheduler", "--quiet", "-n",
             f"parley-{tag}-{w}"], env)
+    for r in range(getattr(args, "reply_workers", 0)):  # the Procfile's `replies`
+        children.start(f"parley-replies-{r}", rq_worker() + [
+            "-c", "scheduler.worker_config", "--quiet", "-n", f"parley-{tag}-replies-{r}",
+            jobs.INTERACTIVE], env)
     # the Procfile's clock: dispatch_due tops each rollout's backlog up every 15 s
     children.start("parley-scheduler", [sys.executable, "-m", "scheduler"], env)
     wait_http(port, "/api/v1/healthz", children)
-    wait_workers(jobs.QUEUE, args.workers, children)
+    wait_workers(jobs.QUEUE, args.workers + getattr(args, "reply_workers", 0), children)
     warm(port)
     return port, backend
 
@@ -455,7 +462,8 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
     log(f"{backend}; generating {n} people")
     csv_bytes, slack_ids = generate(n, args.deliver, tag)
     stub.users.update(slack_ids)
-    out: dict[str, Any] = {"backend": backend, "people": n, "workers": args.workers}
+    out: dict[str, Any] = {"backend": backend, "people": n, "workers": args.workers,
+                           "reply_workers": args.reply_workers}
     out["import"] = import_phase(port, csv_bytes, n)
     log(f"  import {out['import']['first_s']} s, re-import {out['import']['reimport_s']} s")
     cutoff = (date.today() - timedelta(days=365)).isoformat()
@@ -478,7 +486,8 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
 def report_text(r: dict[str, Any]) -> str:
     imp, pre, cre = r["import"], r["preview"], r["create"]
     lines = [
-        f"bench.rollout on {r['backend']}, {r['people']:,} people, {r['workers']} workers",
+        f"bench.rollout on {r['backend']}, {r['people']:,} people, {r['workers']} workers "
+        f"+ {r.get('reply_workers', 0)} on replies only",
         f"  import         {imp['first_s']:7.2f} s  ({imp['rows_per_s']:,} rows/s, "
         f"{imp['csv_mb']} MB)   goal ≤ 60 s for 100k",
         f"                 counts {imp['first_counts']}",

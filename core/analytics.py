@@ -50,7 +50,7 @@ WORD = re.compile(r"\w+")
 POSITIVE, NEGATIVE = 0.05, -0.05  # VADER's usual cut of the compound score
 FULL_ANSWER_WORDS = 60  # words per answer that count as full depth (as core.metrics)
 LEFT = (State.ABANDONED, State.ADMIN_ENDED)  # ended before the end: a drop-off
-OTHER, UNKNOWN = "Other", "Unknown"
+OTHER, UNKNOWN = privacy.OTHER, "Unknown"
 BACKFILL_BATCH = 200
 
 
@@ -498,21 +498,16 @@ def _cells(db: DB, session_id: int, counted, keys: list[str] | None
 
 def protect(groups: dict[str, Cell], threshold: int, aggregated: bool
             ) -> list[tuple[str, Cell, bool]]:
-    """Groups as they may be shown: (name, figures, merged). In an aggregated session a
-    group whose figures cover fewer than ``threshold`` interviews is merged into "Other";
-    when that leaves "Other" one group or still too few, the next-smallest group joins it
-    too, so no hidden group can be had by subtracting the shown ones from the total. A
+    """Groups as they may be shown: (name, figures, merged). In an aggregated session the
+    groups whose figures cover fewer than ``threshold`` interviews are shown only together
+    as "Other", with the next-smallest while needed (``core.privacy.merged_groups``). A
     group nobody has started in holds no one's answers and is shown as it is."""
     names = sorted(groups)
     if not aggregated:
         return [(name, groups[name], False) for name in names]
-    hidden = [n for n in names if groups[n].started and groups[n].counted < threshold]
-    shown = sorted((n for n in names if n not in hidden and groups[n].started),
-                   key=lambda n: (groups[n].counted, n))
-    while hidden and shown and (len(hidden) == 1
-                                or sum(groups[n].counted for n in hidden) < threshold):
-        hidden.append(shown.pop(0))
-    if hidden and OTHER in shown:  # a group really called Other joins the merged one
+    hidden = privacy.merged_groups(
+        {n: groups[n].counted for n in names if groups[n].started}, threshold)
+    if hidden and OTHER in groups and OTHER not in hidden:  # one "Other" only
         hidden.append(OTHER)
     out = [(n, groups[n], False) for n in names if n not in hidden]
     if hidden:

@@ -104,6 +104,25 @@ JOIN_KEYS = ("id", "invite_id", "person", "person_id", "channel", "address", "re
 ANALYTICS_JOIN_KEYS = ("channel", "channels", "computed_at")
 
 
+def merged_groups(sizes: dict[str, int], threshold: int) -> list[str]:
+    """The groups of a breakdown that must be shown only together, as "Other": every group
+    under ``threshold``, and while that leaves one such group or "Other" still under the
+    threshold, the next-smallest shown group too — so no hidden group's figure follows by
+    subtracting the shown ones from the total. A group already called "Other" joins them."""
+    hidden = sorted(name for name, n in sizes.items() if n < threshold)
+    shown = sorted((name for name in sizes if name not in hidden),
+                   key=lambda name: (sizes[name], name))
+    while hidden and shown and (len(hidden) == 1
+                                or sum(sizes[name] for name in hidden) < threshold):
+        hidden.append(shown.pop(0))
+    if hidden and OTHER in shown:
+        hidden.append(OTHER)
+    return hidden
+
+
+OTHER = "Other"
+
+
 def released(threshold: int, completed: int) -> int:
     """How many of an aggregated session's completed interviews may be shown: whole batches
     of ``threshold``. Each release adds at least ``threshold`` answers at once, so HR cannot

@@ -5,8 +5,8 @@
   names scrubbed in aggregated sessions): a quote a model invented or reworded is dropped.
 - Aggregated sessions: no person or interview id on a quote; a pattern, sub-theme, topic or
   question group with fewer participants than the threshold is withheld; a pattern's group
-  slices under the threshold are merged into "Other", and when that is still too small it is
-  withheld together with the next-smallest slice, so no hidden slice follows by subtraction;
+  slices under the threshold are merged into "Other", with the next-smallest slice when that
+  is still too small, so no hidden slice follows by subtraction;
   every text (labels, summaries, actions) is scrubbed of directory names once more.
 """
 
@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from core import privacy
 from core.insights.corpus import Corpus
 from core.insights.schema import Group, Quote, Result
 
-OTHER = "Other"
+OTHER = privacy.OTHER
 
 
 def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) -> Result:
@@ -101,15 +102,11 @@ def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) ->
 
 
 def slices(groups: list[Group], threshold: int) -> list[Group]:
-    """Group slices safe to show: those under the threshold merged into "Other"; if "Other"
-    is still under it (or is a single hidden slice), it is withheld and so is the
-    next-smallest slice, so none can be derived from the total by subtraction."""
-    big = sorted((g for g in groups if g.participants >= threshold),
-                 key=lambda g: -g.participants)
-    rest = [g for g in groups if g.participants < threshold]
-    if not rest:
-        return big
-    merged = sum(g.participants for g in rest)
-    if merged >= threshold and len(rest) > 1:
-        return big + [Group(value=OTHER, participants=merged)]
-    return big[:-1] if big else []  # the next-smallest goes too
+    """Group slices safe to show (``core.privacy.merged_groups``): those under the
+    threshold, with the next-smallest when needed, shown only together as "Other"."""
+    hidden = set(privacy.merged_groups({g.value: g.participants for g in groups}, threshold))
+    out = sorted((g for g in groups if g.value not in hidden), key=lambda g: -g.participants)
+    if hidden:
+        out.append(Group(value=OTHER, participants=sum(
+            g.participants for g in groups if g.value in hidden)))
+    return out

@@ -226,7 +226,7 @@ def test_the_gate_drops_invented_quotes_small_themes_and_names():
     assert any("2 quote(s)" in f for f in out.fallbacks)
 
 
-def test_group_slices_under_the_threshold_are_merged_or_hidden_with_the_next_smallest():
+def test_group_slices_under_the_threshold_are_shown_only_together_with_the_next_smallest():
     from core.insights.schema import Group
 
     def shown(*counts):
@@ -235,8 +235,9 @@ def test_group_slices_under_the_threshold_are_merged_or_hidden_with_the_next_sma
 
     assert shown(9, 7, 6) == [("g0", 9), ("g1", 7), ("g2", 6)]
     assert shown(9, 7, 3, 2) == [("g0", 9), ("g1", 7), ("Other", 5)]  # merged
-    assert shown(9, 7, 3) == [("g0", 9)]  # one small slice: it and the next-smallest go
-    assert shown(3, 1) == []
+    assert shown(9, 7, 3) == [("g0", 9), ("Other", 10)]  # one small: the next-smallest too
+    assert shown(9, 2, 1) == [("Other", 12)]  # still too few: until it is enough
+    assert shown(3, 1) == [("Other", 4)]  # the pattern's own total, nothing more
 
 
 def test_negated_signals_do_not_count():
