@@ -22,7 +22,17 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DB
 
-from core import interviewer, jobs, lifecycle, metrics, phones, privacy, sentiment, sessions
+from core import (
+    analytics,
+    interviewer,
+    jobs,
+    lifecycle,
+    metrics,
+    phones,
+    privacy,
+    sentiment,
+    sessions,
+)
 from core.db import session_scope
 from core.interviewer import planner, prompts
 from core.lifecycle import Event, State
@@ -118,12 +128,18 @@ def word(draft: Draft, session: Session | None = None) -> Words:
 def transition(interview: Interview, event: Event, now: datetime | None = None) -> None:
     """Apply a lifecycle event; raises InvalidTransition when it is not allowed."""
     now = now or utcnow()
+    was = interview.state
     interview.state = lifecycle.next_state(interview.state, event)
+    if was == State.PAUSED and interview.state != State.PAUSED and interview.paused_at:
+        # a pause ends (resumed, stopped, expired, ended by HR): its time is not answering time
+        paused = max((now - interview.paused_at).total_seconds(), 0.0)
+        interview.paused_seconds = (interview.paused_seconds or 0.0) + paused
     if interview.state == State.IN_PROGRESS and interview.started_at is None:
         interview.started_at = now
     if interview.state in lifecycle.TERMINAL:
         interview.ended_at = interview.ended_at or now
         metrics.score(interview)
+        analytics.due(interview)
 
 
 def _topics(interview: Interview) -> dict[str, Topic]:

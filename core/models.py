@@ -245,6 +245,9 @@ class Interview(Base):
     current_topic: Mapped[str | None] = mapped_column(String(100))
     pauses_used: Mapped[int] = mapped_column(default=0)
     paused_at: Mapped[datetime | None] = mapped_column()
+    # time spent paused, added up as each pause ends (core.engine.transition): an interview's
+    # duration leaves it out
+    paused_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     resume_prompted_at: Mapped[datetime | None] = mapped_column()
     drop_off_topic: Mapped[str | None] = mapped_column(String(100))
     sentiment: Mapped[float | None] = mapped_column(Float)  # mean of participant turns
@@ -283,6 +286,51 @@ class Turn(Base):
     provider_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reasoning: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InterviewAnalytics(Base):
+    """The figures of one ended interview (``core.analytics``), kept when it ends so that a
+    session's aggregates are counts and sums over these rows, never a walk over its turns.
+    Sentiment and engagement stay on the interview, where ``core.metrics`` puts them."""
+
+    __tablename__ = "interview_analytics"
+
+    interview_id: Mapped[int] = mapped_column(
+        ForeignKey("interview.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # the interview's state when figured
+    # first answer → end, less the time paused; None when nobody answered
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    paused_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    turns: Mapped[int] = mapped_column(default=0)  # interviewer and participant turns
+    answers: Mapped[int] = mapped_column(default=0)  # typed participant answers
+    interviewer_words: Mapped[int] = mapped_column(default=0)
+    participant_words: Mapped[int] = mapped_column(default=0)
+    response_seconds: Mapped[float | None] = mapped_column(Float)  # median, question → answer
+    questions_asked_back: Mapped[int] = mapped_column(default=0)
+    probed_topics: Mapped[int] = mapped_column(default=0)
+    probed_topics_rich: Mapped[int] = mapped_column(default=0)  # a probe drew a rich answer
+    drop_off_topic: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(20))  # where most answers came from
+    channels: Mapped[list[Any]] = mapped_column(default=list)  # every channel, first use first
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TopicAnalytics(Base):
+    """One topic of one ended interview: whether it was reached and what its answers were,
+    so a session's drop-off funnel is one GROUP BY."""
+
+    __tablename__ = "interview_topic_analytics"
+
+    interview_id: Mapped[int] = mapped_column(
+        ForeignKey("interview.id", ondelete="CASCADE"), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(100), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # the planner's: done, skipped, dropped …
+    reached: Mapped[bool] = mapped_column(default=False)  # its opening question was asked
+    answers: Mapped[int] = mapped_column(default=0)
+    words: Mapped[int] = mapped_column(default=0)
+    sentiment: Mapped[float | None] = mapped_column(Float)  # mean of its answers
+    probed: Mapped[bool] = mapped_column(default=False)
+    rich: Mapped[bool] = mapped_column(default=False)  # probed, and a probe drew a rich answer
 
 
 class InboundEvent(Base):

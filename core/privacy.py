@@ -99,6 +99,11 @@ def redact(text: str) -> str:
 # or a timestamp matches the invite's, and HR's end reason may name the person.
 JOIN_KEYS = ("id", "invite_id", "person", "person_id", "channel", "address", "restarted_from",
              "end_reason", "created_at", "started_at", "ended_at")
+# An interview's figures: durations and counts say nothing of who, but the channels match
+# the invite's, and when they were computed is when it ended.
+ANALYTICS_JOIN_KEYS = ("channel", "channels", "computed_at")
+
+
 def merged_groups(sizes: dict[str, int], threshold: int) -> list[str]:
     """The groups of a breakdown that must be shown only together, as "Other": every group
     under ``threshold``, and while that leaves one such group or "Other" still under the
@@ -156,6 +161,9 @@ def shown(interview: dict[str, Any], *, anonymity: str) -> dict[str, Any]:
         out["turns"] = [_anonymous_turn(t) for t in out["turns"] if t["role"] != "system"]
     if "open_questions" in out:
         out["open_questions"] = [redact(q) for q in out["open_questions"]]
+    if out.get("analytics"):
+        out["analytics"] = {k: v for k, v in out["analytics"].items()
+                            if k not in ANALYTICS_JOIN_KEYS}
     return out
 
 

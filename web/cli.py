@@ -40,6 +40,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--today", type=_date, default=None,
                      help="the day to run for, YYYY-MM-DD (default: today, UTC)")
     # ---- end triggers ----
+    # ---- analytics ----
+    analytics = groups.add_parser("analytics", help="per-interview analytics")
+    analytics_cmd = analytics.add_subparsers(dest="command", required=True)
+    fill = analytics_cmd.add_parser("backfill", help="compute the figures of ended interviews "
+                                    "that have none (they ended before migration 0016); the "
+                                    "API also does it on first read")
+    fill.add_argument("--session", type=int, default=None, help="only this session's")
+    fill.add_argument("--recompute", action="store_true",
+                      help="every ended interview's, also those that have figures")
+    # ---- end analytics ----
     return ap
 
 
@@ -134,6 +144,20 @@ def _triggers_run(args: argparse.Namespace) -> int:
 
 COMMANDS[("triggers", "run")] = _triggers_run
 # ---- end triggers ----
+
+
+# ---- analytics ----
+def _analytics_backfill(args: argparse.Namespace) -> int:
+    from core import analytics, db
+
+    with db.session_scope() as s:
+        done = analytics.backfill(s, session_id=args.session, recompute=args.recompute)
+    print(f"{done} interview(s) figured")
+    return 0
+
+
+COMMANDS[("analytics", "backfill")] = _analytics_backfill
+# ---- end analytics ----
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,6 +55,7 @@ def nullable(json_type: str) -> dict[str, Any]:
 
 TEXT, INT, BOOL, WHEN = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, \
     nullable("string")
+NUMBER_OR_NULL = nullable("number")
 
 
 def obj(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -103,7 +104,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN}),
     # What HR may see of an interview depends on the session's anonymity (core/privacy.py).
     "Interview": {"type": "object", "required": ["state"],
-                  "properties": {"id": INT, "state": TEXT}},
+                  "properties": {"id": INT, "state": TEXT, "analytics": {
+                      "type": ["object", "null"],
+                      "description": "figures of an ended interview (core/analytics.py); "
+                                     "null until it ends"}}},
     "Rollout": obj({
         "id": INT, "session_id": nullable("integer"),
         "state": {"enum": ["draft", "scheduled", "sending", "paused", "completed",
@@ -215,6 +219,34 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "OneOnOnesLink": obj({
         "url": {"type": "string", "description": "PUBLIC_BASE_URL/o/<token>"},
         "expires_at": {"type": "string", "format": "date-time"}}),
+    "SessionAnalytics": obj({
+        "session_id": INT, "anonymity": {"enum": ["named", "aggregated"]},
+        "threshold": {**nullable("integer"), "description": "an aggregated session's"},
+        "group_by": nullable("string"),
+        "overall": ref("AnalyticsFigures"),
+        "channels": {"type": "array", "items": {"allOf": [ref("AnalyticsFigures"), obj({
+            "channel": {"type": "string", "description": "Other: small channels merged"},
+            "merged": BOOL})]}},
+        "groups": {"type": "array", "items": {"allOf": [ref("AnalyticsFigures"), obj({
+            "group": {"type": "string", "description": "the demographic's value; Unknown: "
+                      "none; Other: small groups merged"}, "merged": BOOL})]}},
+        "completed": INT, "needed": INT,
+        "withheld": obj({"reason": TEXT})},
+        optional=("overall", "channels", "groups", "completed", "needed", "withheld")),
+    "AnalyticsFigures": obj({
+        "invited": INT, "started": INT, "completed": INT, "abandoned": INT, "declined": INT,
+        "completion_rate": {**NUMBER_OR_NULL, "description": "completed / started"},
+        "counted": {"type": "integer", "description": "completed interviews the figures from "
+                    "answers cover (an aggregated session's: the released ones)"},
+        "duration": obj({"average_seconds": NUMBER_OR_NULL, "median_seconds": NUMBER_OR_NULL}),
+        "sentiment": obj({"average": NUMBER_OR_NULL, "positive": INT, "neutral": INT,
+                          "negative": INT}),
+        "engagement": NUMBER_OR_NULL,
+        "quality": obj({"score": NUMBER_OR_NULL, "words_per_answer": NUMBER_OR_NULL,
+                        "probed_topics": INT, "probed_topics_rich": INT,
+                        "rich_share": NUMBER_OR_NULL}),
+        "funnel": {"type": "array", "items": obj({"topic": TEXT, "label": TEXT,
+                                                  "reached": INT, "left": INT})}}),
     "Failure": obj({"kind": {"enum": ["inbound", "outbound"]}, "id": INT, "channel": TEXT,
                     "status": {"enum": ["failed", "held"]}, "attempts": INT, "error": TEXT,
                     "at": WHEN}),
@@ -315,6 +347,14 @@ OPERATIONS: dict[str, Op] = {
     "api.one_on_ones_link": op(
         "A private link to the person's 1-on-1 page (their pairs, agendas and own notes), "
         "for someone on no chat tool; valid 90 days", ok="OneOnOnesLink", errors=(404,)),
+    "api.session_analytics": op(
+        "Aggregates: invited, started, completed, durations, a drop-off funnel by topic, "
+        "sentiment, engagement and quality, overall and per channel, and per value of "
+        "group_by. An aggregated session's: nothing below its threshold (needed says how "
+        "many), figures from its released interviews only, small groups merged into Other",
+        ok="SessionAnalytics", errors=(404, 422),
+        query={"group_by": {"description": "a demographic key (Department, Country …)",
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 100}}}),
     "api.delete_interview": op("Delete an interview and its turns permanently", status=204,
                                errors=(404,)),
 }

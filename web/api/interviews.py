@@ -17,7 +17,7 @@ from flask import current_app, jsonify, request
 from sqlalchemy import func, select
 
 from bots import interview as interview_bot
-from core import db, engine, jobs, privacy, sessions
+from core import analytics, db, engine, jobs, privacy, sessions
 from core.lifecycle import State
 from core.models import Interview, OutboundRecord, Session, Turn
 from web.api import audit, body, bp, get_or_404, iso, page, page_sorted
@@ -28,9 +28,13 @@ API_WAIT = 2.0  # seconds HR's request waits for a message being handled, then 4
 
 
 def interview_json(i: Interview, turns: list[Turn] | None = None,
-                   segments: dict[int, int] | None = None) -> dict[str, Any]:
-    """The interview as its session's anonymity allows."""
-    return privacy.shown(_full(i, turns, segments or {}), anonymity=i.session.anonymity)
+                   segments: dict[int, int] | None = None,
+                   figures: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The interview as its session's anonymity allows; ``figures`` from
+    ``core.analytics.for_interviews`` (an interview not ended has none: null)."""
+    out = _full(i, turns, segments or {})
+    out["analytics"] = (figures or {}).get(i.id)
+    return privacy.shown(out, anonymity=i.session.anonymity)
 
 
 def _segments(s, turns: list[Turn]) -> dict[int, int]:
@@ -78,8 +82,8 @@ def _full(i: Interview, turns: list[Turn] | None,
     }
     if turns is not None:
         out["turns"] = [
-            {"seq": t.seq, "role": t.role, "text": t.text, "redacted_text": t.redacted_text,
-             "topic": t.topic,
+            {"id": t.id, "seq": t.seq, "role": t.role, "text": t.text,
+             "redacted_text": t.redacted_text, "topic": t.topic,
              "sentiment": t.sentiment, "channel": t.channel, "reasoning": t.reasoning,
              "created_at": iso(t.created_at),
              **({"segments": int(segments[t.id])} if t.id in segments else {})}
@@ -95,7 +99,9 @@ def list_interviews(session_id: int):
         of_session = select(Interview).where(Interview.session_id == session_id)
         if session.anonymity != "aggregated":
             rows, next_link = page(s, of_session)
-            return jsonify(interviews=[interview_json(i) for i in rows], next=next_link)
+            figures = analytics.for_interviews(s, rows)
+            return jsonify(interviews=[interview_json(i, figures=figures) for i in rows],
+                           next=next_link)
         return jsonify(_aggregated(s, session, of_session))
 
 
@@ -112,8 +118,10 @@ def _aggregated(s, session: Session, of_session) -> dict[str, Any]:
     secret = current_app.config["SETTINGS"].secret_key
     rows, next_link = page_sorted(rows, key=lambda i: privacy.listing_key(secret, i.id))
     turns = _turns(s, rows)
+    figures = analytics.for_interviews(s, rows)
     out: dict[str, Any] = {"counts": counts,
-                           "interviews": [interview_json(i, turns[i.id]) for i in rows],
+                           "interviews": [interview_json(i, turns[i.id], figures=figures)
+                                          for i in rows],
                            "next": next_link}
     if reason := privacy.withheld_reason(threshold, completed):
         out["withheld"] = {"reason": reason}
@@ -135,7 +143,8 @@ def get_interview(interview_id: int):
         interview = addressable(s, interview_id)
         turns = list(s.scalars(select(Turn).where(Turn.interview_id == interview.id)
                                .order_by(Turn.seq)))
-        return jsonify(interview_json(interview, turns, _segments(s, turns)))
+        return jsonify(interview_json(interview, turns, _segments(s, turns),
+                                      analytics.for_interviews(s, [interview])))
 
 
 @bp.post("/interviews/<int:interview_id>/end")
@@ -144,7 +153,7 @@ def end_interview(interview_id: int):
     with changing(interview_id) as (s, interview):
         ids = [r.id for r in interview_bot.admin_end(s, interview, data.reason)]
         audit(s, "interview.end", "interview", interview.id, reason=data.reason)
-        out = interview_json(interview)
+        out = interview_json(interview, figures=analytics.for_interviews(s, [interview]))
     jobs.enqueue_deliveries(ids)
     return jsonify(out)
 

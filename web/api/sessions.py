@@ -8,7 +8,7 @@ from flask import current_app, jsonify, request
 from sqlalchemy import select
 
 import channels
-from core import db, rollouts, sessions
+from core import analytics, db, rollouts, sessions
 from core.models import Session
 from web.api import audit, body, bp, get_or_404, iso, page, unprocessable
 from web.api.session_types import (
@@ -121,3 +121,17 @@ def clone_session(session_id: int):
         copy = sessions.clone(s, source, name=data.name)
         audit(s, "session.clone", "session", copy.id, source=source.id)
         return jsonify(session_json(copy)), 201
+
+
+@bp.get("/sessions/<int:session_id>/analytics")
+def session_analytics(session_id: int):
+    """Aggregates over the session's interviews (``core.analytics.session_report``)."""
+    group_by = request.args.get("group_by")
+    if group_by is not None and not 1 <= len(group_by.strip()) <= 100:
+        raise unprocessable("group_by: a demographic key of 1 to 100 characters")
+    with db.session_scope() as s:
+        session = get_or_404(s, Session, session_id, "session")
+        try:
+            return jsonify(analytics.session_report(s, session, group_by=group_by))
+        except analytics.BadGroup as exc:
+            raise unprocessable(str(exc)) from None
