@@ -149,16 +149,19 @@ NOT_ADDRESSABLE = ("no interview {id} that can be read or changed on its own (an
                    "session's interviews are shown only together, in the session's list)")
 
 
-def shown(interview: dict[str, Any], *, anonymity: str) -> dict[str, Any]:
+def shown(interview: dict[str, Any], *, anonymity: str,
+          secret: str | None = None) -> dict[str, Any]:
     """An interview as it may leave the server. For an aggregated session (only ever its
     released answers, in the session's list): nothing that joins it to an invite or person,
     participant text redacted, no system turns (the consent of an older interview greets the
-    person by name)."""
+    person by name); with ``secret``, each turn's ``ref`` (``turn_ref``), which an insight's
+    quote of it carries too."""
     if anonymity != "aggregated":
         return dict(interview)
     out = {k: v for k, v in interview.items() if k not in JOIN_KEYS}
     if "turns" in out:
-        out["turns"] = [_anonymous_turn(t) for t in out["turns"] if t["role"] != "system"]
+        out["turns"] = [_anonymous_turn(t, secret) for t in out["turns"]
+                        if t["role"] != "system"]
     if "open_questions" in out:
         out["open_questions"] = [redact(q) for q in out["open_questions"]]
     if out.get("analytics"):
@@ -167,12 +170,23 @@ def shown(interview: dict[str, Any], *, anonymity: str) -> dict[str, Any]:
     return out
 
 
-def _anonymous_turn(turn: dict[str, Any]) -> dict[str, Any]:
+def _anonymous_turn(turn: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
     text = turn["text"]
     if turn["role"] == "participant":
         text = turn["redacted_text"] if turn["redacted_text"] is not None else redact(text)
-    return {"seq": turn["seq"], "role": turn["role"], "text": text,
-            "topic": turn["topic"], "sentiment": turn["sentiment"]}
+    out = {"seq": turn["seq"], "role": turn["role"], "text": text,
+           "topic": turn["topic"], "sentiment": turn["sentiment"]}
+    if secret and turn.get("id") is not None:
+        out["ref"] = turn_ref(secret, turn["id"])
+    return out
+
+
+def turn_ref(secret: str, turn_id: int) -> str:
+    """An anonymous session's name for a turn: the same in an insight's quote and in the
+    session's interview list (where the quote can be read in context), and unlike the
+    turn's id, in no order (ids follow time: they would date an answer)."""
+    message = f"turn-ref:{turn_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:24]
 
 
 def listing_key(secret: str, interview_id: int) -> str:

@@ -3,7 +3,8 @@
 
 - Every quote must be verbatim in the turn it cites, as the corpus holds that turn (redacted,
   names scrubbed in aggregated sessions): a quote a model invented or reworded is dropped.
-- Aggregated sessions: no person or interview id on a quote; a pattern, sub-theme, topic or
+- Aggregated sessions: a quote names its turn by ``turn_ref`` (no turn or interview id, no
+  person); a pattern, sub-theme, topic or
   question group with fewer participants than the threshold is withheld; a pattern's group
   slices under the threshold are merged into "Other", with the next-smallest slice when that
   is still too small, so no hidden slice follows by subtraction;
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core import privacy
+from core.config import get_settings
 from core.insights.corpus import Corpus
 from core.insights.schema import Group, Quote, Result
 
@@ -23,6 +25,7 @@ OTHER = privacy.OTHER
 
 def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) -> Result:
     texts = {p.turn_id: p.text for p in corpus.passages}
+    secret = get_settings().secret_key
     mine = set(corpus.interviews)
     dropped = 0
 
@@ -34,8 +37,8 @@ def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) ->
             if text is None or not q.text.strip() or q.text not in text:
                 dropped += 1
                 continue
-            if corpus.aggregated:
-                q = Quote(turn_id=q.turn_id, text=q.text)
+            if corpus.aggregated:  # no interview, person, nor an id that dates the answer
+                q = Quote(turn_ref=privacy.turn_ref(secret, q.turn_id), text=q.text)
             out.append(q)
         return out
 

@@ -10,10 +10,13 @@ from pydantic import BaseModel, Field, model_serializer
 
 
 class Quote(BaseModel):
-    """A participant's words, verbatim from the turn ``turn_id`` (redacted; in aggregated
-    sessions names of people in the directory replaced). ``person`` only in named sessions."""
+    """A participant's words, verbatim from their turn (redacted; in aggregated sessions
+    names of people in the directory replaced). The turn is ``turn_id`` in a named session
+    (with ``interview_id`` and ``person``); in an aggregated one ``turn_ref``, the ``ref``
+    its turn has in the session's interview list (``core.privacy.turn_ref``)."""
 
-    turn_id: int
+    turn_id: int | None = None
+    turn_ref: str | None = None
     text: str
     interview_id: int | None = None
     person: dict | None = None

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import update
 
 from bench.answer_bank import generate
-from core import db, insights
+from core import db, insights, privacy
 from core.insights import gate
 from core.insights.corpus import Corpus, Passage
 from core.insights.schema import Pattern, Quote, Result, Summary
@@ -79,11 +79,11 @@ def test_an_anonymous_pulse_shows_nothing_until_the_threshold_then_no_names(api,
     [burnout] = [p for p in result["patterns"] if p["id"] == "signal:burnout"]
     assert burnout["participants"] == 3 and burnout["quotes"]
     quote = burnout["quotes"][0]
-    assert set(quote) == {"turn_id", "text"}  # no interview, no person
-    with db.session_scope() as s:
-        turn = s.get(Turn, quote["turn_id"])
-        assert turn.role == "participant" and quote["text"] in turn.redacted_text.replace(
-            "Yusuf", "[name]")
+    assert set(quote) == {"turn_ref", "text"}  # no interview, no person, no dating id
+    listed = api.get(f"/sessions/{session['id']}/interviews").get_json()["interviews"]
+    [turn] = [t for i in listed for t in i["turns"] if t.get("ref") == quote["turn_ref"]]
+    assert turn["role"] == "participant"  # read in context, in the session's own list
+    assert quote["text"] in turn["text"].replace("Yusuf", "[name]")
     assert any("[name] covers for me" in q["text"] for p in result["patterns"]
                for q in p["quotes"])
     assert result["summary"]["health"].startswith("3 completed interviews")
@@ -203,7 +203,7 @@ def corpus(**extra) -> Corpus:
                   interviews=list(range(1, 7)), passages=passages, **extra)
 
 
-def test_the_gate_drops_invented_quotes_small_themes_and_names():
+def test_the_gate_drops_invented_quotes_small_themes_and_names(app):
     c = corpus()
     result = Result(engine="llm", interviews=6, summary=Summary(
         health="Morale is low, says Ada.", key_quotes=[
@@ -217,10 +217,11 @@ def test_the_gate_drops_invented_quotes_small_themes_and_names():
             Pattern(id="b", label="Tiny", kind="discovered", participants=2, share=0.3),
         ])
     out = gate.apply(result, c, lambda text: text.replace("Ada", "[name]"))
-    assert [q.turn_id for q in out.summary.key_quotes] == [1]
+    secret = app.config["SETTINGS"].secret_key
+    assert [q.turn_ref for q in out.summary.key_quotes] == [privacy.turn_ref(secret, 1)]
     assert [p.id for p in out.patterns] == ["a"]
-    assert out.patterns[0].quotes[0].model_dump(exclude_none=True) == {
-        "turn_id": 3, "text": "heavy for team 3"}  # no person, no interview
+    assert out.patterns[0].quotes[0].model_dump() == {
+        "turn_ref": privacy.turn_ref(secret, 3), "text": "heavy for team 3"}  # no person
     assert out.summary.health == "Morale is low, says [name]."
     assert any("fewer than 5" in w for w in out.withheld)
     assert any("2 quote(s)" in f for f in out.fallbacks)

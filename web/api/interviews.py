@@ -34,7 +34,8 @@ def interview_json(i: Interview, turns: list[Turn] | None = None,
     ``core.analytics.for_interviews`` (an interview not ended has none: null)."""
     out = _full(i, turns, segments or {})
     out["analytics"] = (figures or {}).get(i.id)
-    return privacy.shown(out, anonymity=i.session.anonymity)
+    return privacy.shown(out, anonymity=i.session.anonymity,
+                         secret=current_app.config["SETTINGS"].secret_key)
 
 
 def _segments(s, turns: list[Turn]) -> dict[int, int]:
