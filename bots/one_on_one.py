@@ -13,10 +13,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from core import directory, one_on_ones
+from core import directory, lifecycle, one_on_ones
 from core.interviewer import prompts
 from core.messages import Inbound, Outbound
-from core.models import AgendaItem, OneOnOne, OutboundRecord, Person
+from core.models import AgendaItem, Interview, OneOnOne, OutboundRecord, Person
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,9 @@ def handle(s, inbound: Inbound, received_at: datetime | None = None) -> list[Out
 
 def claim(s, inbound: Inbound) -> Inbound:
     """A message typed in a person's own chat or by SMS that speaks the 1-on-1 words
-    ("add: …", "note: …", "done for today") is about their 1-on-1: the one whose thread
-    wrote to them here last, else the one most recently active. Anything else is not."""
+    ("add: …", "note: …", "done for today") is about their 1-on-1 (``latest_pair``) —
+    unless they are in an interview: then it is an answer ("Add: my manager…" must reach
+    the interview, never a thread the manager reads)."""
     if inbound.about or inbound.choice or inbound.channel not in ("teams", "sms"):
         return inbound
     text = inbound.text or ""
@@ -83,7 +84,11 @@ def claim(s, inbound: Inbound) -> Inbound:
         return inbound
     person = directory.by_address(s, inbound.channel, inbound.sender.key,
                                   team=inbound.sender.data.get("team"))
-    pair = one_on_ones.latest_pair(s, person, inbound.channel) if person else None
+    if person is None or s.scalar(select(Interview.id).where(
+            Interview.person_id == person.id,
+            Interview.state.in_([str(x) for x in lifecycle.ACTIVE])).limit(1)):
+        return inbound
+    pair = one_on_ones.latest_pair(s, person, inbound.channel)
     if pair is None:
         return inbound
     return replace(inbound, about=f"pair:{pair.id}")
@@ -105,6 +110,8 @@ def _in_pair(s, pair: OneOnOne, person: Person, inbound: Inbound,
         else None
     if typed_note:
         choice, text = "note", typed_note.group(1)
+    if person.id not in (pair.first_id, pair.second_id):  # an outsider, a forged card:
+        raise Ignored("not one of the pair")               # not a word, not even a no
     if choice == "note":  # never a word about it in the shared thread, even a refusal
         problem = one_on_ones.note_problem(pair, person, text)
         if problem is not None:
@@ -172,15 +179,14 @@ def _privately(s, pair: OneOnOne, person: Person, inbound: Inbound, text: str,
 
 def _reply(s, inbound: Inbound, pair: OneOnOne, text: str) -> list[OutboundRecord]:
     """A text back to the number that wrote, outside the pair's thread."""
-    return _answer(s, inbound, text, pair.id)
+    return _answer(s, inbound, text)
 
 
-def _answer(s, inbound: Inbound, text: str, pair_id: int | None = None
-            ) -> list[OutboundRecord]:
-    """Back to where the person wrote from (their chat, their number), outside any thread."""
+def _answer(s, inbound: Inbound, text: str) -> list[OutboundRecord]:
+    """Back to where the person wrote from (their chat, their number), outside any thread:
+    not a row of the pair's (a send of it must not be taken for the thread's)."""
     record = OutboundRecord(channel=inbound.channel, address=inbound.sender.to_dict(),
-                            payload=Outbound(text, role="system").to_dict(),
-                            one_on_one_id=pair_id)
+                            payload=Outbound(text, role="system").to_dict())
     s.add(record)
     s.flush()
     return [record]
@@ -206,6 +212,5 @@ def _open(s, person: Person, inbound: Inbound) -> list[OutboundRecord]:
         return _answer(s, where, str(exc).split(": ", 1)[-1])
     records = one_on_ones.first_message(s, pair)
     if where is not None and not any(r.channel == where.channel for r in records):
-        records += _answer(s, where, prompts.PAIR_OPENED.format(other=colleague.name),
-                           pair.id)
+        records += _answer(s, where, prompts.PAIR_OPENED.format(other=colleague.name))
     return records

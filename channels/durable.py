@@ -113,8 +113,10 @@ def deliver(record_id: int) -> str | None:
             address = one_on_ones.known_thread(s, record.one_on_one_id, address)
         message, created_at = Outbound.from_dict(record.payload), record.created_at
         proactive = record.queue == jobs.BULK
-        # a rollout paused or cancelled since this row was written, a reminder overtaken
-        unwanted = rollouts.still_wanted(s, record) if proactive else None
+        # a rollout paused or cancelled since this row was written, a reminder overtaken,
+        # an agenda item's update a newer one supersedes (two clicks: the second's goes)
+        unwanted = (rollouts.still_wanted(s, record) if proactive
+                    else one_on_ones.still_wanted(s, record))
     if unwanted is not None:
         status, reason = unwanted
         _finish(record_id, status=status, error=reason, uncount=True)

@@ -209,8 +209,9 @@ class SlackChannel(Channel):
         """The message with this ref among the conversation's last 20. A DM written to by
         the person's id is opened for its id only now, on a retry."""
         channel = address.data.get("channel") or self._open(address, address.key)
-        history = _call(self.client(address).conversations_history,
-                        channel=channel, limit=20, include_all_metadata=True)
+        history = self._tier3(address, "conversations.history",
+                              self.client(address).conversations_history,
+                              channel=channel, limit=20, include_all_metadata=True)
         for msg in history.get("messages", []):
             if (msg.get("metadata") or {}).get("event_payload", {}).get("ref") == ref:
                 return msg["ts"]

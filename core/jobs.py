@@ -111,6 +111,7 @@ DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCE
 def enqueue_once(
     func: str, *args, job_id: str, retry: Retry | None = DEFAULT_RETRY,
     replace_started: bool = False, queue_name: str = QUEUE, at_front: bool = False,
+    timeout: int = JOB_TIMEOUT,
 ) -> Job | None:
     """Enqueue unless a job with this id is already waiting or running.
 
@@ -129,7 +130,7 @@ def enqueue_once(
         try:
             return q.enqueue(
                 func, *args, job_id=job_id, unique=True, retry=retry,
-                job_timeout=JOB_TIMEOUT, result_ttl=60, failure_ttl=7 * 24 * 3600,
+                job_timeout=timeout, result_ttl=60, failure_ttl=7 * 24 * 3600,
                 at_front=at_front,
             )
         except DuplicateJobError:

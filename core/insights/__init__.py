@@ -12,9 +12,11 @@ completed since its last run.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 
 from core import jobs, privacy, sessions
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
 REFRESH_AFTER = 20  # new completed interviews that make ``refresh_due`` re-run a session's
+TIMEOUT = 1800  # seconds a run may take (RQ stops it after); 10,000 interviews take ~15
+STALE = timedelta(seconds=TIMEOUT + 300)  # a run still active this long after it was asked
+# for had its worker die (or RQ stopped it): it is failed, and asking again starts anew
 MAX_GROUP_KEY = 100
 
 
@@ -60,6 +65,11 @@ def request(db: DB, session: Session, *, group_by: str = "Department") -> Insigh
     a time per session: while one is queued or running, that one is returned."""
     check_enough(db, session)
     db.execute(select(Session.id).where(Session.id == session.id).with_for_update())
+    db.execute(update(Insight).where(
+        Insight.session_id == session.id, Insight.status.in_(ACTIVE),
+        Insight.created_at < utcnow() - STALE).values(
+        status="failed", error="the run did not finish (its worker stopped)",
+        computed_at=utcnow()))
     running = db.scalar(select(Insight).where(Insight.session_id == session.id,
                                               Insight.status.in_(ACTIVE))
                         .order_by(Insight.version.desc()).limit(1))
@@ -69,14 +79,20 @@ def request(db: DB, session: Session, *, group_by: str = "Department") -> Insigh
                          .where(Insight.session_id == session.id)) or 0) + 1
     insight = Insight(session_id=session.id, version=version, group_by=group_by,
                       engine="llm" if get_settings().llm_enabled else "offline")
-    db.add(insight)
-    db.flush()
+    try:
+        with db.begin_nested():  # two asks at once (SQLite locks no row): one run
+            db.add(insight)
+            db.flush()
+    except IntegrityError:
+        return db.scalar(select(Insight).where(Insight.session_id == session.id,
+                                               Insight.version == version))
     return insight
 
 
 def enqueue(insight_id: int) -> None:
     jobs.enqueue_once("core.insights.compute", insight_id,
-                      job_id=jobs.job_key("insight", insight_id), queue_name=jobs.BULK)
+                      job_id=jobs.job_key("insight", insight_id), queue_name=jobs.BULK,
+                      timeout=TIMEOUT)
 
 
 def compute(insight_id: int) -> str:
@@ -105,8 +121,9 @@ def compute(insight_id: int) -> str:
                 status="failed", error=f"{type(exc).__name__}: {exc}"[:2000],
                 computed_at=utcnow()))
         return "failed"
-    with database.session_scope() as s:
-        s.execute(update(Insight).where(Insight.id == insight_id).values(
+    with database.session_scope() as s:  # only the run this job claimed, still its own
+        s.execute(update(Insight).where(Insight.id == insight_id,
+                                        Insight.status == "running").values(
             status="done", result=result.model_dump(mode="json"),
             interviews=len(corpus.interviews), computed_at=utcnow()))
     return "done"
@@ -115,9 +132,15 @@ def compute(insight_id: int) -> str:
 def run(corpus: corpora.Corpus, engine: str = "offline") -> Result:
     """An engine's result, through the anonymity gate."""
     if engine == "llm":
-        from core.insights import llm
+        try:
+            from core.insights import llm
 
-        result = llm.analyse(corpus)
+            result = llm.analyse(corpus)
+        except Exception as exc:  # the engine's own steps fall back one by one; this is
+            log.exception("LLM insights failed whole; offline instead")  # the last resort
+            result = offline.analyse(corpus)
+            result.fallbacks.append(f"the LLM engine failed ({type(exc).__name__}): the "
+                                    "offline engine computed this run")
     elif engine == "offline":
         result = offline.analyse(corpus)
     else:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from core import privacy
 from core.config import get_settings
+from core.insights import words
 from core.insights.corpus import Corpus
 from core.insights.schema import Group, Quote, Result
 
@@ -45,12 +46,19 @@ def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) ->
     threshold = corpus.threshold if corpus.aggregated else 1
     clean = scrub or (lambda text: text)
     withheld = list(result.withheld)
+    # what survives decides which words may stand: a key quote only from a pattern or topic
+    # shown, an action only for one; texts written from figures that were then withheld
+    # are written again from what is shown
+    shown_ids = {p.id for p in result.patterns if p.participants >= threshold}
+    shown_topics = {t.topic for t in result.topics if t.participants >= threshold}
+    quotable = {q.turn_id for p in result.patterns if p.id in shown_ids for q in p.quotes} | {
+        q.turn_id for t in result.topics if t.topic in shown_topics for q in t.quotes}
 
     patterns = []
     small = 0
     for p in result.patterns:
         p.interview_ids = [i for i in p.interview_ids if i in mine]
-        if corpus.aggregated and p.participants < threshold:
+        if p.id not in shown_ids:
             small += 1
             continue
         p.label, p.quotes = clean(p.label), keep(p.quotes)
@@ -65,15 +73,19 @@ def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) ->
 
     topics = []
     for t in result.topics:
-        if corpus.aggregated and t.participants < threshold:
+        if t.topic not in shown_topics:
             withheld.append(f"\"{t.label}\" was answered by fewer than {threshold} people: "
                             "not shown.")
             continue
         t.summary, t.quotes = clean(t.summary), keep(t.quotes)
-        t.sub_themes = [s for s in t.sub_themes if s.participants >= threshold
-                        and (s.pattern_id is None or s.pattern_id in shown_patterns)]
-        for s in t.sub_themes:
+        subs = [s for s in t.sub_themes if s.participants >= threshold
+                and (s.pattern_id is None or s.pattern_id in shown_patterns)]
+        for s in subs:
             s.label = clean(s.label)
+        if len(subs) < len(t.sub_themes):  # its summary may count what is not shown
+            t.summary = words.topic_summary(t.label, t.participants, t.sentiment,
+                                            [(s.label, s.participants) for s in subs])
+        t.sub_themes = subs
         topics.append(t)
 
     questions = []
@@ -90,11 +102,19 @@ def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) ->
 
     summary = result.summary
     summary.health = clean(summary.health)
-    summary.key_quotes = keep(summary.key_quotes)
+    summary.key_quotes = keep([q for q in summary.key_quotes if q.turn_id in quotable])
     summary.actions = [a for a in summary.actions
-                       if a.pattern_id is None or a.pattern_id in shown_patterns]
+                       if (a.pattern_id in shown_patterns) or (a.topic in shown_topics)
+                       or (a.pattern_id is None and a.topic is None and not withheld)]
     for a in summary.actions:
         a.text = clean(a.text)
+    if len(withheld) > len(result.withheld):  # the tone paragraph from what is shown only
+        negative = [t for t in topics if t.sentiment is not None and t.sentiment < 0]
+        worst = min(negative, key=lambda t: t.sentiment, default=None)
+        summary.health = words.health(
+            result.interviews, summary.sentiment, summary.sentiment_distribution,
+            [(p.label, p.participants) for p in patterns[:3]],
+            worst.label if worst is not None else None)
     fallbacks = list(result.fallbacks)
     if dropped:
         fallbacks.append(f"{dropped} quote(s) not found verbatim in the turn they cite were "

@@ -40,7 +40,7 @@ def topic_action(label: str) -> str:
 
 def tone(sentiment: float | None) -> str:
     if sentiment is None:
-        return "no clear tone"
+        return "not measured"
     if sentiment >= 0.25:
         return "clearly positive"
     if sentiment >= 0.05:

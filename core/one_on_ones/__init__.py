@@ -245,9 +245,15 @@ def has_thread(pair: OneOnOne) -> bool:
     return thread_channel(pair) != "web"
 
 
+OPENED_BY_SEND = ("slack",)  # threads whose conversation the first send opens (group DM)
+
+
 def known_thread(db: DB, pair_id: int, address: Address) -> Address:
     """``address`` with the thread's id when a send has opened it since (an intro and the
-    first item are written together: one ``conversations.open`` for the two)."""
+    first item are written together: one ``conversations.open`` for the two). Only a
+    thread that is one conversation opened by a send: a person's own leg is theirs."""
+    if address.channel not in OPENED_BY_SEND or not address.data.get("users"):
+        return address
     thread = db.scalar(select(OneOnOne.thread).where(OneOnOne.id == pair_id))
     if thread and thread.get("channel") == address.channel and not address.data.get("channel"):
         return Address.from_dict(thread)
@@ -258,7 +264,8 @@ def remember_thread(db: DB, record: OutboundRecord, address: Address) -> None:
     """Keep the thread a send opened (a Slack group DM's channel id). A person's own leg
     (Teams) is the channel's to remember, not the pair's."""
     pair = db.get(OneOnOne, record.one_on_one_id)
-    if pair is None or (record.payload or {}).get("leg", THREAD) != THREAD:
+    if (pair is None or (record.payload or {}).get("leg", THREAD) != THREAD
+            or address.channel not in OPENED_BY_SEND or not address.data.get("users")):
         return
     pair.channel, pair.thread = address.channel, address.to_dict()
     pair.thread_id = address.data.get("channel") or pair.thread_id
@@ -445,7 +452,10 @@ def mark(db: DB, item: AgendaItem, state: str, by: Person, *,
     """Discussed, or carried over to the next meeting, by either person."""
     pair = db.get(OneOnOne, item.one_on_one_id)
     lock(db, pair)
-    db.refresh(item)  # as it is now, under the pair's lock (a second click waited for it)
+    # as it is now, locked: a second click waited for the pair; a leg's first message
+    # landing now (``message_sent``, which locks the item) either sees this version or
+    # has stored its id before this reads the legs to update
+    db.refresh(item, with_for_update=True)
     _writable(pair)
     member(pair, by.id)
     if state not in ("discussed", "carried", "open"):
@@ -483,7 +493,8 @@ def close_meeting(db: DB, pair: OneOnOne, by: Person, *, now: datetime | None = 
         PairActivity.kind.in_(AGENDA_ACTIVITY)).limit(1)
     if db.scalar(touched) is None:  # nothing added or marked since it opened: the other
         return []                   # person's click closed the meeting a moment ago
-    items = list(db.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)))
+    items = list(db.scalars(select(AgendaItem).where(AgendaItem.meeting_id == meeting.id)
+                            .with_for_update().execution_options(populate_existing=True)))
     meeting.closed_at, meeting.closed_by_id = now, by.id
     db.flush()
     following = current_meeting(db, pair)
@@ -616,6 +627,7 @@ def _remind_batch(now: datetime, limit: int) -> tuple[list[int], int]:
                          AgendaItem.meeting_id == meeting.id,
                          AgendaItem.state.in_(("open", "carried"))).order_by(AgendaItem.id))]
             text = prompts.pair_reminder(pair.first.name, pair.second.name, items)
+            records += [r.id for r in first_message(s, pair)]  # a thread new to them
             records += [r.id for r in post(s, pair, Outbound(
                 text, _thread_choices(), role="system", about=f"pair:{pair.id}"),
                 queue=jobs.BULK)]

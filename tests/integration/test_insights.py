@@ -211,9 +211,12 @@ def test_the_gate_drops_invented_quotes_small_themes_and_names(app):
             Quote(turn_id=2, text="The on-call load is unbearable"),  # invented: dropped
             Quote(turn_id=99, text="The on-call load is heavy"),  # no such turn: dropped
         ]), patterns=[
-            Pattern(id="a", label="On-call", kind="discovered", participants=6, share=1.0,
+            Pattern(id="a", label="On-call, says Ada", kind="discovered", participants=6,
+                    share=1.0,
                     quotes=[Quote(turn_id=3, text="heavy for team 3", interview_id=3,
-                                  person={"id": 3, "name": "Ada"})]),
+                                  person={"id": 3, "name": "Ada"}),
+                            Quote(turn_id=1, text="The on-call load is heavy"),
+                            Quote(turn_id=2, text="The on-call load is unbearable")]),
             Pattern(id="b", label="Tiny", kind="discovered", participants=2, share=0.3),
         ])
     out = gate.apply(result, c, lambda text: text.replace("Ada", "[name]"))
@@ -222,9 +225,33 @@ def test_the_gate_drops_invented_quotes_small_themes_and_names(app):
     assert [p.id for p in out.patterns] == ["a"]
     assert out.patterns[0].quotes[0].model_dump() == {
         "turn_ref": privacy.turn_ref(secret, 3), "text": "heavy for team 3"}  # no person
-    assert out.summary.health == "Morale is low, says [name]."
+    assert "Tiny" not in out.summary.health  # written again from what is shown
+    assert out.summary.health.startswith("6 completed interviews")
+    assert out.patterns[0].label == "On-call, says [name]"
     assert any("fewer than 5" in w for w in out.withheld)
-    assert any("2 quote(s)" in f for f in out.fallbacks)
+    assert [q.text for q in out.patterns[0].quotes] == ["heavy for team 3",
+                                                        "The on-call load is heavy"]
+    assert any("not found verbatim" in f for f in out.fallbacks)  # the invented ones
+
+
+def test_nothing_withheld_is_named_in_the_summary_or_a_topic(app):
+    """One person of five speaks of a recruiter: no word of it anywhere, summary included."""
+    from core.insights import offline
+
+    said = ["I want to grow into a lead role and learn more about architecture here.",
+            "Growth matters to me; the career path here is clear enough for now."]
+    secret = "Honestly a recruiter has been calling me about another job offer."
+    passages = [Passage(turn_id=i * 10 + k, interview_id=i, topic="t", text=text,
+                        sentiment=0.3)
+                for i in range(1, 6) for k, text in enumerate(said + ([secret] if i == 1
+                                                                       else []))]
+    c = Corpus(session_id=1, anonymity="aggregated", threshold=5, topics=[("t", "Growth")],
+               interviews=list(range(1, 6)), passages=passages)
+    out = gate.apply(offline.analyse(c), c, None)
+    text = json.dumps(out.model_dump(mode="json"))
+    assert "recruiter" not in text and "Flight risk" not in text
+    assert any("fewer than 5" in w for w in out.withheld)
+    assert "Growth and career path (5)" in out.summary.health
 
 
 def test_group_slices_under_the_threshold_are_shown_only_together_with_the_next_smallest():
