@@ -201,7 +201,7 @@ class _Run:
         self.topic_keys = {key for key, _ in corpus.topics}
         self.lock = threading.Lock()
         self.failures_in_a_row = 0
-        self.failed: dict[str, list[str]] = defaultdict(list)  # step → reasons
+        self.failed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # step → (what, why)
         self.steps: Counter = Counter()  # step → calls made or skipped
         self.dropped = 0  # quotes not verbatim in the passage they cite
         self.pattern_turns: dict[str, set[int]] = {}  # pattern id → the passages it cites
@@ -284,7 +284,7 @@ class _Run:
         log.warning("insights llm: %s %s fell back to the offline engine: %s", step, what,
                     reason)
         with self.lock:
-            self.failed[step].append(f"{what} ({reason})")
+            self.failed[step].append((what, str(reason)))
 
     def fallbacks(self, batches: int, levels: int) -> list[str]:
         out = []
@@ -296,10 +296,10 @@ class _Run:
                 continue
             total = self.steps[step]
             if len(failed) <= 3:
-                out.extend(f"{step}: {what} {offline_did[step]}" for what in failed)
+                out.extend(f"{step}: {what} {offline_did[step]} ({why})" for what, why in failed)
             else:
-                out.append(f"{step}: {len(failed)} of {total} calls failed and were "
-                           f"{offline_did[step]} (first: {failed[0]})")
+                out.append(f"{step}: {len(failed)} of {total} steps {offline_did[step]} "
+                           f"(the first: {failed[0][1]})")
         if self.dropped:
             out.append(f"{self.dropped} quote(s) the model gave were not verbatim in the "
                        "passage they cite: dropped.")
@@ -388,6 +388,8 @@ class _Run:
     # ---- reduce ------------------------------------------------------------------------------
 
     def reduce(self, children: list[Node]) -> Node:
+        if len(children) == 1:  # the last of a level, alone: up a level as it is
+            return children[0]
         themes = [f for n in children for f in n.themes]
         questions = [f for n in children for f in n.questions]
         notes: dict[str, list[str]] = defaultdict(list)
@@ -474,12 +476,30 @@ class _Run:
         """What a step passes on is bounded whatever the session's size: the most
         widespread themes and questions, notes of at most ``MAX_TOPICS`` topics."""
         node.themes.sort(key=lambda f: -self.participants(f))
+        node.themes = sorted(self.one_per_signal(node.themes),
+                             key=lambda f: -self.participants(f))
         node.questions.sort(key=lambda f: -self.participants(f))
         node.themes, node.questions = node.themes[:KEPT_THEMES], node.questions[:KEPT_QUESTIONS]
         keep = [key for key, _ in self.corpus.topics[:MAX_TOPICS]]
         node.notes = {k: node.notes[k][:KEPT_NOTES] for k in keep if node.notes.get(k)}
         node.quotes = {k: node.quotes[k] for k in keep if node.quotes.get(k)}
         return node
+
+    def one_per_signal(self, themes: list[Finding]) -> list[Finding]:
+        """An HR signal is one pattern, as in the offline engine: the themes a model (or a
+        batch done offline) gave the same signal join the most widespread of them."""
+        first: dict[str, Finding] = {}
+        out = []
+        for f in themes:
+            if f.signal is None or f.signal not in first:
+                out.append(f)
+                if f.signal is not None:
+                    first[f.signal] = f
+                continue
+            kept = first[f.signal]
+            kept.turns = kept.turns | f.turns
+            kept.quotes = self.distinct(kept.quotes + f.quotes)
+        return out
 
     # ---- the result, counted by Parley -------------------------------------------------------
 
@@ -513,8 +533,9 @@ class _Run:
         out, turns = [], []
         for f in root.themes:
             interviews = sorted(self.interviews_of(f.turns))
-            if not interviews:
-                continue
+            if not interviews or not f.signal and len(interviews) < max(
+                    2, offline.MIN_THEME_SHARE * n):
+                continue  # as in the offline engine: a theme this small is noise
             scores = [self.passages[t].sentiment for t in f.turns
                       if self.passages[t].sentiment is not None]
             groups = Counter(self.corpus.groups.get(i) or words.NO_GROUP for i in interviews)
