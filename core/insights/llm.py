@@ -5,7 +5,8 @@ whose size does not grow with the number of interviews.
   name-scrubbed) go in batches cut by size (``MAP_CHARS``), not by a number of interviews;
   an interview stays in one batch unless it alone is bigger. The model sees an opaque id
   (``p1``…, new in every batch), the topic and the text: never a name, an email, a turn or
-  interview id, a group. It answers themes (label, description, HR signal, the passage ids
+  interview id, a group (in named sessions the participants' names are scrubbed from the
+  texts too). It answers themes (label, description, HR signal, the passage ids
   it appears in, up to 2 quotes), a note per topic, and the questions asked back.
 - **Reduce:** a tree of bounded merges. Each reduce prompt holds the findings of at most
   ``REDUCE_FANIN`` children, each capped (``KEPT_THEMES``, ``KEPT_QUESTIONS``, short
@@ -54,7 +55,7 @@ from core.insights.schema import (
     Summary,
     TopicAnalysis,
 )
-from core.insights.text import MIN_WORDS, WORD
+from core.insights.text import MIN_WORDS, WORD, NameScrubber
 from core.interviewer import llm
 
 log = logging.getLogger(__name__)
@@ -198,6 +199,11 @@ class _Run:
         self.settings = settings.model_copy(
             update={"openai_timeout": settings.openai_insights_timeout})
         self.passages = {p.turn_id: p for p in corpus.passages}
+        # aggregated sessions' texts are scrubbed of every directory name already; in named
+        # ones the participants' own names are scrubbed from what the model reads (a quote
+        # it copies with a placeholder in it is not verbatim, and is dropped)
+        names = [] if corpus.aggregated else [p.get("name") for p in corpus.people.values()]
+        self.unnamed = NameScrubber(names) if any(names) else None
         self.topic_keys = {key for key, _ in corpus.topics}
         self.lock = threading.Lock()
         self.failures_in_a_row = 0
@@ -311,7 +317,8 @@ class _Run:
         ids = {f"p{i}": p for i, p in enumerate(batch, 1)}
         shown = []
         for pid, p in ids.items():
-            line = {"id": pid, "topic": p.topic, "text": p.text[:PASSAGE_CHARS]}
+            text = self.unnamed(p.text) if self.unnamed else p.text
+            line = {"id": pid, "topic": p.topic, "text": text[:PASSAGE_CHARS]}
             if p.asked_back:
                 line["asked"] = True
             shown.append(line)

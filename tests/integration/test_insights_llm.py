@@ -32,12 +32,15 @@ def llm_env(make_app):
         yield stub, ApiClient(app.test_client(), ADMIN_TOKEN)
 
 
-def stay(api, n: int, *, seed: int = 7, aggregated: bool = False, people=None):
+def stay(api, n: int, *, seed: int = 7, aggregated: bool = False, people=None, said=None):
     """A Stay Interview session with ``n`` completed interviews from the answer bank."""
     session = make_session(api, "stay-interview")
     interviews, truth = bank(n, seed)
     for spec, (name, email) in zip(interviews, people or [], strict=False):
         spec["name"], spec["email"] = name, email
+    for i, text in (said or {}).items():  # an answer of one's own words, first
+        spec = interviews[i]
+        spec["answers"][0] = (spec["answers"][0][0], text, False)
     completed_interviews(session["id"], interviews)
     if aggregated:
         with db.session_scope() as s:
@@ -224,14 +227,19 @@ def test_a_model_that_is_down_is_asked_a_few_times_then_the_run_is_offline(llm_e
 
 def test_the_model_is_never_given_a_name_an_email_or_an_id(llm_env):
     stub, api = llm_env
-    people = [(f"Quintessa{i} Vandersloot", f"quintessa{i}@named.example") for i in range(30)]
-    session_id, _, interviews = stay(api, 30, people=people)
+    firsts = [f"Quin{chr(97 + i // 26)}{chr(97 + i % 26)}ta" for i in range(30)]
+    people = [(f"{first} Vandersloot", f"{first.lower()}@named.example") for first in firsts]
+    own = f"As {people[3][0]}, I can say the on-call rotation means I work most weekends."
+    session_id, _, interviews = stay(api, 30, people=people, said={3: own})
     run(api, session_id)
     assert stub.calls("map")
     for recorded in stub.requests:
         raw = recorded.body.decode()
         for name, email in people:
-            assert name.split()[0] not in raw and "Vandersloot" not in raw and email not in raw
+            assert name.split()[0] not in raw and "Vandersloot" not in raw
+            assert email not in raw and email.split("@")[0] not in raw
+    sent = [p["text"] for b in stub.calls("map") for p in data_of(b)]
+    assert "As [name] [name], I can say the on-call rotation means I work most weekends." in sent
     for body in stub.calls("map"):
         passages = data_of(body)
         assert all(set(p) <= {"id", "topic", "text", "asked"} for p in passages)
