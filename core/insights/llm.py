@@ -23,7 +23,8 @@ a strict JSON-schema completion (``core.interviewer.llm``: short timeout, one re
 call that fails — transport, HTTP error, timeout, invalid JSON, schema mismatch — hands that
 step to the offline engine (a map batch: its passages analysed offline; a reduce: merged by
 signal and label; the summary: the extractive one) and says so in ``Result.fallbacks``.
-After ``BREAKER`` failures in a row the model is not asked again in that run.
+After ``BREAKER`` failures in a row, or ``RUN_SECONDS`` into the run, the model is not asked
+again in that run.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -55,7 +57,7 @@ from core.insights.schema import (
     Summary,
     TopicAnalysis,
 )
-from core.insights.text import MIN_WORDS, WORD, NameScrubber
+from core.insights.text import MIN_WORDS, NAME_PLACEHOLDER, NOT_NAMES, WORD, NameScrubber
 from core.interviewer import llm
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ QUOTES = 3  # per pattern, topic or question: one per interview
 CANDIDATES = 24  # quotes the summary may choose its key quotes from
 WORKERS = 4  # calls in flight at once
 BREAKER = 3  # failures in a row after which the rest of the run is offline
+RUN_SECONDS = 6_000  # after this the model is not asked again (the job's limit is 2 h)
 MAP_TOKENS, REDUCE_TOKENS, SUMMARY_TOKENS = 2_000, 2_000, 1_000
 
 Signal = Literal["flight_risk", "burnout", "manager_relationship", "growth", "pay_recognition"]
@@ -206,6 +209,7 @@ class _Run:
         self.unnamed = NameScrubber(names) if any(names) else None
         self.topic_keys = {key for key, _ in corpus.topics}
         self.lock = threading.Lock()
+        self.deadline = time.monotonic() + RUN_SECONDS
         self.failures_in_a_row = 0
         self.failed: dict[str, list[tuple[str, str]]] = defaultdict(list)  # step → (what, why)
         self.steps: Counter = Counter()  # step → calls made or skipped
@@ -217,9 +221,7 @@ class _Run:
     def result(self) -> Result:
         batches = list(self.batches())
         nodes = self.each(self.map_batch, batches)
-        level = 0
         while len(nodes) > 1:
-            level += 1
             groups = [nodes[i:i + REDUCE_FANIN] for i in range(0, len(nodes), REDUCE_FANIN)]
             nodes = self.each(self.reduce, groups)
         root = nodes[0] if nodes else Node()
@@ -229,7 +231,7 @@ class _Run:
         summary = self.summary(patterns, topics)
         return Result(engine="llm", interviews=len(self.corpus.interviews), summary=summary,
                       patterns=patterns, topics=topics, missing_knowledge=questions,
-                      fallbacks=self.fallbacks(len(batches), level))
+                      fallbacks=self.fallbacks())
 
     def each(self, step: Callable, items: list) -> list[Node]:
         if len(items) <= 1:
@@ -268,6 +270,8 @@ class _Run:
             self.steps[step] += 1
             if self.failures_in_a_row >= BREAKER:
                 raise Failed(f"not asked after {BREAKER} failed calls in a row")
+            if time.monotonic() > self.deadline:
+                raise Failed(f"not asked: the run had taken {RUN_SECONDS} s")
         try:
             completion = llm.complete_json(self.settings, messages, name=name,
                                            schema=schema_of(answer), max_tokens=max_tokens)
@@ -292,7 +296,7 @@ class _Run:
         with self.lock:
             self.failed[step].append((what, str(reason)))
 
-    def fallbacks(self, batches: int, levels: int) -> list[str]:
+    def fallbacks(self) -> list[str]:
         out = []
         offline_did = {"map": "analysed offline", "reduce": "merged offline by signal and "
                        "label", "summary": "written offline (extractive)"}
@@ -341,19 +345,19 @@ class _Run:
             turns |= {q.turn_id for q in quotes}
             if turns:
                 node.themes.append(Finding(
-                    label=_said(t.label, LABEL_CHARS), description=_said(t.description,
+                    label=self.said(t.label, LABEL_CHARS), description=self.said(t.description,
                                                                          TEXT_CHARS),
-                    signal=t.signal, terms=_terms(t.terms), turns=turns, quotes=quotes))
+                    signal=t.signal, terms=self.terms(t.terms), turns=turns, quotes=quotes))
         for q in answer.questions:
             turns = {ids[i].turn_id for i in q.passages if i in ids and ids[i].asked_back}
             if turns:
-                node.questions.append(Finding(label=_said(q.question, TEXT_CHARS),
+                node.questions.append(Finding(label=self.said(q.question, TEXT_CHARS),
                                               turns=turns))
         for t in answer.topics:
             if t.topic not in self.topic_keys:
                 continue
             if t.note.strip():
-                node.notes.setdefault(t.topic, []).append(_said(t.note, NOTE_CHARS))
+                node.notes.setdefault(t.topic, []).append(self.said(t.note, NOTE_CHARS))
             quotes = [q for q in self.verified(t.quotes, ids)
                       if self.passages[q.turn_id].topic == t.topic]
             node.quotes[t.topic] = self.distinct(node.quotes.get(t.topic, []) + quotes)
@@ -426,7 +430,7 @@ class _Run:
         node.questions = self.members(answer.questions, questions, "q")
         for t in answer.topics:
             if t.topic in notes and t.note.strip():
-                node.notes[t.topic] = [_said(t.note, NOTE_CHARS)]
+                node.notes[t.topic] = [self.said(t.note, NOTE_CHARS)]
         for key, said in notes.items():  # a topic the model left out keeps its notes
             node.notes.setdefault(key, said[:KEPT_NOTES])
         return self.capped(node)
@@ -446,11 +450,11 @@ class _Run:
             used.update(i for i in m.members if i in by_id)
             theme = isinstance(m, ReduceTheme)
             out.append(Finding(
-                label=_said(m.label if theme else m.question, LABEL_CHARS if theme
+                label=self.said(m.label if theme else m.question, LABEL_CHARS if theme
                             else TEXT_CHARS),
-                description=_said(m.description, TEXT_CHARS) if theme else "",
+                description=self.said(m.description, TEXT_CHARS) if theme else "",
                 signal=m.signal if theme else None,
-                terms=_terms(m.terms) if theme else [],
+                terms=self.terms(m.terms) if theme else [],
                 turns=set().union(*(f.turns for f in parts)),
                 quotes=self.distinct([q for f in parts for q in f.quotes])))
         out.extend(f for i, f in by_id.items() if i not in used)
@@ -508,6 +512,23 @@ class _Run:
             kept.quotes = self.distinct(kept.quotes + f.quotes)
         return out
 
+    # ---- a model's words ----------------------------------------------------------------------
+
+    def said(self, text: str, limit: int) -> str:
+        """A model's words as Parley keeps them: PII redacted and, in aggregated sessions,
+        directory names scrubbed however they are written (the gate's scrub, for
+        participants' words, takes only a capitalised word for a name; a model may write
+        "ximena's" in a label or a term)."""
+        text = privacy.redact(re.sub(r"\s+", " ", text).strip())
+        scrub = self.corpus.scrub
+        if isinstance(scrub, NameScrubber):
+            text = NAMED_WORD.sub(lambda m: _unnamed(m, scrub.words), scrub(text))
+        return text[:limit]
+
+    def terms(self, terms: list[str]) -> list[str]:
+        return [t for t in (self.said(t, 40) for t in terms) if t and NAME_PLACEHOLDER not in t
+                ][:5]
+
     # ---- the result, counted by Parley -------------------------------------------------------
 
     def interviews_of(self, turns: Iterable[int]) -> set[int]:
@@ -546,9 +567,13 @@ class _Run:
             scores = [self.passages[t].sentiment for t in f.turns
                       if self.passages[t].sentiment is not None]
             groups = Counter(self.corpus.groups.get(i) or words.NO_GROUP for i in interviews)
-            slug = "-".join(WORD.findall(f.label.lower())[:3]) or "theme"
+            # the gate scrubs labels, not ids: a discovered theme's id is made from its
+            # label scrubbed, so no name a model wrote reaches an id
+            label = self.corpus.scrub(f.label) if self.corpus.scrub else f.label
+            unnamed = re.sub(re.escape(NAME_PLACEHOLDER) + r"(?:['’]s)?", " ", label).lower()
+            slug = "-".join(re.findall(r"[^\W_]+(?:['’][^\W_]+)*", unnamed)[:3]) or "theme"
             out.append(Pattern(
-                id=f"signal:{f.signal}" if f.signal else f"theme:{slug}", label=f.label,
+                id=f"signal:{f.signal}" if f.signal else f"theme:{slug}", label=label,
                 kind="signal" if f.signal else "discovered", signal=f.signal,
                 participants=len(interviews), share=round(len(interviews) / n, 4),
                 sentiment=round(fmean(scores), 4) if scores else None, terms=f.terms,
@@ -635,7 +660,7 @@ class _Run:
             if q not in chosen:
                 chosen.append(q)
         pattern_ids, topic_keys = {p.id for p in patterns}, {t.topic for t in topics}
-        actions = [Action(text=_said(a.text, TEXT_CHARS),
+        actions = [Action(text=self.said(a.text, TEXT_CHARS),
                           pattern_id=a.pattern_id if a.pattern_id in pattern_ids else None,
                           topic=a.topic if a.topic in topic_keys else None)
                    for a in answer.actions if a.text.strip()]
@@ -643,7 +668,7 @@ class _Run:
         if not actions:  # an action is tied to a pattern or a topic, or it is not one
             self.fell_back("summary", "the actions", "none tied to a pattern or topic")
             actions = offline.summarise(self.corpus, patterns, topics).actions
-        return Summary(health=_said(answer.health, HEALTH_CHARS), sentiment=overall,
+        return Summary(health=self.said(answer.health, HEALTH_CHARS), sentiment=overall,
                        sentiment_distribution=distribution, key_quotes=chosen,
                        actions=actions)
 
@@ -652,10 +677,11 @@ def _cost(p: Passage) -> int:
     return min(len(p.text), PASSAGE_CHARS) + 60  # the line's id, topic and JSON
 
 
-def _said(text: str, limit: int) -> str:
-    """A model's words as Parley keeps them: PII redacted (the gate scrubs names), cut."""
-    return privacy.redact(re.sub(r"\s+", " ", text).strip())[:limit]
+NAMED_WORD = re.compile(r"(?<![\w\[])([A-Za-zÀ-ÖØ-öø-ÿ]+)(['’]s)?\b(?!\])")
 
 
-def _terms(terms: list[str]) -> list[str]:
-    return [_said(t, 40) for t in terms if t.strip()][:5]
+def _unnamed(match: re.Match, names: frozenset[str]) -> str:
+    word = match.group(1).lower()
+    if word in names and word not in NOT_NAMES:
+        return NAME_PLACEHOLDER + (match.group(2) or "")
+    return match.group(0)

@@ -139,7 +139,7 @@ def test_a_name_the_model_writes_is_scrubbed_in_an_aggregated_session(llm_env):
     def name_names(step, answer, data):
         if step == "map":
             for theme in answer["themes"]:
-                theme["label"] += " (says Ximena)"
+                theme["label"] = f"Ximena's {theme['label']} (says Quarshie)"
         if step == "summary":
             answer["health"] = f"{name} ({email}) says morale is low."
             for action in answer["actions"]:
@@ -147,15 +147,20 @@ def test_a_name_the_model_writes_is_scrubbed_in_an_aggregated_session(llm_env):
         return answer
 
     stub.tamper = name_names
-    session_id, truth, _ = stay(api, 30, aggregated=True, people=[COLLEAGUE])
+    session_id, truth, _ = stay(api, 40, aggregated=True, people=[COLLEAGUE])
     result = run(api, session_id)["result"]
-    text = json.dumps(result)
+    text = json.dumps(result).lower()  # ids too
     for word in (*name.split(), email):
-        assert word not in text, word
+        assert word.lower() not in text, word
     assert result["summary"]["health"] == "[name] [name] ([EMAIL]) says morale is low."
     assert all(a["text"] == "Ask [name]'s manager to follow up."
                for a in result["summary"]["actions"])
-    assert any(p["label"].endswith("(says [name])") for p in result["patterns"])
+    assert any(p["kind"] == "discovered" for p in result["patterns"])
+    for p in result["patterns"]:
+        assert p["label"].startswith("[name]'s ") and p["label"].endswith(" (says [name])")
+        assert p["kind"] == "signal" or p["id"] in {"theme:office-parking-says",
+                                                    "theme:outdated-documentation-says"}
+        assert p["terms"] and not any("name" in t for t in p["terms"])
     for p in result["patterns"]:
         assert all(set(q) == {"turn_id", "text"} for q in p["quotes"])  # no person, no id
 
