@@ -21,8 +21,9 @@ cites; sentiment, group slices and the tone figures come from the corpus. A quot
 only when its text is verbatim in the passage it cites (the gate checks again). Every call is
 a strict JSON-schema completion (``core.interviewer.llm``: short timeout, one retry); a
 call that fails — transport, HTTP error, timeout, invalid JSON, schema mismatch — hands that
-step to the offline engine (a map batch: its passages analysed offline; a reduce: merged by
-signal and label; the summary: the extractive one) and says so in ``Result.fallbacks``.
+step to the offline engine (a map batch: its passages analysed offline, with those of the
+other failed batches; a reduce: merged by signal and label; the summary: the extractive
+one) and says so in ``Result.fallbacks``.
 After ``BREAKER`` failures in a row, or ``RUN_SECONDS`` into the run, the model is not asked
 again in that run.
 """
@@ -73,7 +74,7 @@ LABEL_CHARS, TEXT_CHARS, NOTE_CHARS, HEALTH_CHARS = 80, 240, 400, 1_500
 QUOTES = 3  # per pattern, topic or question: one per interview
 CANDIDATES = 24  # quotes the summary may choose its key quotes from
 WORKERS = 4  # calls in flight at once
-BREAKER = 3  # failures in a row after which the rest of the run is offline
+BREAKER = 5  # failures in a row after which the rest of the run is offline
 RUN_SECONDS = 6_000  # after this the model is not asked again (the job's limit is 2 h)
 MAP_TOKENS, REDUCE_TOKENS, SUMMARY_TOKENS = 2_000, 2_000, 1_000
 
@@ -220,7 +221,12 @@ class _Run:
 
     def result(self) -> Result:
         batches = list(self.batches())
-        nodes = self.each(self.map_batch, batches)
+        mapped = self.each(self.map_batch, batches)
+        nodes = [n for n in mapped if n is not None]
+        failed = [p for batch, n in zip(batches, mapped, strict=True) if n is None
+                  for p in batch]
+        if failed:  # the batches the model did not analyse, analysed offline together
+            nodes.append(self.offline_batch(failed))
         while len(nodes) > 1:
             groups = [nodes[i:i + REDUCE_FANIN] for i in range(0, len(nodes), REDUCE_FANIN)]
             nodes = self.each(self.reduce, groups)
@@ -233,7 +239,7 @@ class _Run:
                       patterns=patterns, topics=topics, missing_knowledge=questions,
                       fallbacks=self.fallbacks())
 
-    def each(self, step: Callable, items: list) -> list[Node]:
+    def each(self, step: Callable, items: list) -> list[Node | None]:
         if len(items) <= 1:
             return [step(item) for item in items]
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
@@ -283,7 +289,8 @@ class _Run:
             self._failure()
             raise Failed(f"schema mismatch ({exc.error_count()} error(s))") from None
         with self.lock:
-            self.failures_in_a_row = 0
+            if self.failures_in_a_row < BREAKER:  # once open, open for the run
+                self.failures_in_a_row = 0
         return parsed
 
     def _failure(self) -> None:
@@ -317,7 +324,10 @@ class _Run:
 
     # ---- map ---------------------------------------------------------------------------------
 
-    def map_batch(self, batch: list[Passage]) -> Node:
+    def map_batch(self, batch: list[Passage]) -> Node | None:
+        """The model's findings in one batch, or None when it gave none usable (the failed
+        batches are analysed offline together: the offline engine finds themes better in
+        more text than one batch holds)."""
         ids = {f"p{i}": p for i, p in enumerate(batch, 1)}
         shown = []
         for pid, p in ids.items():
@@ -334,7 +344,7 @@ class _Run:
         except Failed as exc:
             self.fell_back("map", f"a batch of {len(batch)} passages from {interviews} "
                            "interview(s)", exc)
-            return self.offline_batch(batch)
+            return None
         return self.node_of_map(answer, ids)
 
     def node_of_map(self, answer: MapAnswer, ids: dict[str, Passage]) -> Node:
@@ -377,7 +387,7 @@ class _Run:
         return out
 
     def offline_batch(self, batch: list[Passage]) -> Node:
-        """The offline engine's analysis of one batch's passages, as a map step's node."""
+        """The offline engine's analysis of these passages, as a map step's node."""
         interviews = sorted({p.interview_id for p in batch})
         part = Corpus(session_id=self.corpus.session_id, anonymity=self.corpus.anonymity,
                       threshold=self.corpus.threshold, topics=self.corpus.topics,
@@ -484,13 +494,17 @@ class _Run:
         return self.capped(node)
 
     def capped(self, node: Node) -> Node:
-        """What a step passes on is bounded whatever the session's size: the most
-        widespread themes and questions, notes of at most ``MAX_TOPICS`` topics."""
+        """What a step passes on is bounded whatever the session's size: the HR signals
+        (one theme each), then the most widespread other themes up to ``KEPT_THEMES``, the
+        most widespread questions, notes of at most ``MAX_TOPICS`` topics. A signal is never
+        cut: in one batch it may be rarer than a theme that turns out to be noise."""
         node.themes.sort(key=lambda f: -self.participants(f))
-        node.themes = sorted(self.one_per_signal(node.themes),
-                             key=lambda f: -self.participants(f))
+        themes = self.one_per_signal(node.themes)
+        signals = [f for f in themes if f.signal]
+        node.themes = signals + [f for f in themes if not f.signal][
+            :max(KEPT_THEMES - len(signals), 0)]
         node.questions.sort(key=lambda f: -self.participants(f))
-        node.themes, node.questions = node.themes[:KEPT_THEMES], node.questions[:KEPT_QUESTIONS]
+        node.questions = node.questions[:KEPT_QUESTIONS]
         keep = [key for key, _ in self.corpus.topics[:MAX_TOPICS]]
         node.notes = {k: node.notes[k][:KEPT_NOTES] for k in keep if node.notes.get(k)}
         node.quotes = {k: node.quotes[k] for k in keep if node.quotes.get(k)}
@@ -628,6 +642,9 @@ class _Run:
     # ---- summary -----------------------------------------------------------------------------
 
     def summary(self, patterns: list[Pattern], topics: list[TopicAnalysis]) -> Summary:
+        if self.corpus.aggregated:  # what the gate will withhold is not summarised either
+            patterns = [p for p in patterns if p.participants >= self.corpus.threshold]
+            topics = [t for t in topics if t.participants >= self.corpus.threshold]
         overall, distribution = offline.tone_figures(self.corpus)
         candidates: dict[str, tuple[str, Quote]] = {}
         for rank in range(QUOTES):  # each pattern's best quote first, then the next ones

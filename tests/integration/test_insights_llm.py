@@ -156,6 +156,11 @@ def test_a_name_the_model_writes_is_scrubbed_in_an_aggregated_session(llm_env):
     assert all(a["text"] == "Ask [name]'s manager to follow up."
                for a in result["summary"]["actions"])
     assert any(p["kind"] == "discovered" for p in result["patterns"])
+    # the summary is written from what the anonymity rule shows, never a smaller theme
+    summarised = data_of(stub.calls("summary")[0])
+    assert summarised["patterns"] and all(p["participants"] >= 5
+                                          for p in summarised["patterns"])
+    assert any("fewer than 5" in w for w in result["withheld"])  # there were smaller ones
     for p in result["patterns"]:
         assert p["label"].startswith("[name]'s ") and p["label"].endswith(" (says [name])")
         assert p["kind"] == "signal" or p["id"] in {"theme:office-parking-says",
