@@ -68,7 +68,7 @@ PASSAGE_CHARS = 1_500  # of one passage, at most (its beginning: a quote from it
 REDUCE_FANIN = 4  # children merged by one reduce prompt
 KEPT_THEMES = 12  # themes a map or reduce step passes on (the most widespread)
 KEPT_QUESTIONS = 8
-KEPT_NOTES = 4  # notes per topic a step merged without the model passes on
+KEPT_NOTES = 4  # notes per topic a reduce prompt holds, or a step merged offline passes on
 MAX_TOPICS = 20  # topics whose notes travel up the tree
 LABEL_CHARS, TEXT_CHARS, NOTE_CHARS, HEALTH_CHARS = 80, 240, 400, 1_500
 QUOTES = 3  # per pattern, topic or question: one per interview
@@ -414,9 +414,11 @@ class _Run:
         themes = [f for n in children for f in n.themes]
         questions = [f for n in children for f in n.questions]
         notes: dict[str, list[str]] = defaultdict(list)
-        for n in children:
-            for key, said in n.notes.items():
-                notes[key].extend(said)
+        for rank in range(KEPT_NOTES):  # each child's first note, then the next ones
+            for n in children:
+                for key, said in n.notes.items():
+                    if rank < len(said) and len(notes[key]) < KEPT_NOTES:
+                        notes[key].append(said[rank])
         quotes = {key: self.distinct([q for n in children for q in n.quotes.get(key, [])])
                   for key in {k for n in children for k in n.quotes}}
         data = {

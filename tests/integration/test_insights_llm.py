@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import update
 
 from core import db
+from core.config import load_settings
 from core.insights import llm
+from core.insights.corpus import Corpus, Passage
 from core.models import Session, Turn
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.test_insights import bank, run
@@ -290,3 +292,36 @@ def test_the_answer_schemas_are_strict():
     for answer in (llm.MapAnswer, llm.ReduceAnswer, llm.SummaryAnswer):
         check(llm.schema_of(answer))
     assert step_of({"response_format": {"json_schema": {"name": "insights_map"}}}) == "map"
+
+
+def test_batches_are_cut_by_size_and_keep_interviews_whole():
+    """In memory (no database): what the map prompts hold, for a corpus with one interview
+    bigger than a batch on its own."""
+    long = "The on-call rotation means I work most weekends, every month of the year. " * 30
+    passages, turn = [], 0
+    for iid in range(1, 61):
+        for k in range(12 if iid == 7 else 3):
+            turn += 1
+            text = long if iid == 7 else f"Answer {k} of interview {iid}: the team feels calm."
+            passages.append(Passage(turn, iid, "workload-wellbeing", text))
+    corpus = Corpus(session_id=1, anonymity="aggregated", threshold=5,
+                    topics=[("workload-wellbeing", "Workload")], interviews=list(range(1, 61)),
+                    passages=passages)
+    with InsightsStub() as stub:
+        result = llm.analyse(corpus, load_settings(
+            openai_api_key="k", openai_base_url=stub.base_url, secret_key="s",
+            admin_api_token="t"))
+    batches = [data_of(b) for b in stub.calls("map")]
+    assert sum(len(b) for b in batches) == len(passages)  # every passage, once
+    for b in batches:
+        assert sum(len(p["text"]) + 60 for p in b) <= llm.MAP_CHARS
+        assert all(len(p["text"]) <= llm.PASSAGE_CHARS for p in b)
+    where: dict[int, set[int]] = {}
+    for n, b in enumerate(batches):
+        for p in b:
+            found = re.search(r"of interview (\d+):", p["text"])
+            where.setdefault(int(found[1]) if found else 7, set()).add(n)
+    assert len(where[7]) >= 2  # too big for one batch: split
+    assert all(len(batches_of) == 1 for iid, batches_of in where.items() if iid != 7)
+    [burnout] = [p for p in result.patterns if p.id == "signal:burnout"]
+    assert burnout.participants == 1 and burnout.interview_ids == [7]  # counted once
