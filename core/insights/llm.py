@@ -242,8 +242,11 @@ class _Run:
     def each(self, step: Callable, items: list) -> list[Node | None]:
         if len(items) <= 1:
             return [step(item) for item in items]
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        pool = ThreadPoolExecutor(max_workers=WORKERS)
+        try:
             return list(pool.map(step, items))
+        finally:  # an error (or RQ's timeout) in one step: the steps not started never start
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def batches(self) -> Iterable[list[Passage]]:
         """Passages in runs of at most ``MAP_CHARS`` characters, whole interviews where
