@@ -243,8 +243,14 @@ def test_the_model_is_never_given_a_name_an_email_or_an_id(llm_env):
     people = [(f"{first} Vandersloot", f"{first.lower()}@named.example") for first in firsts]
     own = f"As {people[3][0]}, I can say the on-call rotation means I work most weekends."
     session_id, _, interviews = stay(api, 30, people=people, said={3: own})
-    run(api, session_id)
+    result = run(api, session_id)["result"]
     assert stub.calls("map")
+    # a named session: HR sees who said what, but a quote the model copied with the
+    # placeholder in it is not the participant's words, and is dropped
+    quotes = [q for p in result["patterns"] for q in p["quotes"]]
+    assert quotes and all(q["person"]["name"] in dict(people) for q in quotes)
+    assert "[name]" not in json.dumps(result)
+    assert any("not verbatim" in f for f in result["fallbacks"])
     for recorded in stub.requests:
         raw = recorded.body.decode()
         for name, email in people:
