@@ -169,7 +169,8 @@ def test_a_name_the_model_writes_is_scrubbed_in_an_aggregated_session(llm_env):
                                                     "theme:outdated-documentation-says"}
         assert p["terms"] and not any("name" in t for t in p["terms"])
     for p in result["patterns"]:
-        assert all(set(q) == {"turn_id", "text"} for q in p["quotes"])  # no person, no id
+        # no person, no interview, no turn id (which dates an answer): the turn's ref
+        assert all(set(q) == {"turn_ref", "text"} for q in p["quotes"])
 
 
 def _fail_once(step: str, reply: Reply):
