@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     openai_base_url: str = Field("", description="Any OpenAI-compatible server.")
     openai_model: str = Field("gpt-4o-mini", description="Model name for the LLM interviewer.")
     openai_timeout: float = Field(10.0, gt=0, le=120, description="Seconds per LLM call.")
+    openai_insights_timeout: float = Field(
+        60.0, gt=0, le=300, description="Seconds per insights LLM call (a map step writes "
+                                        "about 1,500 tokens; the interviewer's are short).")
     slack_signing_secret: str = Field("", description="Verifies Slack requests.")
     slack_bot_token: str = Field("", description="xoxb- token for one workspace.")
     slack_client_id: str = Field("", description="With the secret: multi-workspace OAuth.")

@@ -111,7 +111,7 @@ DONE = (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCE
 def enqueue_once(
     func: str, *args, job_id: str, retry: Retry | None = DEFAULT_RETRY,
     replace_started: bool = False, queue_name: str = QUEUE, at_front: bool = False,
-    timeout: int = JOB_TIMEOUT,
+    job_timeout: int = JOB_TIMEOUT,
 ) -> Job | None:
     """Enqueue unless a job with this id is already waiting or running.
 
@@ -120,7 +120,8 @@ def enqueue_once(
     ``replace_started`` a job RQ still calls "started" is replaced too: the caller knows
     from the database that its worker died (RQ notices only much later). ``at_front``
     puts the job at the head of its queue (work that feeds the queue, such as a rollout's
-    dispatcher, must not wait behind what it fed).
+    dispatcher, must not wait behind what it fed). ``job_timeout``: the seconds RQ lets it
+    run, for the rare job that is long by nature (an LLM insights run).
     """
     replaceable = DONE + ((JobStatus.STARTED,) if replace_started else ())
     q = queue(queue_name)
@@ -130,7 +131,7 @@ def enqueue_once(
         try:
             return q.enqueue(
                 func, *args, job_id=job_id, unique=True, retry=retry,
-                job_timeout=timeout, result_ttl=60, failure_ttl=7 * 24 * 3600,
+                job_timeout=job_timeout, result_ttl=60, failure_ttl=7 * 24 * 3600,
                 at_front=at_front,
             )
         except DuplicateJobError:

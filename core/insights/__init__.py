@@ -31,10 +31,14 @@ log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
 REFRESH_AFTER = 20  # new completed interviews that make ``refresh_due`` re-run a session's
-TIMEOUT = 1800  # seconds a run may take (RQ stops it after); 10,000 interviews take ~15
-STALE = timedelta(seconds=TIMEOUT + 300)  # a run still active this long after it was asked
-# for had its worker die (or RQ stopped it): it is failed, and asking again starts anew
 MAX_GROUP_KEY = 100
+# an LLM run is hundreds of model calls (bench.insights_llm: about 1,200 for 10,000
+# interviews); its engine hands what is left to the offline engine before this
+# (``llm.RUN_SECONDS``), so the run ends with a result rather than killed by RQ
+RUN_TIMEOUT = 2 * 3600
+# a run still active this long after it was asked for had its worker die (or RQ stopped
+# it): it is failed, and asking again starts anew
+STALE = timedelta(seconds=RUN_TIMEOUT + 300)
 
 
 class NotEnough(Exception):
@@ -92,7 +96,7 @@ def request(db: DB, session: Session, *, group_by: str = "Department") -> Insigh
 def enqueue(insight_id: int) -> None:
     jobs.enqueue_once("core.insights.compute", insight_id,
                       job_id=jobs.job_key("insight", insight_id), queue_name=jobs.BULK,
-                      timeout=TIMEOUT)
+                      job_timeout=RUN_TIMEOUT)
 
 
 def compute(insight_id: int) -> str:

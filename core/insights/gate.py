@@ -82,7 +82,8 @@ def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) ->
                 and (s.pattern_id is None or s.pattern_id in shown_patterns)]
         for s in subs:
             s.label = clean(s.label)
-        if len(subs) < len(t.sub_themes):  # its summary may count what is not shown
+        gone = [s.label for s in t.sub_themes if s not in subs]
+        if mentions(t.summary, gone):  # its summary names what is not shown: from figures
             t.summary = words.topic_summary(t.label, t.participants, t.sentiment,
                                             [(s.label, s.participants) for s in subs])
         t.sub_themes = subs
@@ -108,7 +109,9 @@ def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) ->
                        or (a.pattern_id is None and a.topic is None and not withheld)]
     for a in summary.actions:
         a.text = clean(a.text)
-    if len(withheld) > len(result.withheld):  # the tone paragraph from what is shown only
+    gone = [p.label for p in result.patterns if p.id not in shown_ids] + [
+        t.label for t in result.topics if t.topic not in shown_topics]
+    if mentions(summary.health, gone):  # the tone paragraph again, from what is shown only
         negative = [t for t in topics if t.sentiment is not None and t.sentiment < 0]
         worst = min(negative, key=lambda t: t.sentiment, default=None)
         summary.health = words.health(
@@ -122,6 +125,12 @@ def apply(result: Result, corpus: Corpus, scrub: Callable[[str], str] | None) ->
     return Result(engine=result.engine, interviews=result.interviews, summary=summary,
                   patterns=patterns, topics=topics, missing_knowledge=questions,
                   withheld=withheld, fallbacks=fallbacks)
+
+
+def mentions(text: str, labels: list[str]) -> bool:
+    """Whether ``text`` names any of ``labels`` (a withheld theme or topic)."""
+    low = text.lower()
+    return any(label and label.lower() in low for label in labels)
 
 
 def slices(groups: list[Group], threshold: int) -> list[Group]:

@@ -74,7 +74,7 @@ def analyse(corpus: Corpus) -> Result:
     patterns.sort(key=lambda p: (-p.participants, p.id))
     topics = analysis.topic_analyses(patterns)
     questions = missing_knowledge(corpus)
-    summary = analysis.summary(patterns, topics)
+    summary = summarise(corpus, patterns, topics)
     return Result(engine="offline", interviews=len(corpus.interviews), summary=summary,
                   patterns=patterns, topics=topics, missing_knowledge=questions)
 
@@ -232,43 +232,88 @@ class _Analysis:
                      interview_id=None if self.corpus.aggregated else passage.interview_id,
                      person=person if not self.corpus.aggregated else None)
 
-    def summary(self, patterns: list[Pattern], topics: list[TopicAnalysis]) -> Summary:
-        per_interview: dict[int, list[float]] = defaultdict(list)
-        for p in self.corpus.passages:
-            if not p.asked_back and p.sentiment is not None:
-                per_interview[p.interview_id].append(p.sentiment)
-        means = [fmean(v) for v in per_interview.values()]
-        distribution = {"positive": sum(m >= 0.05 for m in means),
-                        "neutral": sum(-0.05 < m < 0.05 for m in means),
-                        "negative": sum(m <= -0.05 for m in means)}
-        overall = round(fmean(means), 4) if means else None
-        top = patterns[:5]
-        worst = min(topics, key=lambda t: t.sentiment if t.sentiment is not None else 1,
-                    default=None)
-        key_quotes, seen = [], set()
-        for p in top:
-            for q in p.quotes[:1]:
-                if q.turn_id not in seen:
-                    seen.add(q.turn_id)
-                    key_quotes.append(q)
-        actions = [Action(text=words.action_for(p), pattern_id=p.id) for p in top[:4]]
-        if worst is not None and worst.sentiment is not None and worst.sentiment < 0:
-            actions.append(Action(text=words.topic_action(worst.label), topic=worst.topic))
-        return Summary(
-            health=words.health(len(self.corpus.interviews), overall, distribution,
-                                [(p.label, p.participants) for p in top[:3]],
-                                worst.label if worst is not None and worst.sentiment is not None
-                                and worst.sentiment < 0 else None),
-            sentiment=overall, sentiment_distribution=distribution,
-            key_quotes=key_quotes[:5], actions=actions[:5])
+
+# ---- for another engine ---------------------------------------------------------------------
+
+def batch_analysis(corpus: Corpus) -> tuple[list[tuple[Pattern, set[int]]], dict[str, list[Quote]]]:
+    """(each pattern with the turns it appears in, each topic's representative quotes): the
+    part of an analysis another engine merges with its own (the LLM engine, for a batch of
+    passages its model could not analyse)."""
+    analysis = _Analysis(corpus)
+    patterns = analysis.signal_patterns() + analysis.discovered_patterns()
+    found = [(p, {analysis.sents[i].turn_id for i in analysis.rows[p.id]}) for p in patterns]
+    quotes = {key: analysis.quotes(np.flatnonzero(analysis.topic_of == key).tolist(), limit=2)
+              for key, _ in corpus.topics}
+    return found, quotes
+
+
+# ---- the summary ----------------------------------------------------------------------------
+
+def tone_figures(corpus: Corpus) -> tuple[float | None, dict[str, int]]:
+    """(the mean of each interview's mean turn sentiment, how many interviews were positive,
+    neutral and negative): the summary's figures, whatever engine wrote its words."""
+    per_interview: dict[int, list[float]] = defaultdict(list)
+    for p in corpus.passages:
+        if not p.asked_back and p.sentiment is not None:
+            per_interview[p.interview_id].append(p.sentiment)
+    means = [fmean(v) for v in per_interview.values()]
+    distribution = {"positive": sum(m >= 0.05 for m in means),
+                    "neutral": sum(-0.05 < m < 0.05 for m in means),
+                    "negative": sum(m <= -0.05 for m in means)}
+    return (round(fmean(means), 4) if means else None), distribution
+
+
+def summarise(corpus: Corpus, patterns: list[Pattern], topics: list[TopicAnalysis]) -> Summary:
+    """The extractive summary of any engine's patterns and topics (the LLM engine's too,
+    when its summary step fails)."""
+    overall, distribution = tone_figures(corpus)
+    top = patterns[:5]
+    worst = min(topics, key=lambda t: t.sentiment if t.sentiment is not None else 1,
+                default=None)
+    key_quotes, seen = [], set()
+    for p in top:
+        for q in p.quotes[:1]:
+            if q.turn_id not in seen:
+                seen.add(q.turn_id)
+                key_quotes.append(q)
+    actions = [Action(text=words.action_for(p), pattern_id=p.id) for p in top[:4]]
+    if worst is not None and worst.sentiment is not None and worst.sentiment < 0:
+        actions.append(Action(text=words.topic_action(worst.label), topic=worst.topic))
+    return Summary(
+        health=words.health(len(corpus.interviews), overall, distribution,
+                            [(p.label, p.participants) for p in top[:3]],
+                            worst.label if worst is not None and worst.sentiment is not None
+                            and worst.sentiment < 0 else None),
+        sentiment=overall, sentiment_distribution=distribution,
+        key_quotes=key_quotes[:5], actions=actions[:5])
 
 
 # ---- missing knowledge ----------------------------------------------------------------------
 
 def missing_knowledge(corpus: Corpus) -> list[Question]:
-    """The questions people asked back, grouped by what they ask (TF-IDF cosine to a group's
-    centroid), each with how many people asked it and their words."""
-    asked = [p for p in corpus.passages if p.asked_back]
+    """The questions people asked back, grouped by what they ask (``question_groups``),
+    each with how many people asked it and their words."""
+    out = []
+    for members in question_groups([p for p in corpus.passages if p.asked_back]):
+        people = {p.interview_id for p in members}
+        quotes = []
+        seen = set()
+        for p in members:
+            if p.interview_id in seen:
+                continue
+            seen.add(p.interview_id)
+            quotes.append(Quote(turn_id=p.turn_id, text=p.text,
+                                interview_id=None if corpus.aggregated else p.interview_id,
+                                person=None if corpus.aggregated
+                                else corpus.people.get(p.interview_id)))
+        out.append(Question(question=members[0].text, participants=len(people),
+                            quotes=quotes[:3]))
+    out.sort(key=lambda q: -q.participants)
+    return out
+
+
+def question_groups(asked: list[Passage]) -> list[list[Passage]]:
+    """Questions grouped by what they ask: TF-IDF cosine to a group's centroid."""
     if not asked:
         return []
     _, X = _tfidf([p.text for p in asked], min_df=1, max_df=1.0)
@@ -288,24 +333,7 @@ def missing_knowledge(corpus: Corpus) -> list[Question]:
         else:
             groups.append([i])
             centroids.append(row if row is not None else np.zeros(1))
-    out = []
-    for members in groups:
-        people = {asked[i].interview_id for i in members}
-        first = asked[members[0]]
-        quotes = []
-        seen = set()
-        for i in members:
-            p: Passage = asked[i]
-            if p.interview_id in seen:
-                continue
-            seen.add(p.interview_id)
-            quotes.append(Quote(turn_id=p.turn_id, text=p.text,
-                                interview_id=None if corpus.aggregated else p.interview_id,
-                                person=None if corpus.aggregated
-                                else corpus.people.get(p.interview_id)))
-        out.append(Question(question=first.text, participants=len(people), quotes=quotes[:3]))
-    out.sort(key=lambda q: -q.participants)
-    return out
+    return [[asked[i] for i in members] for members in groups]
 
 
 # ---- helpers --------------------------------------------------------------------------------

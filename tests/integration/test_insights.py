@@ -206,7 +206,7 @@ def corpus(**extra) -> Corpus:
 def test_the_gate_drops_invented_quotes_small_themes_and_names(app):
     c = corpus()
     result = Result(engine="llm", interviews=6, summary=Summary(
-        health="Morale is low, says Ada.", key_quotes=[
+        health="Morale is low, says Ada; Tiny matters too.", key_quotes=[
             Quote(turn_id=1, text="The on-call load is heavy"),  # verbatim: kept
             Quote(turn_id=2, text="The on-call load is unbearable"),  # invented: dropped
             Quote(turn_id=99, text="The on-call load is heavy"),  # no such turn: dropped
@@ -225,7 +225,7 @@ def test_the_gate_drops_invented_quotes_small_themes_and_names(app):
     assert [p.id for p in out.patterns] == ["a"]
     assert out.patterns[0].quotes[0].model_dump() == {
         "turn_ref": privacy.turn_ref(secret, 3), "text": "heavy for team 3"}  # no person
-    assert "Tiny" not in out.summary.health  # written again from what is shown
+    assert "Tiny" not in out.summary.health  # it named a withheld theme: written again
     assert out.summary.health.startswith("6 completed interviews")
     assert out.patterns[0].label == "On-call, says [name]"
     assert any("fewer than 5" in w for w in out.withheld)
