@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import phonenumbers
@@ -104,6 +106,97 @@ JOIN_KEYS = ("id", "invite_id", "person", "person_id", "channel", "address", "re
 ANALYTICS_JOIN_KEYS = ("channel", "channels", "computed_at")
 
 
+# ---- names of people in the directory (aggregated sessions' text) --------------------------
+
+NAME_PLACEHOLDER = "[name]"
+NAME_TOKEN = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")  # Łukasz, O'Brien, Anne-Marie
+PARTS = re.compile(r"['’\-]")
+POSSESSIVE = re.compile(r"(.+?)((?:['’]s)?)", re.DOTALL)
+HANDLE = re.compile(r"@[\w.\-]+")
+SLACK_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+STARTS = re.compile(r"(?:^|[.!?…:\n]\s*|[\"“(]\s*)$")  # nothing, or a sentence's end
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words that open sentences all day ("In my team…", "So…"): one opening a sentence is taken
+# for the word even where someone bears it as a name. Elsewhere capitalised, it is the name.
+FUNCTION_WORDS = _wordset("""
+a an and are as at be but by can do for from go had has have he her here him his how i if
+in is it its me mine more my no not now of on one or our out she so some than that the
+their them then there they this to too up us was we were what when where who why with
+would yes you your
+""")
+# Names that are also words ("will", "mark", "grace"): lower-case, the word; capitalised,
+# anywhere (even opening a sentence: "Mark told me…"), the name.
+WORD_NAMES = _wordset("""
+will may june april august grace hope joy faith rose mark bill pat sue art dawn summer
+autumn winter spring sunny miles long young white black brown green king frank rich ray
+guy jack page chase hunter drew dean earl wade holly ivy lily amber jade ruby pearl crystal
+angel sky storm river forest carol gene lee
+""")
+NOT_NAMES = FUNCTION_WORDS | WORD_NAMES
+
+
+class NameScrubber:
+    """Replaces the names of people in the directory with ``[name]``, however they are
+    written: any word of anyone's name (first, last, each part of "Anne-Marie"), in any case
+    ("maria", "MARIA"), possessive kept ("[name]'s"); a name that is also a common word only
+    when capitalised; @handles with a name in them; Slack mentions (``<@U…>``) always.
+    Over-scrubbing costs a quote a word; under-scrubbing names a colleague in an anonymous
+    report."""
+
+    def __init__(self, names: Iterable[str]):
+        words = set()
+        for name in names:
+            for token in NAME_TOKEN.findall(name or ""):
+                token = token.lower()
+                for word in (token, *PARTS.split(token)):
+                    if len(word) >= 2:
+                        words.add(word)
+        self.words = frozenset(words)
+
+    def is_name(self, word: str) -> bool:
+        bare = word.lower()
+        return bare in self.words or all(p in self.words for p in PARTS.split(bare) if p)
+
+    def __call__(self, text: str) -> str:
+        text = SLACK_MENTION.sub(NAME_PLACEHOLDER, text)
+        if not self.words:
+            return text
+        text = HANDLE.sub(lambda m: NAME_PLACEHOLDER if any(
+            p in self.words for p in re.split(r"[._\-]", m.group(0)[1:].lower()) if p)
+            else m.group(0), text)
+
+        def swap(match: re.Match) -> str:
+            base, possessive = POSSESSIVE.fullmatch(match.group(0)).groups()
+            if not self.is_name(base):
+                return match.group(0)
+            bare = base.lower()
+            if bare in NOT_NAMES and not base[0].isupper():
+                return match.group(0)  # "will", "mark": the word
+            if bare in FUNCTION_WORDS and STARTS.search(text[:match.start()]):
+                return match.group(0)  # "In my team…" opening a sentence
+            return NAME_PLACEHOLDER + possessive
+
+        return NAME_TOKEN.sub(swap, text)
+
+
+_DIRECTORY: dict[str, Any] = {}
+DIRECTORY_TTL = 60.0  # seconds a process keeps the directory's names for scrubbing
+
+
+def directory_scrubber(names: Callable[[], Iterable[str]]) -> NameScrubber:
+    """A scrubber of everyone's names, rebuilt from ``names()`` at most once a minute per
+    process (100,000 names take a moment; a list page is asked for often)."""
+    now = time.monotonic()
+    if _DIRECTORY.get("until", 0.0) < now:
+        _DIRECTORY.update(scrubber=NameScrubber(names()), until=now + DIRECTORY_TTL)
+    return _DIRECTORY["scrubber"]
+
+
 def merged_groups(sizes: dict[str, int], threshold: int) -> list[str]:
     """The groups of a breakdown that must be shown only together, as "Other": every group
     under ``threshold``, and while that leaves one such group or "Other" still under the
@@ -149,18 +242,19 @@ NOT_ADDRESSABLE = ("no interview {id} that can be read or changed on its own (an
                    "session's interviews are shown only together, in the session's list)")
 
 
-def shown(interview: dict[str, Any], *, anonymity: str,
-          secret: str | None = None) -> dict[str, Any]:
+def shown(interview: dict[str, Any], *, anonymity: str, secret: str | None = None,
+          scrub: Callable[[str], str] | None = None) -> dict[str, Any]:
     """An interview as it may leave the server. For an aggregated session (only ever its
     released answers, in the session's list): nothing that joins it to an invite or person,
     participant text redacted, no system turns (the consent of an older interview greets the
     person by name); with ``secret``, each turn's ``ref`` (``turn_ref``), which an insight's
-    quote of it carries too."""
+    quote of it carries too; with ``scrub``, participants' words without the directory's
+    names, as the insights quote them."""
     if anonymity != "aggregated":
         return dict(interview)
     out = {k: v for k, v in interview.items() if k not in JOIN_KEYS}
     if "turns" in out:
-        out["turns"] = [_anonymous_turn(t, secret) for t in out["turns"]
+        out["turns"] = [_anonymous_turn(t, secret, scrub) for t in out["turns"]
                         if t["role"] != "system"]
     if "open_questions" in out:
         out["open_questions"] = [redact(q) for q in out["open_questions"]]
@@ -170,10 +264,13 @@ def shown(interview: dict[str, Any], *, anonymity: str,
     return out
 
 
-def _anonymous_turn(turn: dict[str, Any], secret: str | None = None) -> dict[str, Any]:
+def _anonymous_turn(turn: dict[str, Any], secret: str | None = None,
+                    scrub: Callable[[str], str] | None = None) -> dict[str, Any]:
     text = turn["text"]
     if turn["role"] == "participant":
         text = turn["redacted_text"] if turn["redacted_text"] is not None else redact(text)
+        if scrub is not None:
+            text = scrub(text)
     out = {"seq": turn["seq"], "role": turn["role"], "text": text,
            "topic": turn["topic"], "sentiment": turn["sentiment"]}
     if secret and turn.get("id") is not None:

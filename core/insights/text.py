@@ -1,6 +1,6 @@
-"""Text for insights: sentences with their place in the turn, names of people in the
-directory scrubbed from aggregated sessions' quotes, and the HR signal lexicons with
-negation ("I'm not looking for another job" is not a flight risk).
+"""Text for insights: sentences with their place in the turn, and the HR signal lexicons
+with negation ("I'm not looking for another job" is not a flight risk). Names of people in
+the directory are scrubbed from aggregated sessions' text by ``core.privacy.NameScrubber``.
 
 A quote is always a verbatim run of the participant's redacted text (names replaced in
 aggregated sessions), never reworded: ``Sentence.text`` is a slice of ``Passage.text``.
@@ -9,17 +9,13 @@ aggregated sessions), never reworded: ``Sentence.text`` is a slice of ``Passage.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-NAME_PLACEHOLDER = "[name]"
+from core.privacy import NAME_PLACEHOLDER, NOT_NAMES, NameScrubber, _wordset  # noqa: F401
+
 # a sentence ends at . ! ? or a line break; a quote is one or more of these
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ'’]+")
-CAPITALISED = re.compile(  # a name as written: "Maria", "O'Brien", "Anne-Marie", "Jonas's"
-    r"\b[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ]*(?:['’-][A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ]*)*")
-STARTS = re.compile(r"(?:^|[.!?…:\n]\s*|[\"“(]\s*)$")  # nothing, or a sentence's end
-POSSESSIVE = re.compile(r"(.+?)((?:['’]s)?)")
 MIN_WORDS = 3  # shorter sentences ("Yes.", "Not really.") say nothing on their own
 
 
@@ -39,53 +35,6 @@ def sentences(turn_id: int, interview_id: int, topic: str | None, text: str) -> 
         if len(WORD.findall(piece)) >= MIN_WORDS:
             out.append(Sentence(turn_id, interview_id, topic, piece, i))
     return out
-
-
-def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Words that are names of someone in most directories but mostly mean something else: one
-# opening a sentence is taken for the word ("Will we…", "May I…"); anywhere else, capitalised,
-# for the name ("I told Will").
-NOT_NAMES = _wordset("""
-a an and are as at be but by can do for from go had has have he her here him his how i if
-in is it its me mine more my no not now of on one or our out she so some than that the
-their them then there they this to too up us was we were what when where who why will with
-would yes you your may june april august grace hope joy faith rose mark bill pat sue
-art dawn summer autumn winter spring sunny miles long young white black brown green king
-""")
-
-
-class NameScrubber:
-    """Replaces the names of people in the directory with a placeholder. Built from the
-    names' words (first and last names alike): a word that is any part of any person's name
-    goes, when it is capitalised as a name is. Over-scrubbing a word costs a quote a word;
-    under-scrubbing names a colleague in an anonymous report."""
-
-    def __init__(self, names: Iterable[str]):
-        words = set()
-        for name in names:
-            for word in WORD.findall(name or ""):
-                word = word.lower().strip("'’")
-                if len(word) >= 2:
-                    words.add(word)
-        self.words = frozenset(words)
-
-    def __call__(self, text: str) -> str:
-        if not self.words:
-            return text
-
-        def swap(match: re.Match) -> str:
-            base, possessive = POSSESSIVE.fullmatch(match.group(0)).groups()
-            bare = base.lower()
-            if not (bare in self.words or all(p in self.words for p in bare.split("-"))):
-                return match.group(0)
-            if bare in NOT_NAMES and STARTS.search(text[:match.start()]):
-                return match.group(0)  # "Will we…" opening a sentence: a word, not Will
-            return NAME_PLACEHOLDER + possessive
-
-        return CAPITALISED.sub(swap, text)
 
 
 # ---- HR signals -----------------------------------------------------------------------------

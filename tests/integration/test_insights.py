@@ -83,7 +83,8 @@ def test_an_anonymous_pulse_shows_nothing_until_the_threshold_then_no_names(api,
     listed = api.get(f"/sessions/{session['id']}/interviews").get_json()["interviews"]
     [turn] = [t for i in listed for t in i["turns"] if t.get("ref") == quote["turn_ref"]]
     assert turn["role"] == "participant"  # read in context, in the session's own list
-    assert quote["text"] in turn["text"].replace("Yusuf", "[name]")
+    assert quote["text"] in turn["text"]  # the list shows it scrubbed as the quote is
+    assert "Yusuf" not in json.dumps(listed)
     assert any("[name] covers for me" in q["text"] for p in result["patterns"]
                for q in p["quotes"])
     assert result["summary"]["health"].startswith("3 completed interviews")
@@ -266,6 +267,25 @@ def test_group_slices_under_the_threshold_are_shown_only_together_with_the_next_
     assert shown(9, 7, 3) == [("g0", 9), ("Other", 10)]  # one small: the next-smallest too
     assert shown(9, 2, 1) == [("Other", 12)]  # still too few: until it is enough
     assert shown(3, 1) == [("Other", 4)]  # the pattern's own total, nothing more
+
+
+def test_names_are_scrubbed_however_they_are_written():
+    scrub = privacy.NameScrubber(["Maria Schmidt", "Sean McDonald", "Łukasz Nowak",
+                                  "Mark Brown", "Anne-Marie Roux", "Seán O'Brien"])
+    cases = {
+        "I told maria about it.": "I told [name] about it.",
+        "MARIA is great.": "[name] is great.",
+        "Sean McDonald helped.": "[name] [name] helped.",
+        "Łukasz is my lead.": "[name] is my lead.",
+        "Mark told me he is leaving.": "[name] told me he is leaving.",
+        "My lead (Mark) is great.": "My lead ([name]) is great.",
+        "ping @maria.schmidt now": "ping [name] now",
+        "thanks <@U0123ABC>": "thanks [name]",
+        "Anne-Marie's idea, and O'Brien's.": "[name]'s idea, and [name]'s.",
+        "I will mark it as done.": "I will mark it as done.",  # words, not names
+    }
+    for said, shown in cases.items():
+        assert scrub(said) == shown, said
 
 
 def test_negated_signals_do_not_count():

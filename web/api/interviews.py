@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from bots import interview as interview_bot
 from core import analytics, db, engine, jobs, privacy, sessions
 from core.lifecycle import State
-from core.models import Interview, OutboundRecord, Session, Turn
+from core.models import Interview, OutboundRecord, Person, Session, Turn
 from web.api import audit, body, bp, get_or_404, iso, page, page_sorted
 from web.errors import ApiError
 from web.schemas import MAX_ID, InterviewEnd
@@ -29,13 +29,14 @@ API_WAIT = 2.0  # seconds HR's request waits for a message being handled, then 4
 
 def interview_json(i: Interview, turns: list[Turn] | None = None,
                    segments: dict[int, int] | None = None,
-                   figures: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+                   figures: dict[int, dict[str, Any]] | None = None,
+                   scrub=None) -> dict[str, Any]:
     """The interview as its session's anonymity allows; ``figures`` from
     ``core.analytics.for_interviews`` (an interview not ended has none: null)."""
     out = _full(i, turns, segments or {})
     out["analytics"] = (figures or {}).get(i.id)
     return privacy.shown(out, anonymity=i.session.anonymity,
-                         secret=current_app.config["SETTINGS"].secret_key)
+                         secret=current_app.config["SETTINGS"].secret_key, scrub=scrub)
 
 
 def _segments(s, turns: list[Turn]) -> dict[int, int]:
@@ -120,9 +121,10 @@ def _aggregated(s, session: Session, of_session) -> dict[str, Any]:
     rows, next_link = page_sorted(rows, key=lambda i: privacy.listing_key(secret, i.id))
     turns = _turns(s, rows)
     figures = analytics.for_interviews(s, rows)
+    scrub = privacy.directory_scrubber(lambda: s.scalars(select(Person.name))) if rows else None
     out: dict[str, Any] = {"counts": counts,
-                           "interviews": [interview_json(i, turns[i.id], figures=figures)
-                                          for i in rows],
+                           "interviews": [interview_json(i, turns[i.id], figures=figures,
+                                                         scrub=scrub) for i in rows],
                            "next": next_link}
     if reason := privacy.withheld_reason(threshold, completed):
         out["withheld"] = {"reason": reason}
