@@ -96,13 +96,19 @@ def _read_address_token(secret: str, token: str, kind: str, purpose: str) -> int
     return int(m[1]) if hmac.compare_digest(m[2], sign(secret, purpose, int(m[1]))) else None
 
 
-def pair_reply_token(secret: str, pair_id: int) -> str:
-    return f"p{pair_id}.{sign(secret, 'pair', pair_id)}"
+def pair_reply_token(secret: str, pair_id: int, person_id: int) -> str:
+    """One person's address in one 1-on-1 thread: a reply to it acts as them alone."""
+    return f"p{pair_id}.{person_id}.{sign(secret, 'pair', pair_id, person_id)}"
 
 
-def read_pair_reply_token(secret: str, token: str) -> int | None:
-    """The 1-on-1 a reply+<token>@ address names, or None when it is not one of ours."""
-    return _read_address_token(secret, token, "p", "pair")
+def read_pair_reply_token(secret: str, token: str) -> tuple[int, int] | None:
+    """(pair, person) a reply+<token>@ address names, or None when it is not one of ours."""
+    m = re.fullmatch(r"p([0-9]{1,10})\.([0-9]{1,10})\.([0-9a-f]{20})", token.lower())
+    if not m or int(m[1]) >= 2**31 or int(m[2]) >= 2**31:
+        return None
+    pair_id, person_id = int(m[1]), int(m[2])
+    good = sign(secret, "pair", pair_id, person_id)
+    return (pair_id, person_id) if hmac.compare_digest(m[3], good) else None
 
 
 def choice_token(secret: str, interview_id: int, record_id: int, value: str) -> str:
@@ -269,7 +275,7 @@ class EmailChannel(Channel):
         if mail_dir is not None:
             write_eml(mail_dir, msg, ref)
         else:
-            smtp_send(self.settings, msg, address.data.get("to") or address.key)
+            smtp_send(self.settings, msg, address.key)
         _sent(record_id, msg["Message-ID"])
         return msg["Message-ID"]
 
@@ -324,21 +330,22 @@ class EmailChannel(Channel):
 
     def compose_thread(self, address: Address, message: Outbound, record_id: int,
                        message_id: str) -> EmailMessage:
-        """A 1-on-1 thread's message: to both people (or one, for what is theirs alone),
-        threaded with the pair's earlier messages, replies to a signed address naming the
-        pair. An agenda item's message is answered with its choice's number."""
-        pair_id, settings = int(address.data["pair"]), self.settings
+        """A 1-on-1 thread's message, in one person's copy of the thread: to them alone,
+        threaded with their copy's earlier messages, replies to an address signed for
+        them in this pair. An agenda item's message is answered with its choice's number."""
+        pair_id, person_id = int(address.data["pair"]), int(address.data["person"])
+        settings, leg = self.settings, f"p{person_id}"
         with db.session_scope() as s:
-            earlier = list(s.scalars(
-                select(OutboundRecord.provider_message_id)
+            earlier = [mid for mid, payload in s.execute(
+                select(OutboundRecord.provider_message_id, OutboundRecord.payload)
                 .where(OutboundRecord.one_on_one_id == pair_id,
                        OutboundRecord.channel == "email", OutboundRecord.id < record_id,
                        OutboundRecord.provider_message_id.is_not(None))
-                .order_by(OutboundRecord.id)))
+                .order_by(OutboundRecord.id)) if (payload or {}).get("leg") == leg]
         thread = earlier[:1] + earlier[1:][-8:]
         subject = address.data.get("subject") or "1-on-1"
-        token = pair_reply_token(settings.secret_key, pair_id)
-        mail = Mail(to=", ".join(address.data.get("to") or [address.key]),
+        token = pair_reply_token(settings.secret_key, pair_id, person_id)
+        mail = Mail(to=address.key,
                     subject=("Re: " if earlier else "") + subject, message_id=message_id,
                     reply_to=f"reply+{token}@{reply_domain(settings)}",
                     in_reply_to=earlier[-1] if earlier else None, references=tuple(thread),
@@ -397,11 +404,9 @@ def plain_allowed(url) -> bool:
         return False
 
 
-def smtp_send(settings: Settings, msg: EmailMessage, to: str | list[str]) -> None:
+def smtp_send(settings: Settings, msg: EmailMessage, to: str) -> None:
     """One message through the relay. STARTTLS whenever the server offers it; credentials
-    only over TLS. 5xx for the recipient (every recipient, for a 1-on-1 thread's two) →
-    permanent; refused credentials → an operator."""
-    to = [to] if isinstance(to, str) else list(to)
+    only over TLS. 5xx for the recipient → permanent; refused credentials → an operator."""
     url = urlsplit(settings.smtp_url)
     user, password = unquote(url.username or ""), unquote(url.password or "")
     host, implicit = url.hostname or "localhost", url.scheme == "smtps"
@@ -429,10 +434,7 @@ def smtp_send(settings: Settings, msg: EmailMessage, to: str | list[str]) -> Non
                                     "127.0.0.1) or when SMTP_URL ends in ?tls=off")
             if user:
                 conn.login(user, password)
-            refused = conn.send_message(msg, from_addr=envelope_from, to_addrs=to)
-            if refused:  # some of them: the others have it, so it is sent
-                log.warning("the SMTP server refused %s of a message's recipients: %s",
-                            len(refused), refused)
+            conn.send_message(msg, from_addr=envelope_from, to_addrs=[to])
         except BaseException:
             conn.close()
             raise
@@ -631,7 +633,7 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: Callable[[Any
                 break
     data = {"message_id": event_id}
     if pair_id is not None:
-        return thread_reply(pair_id, sender, text, event_id, thread)
+        return thread_reply(*pair_id, sender, text, event_id, thread)
     with db.session_scope() as s:
         by_thread = False
         if interview_id is None and thread:
@@ -664,16 +666,17 @@ def inbound_from(raw: bytes, settings: Settings, *, authenticated: Callable[[Any
                     text=text, interview_id=interview_id)]
 
 
-def thread_reply(pair_id: int, sender: str, text: str, event_id: str,
+def thread_reply(pair_id: int, person_id: int, sender: str, text: str, event_id: str,
                  thread: list[str]) -> list[Inbound]:
     """A reply in a 1-on-1 thread, from one of its two people: a choice of the message it
     answers (its number or label: an item's "1" is Discussed, the agenda's "3" is Done for
     today), else words about the pair (``bots.one_on_one`` reads "add: …", "note: …",
     "done for today")."""
-    with db.session_scope() as s:
-        people = one_on_ones.emails_of(s, pair_id)
-        if sender not in people:
-            log.info("email from %s ignored: not one of 1-on-1 %s", sender, pair_id)
+    with db.session_scope() as s:  # the address is theirs: so must the sender be
+        theirs = one_on_ones.email_of_member(s, pair_id, person_id)
+        if theirs is None or sender != theirs:
+            log.info("email from %s ignored: not the person 1-on-1 %s's address is for",
+                     sender, pair_id)
             return []
         answered = s.execute(
             select(OutboundRecord.agenda_item_id, OutboundRecord.payload)

@@ -282,10 +282,11 @@ def thread_intro(first: str, second: str, kind: str, channel: str = "slack") -> 
                         "close a meeting with \"Done for today\". A private note (the box, "
                         "then \"Private note\", or `note: …`) is seen by its author only.")
     if channel == "email":
-        return start + ("Reply to this email with `add: …` to add a talking point, with 1 "
+        return start + ("You each get this thread in your own inbox. Reply to it with "
+                        "`add: …` to add a talking point (it goes to you both), with 1 "
                         "(discussed) or 2 (carry over) to an item's email, or with \"done for "
-                        "today\" to close a meeting. Replies reach Parley only — use Reply, "
-                        "not Reply All — so `note: …` keeps a private note that only you see.")
+                        "today\" to close a meeting. Replies reach Parley only, so `note: …` "
+                        "keeps a private note that only you see.")
     return start + ("Either of you can add a talking point (type `add: …` here), mark it "
                     "discussed or carry it over, and close a meeting with \"Done for today\". "
                     "A private note (`/parley note …`) is seen by its author only.")
@@ -296,8 +297,7 @@ def thread_subject(first: str, second: str) -> str:
 
 
 EMAIL_THREAD_HINT = ("Reply with `add: …` to add a talking point, \"done for today\" to "
-                     "close the meeting, or `note: …` for a private note only you will see "
-                     "(Reply, not Reply All).")
+                     "close the meeting, or `note: …` for a private note only you will see.")
 NOT_IN_DIRECTORY = "I couldn't find {who} in the directory: use their work email."
 PAIR_OPENED = "Your 1-on-1 with {other} is open: its agenda is on your 1-on-1 page."
 ADDED_BY_TEXT = "Added to the agenda of your 1-on-1 with {other}."

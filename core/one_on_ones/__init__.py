@@ -171,12 +171,13 @@ def other(pair: OneOnOne, person_id: int) -> Person:
     return pair.second if pair.first_id == person_id else pair.first
 
 
-def emails_of(db: DB, pair_id: int) -> list[str]:
-    """The two people's email addresses, as the directory keeps them (lower case)."""
+def email_of_member(db: DB, pair_id: int, person_id: int) -> str | None:
+    """The email address (lower case) of ``person_id`` when they are one of the pair."""
     pair = db.get(OneOnOne, pair_id)
-    if pair is None:
-        return []
-    return [p.email.lower() for p in (pair.first, pair.second) if p.email]
+    if pair is None or person_id not in (pair.first_id, pair.second_id):
+        return None
+    person = pair.first if pair.first_id == person_id else pair.second
+    return person.email.lower() if person.email else None
 
 
 def by_thread(db: DB, thread_id: str) -> OneOnOne | None:
@@ -186,7 +187,10 @@ def by_thread(db: DB, thread_id: str) -> OneOnOne | None:
 # ---- the thread -----------------------------------------------------------------------------
 
 THREAD = "thread"  # the leg of a thread that is one conversation (Slack group DM, email)
-PER_PERSON = ("teams",)  # threads made of each person's own chat with the bot
+# threads made of each person's own conversation with Parley: their Teams chat; their copy
+# of the email thread (To them alone, replies to an address signed for them: no Reply All
+# reaches the other, and one cannot write as the other)
+PER_PERSON = ("teams", "email")
 EDITABLE = ("slack", "teams")  # where a sent message can be updated in place
 
 
@@ -216,11 +220,8 @@ def thread_legs(pair: OneOnOne) -> list[tuple[str, Address]]:
     if channel == "web":
         return []
     if channel in PER_PERSON:
-        return [(f"p{p.id}", person_address(p, channel)) for p in (pair.first, pair.second)]
-    if channel == "email":
-        return [(THREAD, Address("email", pair.first.email, {
-            "to": [pair.first.email, pair.second.email], "pair": pair.id,
-            "subject": prompts.thread_subject(pair.first.name, pair.second.name)}))]
+        return [(f"p{p.id}", person_address(p, channel, pair))
+                for p in (pair.first, pair.second)]
     if pair.thread:
         return [(THREAD, Address.from_dict(pair.thread))]
     users = sorted([pair.first.slack_user_id, pair.second.slack_user_id])
@@ -231,14 +232,15 @@ def thread_legs(pair: OneOnOne) -> list[tuple[str, Address]]:
     return [(THREAD, Address("slack", ",".join(users), data))]
 
 
-def person_address(person: Person, channel: str) -> Address:
-    """A person's own chat with the bot (Teams: found by the channel from these keys)."""
+def person_address(person: Person, channel: str, pair: OneOnOne) -> Address:
+    """A person's own conversation with Parley in the pair's thread: their Teams chat (found
+    by the channel from these keys), or their copy of the email thread."""
     if channel == "teams":
         data = {k: v for k, v in (("aad", person.aad_object_id), ("email", person.email)) if v}
         return Address("teams", person.teams_user_id or "", data)
-    if channel == "sms":
-        return Address("sms", person.phone or "")
-    return Address("email", person.email or "")
+    return Address("email", person.email or "", {
+        "pair": pair.id, "person": person.id,
+        "subject": prompts.thread_subject(pair.first.name, pair.second.name)})
 
 
 def has_thread(pair: OneOnOne) -> bool:
@@ -281,14 +283,8 @@ def post(db: DB, pair: OneOnOne, message: Outbound, *, item: AgendaItem | None =
     is not out yet are updated when it is: ``message_sent``)."""
     channel = thread_channel(pair)
     if to is not None:
-        if channel in PER_PERSON:
-            targets = [(f"p{to.id}", person_address(to, channel))]
-        elif channel == "email":
-            targets = [(f"p{to.id}", Address("email", to.email, {
-                "pair": pair.id, "to": [to.email],
-                "subject": prompts.thread_subject(pair.first.name, pair.second.name)}))]
-        else:
-            targets = []
+        targets = [(f"p{to.id}", person_address(to, channel, pair))] \
+            if channel in PER_PERSON else []
     else:
         targets = [(leg, a) for leg, a in thread_legs(pair) if legs is None or leg in legs]
     if update:

@@ -180,41 +180,45 @@ def body(message) -> str:
     return message.get_body(("plain",)).get_content()
 
 
-def test_an_email_thread_to_both_with_replies_for_every_action(mail_pair):
+def test_an_email_thread_to_both_each_in_their_own_copy(mail_pair):
     client, recorder, api, (maria, jonas, pair) = mail_pair
     api.post(f"/one-on-ones/{pair}/agenda", {"text": "Q3 roadmap", "added_by": maria})
     run_jobs()
-    intro, item = recorder.received
     assert api.get(f"/one-on-ones/{pair}").get_json()["channel"] == "email"
-    for sent in (intro, item):  # one message to both, threaded, answered to the pair
-        assert sorted(sent["to"]) == sorted([MARIA, JONAS])
-        assert sent["message"]["Reply-To"].startswith(f"reply+p{pair}.")
-    assert "1-on-1 thread of Maria Schmidt and Jonas Becker" in body(intro["message"])
-    assert item["message"]["In-Reply-To"] == intro["message"]["Message-ID"]
-    assert "Q3 roadmap" in body(item["message"]) and "1. Discussed" in body(item["message"])
+    mine = {who: [r["message"] for r in recorder.received if r["to"] == [who]]
+            for who in (MARIA, JONAS)}
+    assert len(recorder.received) == 4  # intro and item, to each of them alone
+    for who, (intro, item) in mine.items():
+        assert intro["To"] == who and intro["Reply-To"].startswith(f"reply+p{pair}.")
+        assert item["In-Reply-To"] == intro["Message-ID"]  # one thread in each inbox
+        assert "Q3 roadmap" in body(item) and "1. Discussed" in body(item)
+    assert mine[MARIA][0]["Reply-To"] != mine[JONAS][0]["Reply-To"]  # signed for each
+    assert "1-on-1 thread of Maria Schmidt and Jonas Becker" in body(mine[MARIA][0])
+    j_intro, j_item = mine[JONAS]
+    m_intro, m_item = mine[MARIA]
 
-    added = reply(client, recorder, intro["message"], "add: My promotion case", f"Jonas <{JONAS}>")
-    [new_item] = added
-    assert "My promotion case" in body(new_item["message"])
-    assert "Added by Jonas Becker" in body(new_item["message"])
-    assert sorted(new_item["to"]) == sorted([MARIA, JONAS])
+    added = reply(client, recorder, j_intro, "add: My promotion case", f"Jonas <{JONAS}>")
+    assert sorted(r["to"][0] for r in added) == sorted([MARIA, JONAS])
+    assert all("My promotion case" in body(r["message"])
+               and "Added by Jonas Becker" in body(r["message"]) for r in added)
 
-    assert reply(client, recorder, item["message"], "1", f"Maria <{MARIA}>") == []
+    assert reply(client, recorder, m_item, "1", f"Maria <{MARIA}>") == []
     assert agenda(api, pair) == [("Q3 roadmap", "discussed"), ("My promotion case", "open")]
 
-    [kept] = reply(client, recorder, intro["message"], "note: he wants to lead the migration",
+    [kept] = reply(client, recorder, j_intro, "note: he wants to lead the migration",
                    f"Jonas <{JONAS}>")
     assert kept["to"] == [JONAS] and "yours alone" in body(kept["message"])
     with db.session_scope() as s:
         [note] = s.scalars(select(PrivateNote))
         assert note.author_id == jonas and "lead the migration" in note.text
 
-    # someone else holding the reply address is not one of the pair: nothing happens
-    assert reply(client, recorder, intro["message"], "add: sneaky",
+    # Jonas's address acts as Jonas only: from anyone else — Maria included — nothing
+    assert reply(client, recorder, j_intro, "add: sneaky", f"Maria <{MARIA}>") == []
+    assert reply(client, recorder, j_intro, "add: sneaky",
                  "Mallory <mallory@northwind.example>") == []
-    [summary] = reply(client, recorder, intro["message"], "3", f"Maria <{MARIA}>")  # Done
-    assert "1 discussed, 1 carried over" in body(summary["message"])
-    assert sorted(summary["to"]) == sorted([MARIA, JONAS])
+    summary = reply(client, recorder, m_intro, "3", f"Maria <{MARIA}>")  # Done for today
+    assert sorted(r["to"][0] for r in summary) == sorted([MARIA, JONAS])
+    assert "1 discussed, 1 carried over" in body(summary[0]["message"])
     assert agenda(api, pair) == [("My promotion case", "open")]
 
 
