@@ -24,6 +24,9 @@ ADD = re.compile(r"^\s*(?:add|agenda|talking point)\s*:\s*(.+)$", re.IGNORECASE 
 DONE = re.compile(r"^\s*done for today[.!]?\s*$", re.IGNORECASE)  # not a mere "done"
 # "1on1 lea@northwind.example": Meet with Anyone, from a chat or a phone (a work email
 # names a colleague on every channel)
+# "add lea@northwind.example: …": a talking point for the 1-on-1 with that colleague
+ADD_FOR = re.compile(r"^\s*add\s+(?:for\s+|with\s+)?(\S+@\S+?)\s*:\s*(.+)$",
+                     re.IGNORECASE | re.DOTALL)
 OPEN = re.compile(r"^\s*(?:1\s*-?\s*on\s*-?\s*1|1:1)\s+(?:with\s+)?(\S+@\S+)\s*$", re.I)
 NOTE = re.compile(r"^\s*(?:private )?note\s*:\s*(.+)$", re.IGNORECASE | re.DOTALL)
 # where what a person types reaches Parley alone (their own chat, an SMS, a reply to
@@ -47,6 +50,8 @@ def handle(s, inbound: Inbound, received_at: datetime | None = None) -> list[Out
     kind, _, ref = (inbound.about or "").partition(":")
     if kind == "people":
         return _open(s, person, inbound)
+    if kind == "unsure":  # words for a 1-on-1, but which one they do not say
+        return _answer(s, inbound, prompts.WHICH_PAIR)
     if kind == "agenda":
         item = _locked(s, AgendaItem, ref)
         if item is None:
@@ -80,7 +85,8 @@ def claim(s, inbound: Inbound) -> Inbound:
     wanted = OPEN.match(text)
     if wanted:
         return replace(inbound, about="people", choice="open", text=wanted.group(1))
-    if not (ADD.match(text) or NOTE.match(text) or DONE.match(text)):
+    named = ADD_FOR.match(text)
+    if not (named or ADD.match(text) or NOTE.match(text) or DONE.match(text)):
         return inbound
     person = directory.by_address(s, inbound.channel, inbound.sender.key,
                                   team=inbound.sender.data.get("team"))
@@ -88,9 +94,15 @@ def claim(s, inbound: Inbound) -> Inbound:
             Interview.person_id == person.id,
             Interview.state.in_([str(x) for x in lifecycle.ACTIVE])).limit(1)):
         return inbound
-    pair = one_on_ones.latest_pair(s, person, inbound.channel)
+    if named:
+        colleague = directory.by_email(s, named.group(1).strip().lower())
+        pair = one_on_ones.pair_with(s, person, colleague) if colleague else None
+        if pair is None:
+            return replace(inbound, about="unsure", text=named.group(1))
+        return replace(inbound, about=f"pair:{pair.id}", text=f"add: {named.group(2)}")
+    pair, count = one_on_ones.latest_pair(s, person, inbound.channel)
     if pair is None:
-        return inbound
+        return replace(inbound, about="unsure") if count else inbound
     return replace(inbound, about=f"pair:{pair.id}")
 
 

@@ -298,6 +298,8 @@ def thread_subject(first: str, second: str) -> str:
 
 EMAIL_THREAD_HINT = ("Reply with `add: …` to add a talking point, \"done for today\" to "
                      "close the meeting, or `note: …` for a private note only you will see.")
+WHICH_PAIR = ("Which 1-on-1 is that for? You have more than one: write `add <their work "
+              "email>: …`, or use the thread itself or your 1-on-1 page.")
 NOT_IN_DIRECTORY = "I couldn't find {who} in the directory: use their work email."
 PAIR_OPENED = "Your 1-on-1 with {other} is open: its agenda is on your 1-on-1 page."
 ADDED_BY_TEXT = "Added to the agenda of your 1-on-1 with {other}."

@@ -144,19 +144,28 @@ def pairs_of(db: DB, person_id: int, *, include_retired: bool = True) -> list[On
     return list(db.scalars(stmt.order_by(OneOnOne.active.desc(), OneOnOne.id)))
 
 
-def latest_pair(db: DB, person: Person, channel: str) -> OneOnOne | None:
-    """The 1-on-1 a person most likely means by words typed outside any thread: the one
-    whose thread last wrote to them on ``channel``, else the one last active."""
+def latest_pair(db: DB, person: Person, channel: str) -> tuple[OneOnOne | None, int]:
+    """The 1-on-1 a person means by words typed outside any thread, and how many active
+    ones they have: their only one, or the one whose thread wrote last to them — to their
+    own leg — on ``channel``; None when that does not say (several, none written here):
+    a manager's "add: …" must not land on the wrong report's agenda."""
     pairs = pairs_of(db, person.id, include_retired=False)
     if len(pairs) <= 1:
-        return pairs[0] if pairs else None
-    ids = [p.id for p in pairs]
-    wrote = db.scalar(select(OutboundRecord.one_on_one_id).where(
-        OutboundRecord.one_on_one_id.in_(ids), OutboundRecord.channel == channel)
-        .order_by(OutboundRecord.id.desc()).limit(1))
-    if wrote is not None:
-        return next(p for p in pairs if p.id == wrote)
-    return max(pairs, key=lambda p: (p.last_activity_at or p.created_at, p.id))
+        return (pairs[0] if pairs else None), len(pairs)
+    ids, leg = [p.id for p in pairs], f"p{person.id}"
+    for pair_id, payload in db.execute(
+            select(OutboundRecord.one_on_one_id, OutboundRecord.payload).where(
+                OutboundRecord.one_on_one_id.in_(ids), OutboundRecord.channel == channel)
+            .order_by(OutboundRecord.id.desc()).limit(50)):
+        if (payload or {}).get("leg") == leg:
+            return next(p for p in pairs if p.id == pair_id), len(pairs)
+    return None, len(pairs)
+
+
+def pair_with(db: DB, person: Person, colleague: Person) -> OneOnOne | None:
+    """Their active 1-on-1 together, if they have one."""
+    return next((p for p in pairs_of(db, person.id, include_retired=False)
+                 if colleague.id in (p.first_id, p.second_id)), None)
 
 
 def member(pair: OneOnOne, person_id: int | None) -> Person:

@@ -259,3 +259,10 @@ def test_add_and_note_by_sms_reach_the_pairs_agenda_and_answer_the_sender(make_a
         pairs = api.get(f"/one-on-ones?person={hannah}").get_json()["one_on_ones"]
         assert [p["kind"] for p in pairs] == ["anyone"]
         assert "couldn't find" in text("1on1 nobody@northwind.example", 5)[0]
+        # two 1-on-1s now: which one a bare "add: …" is for is asked, never guessed
+        assert "Which 1-on-1" in text("add: lunch plans", 6)[0]
+        assert text("add Hannah@northwind.example: lunch plans", 7) == [
+            "Added to the agenda of your 1-on-1 with Hannah Weber."]
+        [with_hannah] = [p["id"] for p in pairs]
+        assert agenda(api, with_hannah) == [("lunch plans", "open")]
+        assert agenda(api, pair) == [("Budget for the conference", "open")]
