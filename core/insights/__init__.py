@@ -201,6 +201,55 @@ def audience_of(insight: Insight, found: dict[str, Any], threshold: int) -> dict
                                             "value": values}]}
 
 
+# ---- deleting what a person said --------------------------------------------------------------
+
+def forget(db: DB, session_id: int, interview_id: int, turn_ids: list[int]) -> int:
+    """An interview is deleted: its words leave every insight of its session too (a run is
+    immutable but for this). Quotes of its turns go; a question group whose wording was
+    theirs takes another asker's words, or goes. Returns the quotes removed."""
+    secret = get_settings().secret_key
+    refs = {privacy.turn_ref(secret, t) for t in turn_ids}
+    ids = set(turn_ids)
+
+    def theirs(quote: dict[str, Any]) -> bool:
+        return (quote.get("turn_id") in ids or quote.get("turn_ref") in refs
+                or quote.get("interview_id") == interview_id)
+
+    removed = 0
+    for insight in db.scalars(select(Insight).where(Insight.session_id == session_id,
+                                                    Insight.result.is_not(None))):
+        result, before = dict(insight.result), removed
+
+        def keep(quotes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            nonlocal removed
+            kept = [q for q in quotes if not theirs(q)]
+            removed += len(quotes) - len(kept)
+            return kept
+
+        for section in ("patterns", "topics"):
+            result[section] = [{**x, "quotes": keep(x.get("quotes", []))}
+                               for x in result.get(section, [])]
+        questions = []
+        for q in result.get("missing_knowledge", []):
+            mine = [x for x in q.get("quotes", []) if theirs(x)]
+            rest = keep(q.get("quotes", []))
+            if mine and q.get("question") in {x.get("text") for x in mine}:
+                if not rest:
+                    continue
+                q = {**q, "question": rest[0]["text"]}
+            questions.append({**q, "quotes": rest})
+        result["missing_knowledge"] = questions
+        summary = dict(result.get("summary", {}))
+        summary["key_quotes"] = keep(summary.get("key_quotes", []))
+        result["summary"] = summary
+        if removed > before:
+            result["withheld"] = [*result.get("withheld", []),
+                                  f"{removed - before} quote(s) removed: their interview was "
+                                  "deleted."]
+            insight.result = result
+    return removed
+
+
 # ---- the scheduler's part -------------------------------------------------------------------
 
 def refresh_due(after: int = REFRESH_AFTER) -> list[int]:

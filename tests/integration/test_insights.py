@@ -100,6 +100,11 @@ def test_a_named_session_shows_who_said_what(api, library, client):
     quotes = [q for p in result["patterns"] for q in p["quotes"]]
     assert quotes and all(q["person"]["name"] == "Ada Lovelace" for q in quotes)
     assert "[name]" not in json.dumps(result)  # named: HR sees the words as said
+    # the interview deleted: its words leave the insights too (a run changes only for this)
+    assert api.delete(f"/interviews/{quotes[0]['interview_id']}").status_code == 204
+    after = api.get(f"/sessions/{session['id']}/insights").get_json()["result"]
+    assert "Ada Lovelace" not in json.dumps(after) and "exhausted" not in json.dumps(after)
+    assert any("their interview was deleted" in w for w in after["withheld"])
 
 
 # ---- figures over the answer bank -----------------------------------------------------------
