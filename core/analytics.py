@@ -501,12 +501,14 @@ def protect(groups: dict[str, Cell], threshold: int, aggregated: bool
     """Groups as they may be shown: (name, figures, merged). In an aggregated session the
     groups whose figures cover fewer than ``threshold`` interviews are shown only together
     as "Other", with the next-smallest while needed (``core.privacy.merged_groups``). A
-    group nobody has started in holds no one's answers and is shown as it is."""
+    group nobody has answered in (started or declined) holds no one's response and is shown
+    as it is: its invitations only."""
     names = sorted(groups)
     if not aggregated:
         return [(name, groups[name], False) for name in names]
     hidden = privacy.merged_groups(
-        {n: groups[n].counted for n in names if groups[n].started}, threshold)
+        {n: groups[n].counted for n in names if groups[n].started or groups[n].declined},
+        threshold)
     if hidden and OTHER in groups and OTHER not in hidden:  # one "Other" only
         hidden.append(OTHER)
     out = [(n, groups[n], False) for n in names if n not in hidden]

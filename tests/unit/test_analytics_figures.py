@@ -73,3 +73,12 @@ def test_a_group_really_called_other_joins_the_merged_one():
     out = protect(groups, 3, aggregated=True)
     assert [(name, cell.counted, merged) for name, cell, merged in out] == [
         ("Sales", 9, False), ("Other", 12, True)]
+
+
+def test_a_group_whose_only_invitee_declined_is_not_shown_alone():
+    groups = {"Sales": Cell(invited=9, started=9, counted=9),
+              "Eng": Cell(invited=8, started=8, counted=8),
+              "Legal": Cell(invited=1, declined=1)}
+    shown = {name: cell for name, cell, _ in protect(groups, 5, aggregated=True)}
+    assert "Legal" not in shown  # its one invitee's "no" would be named by its group
+    assert shown["Other"].declined == 1 and "Eng" not in shown  # with the next-smallest
