@@ -149,6 +149,9 @@ def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
     opens = len(threads) / (args.tier3_per_minute / 60)  # a new pair's group DM: Tier 3
     budget = max(2 * total * 2 / args.workspace_rate, 1.5 * opens) + 60  # two posts a pair
     last, last_change, stopped = -1, time.monotonic(), ""
+    # new group DMs: a Tier 3 minute's opens at once, then a minute's wait (and the sweeper's
+    # 30 s before a message waiting for a slot is tried again)
+    stall_after = 60.0 + (90.0 if args.tier3_per_minute else 0.0)
     while True:
         time.sleep(1.0)
         children.check()
@@ -162,8 +165,8 @@ def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
         if now - t0 > budget:
             stopped = f"stopped after {budget:.0f} s"
             break
-        if now - last_change > 60:
-            stopped = "stalled: no item posted for 60 s"
+        if now - last_change > stall_after:
+            stopped = f"stalled: no item posted for {stall_after:.0f} s"
             break
     posts = [p for ch in threads for p in stub.posts(ch)]
     items = Counter(p.channel for p in posts if TITLE in p.text)

@@ -229,7 +229,7 @@ def interviews(port: int, stub: RateLimitedSlack, session_id: int, tag: str, lab
                k: int, timeout: float, think: float) -> tuple[list[Convo], threading.Thread]:
     """K people invited on Slack, each answering every question ``think`` seconds after it
     comes (with 0, Slack's one message per second per DM, not Parley, sets the latency)."""
-    convos = [Convo(i, f"I{tag}{label}{i:03d}") for i in range(k)]
+    convos = [Convo(i, f"UI{tag}{label}{i:03d}") for i in range(k)]  # Slack ids: U…
     for c in convos:
         stub.users[f"i{label}{c.index:03d}.{tag.lower()}@bench.example"] = c.user
     targets = [(parley_person, (port, stub, c, f"{tag}{label}", timeout, think))

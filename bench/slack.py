@@ -665,7 +665,7 @@ def floor_phase(ctx: Ctx, answers: list[int]) -> dict[str, Any]:
 
         wait_workers(QUEUE, args.workers, ctx.children)
         warm(port)
-        convos = [Convo(i, f"F{ctx.tag}{i:04d}") for i in range(len(answers))]
+        convos = [Convo(i, f"UF{ctx.tag}{i:04d}") for i in range(len(answers))]
         before = stub.count_429()
         with JobWatcher(QUEUE) as watcher:
             run_threads([(floor_person, (port, stub, c, ctx.tag, n, args.reply_timeout, args.think))

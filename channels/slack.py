@@ -134,8 +134,8 @@ class SlackChannel(Channel):
         any minute: Slack tolerates bursts). No slot soon, or a 429, is ``TooLong``:
         nothing was sent, so the message waits (uncounted) instead of failing."""
         team = address.data.get("team") if self.settings.slack_client_id else None
-        limit = Limit(f"slack:{name}:{team or 'default'}",
-                      ((self.settings.slack_tier3_per_minute, 60.0),))
+        limit = Limit(f"slack:{name}:{team or 'default'}",  # a minute, and a second's margin
+                      ((self.settings.slack_tier3_per_minute, 61.0),))  # for the clocks
         ratelimit.pace(limit, max_wait=TIER3_WAIT)
         try:
             return _call(method, **kwargs)

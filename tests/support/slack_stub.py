@@ -79,9 +79,9 @@ class SlackStub(StubServer):
         self.users = dict(users or {})  # email → user id
         self.team = team
         self.dm_limit = Gcra(dm_rate, tolerance) if dm_rate else None
-        # Tier 3 methods: about N a minute per workspace, with bursts (a 10-call allowance)
-        self.tier3 = Gcra(tier3_per_minute / 60, 10 * 60 / tier3_per_minute) \
-            if tier3_per_minute else None
+        # Tier 3 methods: "50+ per minute, sporadic bursts welcome" — at most N in any 60 s
+        self.tier3 = tier3_per_minute
+        self.tier3_calls: dict[str, deque[float]] = defaultdict(deque)
         self.limited: list[Recorded] = []  # requests refused for coming too soon (dm_rate)
         self.tier3_limited: list[Recorded] = []  # Tier 3 calls refused (tier3_per_minute)
         self.messages: list[Posted] = []
@@ -136,15 +136,17 @@ class SlackStub(StubServer):
             refused = self._pace(request, self.conversation(args.get("channel", "")))
             if refused is not None:
                 return refused
-        if self.tier3 is not None and method in self.TIER3:
+        if self.tier3 and method in self.TIER3:
             with self.lock:
-                now = time.monotonic()
-                wait = self.tier3.wait(method, now)
-                if wait > 0:
+                now, calls = time.monotonic(), self.tier3_calls[method]
+                while calls and calls[0] <= now - 60:
+                    calls.popleft()
+                if len(calls) >= self.tier3:
                     self.tier3_limited.append(request)
+                    wait = calls[0] + 60 - now
                     return Reply(429, {"ok": False, "error": "ratelimited"},
                                  headers={"Retry-After": str(max(1, math.ceil(wait)))})
-                self.tier3.book(method, now)
+                calls.append(now)
         if self.failures[method]:
             return self.failures[method].popleft()
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
