@@ -111,6 +111,11 @@ def deliver(record_id: int) -> str | None:
         channel_name, address = record.channel, Address.from_dict(record.address)
         if record.one_on_one_id:  # a thread opened since this row was written: no reopening
             address = one_on_ones.known_thread(s, record.one_on_one_id, address)
+            # an earlier message of the thread still to go: this one follows it (``_finish``
+            # of that one sends this), so the thread reads in the order it was written
+            behind = one_on_ones.earlier_unsent(s, record)
+        else:
+            behind = False
         message, created_at = Outbound.from_dict(record.payload), record.created_at
         proactive = record.queue == jobs.BULK
         # a rollout paused or cancelled since this row was written, a reminder overtaken,
@@ -121,6 +126,9 @@ def deliver(record_id: int) -> str | None:
         status, reason = unwanted
         _finish(record_id, status=status, error=reason, uncount=True)
         log.info("outbound %s not sent: %s", record_id, reason)
+        return None
+    if behind:
+        _finish(record_id, status="pending", error=None, uncount=True)
         return None
     channel, ref = channels.get(channel_name), f"out-{record_id}"
     try:
@@ -237,7 +245,7 @@ def _give_up(record_id: int, attempts: int, error: str | None) -> None:
 
 def _finish(record_id: int, *, status: str, error: str | None = "",
             provider_id: str | None = None, uncount: bool = False):
-    fresh, queue_name, followed = None, jobs.INTERACTIVE, None
+    fresh, queue_name, followed, following = None, jobs.INTERACTIVE, None, []
     with db.session_scope() as s:
         record = s.get(OutboundRecord, record_id)
         if record is None:  # its interview was deleted meanwhile: nothing left to record
@@ -256,6 +264,8 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
             record.sent_at = utcnow()
             # an agenda item's message: kept to update it; an edit meanwhile follows now
             followed = one_on_ones.message_sent(s, record, provider_id)
+        if status in ("sent", "failed", "cancelled"):  # the thread's next messages may go
+            following = one_on_ones.next_in_thread(s, record)
             if record.interview_id:  # the invite's first message is out: one statement
                 s.execute(update(Invite).where(
                     Invite.id == select(Interview.invite_id)
@@ -274,6 +284,8 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
         jobs.enqueue_deliveries([fresh], queue_name=queue_name)
     if followed is not None:
         jobs.enqueue_deliveries([followed], queue_name=queue_name)
+    if following:
+        jobs.enqueue_deliveries(following, queue_name=queue_name)
 
 
 def _invite_reached(invite: Invite | None, channel: str, status: str, error: str) -> None:

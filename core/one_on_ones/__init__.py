@@ -666,6 +666,35 @@ def message_sent(db: DB, record: OutboundRecord, provider_id: str | None) -> int
     return None
 
 
+UNSENT = ("pending", "sending", "held")
+
+
+def earlier_unsent(db: DB, record: OutboundRecord) -> bool:
+    """Whether a message written before this one to the same leg of the thread has not gone
+    yet: a thread reads in the order it was written (the intro above the first item), even
+    when both wait for the same group DM to open. Updates in place are not held back."""
+    if not record.one_on_one_id or (record.payload or {}).get("replaces"):
+        return False
+    leg = (record.payload or {}).get("leg", THREAD)
+    return any((payload or {}).get("leg", THREAD) == leg for (payload,) in db.execute(
+        select(OutboundRecord.payload).where(
+            OutboundRecord.one_on_one_id == record.one_on_one_id,
+            OutboundRecord.id < record.id, OutboundRecord.status.in_(UNSENT))))
+
+
+def next_in_thread(db: DB, record: OutboundRecord) -> list[int]:
+    """Rows of the same leg written after ``record`` and still pending: sent now, in order
+    (each waits for the one before it, ``earlier_unsent``)."""
+    if not record.one_on_one_id:
+        return []
+    leg = (record.payload or {}).get("leg", THREAD)
+    return [i for i, payload in db.execute(
+        select(OutboundRecord.id, OutboundRecord.payload).where(
+            OutboundRecord.one_on_one_id == record.one_on_one_id,
+            OutboundRecord.id > record.id, OutboundRecord.status == "pending")
+        .order_by(OutboundRecord.id)) if (payload or {}).get("leg", THREAD) == leg]
+
+
 def still_wanted(db: DB, record: OutboundRecord) -> tuple[str, str] | None:
     """Asked just before an agenda item's message is sent: a first post of an item HR
     withdrew before it went is not sent; an update that a later one supersedes (sent

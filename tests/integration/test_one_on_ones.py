@@ -250,6 +250,29 @@ def test_the_agenda_in_a_slack_group_dm_from_first_item_to_the_next_meeting(org)
             [r.payload for r in s.scalars(select(OutboundRecord))])
 
 
+def test_a_thread_reads_in_the_order_it_was_written(org):
+    """The intro and the first item are two jobs: the item's, run first, waits for the
+    intro, and goes the moment the intro is out (one conversations.open for the two)."""
+    from channels.durable import deliver
+
+    pair = org.pair("E2", "E4")
+    org.api.post(f"/one-on-ones/{pair['id']}/agenda",
+                 {"text": "Hiring plan", "added_by": org.person("E2")})
+    with db.session_scope() as s:
+        intro, item = s.scalars(select(OutboundRecord.id).where(
+            OutboundRecord.one_on_one_id == pair["id"]).order_by(OutboundRecord.id))
+    assert deliver(item) is None  # the intro is not out: the item waits, uncounted
+    with db.session_scope() as s:
+        assert (s.get(OutboundRecord, item).status, s.get(OutboundRecord, item).attempts) == (
+            "pending", 0)
+    assert org.thread("UMARIA", "ULEA") == []
+    deliver(intro)
+    run_jobs()  # the intro's delivery sent the item after it
+    posts = org.thread("UMARIA", "ULEA")
+    assert [("Hiring plan" in p.text) for p in posts] == [False, True]
+    assert len(org.stub.calls("conversations.open")) == 1
+
+
 def test_two_clicks_on_one_item_count_once(org):
     pair = org.pair("E2", "E4")
     org.api.post(f"/one-on-ones/{pair['id']}/agenda",
