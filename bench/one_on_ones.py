@@ -130,11 +130,14 @@ def create_phase(port: int, rule: dict) -> dict[str, Any]:
 
 
 def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
-                   args: argparse.Namespace, children: Children) -> dict[str, Any]:
+                   args: argparse.Namespace, children: Children,
+                   title: str = TITLE) -> dict[str, Any]:
+    """A topic to the pilot pairs, sent now; its posts counted from the send on (a second
+    topic finds the threads open: no intro, no conversations.open)."""
     rule = {"match": "all", "conditions": [{"field": CHANNEL_TAG, "op": "equals",
                                             "value": "yes"}]}
     _, _, draft = timed_api(port, "POST", "/assigned-topics", {
-        "title": TITLE, "note": NOTE, "annotation": ANNOTATION, "audience": rule,
+        "title": title, "note": NOTE, "annotation": ANNOTATION, "audience": rule,
         "respect_quiet_hours": False})
     before, opens_before = stub.count_429(), len(stub.calls("conversations.open"))
     t0 = time.monotonic()
@@ -144,7 +147,7 @@ def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
         f"{args.workspace_rate:g}/s")
 
     def has_item(channel: str) -> bool:
-        return any(TITLE in p.text for p in stub.posts(channel))
+        return any(title in p.text for p in stub.posts(channel))
 
     opens = len(threads) / (args.tier3_per_minute / 60)  # a new pair's group DM: Tier 3
     budget = max(2 * total * 2 / args.workspace_rate, 1.5 * opens) + 60  # two posts a pair
@@ -168,13 +171,13 @@ def delivery_phase(port: int, stub: RateLimitedSlack, threads: dict[str, str],
         if now - last_change > stall_after:
             stopped = f"stalled: no item posted for {stall_after:.0f} s"
             break
-    posts = [p for ch in threads for p in stub.posts(ch)]
-    items = Counter(p.channel for p in posts if TITLE in p.text)
+    posts = [p for ch in threads for p in stub.posts(ch) if p.at >= t0]
+    items = Counter(p.channel for p in posts if title in p.text)
     first = {}
     for p in sorted(posts, key=lambda p: p.at):
-        first.setdefault(p.channel, TITLE in p.text)
+        first.setdefault(p.channel, title in p.text)
     item_first = sum(first.values())  # the topic above the thread's intro
-    intros = Counter(p.channel for p in posts if TITLE not in p.text)
+    intros = Counter(p.channel for p in posts if title not in p.text)
     per_thread = Counter(Counter(p.channel for p in posts).values())
     ats = sorted(p.at for p in posts)
     span = ats[-1] - ats[0] if len(ats) > 1 else 0.0
@@ -267,8 +270,11 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
     out["create"] = create_phase(port, rule)
     log(f"  topic for {out['create']['pairs']} pairs created in {out['create']['create_s']} s")
     if not args.skip_delivery:
-        out["delivery"] = delivery_phase(port, stub, pilot_threads(csv_bytes, slack), args,
-                                         children)
+        threads = pilot_threads(csv_bytes, slack)
+        out["delivery"] = delivery_phase(port, stub, threads, args, children)
+        log("delivery: a second topic to the same pairs, their threads open now")
+        out["delivery_open"] = delivery_phase(port, stub, threads, args, children,
+                                              title=f"{TITLE}: follow-up")
     return out
 
 
@@ -286,16 +292,20 @@ def report_text(r: dict[str, Any]) -> str:
         f"{cre['state']}); withdrawn in {cre['withdraw_s']:.2f} s ({cre['state_after']}, "
         f"progress {cre['progress_after']})",
     ]
-    d = r.get("delivery")
-    if d:
+    for name, d in (("delivery (new threads)", r.get("delivery")),
+                    ("delivery (threads open)", r.get("delivery_open"))):
+        if not d:
+            continue
         lines += [
-            f"  delivery       send {d['send_s']:.2f} s for {d['pairs']:,} pairs; item in "
+            f"  {name}",
+            f"                 send {d['send_s']:.2f} s for {d['pairs']:,} pairs; item in "
             f"{d['threads_with_item']:,} of {d['threads_expected']:,} threads; duplicates "
             f"{d['duplicates']} (intros {d['intro_duplicates']}), missing {d['missing']} "
             f"{d['stopped']}",
             f"                 {d['posts']:,} posts, threads by posts {d['posts_per_thread']}, "
-            f"conversations.open {d['conversations_open']:,}, item above the intro in "
-            f"{d['item_before_intro']}",
+            f"conversations.open {d['conversations_open']:,} "
+            f"({d['opens_per_minute']}/min of {d['tier3_per_minute']}), item above the "
+            f"intro in {d['item_before_intro']}",
             f"                 workspace {d['workspace_accepted_per_s']}/s of "
             f"{d['workspace_rate']:g}/s = {d['share_of_limit']}   goal ≥ 0.95; "
             f"{d['span_s']} s span, first post {d['first_post_after_s']} s after send",
