@@ -150,12 +150,18 @@ class Busy(Exception):
     """Someone else holds the lock (another change to the same interview or invite)."""
 
 
+LOCK_POLL = 0.01  # seconds between tries for a lock another change holds
+
+
 @contextlib.contextmanager
 def lock(name: str, *, wait: float) -> Iterator[None]:
     """Hold a lock shared by every process (web, workers, scheduler) for ``name``; raise
     ``Busy`` after ``wait`` seconds (``wait=0`` tries once). It expires with the longest job
     RQ allows, so a dead holder cannot keep it."""
-    held = connection().lock(f"parley:{name}", timeout=JOB_TIMEOUT, thread_local=False)
+    # polled every 10 ms while someone else holds it (redis-py's default is 100 ms: a
+    # participant's next message, come while the last one's job is finishing, waited that)
+    held = connection().lock(f"parley:{name}", timeout=JOB_TIMEOUT, thread_local=False,
+                             sleep=LOCK_POLL)
     if not held.acquire(blocking=wait > 0, blocking_timeout=wait or None):
         raise Busy(f"{name.replace(':', ' ')} is busy with another change; try again")
     try:

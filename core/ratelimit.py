@@ -169,7 +169,8 @@ def pace(*limits: Limit, max_wait: float = 30.0) -> float:
     return wait
 
 
-LEAD = 0.05  # seconds: how far ahead a proactive send may book its slot
+LEAD = 0.005  # seconds: how far ahead a proactive send may book its slot (a reply arriving
+# meanwhile finds the last booking in the past, not one interval ahead of it)
 
 
 class GiveWay(Exception):
