@@ -147,7 +147,7 @@ def _in_pair(s, pair: OneOnOne, person: Person, inbound: Inbound,
             s, pair, found.group(1), person)[1], pair)
         if inbound.channel == "sms" and one_on_ones.thread_channel(pair) != "sms":
             other = one_on_ones.other(pair, person.id).name  # they do not see the thread
-            records += _reply(s, inbound, pair, prompts.ADDED_BY_TEXT.format(other=other))
+            records += _answer(s, inbound, prompts.ADDED_BY_TEXT.format(other=other))
         return records
     if choice is None:  # the two talking in their thread: activity, and nothing kept
         try:
@@ -181,17 +181,12 @@ def _privately(s, pair: OneOnOne, person: Person, inbound: Inbound, text: str,
     from (an SMS); in a Slack group DM there is no such place (the command answers
     ephemerally), so nothing. ``ignored``: the inbox's reason, when nothing was done."""
     if inbound.channel == "sms":
-        records = _reply(s, inbound, pair, text)
+        records = _answer(s, inbound, text)
     else:
         records = one_on_ones.post(s, pair, Outbound(text, role="system"), to=person)
     if ignored and not records:
         raise Ignored(ignored)
     return records
-
-
-def _reply(s, inbound: Inbound, pair: OneOnOne, text: str) -> list[OutboundRecord]:
-    """A text back to the number that wrote, outside the pair's thread."""
-    return _answer(s, inbound, text)
 
 
 def _answer(s, inbound: Inbound, text: str) -> list[OutboundRecord]:

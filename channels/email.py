@@ -86,14 +86,8 @@ def reply_token(secret: str, interview_id: int) -> str:
 
 def read_reply_token(secret: str, token: str) -> int | None:
     """The interview a reply+<token>@ address names, or None when it is not ours."""
-    return _read_address_token(secret, token, "i", "reply")
-
-
-def _read_address_token(secret: str, token: str, kind: str, purpose: str) -> int | None:
-    m = re.fullmatch(kind + r"([0-9]{1,10})\.([0-9a-f]{20})", token.lower())
-    if not m or int(m[1]) >= 2**31:
-        return None
-    return int(m[1]) if hmac.compare_digest(m[2], sign(secret, purpose, int(m[1]))) else None
+    ids = _read_address_token(secret, token, "i", "reply", 1)
+    return ids[0] if ids else None
 
 
 def pair_reply_token(secret: str, pair_id: int, person_id: int) -> str:
@@ -103,12 +97,21 @@ def pair_reply_token(secret: str, pair_id: int, person_id: int) -> str:
 
 def read_pair_reply_token(secret: str, token: str) -> tuple[int, int] | None:
     """(pair, person) a reply+<token>@ address names, or None when it is not one of ours."""
-    m = re.fullmatch(r"p([0-9]{1,10})\.([0-9]{1,10})\.([0-9a-f]{20})", token.lower())
-    if not m or int(m[1]) >= 2**31 or int(m[2]) >= 2**31:
+    ids = _read_address_token(secret, token, "p", "pair", 2)
+    return (ids[0], ids[1]) if ids else None
+
+
+def _read_address_token(secret: str, token: str, kind: str, purpose: str,
+                        count: int) -> tuple[int, ...] | None:
+    """The ``count`` ids of a ``<kind><id>[.<id>…].<signature>`` token, when we signed it."""
+    m = re.fullmatch(kind + r"\.".join([r"([0-9]{1,10})"] * count) + r"\.([0-9a-f]{20})",
+                     token.lower())
+    if not m:
         return None
-    pair_id, person_id = int(m[1]), int(m[2])
-    good = sign(secret, "pair", pair_id, person_id)
-    return (pair_id, person_id) if hmac.compare_digest(m[3], good) else None
+    ids = tuple(int(g) for g in m.groups()[:count])
+    if any(i >= 2**31 for i in ids):
+        return None
+    return ids if hmac.compare_digest(m[count + 1], sign(secret, purpose, *ids)) else None
 
 
 def choice_token(secret: str, interview_id: int, record_id: int, value: str) -> str:

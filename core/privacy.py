@@ -117,13 +117,13 @@ SLACK_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 STARTS = re.compile(r"(?:^|[.!?…:\n]\s*|[\"“(]\s*)$")  # nothing, or a sentence's end
 
 
-def _wordset(text: str) -> frozenset[str]:
+def wordset(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
 # Words that open sentences all day ("In my team…", "So…"): one opening a sentence is taken
 # for the word even where someone bears it as a name. Elsewhere capitalised, it is the name.
-FUNCTION_WORDS = _wordset("""
+FUNCTION_WORDS = wordset("""
 a an and are as at be but by can do for from go had has have he her here him his how i if
 in is it its me mine more my no not now of on one or our out she so some than that the
 their them then there they this to too up us was we were what when where who why with
@@ -131,7 +131,7 @@ would yes you your
 """)
 # Names that are also words ("will", "mark", "grace"): lower-case, the word; capitalised,
 # anywhere (even opening a sentence: "Mark told me…"), the name.
-WORD_NAMES = _wordset("""
+WORD_NAMES = wordset("""
 will may june april august grace hope joy faith rose mark bill pat sue art dawn summer
 autumn winter spring sunny miles long young white black brown green king frank rich ray
 guy jack page chase hunter drew dean earl wade holly ivy lily amber jade ruby pearl crystal

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session as DB
 from core import jobs, privacy, sessions
 from core.config import get_settings
 from core.insights import corpus as corpora
-from core.insights import gate, offline
+from core.insights import gate, words
 from core.insights.schema import Result
 from core.lifecycle import State
 from core.models import Insight, Interview, Session, utcnow
@@ -135,6 +135,8 @@ def compute(insight_id: int) -> str:
 
 def run(corpus: corpora.Corpus, engine: str = "offline") -> Result:
     """An engine's result, through the anonymity gate."""
+    from core.insights import offline  # scikit-learn: loaded by the job, not every web process
+
     if engine == "llm":
         try:
             from core.insights import llm
@@ -194,7 +196,7 @@ def audience_of(insight: Insight, found: dict[str, Any], threshold: int) -> dict
     least ``threshold`` people (never "Other" or "Not set", which name no one group)."""
     values = [g["value"] for g in found.get("groups", [])
               if g["participants"] >= threshold and g["value"] not in (gate.OTHER,
-                                                                       offline.words.NO_GROUP)]
+                                                                       words.NO_GROUP)]
     if not values:
         return None
     return {"match": "all", "conditions": [{"field": insight.group_by, "op": "in",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.privacy import NAME_PLACEHOLDER, NOT_NAMES, NameScrubber, _wordset  # noqa: F401
+from core.privacy import NAME_PLACEHOLDER, NOT_NAMES, NameScrubber, wordset  # noqa: F401 (re-exported)
 
 # a sentence ends at . ! ? or a line break; a quote is one or more of these
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
@@ -85,7 +85,7 @@ SIGNALS: tuple[Signal, ...] = (
             r"\b(?:not|under)valued\b", r"\bvalued\b", r"\bequity\b", r"\bbenefits\b"),
 )
 
-NEGATORS = _wordset("not no never without hardly barely neither nor nothing none "
+NEGATORS = wordset("not no never without hardly barely neither nor nothing none "
                      "isn't aren't wasn't weren't don't doesn't didn't can't cannot "
                      "won't wouldn't haven't hasn't hadn't shouldn't")
 CLAUSE_BREAK = re.compile(r"[,;:]|\b(?:but|although|though|however|yet)\b", re.IGNORECASE)
