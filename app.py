@@ -26,6 +26,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SECRET_KEY=settings.secret_key, SETTINGS=settings, MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
+        # an HR sign-in (web/api/accounts.py): HttpOnly by default, never sent cross-site
+        # on a change, only over https when Parley is served over https
+        SESSION_COOKIE_NAME="parley_session", SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.effective_public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
 
     @app.before_request
@@ -38,12 +43,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             unbind(token)
 
     from channels import web as web_channel
-    from web import api, errors
+    from web import api, errors, signin
     from web import one_on_ones as one_on_one_pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(web_channel.bp)
     app.register_blueprint(one_on_one_pages.bp)
+    app.register_blueprint(signin.bp)
     if settings.slack_enabled:
         from channels import slack
 

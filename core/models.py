@@ -149,6 +149,10 @@ class Session(Base):
     anonymity: Mapped[str] = mapped_column(String(20), default="named")
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     owner: Mapped[str] = mapped_column(String(200), default="")
+    # the HR account that created it (None: the bootstrap ADMIN_API_TOKEN); members see
+    # the sessions they own and those shared with them (SessionShare)
+    owner_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("hr_user.id", ondelete="SET NULL"), index=True)
     tags: Mapped[list[Any]] = mapped_column(default=list)
     locked_at: Mapped[datetime | None] = mapped_column()
     # invite automatically on HR dates: [{"on": "start_date", "days_after": 30}, …]
@@ -640,6 +644,55 @@ class PairActivity(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
     kind: Mapped[str] = mapped_column(String(30))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """An HR account: who may do what through the API (``role``) and who did it (the audit
+    log). People in the directory are a different thing: HR users need not be in it."""
+
+    __tablename__ = "hr_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))  # owner | member | viewer | analyst
+    password_hash: Mapped[str | None] = mapped_column(String(200))  # argon2id; None: link only
+    active: Mapped[bool] = mapped_column(default=True)
+    # bumped when the password changes or the account is disabled: older cookies stop working
+    session_version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiToken(Base):
+    """A bearer credential, stored as the SHA-256 of its random value (shown once): a
+    personal token for scripts, the short-lived token of a sign-in, or a one-time sign-in
+    link. High-entropy values need no slow hash; passwords get argon2."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("hr_user.id", ondelete="CASCADE"),
+                                         index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # personal | login | link
+    name: Mapped[str] = mapped_column(String(100), default="")
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))  # shown in lists to tell tokens apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class SessionShare(Base):
+    """A Session shared with a member, who then sees and runs it as its owner does."""
+
+    __tablename__ = "session_share"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("session.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("hr_user.id", ondelete="CASCADE"),
+                                         primary_key=True, index=True)
 
 
 class AuditLog(Base):

@@ -50,6 +50,22 @@ def parser() -> argparse.ArgumentParser:
     fill.add_argument("--recompute", action="store_true",
                       help="every ended interview's, also those that have figures")
     # ---- end analytics ----
+    # ---- users ----
+    users = groups.add_parser("users", help="HR accounts")
+    users_cmd = users.add_subparsers(dest="command", required=True)
+    create = users_cmd.add_parser("create", help="add an HR account (the first: --owner); "
+                                  "without --password-stdin it prints a one-time sign-in link")
+    who = create.add_mutually_exclusive_group(required=True)
+    who.add_argument("--owner", metavar="EMAIL", help="an owner account for this address")
+    who.add_argument("--email", help="with --role: an account for this address")
+    create.add_argument("--role", choices=["owner", "member", "viewer", "analyst"])
+    create.add_argument("--name", default="")
+    create.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of standard input")
+    link = users_cmd.add_parser("link", help="print a new one-time sign-in link (a lost "
+                                "password)")
+    link.add_argument("email")
+    # ---- end users ----
     return ap
 
 
@@ -158,6 +174,51 @@ def _analytics_backfill(args: argparse.Namespace) -> int:
 
 COMMANDS[("analytics", "backfill")] = _analytics_backfill
 # ---- end analytics ----
+
+
+# ---- users ----
+def _users_create(args: argparse.Namespace) -> int:
+    from core import accounts, db
+
+    email, role = (args.owner, "owner") if args.owner else (args.email, args.role)
+    if role is None:
+        print("--email needs --role (owner, member, viewer or analyst)", file=sys.stderr)
+        return 2
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+    with db.session_scope() as s:
+        try:
+            user = accounts.create_user(s, email=email, role=role, name=args.name,
+                                        password=password)
+        except accounts.AccountError as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        print(f"created {user.role} {user.email} (id {user.id})")
+        if password is None:
+            _, value = accounts.issue_token(s, user, kind="link", name="first sign-in")
+            print(f"sign in once within 24 hours, and set a password: "
+                  f"{accounts.signin_url(value)}")
+    return 0
+
+
+def _users_link(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from core import accounts, db
+    from core.models import User
+
+    with db.session_scope() as s:
+        user = s.scalar(select(User).where(User.email == accounts.normal_email(args.email)))
+        if user is None or not user.active:
+            print(f"no active account for {args.email}", file=sys.stderr)
+            return 1
+        _, value = accounts.issue_token(s, user, kind="link", name="sign-in link")
+        print(f"sign in once within 24 hours: {accounts.signin_url(value)}")
+    return 0
+
+
+COMMANDS[("users", "create")] = _users_create
+COMMANDS[("users", "link")] = _users_link
+# ---- end users ----
 
 
 def main(argv: Sequence[str] | None = None) -> int:

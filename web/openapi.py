@@ -24,6 +24,9 @@ ERRORS = {
     400: "bad input: not JSON, a wrong type, a missing or unknown field, a limit broken "
          "(the message names the field and why)",
     401: "missing or wrong bearer token",
+    403: "your role may not do this, or a change made with the sign-in cookie lacks its "
+         "X-CSRF-Token",
+    429: "too many failed sign-ins for the address lately",
     404: "unknown id",
     409: "session locked, a draft or shipped session type, an invalid lifecycle transition, "
          "or a rollout in a state that does not allow it",
@@ -85,7 +88,8 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Session": obj({
         "id": INT, "name": TEXT, "session_type": TEXT,
         "anonymity": {"enum": ["named", "aggregated"]}, "settings": SETTINGS,
-        "owner": TEXT, "tags": {"type": "array", "items": TEXT}, "locked": BOOL,
+        "owner": TEXT, "owner_user_id": nullable("integer"),
+        "tags": {"type": "array", "items": TEXT}, "locked": BOOL,
         "locked_at": WHEN, "cloned_from": nullable("integer"), "created_at": TEXT,
         "topics": {"type": "array", "items": ref("Topic")},
         "triggers": {"type": "array", "items": {"type": "object"}}}),
@@ -137,6 +141,13 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "key": TEXT, "people": INT, "values": {"type": "array", "maxItems": 20, "items": obj({
             "value": TEXT, "people": INT})}})}}),
     "Error": obj({"error": obj({"code": TEXT, "message": TEXT})}),
+    "User": obj({"id": INT, "email": TEXT, "name": TEXT,
+                 "role": {"enum": ["owner", "member", "viewer", "analyst"]}, "active": BOOL,
+                 "has_password": BOOL, "created_at": TEXT, "last_login_at": WHEN,
+                 "signin_link": TEXT}, optional=("signin_link",)),
+    "Token": obj({"id": INT, "name": TEXT, "prefix": TEXT, "created_at": TEXT,
+                  "expires_at": WHEN, "last_used_at": WHEN, "token": TEXT},
+                 optional=("token",)),
     "ImportReport": obj({
         "mode": {"enum": ["merge", "full"]}, "dry_run": BOOL, "rows": INT,
         "counts": obj({k: INT for k in ("created", "updated", "unchanged", "deactivated",
@@ -283,6 +294,35 @@ OPERATIONS: dict[str, Op] = {
     "api.healthz": op("Database and Redis reachable", ok="Health", auth=False,
                       also={503: ("one is down", "Health")}),
     "api.openapi": op("This document", ok={"type": "object"}, auth=False),
+    "api.login": op("Sign in: a session cookie for a browser, a 12-hour bearer token for a "
+                    "script, and the CSRF token a browser's changes send", auth=False,
+                    body=schemas.Login, errors=(401, 429), ok=obj({
+                        "user": ref("User"), "token": TEXT, "expires_at": WHEN,
+                        "csrf_token": TEXT})),
+    "api.logout": op("End this sign-in (the cookie, or the sign-in's bearer token)",
+                     status=204),
+    "api.me": op("Who this credential acts as", ok=obj({
+        "role": {"enum": ["owner", "member", "viewer", "analyst"]},
+        "user": {"anyOf": [ref("User"), {"type": "null"}]}, "bootstrap": BOOL})),
+    "api.list_users": op("HR accounts (owners only)", ok="User", paged="users"),
+    "api.create_user": op("Add an HR account; without a password the answer holds a one-time "
+                          "sign-in link (24 hours)", ok="User", status=201,
+                          body=schemas.UserCreate, errors=(422,)),
+    "api.patch_user": op("Change an account's email, name, role, password or active flag "
+                         "(422 for the last owner)", ok="User", body=schemas.UserPatch,
+                         errors=(404, 422)),
+    "api.delete_user": op("Disable an account and revoke its tokens (kept for the audit log)",
+                          ok="User", errors=(404, 422)),
+    "api.list_tokens": op("Your personal API tokens (never their values)", ok="Token",
+                          paged="tokens", errors=(422,)),
+    "api.create_token": op("A personal API token: the value is in this answer only",
+                           ok="Token", status=201, body=schemas.TokenCreate, errors=(422,)),
+    "api.revoke_token": op("Revoke one of your personal tokens", status=204,
+                           errors=(404, 422)),
+    "api.share_session": op("Share a session with members (replaces the list; its owner or "
+                            "an owner)", body=schemas.SessionShares, errors=(404, 422),
+                            ok=obj({"session_id": INT, "user_ids": {
+                                "type": "array", "items": INT}, "url": TEXT})),
     "api.list_session_types": op("The SessionType library", ok=obj(
         {"session_types": {"type": "array", "items": ref("SessionTypeSummary")}})),
     "api.get_session_type": op("One SessionType by id or slug", ok="SessionType",
@@ -509,7 +549,7 @@ def _operation(endpoint: str, params: list[str]) -> Op:
         out["responses"][str(code)] = {"description": text, "content": _json(schema)}
     codes = {400, *spec["errors"]}
     if spec["auth"]:
-        codes.add(401)
+        codes.update((401, 403))
         out["security"] = [{"bearer": []}]
     else:
         out["security"] = []
@@ -551,6 +591,7 @@ def document(app: Flask) -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": components, "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer",
-                       "description": "ADMIN_API_TOKEN"}}},
+            "bearer": {"type": "http", "scheme": "bearer", "description": (
+                "a personal API token (POST /api/v1/tokens), the token of POST "
+                "/api/v1/auth/login, or ADMIN_API_TOKEN (the bootstrap owner)")}}},
     }

@@ -200,6 +200,7 @@ class SessionPatch(Strict):
     id: Int | None = Field(None, description="read-only: when sent, the id in the URL")
     session_type: str | None = read_only()
     anonymity: str | None = read_only()
+    owner_user_id: Int | None = read_only()
     locked: bool | None = read_only()
     locked_at: str | None = read_only()
     cloned_from: Int | None = read_only()
@@ -326,3 +327,39 @@ class PatternAssign(Strict):
     send_at: Annotated[datetime | None, Field(strict=False)] = None
     local_time: LocalTime | None = None
     respect_quiet_hours: bool = True
+
+
+# ---- accounts ----
+Role = Literal["owner", "member", "viewer", "analyst"]
+
+
+class Login(Strict):
+    email: Email
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class UserCreate(Strict):
+    email: Email
+    name: str = Field("", max_length=200)
+    role: Role
+    password: str | None = Field(None, min_length=12, max_length=1000, description=(
+        "at least 12 characters; without it the answer holds a one-time sign-in link"))
+
+
+class UserPatch(Strict):
+    email: Email | None = None
+    name: str | None = Field(None, max_length=200)
+    role: Role | None = None
+    password: str | None = Field(None, min_length=12, max_length=1000)
+    active: bool | None = None
+
+
+class TokenCreate(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    expires_at: Annotated[datetime | None, Field(strict=False)] = Field(
+        None, description="ISO time (UTC when it has no offset); none: until revoked")
+
+
+class SessionShares(Strict):
+    user_ids: list[Id] = Field(max_length=200, description="members who see and run this "
+                               "session as its owner does (replaces the list)")

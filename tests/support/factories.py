@@ -28,6 +28,9 @@ class ApiClient:
     def delete(self, path, **kw):
         return self._call("DELETE", path, **kw)
 
+    def put(self, path, json=None, **kw):
+        return self._call("PUT", path, json, **kw)
+
 
 def make_session(api: ApiClient, slug: str = "stay-interview", **extra) -> dict:
     resp = api.post("/sessions", {"session_type": slug, "name": f"{slug} test", **extra})
@@ -84,3 +87,23 @@ def completed_interviews(session_id: int, interviews: list[dict], *,
                 seq += 2
             ids.append(interview.id)
     return ids
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def user_client(api: ApiClient, role: str, email: str | None = None) -> ApiClient:
+    """A new HR account of ``role`` (made by the owner ``api``), signed in with a password:
+    an ApiClient on the same app carrying a personal API token of that account."""
+    email = email or f"{role}-{len(api.get('/users').get_json()['users'])}@hr.example"
+    made = api.post("/users", {"email": email, "role": role, "password": PASSWORD})
+    assert made.status_code == 201, made.get_json()
+    login = api.client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert login.status_code == 200, login.get_json()
+    client = api.client.application.test_client()
+    signed_in = ApiClient(client, login.get_json()["token"])
+    personal = signed_in.post("/tokens", {"name": "tests"})
+    assert personal.status_code == 201, personal.get_json()
+    out = ApiClient(client, personal.get_json()["token"])
+    out.user = made.get_json()
+    return out

@@ -12,34 +12,76 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
+from flask import session as flask_session
 from pydantic import BaseModel
 from sqlalchemy import Select
 
+from core import accounts, db
 from core.messages import storable
 from core.models import AuditLog
+from web.api import access
 from web.errors import ApiError
 from web.schemas import MAX_ID
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-OPEN_ENDPOINTS = {"api.healthz", "api.openapi"}
 DEFAULT_LIMIT, MAX_LIMIT = 50, 200
 CURSOR = re.compile(r"[0-9a-f]{1,64}")
 
 
 @bp.before_request
 def _authenticate():
-    if request.endpoint in OPEN_ENDPOINTS:
-        return None
-    expected = current_app.config["SETTINGS"].admin_api_token
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
-        current_app.logger.warning("API request with a missing or wrong token: %s", request.path)
-        raise ApiError(401, "unauthorized", "send Authorization: Bearer <ADMIN_API_TOKEN>")
+    """Who is asking (``g.principal``), and may they (``access.authorise``)?"""
+    g.principal = None
+    if request.endpoint not in access.OPEN_ENDPOINTS:
+        g.principal = _principal()
     if not is_storable(request.path) or not all(map(is_storable, request.args.values())):
         raise ApiError(400, "bad_request", UNSTORABLE)
+    with db.session_scope() as s:
+        access.authorise(s, g.principal, request.endpoint, request.view_args or {})
     return None
+
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _principal() -> accounts.Principal | None:
+    """A bearer token (ADMIN_API_TOKEN, a personal token, a sign-in's token) or the signed
+    session cookie of a browser sign-in, whose changes must carry its CSRF token."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        expected = current_app.config["SETTINGS"].admin_api_token
+        if scheme.lower() == "bearer" and hmac.compare_digest(token.encode(), expected.encode()):
+            return accounts.BOOTSTRAP
+        with db.session_scope() as s:
+            found = accounts.principal_for_token(s, token) if scheme.lower() == "bearer" \
+                else None
+        if found is None:
+            current_app.logger.warning("API request with a wrong token: %s", request.path)
+            raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>: this "
+                           "one is unknown, expired or revoked")
+        return found
+    uid, version = flask_session.get("uid"), flask_session.get("ver")
+    if not isinstance(uid, int) or not isinstance(version, int):
+        return None
+    with db.session_scope() as s:
+        found = accounts.principal_for_user(s, uid, version)
+    if found is None:
+        flask_session.clear()
+        return None
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get("X-CSRF-Token", "")
+        kept = flask_session.get("csrf", "")
+        if not kept or not hmac.compare_digest(sent.encode(), str(kept).encode()):
+            raise ApiError(403, "csrf", "a change made with the sign-in cookie must send the "
+                           "X-CSRF-Token header the sign-in returned")
+    return found
+
+
+def principal() -> accounts.Principal:
+    """The caller of this request (routes run only after ``authorise`` let them in)."""
+    return g.principal or accounts.BOOTSTRAP
 
 
 UNSTORABLE = "text must not contain NUL characters or unpaired surrogates"
@@ -86,7 +128,7 @@ def get_or_404(s, model, ident: int, kind: str):
 
 
 def audit(s, action: str, target_type: str, target_id: int | None, **detail) -> None:
-    s.add(AuditLog(actor="admin-token", action=action, target_type=target_type,
+    s.add(AuditLog(actor=principal().label, action=action, target_type=target_type,
                    target_id=target_id, detail=detail))
 
 
@@ -154,7 +196,9 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     rollouts,
     session_types,
     sessions,
+    users,
 )
 
-__all__ = ["audiences", "bp", "directory", "insights", "interviews", "invites", "one_on_one_links",
-           "one_on_ones", "ops", "people", "rollouts", "session_types", "sessions"]
+__all__ = ["access", "audiences", "bp", "directory", "insights", "interviews",
+           "invites", "one_on_one_links", "one_on_ones", "ops", "people", "rollouts",
+           "session_types", "sessions", "users"]

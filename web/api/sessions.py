@@ -10,7 +10,17 @@ from sqlalchemy import select
 import channels
 from core import analytics, db, rollouts, sessions
 from core.models import Session
-from web.api import audit, body, bp, get_or_404, iso, page, unprocessable
+from web.api import (
+    access,
+    audit,
+    body,
+    bp,
+    get_or_404,
+    iso,
+    page,
+    principal,
+    unprocessable,
+)
 from web.api.session_types import (
     apply_patch,
     changed_fields,
@@ -27,7 +37,8 @@ def session_json(s: Session) -> dict[str, Any]:
     return {
         "id": s.id, "name": s.name, "session_type": s.session_type.slug,
         "anonymity": s.anonymity, "settings": sessions.settings_of(s).model_dump(),
-        "owner": s.owner, "tags": s.tags, "locked": s.locked_at is not None,
+        "owner": s.owner, "owner_user_id": s.owner_user_id, "tags": s.tags,
+        "locked": s.locked_at is not None,
         "locked_at": iso(s.locked_at), "cloned_from": s.cloned_from_id,
         "created_at": iso(s.created_at), "topics": [topic_json(t) for t in s.topics],
         "triggers": list(s.triggers or []),
@@ -66,7 +77,10 @@ def triggers_of(data) -> list[dict[str, Any]]:
 @bp.get("/sessions")
 def list_sessions():
     with db.session_scope() as s:
-        rows, next_link = page(s, select(Session), newest_first=True)
+        stmt = select(Session)
+        if (visible := access.visible_sessions(principal())) is not None:
+            stmt = stmt.where(visible)  # a member: their own sessions and those shared
+        rows, next_link = page(s, stmt, newest_first=True)
         return jsonify(sessions=[session_json(x) for x in rows], next=next_link)
 
 
@@ -85,6 +99,7 @@ def create_session():
         )
         if triggers is not None:
             session.triggers = triggers
+        session.owner_user_id = principal().user_id
         audit(s, "session.create", "session", session.id, session_type=session_type.slug)
         return jsonify(session_json(session)), 201
 
@@ -119,6 +134,7 @@ def clone_session(session_id: int):
     with db.session_scope() as s:
         source = get_or_404(s, Session, session_id, "session")
         copy = sessions.clone(s, source, name=data.name)
+        copy.owner_user_id = principal().user_id  # whoever clones it owns the copy
         audit(s, "session.clone", "session", copy.id, source=source.id)
         return jsonify(session_json(copy)), 201
 
