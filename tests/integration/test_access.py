@@ -11,9 +11,9 @@ import pytest
 from tests.support.chat import WebChat
 from tests.support.factories import invite, make_session, token_of, user_client
 
-O, M, V, A = "owner", "member", "viewer", "analyst"
-ROLES = (O, M, V, A)
-EVERYONE, READERS, WRITERS, OWNERS = {O, M, V, A}, {O, M, V}, {O, M}, {O}
+OWN, M, V, A = "owner", "member", "viewer", "analyst"
+ROLES = (OWN, M, V, A)
+EVERYONE, READERS, WRITERS, OWNERS = {OWN, M, V, A}, {OWN, M, V}, {OWN, M}, {OWN}
 
 # what each API endpoint lets in; written out here, apart from web/api/access.py, so that a
 # change to the policy is a change to this table too
@@ -122,7 +122,7 @@ def test_members_see_their_own_sessions_and_those_shared_with_them(api, clients,
     assert bob.put(f"/sessions/{theirs['id']}/shares",
                    {"user_ids": [bob.user["id"]]}).status_code == 403
     # the viewer and the owner see every session
-    for role in (V, O):
+    for role in (V, OWN):
         ids = {s["id"] for s in clients[role].get("/sessions").get_json()["sessions"]}
         assert {theirs["id"], admins["id"]} <= ids, role
     # unshared: gone again
