@@ -91,6 +91,7 @@ def banner(settings, link: str) -> str:
         f"  Admin token:    {token}\n"
         f"  Web-chat link:  {link}\n"
         f"  Try:  curl -H 'Authorization: Bearer {token}' {base}/api/v1/session-types\n"
+        f"  HR accounts:    .venv/bin/parley users create --owner you@company.com\n"
         f"{mail_line(settings)}"
         f"  Ctrl-C stops everything.\n"
     )
