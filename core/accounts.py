@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session as Db
 
 from core import jobs
@@ -28,8 +28,9 @@ TOKEN_PREFIX = "prl_"
 LOGIN_TOKEN_TTL = timedelta(hours=12)  # the bearer token a sign-in returns, for scripts
 LINK_TTL = timedelta(hours=24)  # a one-time sign-in link
 MIN_PASSWORD = 12
-# sign-in attempts: at most this many failures per address in the window, then 429
-LOGIN_FAILURES, LOGIN_WINDOW = 10, 15 * 60
+# sign-in attempts in a window, then 429: per address (a success clears it), and per client
+# address (a guesser trying many accounts)
+LOGIN_FAILURES, CLIENT_ATTEMPTS, LOGIN_WINDOW = 10, 100, 15 * 60
 
 _hasher = PasswordHasher()
 # compared against when the address is unknown, so a wrong address costs what a wrong
@@ -108,10 +109,11 @@ def update_user(s: Db, user: User, *, role: str | None = None, name: str | None 
         if s.scalar(select(User.id).where(User.email == email)) is not None:
             raise AccountError(f"email: an account for {email} exists")
         user.email = email
-    # a new password, a disabled account or a changed role ends every signed-in session
-    # (a role change then takes effect at once, whatever credential comes next)
+    # a new password, a new email, a disabled account or a changed role ends every
+    # signed-in session and unspent link (a role change then takes effect at once)
     sign_out = password is not None or active is False or (
-        role is not None and role != user.role)
+        role is not None and role != user.role) or (
+        email is not None and normal_email(email) != user.email)
     if name is not None:
         user.name = name.strip()
     if role is not None:
@@ -121,7 +123,9 @@ def update_user(s: Db, user: User, *, role: str | None = None, name: str | None 
     if active is not None:
         user.active = active
     if sign_out:
-        _sign_out_everywhere(s, user)
+        # a password is only ever set by an owner's reset (or a sign-in link): whoever held
+        # the account may have made tokens, so those end too
+        _sign_out_everywhere(s, user, personal=password is not None or not user.active)
 
 
 def disable_user(s: Db, user: User) -> None:
@@ -130,16 +134,18 @@ def disable_user(s: Db, user: User) -> None:
 
 
 def _other_owners(s: Db, user_id: int) -> int:
-    return s.scalar(select(func.count()).select_from(User).where(
-        User.role == "owner", User.active.is_(True), User.id != user_id)) or 0
+    """Active owners but this one, their rows locked until the change commits: two owners
+    demoting each other at once cannot leave none (SQLite serialises writers anyway)."""
+    return len(s.scalars(select(User.id).where(
+        User.role == "owner", User.active.is_(True), User.id != user_id)
+        .with_for_update()).all())
 
 
-def _sign_out_everywhere(s: Db, user: User) -> None:
-    """Cookies carry the session version; sign-in tokens are revoked. Personal tokens
-    are revoked only when the account is disabled (a script keeps working after a
-    password change, as GitHub's do)."""
+def _sign_out_everywhere(s: Db, user: User, *, personal: bool) -> None:
+    """Cookies carry the session version; sign-in tokens and links are revoked, and with
+    ``personal`` the account's API tokens too."""
     user.session_version += 1
-    kinds = ["login", "link"] if user.active else ["login", "link", "personal"]
+    kinds = ["login", "link", "personal"] if personal else ["login", "link"]
     s.execute(update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.kind.in_(kinds),
                                      ApiToken.revoked_at.is_(None))
               .values(revoked_at=utcnow()))
@@ -187,32 +193,42 @@ def principal_for_token(s: Db, value: str) -> Principal | None:
     return Principal(role=user.role, user_id=user.id, email=user.email, token_id=row.id)
 
 
-def principal_for_user(s: Db, user_id: int, version: int) -> Principal | None:
-    """The user a browser session names, while that session is still current."""
+def principal_for_cookie(s: Db, user_id: int, version: int, token_id: int) -> Principal | None:
+    """The user a browser's session cookie names, while its sign-in lasts: the cookie is
+    tied to the sign-in's token row, so signing out (which revokes that row) ends it even
+    where a copy of the cookie survives."""
+    row = s.get(ApiToken, token_id)
+    now = utcnow()
+    if row is None or row.user_id != user_id or row.kind != "login" \
+            or row.revoked_at is not None or (row.expires_at and row.expires_at <= now):
+        return None
     user = s.get(User, user_id)
     if user is None or not user.active or user.session_version != version:
         return None
-    return Principal(role=user.role, user_id=user.id, email=user.email)
+    return Principal(role=user.role, user_id=user.id, email=user.email, token_id=row.id)
 
 
-def authenticate(s: Db, email: str, password: str) -> User | None:
-    """The active user with this email and password, or None; raises TooManyAttempts
-    after repeated failures for the address (counted in Redis, shared by every process)."""
+def authenticate(s: Db, email: str, password: str, *, client: str = "") -> User | None:
+    """The active user with this email and password, or None. Raises TooManyAttempts
+    after LOGIN_FAILURES attempts in LOGIN_WINDOW for the address, or CLIENT_ATTEMPTS from
+    one client address (counted in Redis, shared by every process). Each attempt is
+    counted before the password is checked, so parallel guesses are counted too; a success
+    clears the address's count."""
     email = normal_email(email)
-    key = f"parley:login-failures:{digest(email)}"
-    r = jobs.connection()
-    failures = int(r.get(key) or 0)
-    if failures >= LOGIN_FAILURES:
+    keys = {f"parley:login:{digest(email)}": LOGIN_FAILURES,
+            f"parley:login-client:{digest(client)}": CLIENT_ATTEMPTS}
+    pipe = jobs.connection().pipeline()
+    for key in keys:
+        pipe.set(key, 0, ex=LOGIN_WINDOW, nx=True)  # the window starts at the first attempt
+        pipe.incr(key)
+    counts = pipe.execute()[1::2]
+    if any(n > limit for n, limit in zip(counts, keys.values(), strict=True)):
         raise TooManyAttempts(email)
     user = s.scalar(select(User).where(User.email == email))
     ok = _verify(user.password_hash if user and user.password_hash else _DUMMY_HASH, password)
     if not ok or user is None or not user.active or not user.password_hash:
-        pipe = r.pipeline()
-        pipe.set(key, 0, ex=LOGIN_WINDOW, nx=True)  # the window starts at the first failure
-        pipe.incr(key)
-        pipe.execute()
         return None
-    r.delete(key)
+    jobs.connection().delete(next(iter(keys)))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.last_login_at = utcnow()

@@ -390,12 +390,14 @@ def group_keys(db: DB, group_by: str) -> list[str]:
     return keys
 
 
-def session_report(db: DB, session: Session, *, group_by: str | None = None
-                   ) -> dict[str, Any]:
-    """A session's aggregates: overall, per channel, and per value of ``group_by``."""
+def session_report(db: DB, session: Session, *, group_by: str | None = None,
+                   anonymous: bool = False) -> dict[str, Any]:
+    """A session's aggregates: overall, per channel, and per value of ``group_by``.
+    ``anonymous``: shown as an aggregated session's would be, whatever this one is (for a
+    reader who may see no one's figures alone)."""
     keys = group_keys(db, group_by) if group_by is not None else None
     backfill(db, session_id=session.id)
-    aggregated = session.anonymity == "aggregated"
+    aggregated = anonymous or session.anonymity == "aggregated"
     threshold = sessions.settings_of(session).anonymity_threshold
     out: dict[str, Any] = {"session_id": session.id, "anonymity": session.anonymity,
                            "threshold": threshold if aggregated else None,

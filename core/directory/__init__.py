@@ -51,10 +51,12 @@ def by_email(db: DB, email: str) -> Person | None:
     return db.scalar(select(Person).where(func.lower(Person.email) == email.strip().lower()))
 
 
-def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
+def upsert(db: DB, data: dict[str, Any], *, update: bool = True) -> tuple[Person, bool]:
     """Create or update the person with this employee id, else this email. Returns (person,
     created). Raises LookupError for an unknown manager, KeyConflict for an email another
-    employee id holds, phones.InvalidPhone for a phone that is none."""
+    employee id holds, phones.InvalidPhone for a phone that is none. ``update=False``
+    creates a new person but leaves an existing one as it is (someone who may invite
+    people but not edit the directory)."""
     email = (data.get("email") or "").strip().lower() or None
     employee_id = (data.get("employee_id") or "").strip() or None
     person = db.scalar(select(Person).where(Person.employee_id == employee_id)) \
@@ -66,6 +68,8 @@ def upsert(db: DB, data: dict[str, Any]) -> tuple[Person, bool]:
     elif person is not None and email and by_email(db, email) not in (None, person):
         raise KeyConflict(f"email {email} belongs to another person")
     created = person is None
+    if not created and not update:
+        return person, False
     if person is None:
         person = Person(email=email, name=data.get("name") or email or "")
         db.add(person)

@@ -37,12 +37,12 @@ EXPECTED: dict[str, set[str]] = {
     "api.resume_rollout": WRITERS, "api.cancel_rollout": WRITERS,
     "api.get_insights": EVERYONE, "api.get_insight_run": EVERYONE,
     "api.start_insights": WRITERS, "api.assign_pattern": WRITERS,
-    "api.search_people": READERS, "api.get_person": READERS, "api.upsert_person": WRITERS,
+    "api.search_people": READERS, "api.get_person": READERS, "api.upsert_person": OWNERS,
     "api.directory_fields": READERS, "api.get_hierarchy": READERS,
     "api.put_hierarchy": OWNERS, "api.import_directory": OWNERS,
     "api.preview_audience": WRITERS,
     "api.list_one_on_ones": READERS, "api.get_one_on_one": READERS,
-    "api.create_one_on_one": WRITERS, "api.add_agenda_item": WRITERS,
+    "api.create_one_on_one": WRITERS, "api.add_agenda_item": OWNERS,
     "api.one_on_one_usage": EVERYONE, "api.one_on_ones_link": OWNERS,
     "api.list_assigned_topics": READERS, "api.get_assigned_topic": READERS,
     "api.create_assigned_topic": WRITERS, "api.edit_assigned_topic": WRITERS,
@@ -51,7 +51,7 @@ EXPECTED: dict[str, set[str]] = {
     "api.list_failures": OWNERS,
 }
 # an analyst may call these for an aggregated session only
-AGGREGATE_ONLY = {"api.list_interviews"}
+AGGREGATE_ONLY = {"api.list_interviews", "api.get_insights", "api.get_insight_run"}
 # routes outside the HR API: a link's token, a provider's signature or nothing guards them,
 # never an HR role
 NOT_HR = {"static", "web_channel.", "one_on_one_pages.", "signin.", "slack.", "teams.",
@@ -157,3 +157,70 @@ def test_a_new_route_without_a_rule_is_refused_to_everyone(make_app, api):
     with db.session_scope() as s, pytest.raises(Exception) as refused:
         access.authorise(s, None, "api.no_such_route", {})
     assert getattr(refused.value, "status", None) == 403
+
+
+def test_no_route_reaches_a_session_of_another_member(api, clients, app):
+    """Every route naming a session, an interview, a rollout or an insights run of it
+    answers another member 404, whatever the method."""
+    alice, bob = clients[M], user_client(api, M, "ben@hr.example")
+    session = make_session(alice, "engagement-pulse", name="Alice's pulse")
+    link = invite(alice, session["id"])["link"]
+    WebChat(app.test_client(), token_of(link)).open().choose("accept")
+    named = make_session(alice, name="Alice's named one")
+    WebChat(app.test_client(), token_of(invite(alice, named["id"], "eve@example.com",
+                                                "Eve")["link"])).open()
+    from core import db
+    from core.models import Insight, Interview, Rollout
+
+    with db.session_scope() as s:
+        interview_id = s.query(Interview.id).filter_by(session_id=named["id"]).scalar()
+        s.add(Rollout(session_id=session["id"], audience={}, channels=["web"]))
+        s.add(Insight(session_id=session["id"], version=1, status="done", engine="offline",
+                      group_by="", interviews=0, error=""))
+        s.flush()
+        ids = {"session_id": session["id"], "interview_id": interview_id,
+               "rollout_id": s.query(Rollout.id).scalar(),
+               "insight_id": s.query(Insight.id).scalar()}
+    leaks = []
+    for rule in app.url_map.iter_rules():
+        scoped = [a for a in rule.arguments if a in ids]
+        if not rule.endpoint.startswith("api.") or not scoped:
+            continue
+        url = rule.rule
+        for arg in rule.arguments:
+            url = re.sub(rf"<(?:[^<>:]+:)?{arg}>", str(ids.get(arg, "x")), url)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            status = bob._call(method, url.removeprefix("/api/v1")).status_code
+            if status not in (403, 404):
+                leaks.append((method, url, status))
+    assert leaks == []
+    assert alice.get(f"/sessions/{session['id']}").status_code == 200
+
+
+def test_an_analyst_sees_no_named_insights_and_only_grouped_figures(api, clients, app):
+    analyst = clients[A]
+    named = make_session(api, "exit-interview")
+    refused = analyst.get(f"/sessions/{named['id']}/insights")
+    assert refused.status_code == 403
+    figures = analyst.get(f"/sessions/{named['id']}/analytics").get_json()
+    assert figures["threshold"] == 5  # the anonymity threshold applies to an analyst
+    assert "withheld" in figures  # no interview yet: nothing to show
+    assert api.get(f"/sessions/{named['id']}/analytics").get_json()["threshold"] is None
+
+
+def test_a_member_invites_people_but_does_not_edit_them(api, clients):
+    member = clients[M]
+    made = api.post("/people", {"name": "Ada Lovelace", "email": "ada@example.com",
+                                "phone": "+14155550100"}).get_json()
+    session = make_session(member)
+    resp = member.post(f"/sessions/{session['id']}/invites", {
+        "person": {"name": "Mallory", "email": "ada@example.com", "phone": "+14155550199"},
+        "channel": "web"})
+    assert resp.status_code == 201 and resp.get_json()["person_id"] == made["id"]
+    person = api.get(f"/people/{made['id']}").get_json()
+    assert (person["name"], person["phone"]) == ("Ada Lovelace", "+14155550100")
+    new = member.post(f"/sessions/{session['id']}/invites", {
+        "person": {"name": "Grace Hopper", "email": "grace@example.com"}, "channel": "web"})
+    assert new.status_code == 201
+    assert api.get(f"/people/{new.get_json()['person_id']}").get_json()["name"] == \
+        "Grace Hopper"

@@ -17,6 +17,10 @@ from web import cli
 LINK = re.compile(r"https?://\S+/signin/(\S+)")
 
 
+def _form_key(page) -> str:
+    return re.search(rb'name="form_key" value="([^"]+)"', page.data).group(1).decode()
+
+
 def _login(client, email, password=PASSWORD):
     return client.post("/api/v1/auth/login", json={"email": email, "password": password})
 
@@ -32,16 +36,26 @@ def test_the_first_owner_signs_in_by_link_and_sets_a_password(app, client, capsy
     for _ in range(2):
         page = client.get(f"/signin/{token}")
         assert page.status_code == 200 and b"New password" in page.data
-    short = client.post(f"/signin/{token}", data={"password": "short"})
+    # another site cannot post the form (no form cookie there): nothing is spent
+    forged = app.test_client().post(f"/signin/{token}", data={"password": PASSWORD,
+                                                             "form_key": "guess"})
+    assert forged.status_code == 400
+    short = client.post(f"/signin/{token}", data={"password": "short",
+                                                  "form_key": _form_key(page)})
     assert short.status_code == 422 and b"at least 12" in short.data
-    done = client.post(f"/signin/{token}", data={"password": PASSWORD})
+    done = client.post(f"/signin/{token}", data={"password": PASSWORD,
+                                                 "form_key": _form_key(short)})
     assert done.status_code == 200 and b"hana@northwind.example" in done.data
     me = client.get("/api/v1/me").get_json()  # the browser is signed in
     assert me["role"] == "owner" and me["user"]["name"] == "Hana Ito"
 
     # once only
-    again = app.test_client().post(f"/signin/{token}", data={"password": PASSWORD})
-    assert again.status_code == 404 and b"doesn&#39;t work" in again.data
+    other = app.test_client()
+    page = other.get(f"/signin/{token}")
+    assert page.status_code == 404 and b"doesn&#39;t work" in page.data
+    again = client.post(f"/signin/{token}", data={"password": PASSWORD,
+                                                  "form_key": _form_key(short)})
+    assert again.status_code == 404
     assert app.test_client().get("/signin/prl_forged").status_code == 404
 
     signed_in = _login(app.test_client(), "hana@northwind.example")
@@ -91,9 +105,27 @@ def test_a_browser_change_needs_the_csrf_token(api, app, library):
     made = browser.post("/api/v1/sessions", json=new, headers={"X-CSRF-Token": csrf})
     assert made.status_code == 201
     assert browser.get("/api/v1/sessions").status_code == 200  # a read needs none
+    copied = browser.get_cookie("parley_session").value
     assert browser.post("/api/v1/auth/logout", headers={"X-CSRF-Token": csrf}).status_code \
         == 204
     assert browser.get("/api/v1/me").status_code == 401
+    # a copy of the cookie kept from before is dead too: signing out ended the sign-in
+    thief = app.test_client()
+    thief.set_cookie("parley_session", copied)
+    assert thief.get("/api/v1/me").status_code == 401
+
+
+def test_a_browser_upload_needs_the_csrf_token_too(api, app):
+    user_client(api, "owner", "ola@hr.example")
+    browser = app.test_client()
+    csrf = _login(browser, "ola@hr.example").get_json()["csrf_token"]
+    csv = b"name,email\nZed,zed@example.com\n"
+    refused = browser.post("/api/v1/directory/import", data=csv,
+                           content_type="text/csv")
+    assert refused.status_code == 403
+    done = browser.post("/api/v1/directory/import", data=csv, content_type="text/csv",
+                        headers={"X-CSRF-Token": csrf})
+    assert done.status_code == 200, done.get_json()
 
 
 def test_personal_tokens_are_shown_once_and_end_when_revoked_or_expired(api, client):
@@ -134,6 +166,14 @@ def test_owners_manage_accounts_and_a_disabled_one_stops_at_once(api, app):
     assert invited["signin_link"].startswith("http://parley.test/signin/prl_")
     assert viewer.post("/users", {"email": "x@hr.example", "role": "owner"}).status_code \
         == 403
+
+    # an owner's password reset ends the account's sign-ins and tokens
+    reset = user_client(api, "member", "rey@hr.example")
+    assert owner.patch(f"/users/{reset.user['id']}", {"password": "a brand new password"}) \
+        .status_code == 200
+    assert reset.get("/me").status_code == 401
+    assert _login(app.test_client(), "rey@hr.example", "a brand new password").status_code \
+        == 200
 
     # a role change applies at once, to tokens and cookies alike
     promoted = owner.patch(f"/users/{viewer.user['id']}", {"role": "member"})

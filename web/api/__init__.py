@@ -62,11 +62,11 @@ def _principal() -> accounts.Principal | None:
             raise ApiError(401, "unauthorized", "send Authorization: Bearer <token>: this "
                            "one is unknown, expired or revoked")
         return found
-    uid, version = flask_session.get("uid"), flask_session.get("ver")
-    if not isinstance(uid, int) or not isinstance(version, int):
+    uid, version, tok = (flask_session.get(k) for k in ("uid", "ver", "tok"))
+    if not all(isinstance(v, int) for v in (uid, version, tok)):
         return None
     with db.session_scope() as s:
-        found = accounts.principal_for_user(s, uid, version)
+        found = accounts.principal_for_cookie(s, uid, version, tok)
     if found is None:
         flask_session.clear()
         return None
@@ -80,8 +80,11 @@ def _principal() -> accounts.Principal | None:
 
 
 def principal() -> accounts.Principal:
-    """The caller of this request (routes run only after ``authorise`` let them in)."""
-    return g.principal or accounts.BOOTSTRAP
+    """The caller of this request (routes run only after ``authorise`` let them in). An
+    open route has none: asking there is a bug, not the owner."""
+    if g.get("principal") is None:
+        raise RuntimeError(f"{request.endpoint} asked who is calling, but it is open")
+    return g.principal
 
 
 UNSTORABLE = "text must not contain NUL characters or unpaired surrogates"

@@ -57,12 +57,14 @@ POLICY: dict[str, frozenset[str]] = {
     "api.get_insights": ALL, "api.get_insight_run": ALL, "api.start_insights": WRITE,
     "api.assign_pattern": WRITE,
     # the directory
-    "api.search_people": READ, "api.get_person": READ, "api.upsert_person": WRITE,
+    "api.search_people": READ, "api.get_person": READ,
+    "api.upsert_person": OWNER,  # an invite names new people; only owners edit the directory
     "api.directory_fields": READ, "api.get_hierarchy": READ, "api.put_hierarchy": OWNER,
     "api.import_directory": OWNER, "api.preview_audience": WRITE,
     # 1-on-1s and assigned topics
     "api.list_one_on_ones": READ, "api.get_one_on_one": READ, "api.create_one_on_one": WRITE,
-    "api.add_agenda_item": WRITE, "api.one_on_one_usage": ALL,
+    "api.add_agenda_item": OWNER,  # writes as one of the pair (added_by)
+    "api.one_on_one_usage": ALL,
     "api.one_on_ones_link": OWNER,  # opens someone's own 1-on-1 page: their private notes
     "api.list_assigned_topics": READ, "api.get_assigned_topic": READ,
     "api.create_assigned_topic": WRITE, "api.edit_assigned_topic": WRITE,
@@ -74,9 +76,9 @@ POLICY: dict[str, frozenset[str]] = {
 
 OPEN_ENDPOINTS = frozenset(e for e, roles in POLICY.items() if not roles)
 
-# endpoints an analyst may call only for an aggregated session (what a named one would
-# show is one person's answers)
-AGGREGATE_ONLY = {"api.list_interviews"}
+# endpoints an analyst may call only for an aggregated session (a named one's answers, and
+# its insights' quotes, come with the person's name)
+AGGREGATE_ONLY = {"api.list_interviews", "api.get_insights", "api.get_insight_run"}
 
 
 def _session_of_interview(s: Db, ident: int) -> int | None:
@@ -145,4 +147,5 @@ def authorise(s: Db, principal: Principal | None, endpoint: str | None,
             anonymity = s.scalar(select(Session.anonymity).where(Session.id == session_id))
             if anonymity != "aggregated":
                 raise ApiError(403, "forbidden", "an analyst sees aggregated sessions' "
-                               "answers only; use the session's analytics or an export")
+                               "answers and insights only; use the session's analytics or an "
+                               "export")

@@ -9,7 +9,7 @@ import channels
 from bots import interview as interview_bot
 from core import db, directory, invites, jobs, phones
 from core.models import Invite, Person, Session
-from web.api import audit, body, bp, get_or_404, iso, page, unprocessable
+from web.api import audit, body, bp, get_or_404, iso, page, principal, unprocessable
 from web.errors import ApiError
 from web.schemas import InviteCreate
 
@@ -27,7 +27,10 @@ def create_invite(session_id: int):
         session = get_or_404(s, Session, session_id, "session")
         if data.person is not None:
             try:
-                person, _ = directory.upsert(s, data.person.model_dump(exclude_unset=True))
+                # only an owner edits the directory: anyone else's invite names a new
+                # person, or an existing one as they are
+                person, _ = directory.upsert(s, data.person.model_dump(exclude_unset=True),
+                                             update=principal().role == "owner")
             except phones.InvalidPhone as exc:
                 raise unprocessable(f"person.phone: {exc}") from None
             except directory.KeyConflict as exc:

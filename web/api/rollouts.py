@@ -21,6 +21,7 @@ from web.api import (
     next_link,
     page,
     paging,
+    principal,
     unprocessable,
 )
 from web.errors import ApiError
@@ -96,7 +97,7 @@ def create_rollout(session_id: int):
                 reminders=data.reminders.model_dump() if data.reminders else None,
                 respect_quiet_hours=data.respect_quiet_hours,
                 quiet_hours=data.quiet_hours.model_dump() if data.quiet_hours else None,
-                working_days=data.working_days, created_by="admin-token")
+                working_days=data.working_days, created_by=principal().label)
         except rollouts.RolloutError as exc:
             raise ApiError(400, "bad_request", str(exc)) from None
         audit(s, "rollout.create", "rollout", rollout.id, session=session.id)

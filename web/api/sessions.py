@@ -148,6 +148,7 @@ def session_analytics(session_id: int):
     with db.session_scope() as s:
         session = get_or_404(s, Session, session_id, "session")
         try:
-            return jsonify(analytics.session_report(s, session, group_by=group_by))
+            return jsonify(analytics.session_report(
+                s, session, group_by=group_by, anonymous=principal().role == "analyst"))
         except analytics.BadGroup as exc:
             raise unprocessable(str(exc)) from None

@@ -11,7 +11,7 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from flask import jsonify, url_for
+from flask import jsonify, request, url_for
 from flask import session as flask_session
 from sqlalchemy import delete, select
 
@@ -34,11 +34,12 @@ def token_json(t: ApiToken) -> dict[str, Any]:
             "expires_at": iso(t.expires_at), "last_used_at": iso(t.last_used_at)}
 
 
-def start_browser_session(user: User) -> str:
-    """Sign this browser in as ``user``; returns the CSRF token its changes must send."""
+def start_browser_session(user: User, sign_in: ApiToken) -> str:
+    """Sign this browser in as ``user`` for as long as the ``sign_in`` token row lives
+    (signing out revokes it); returns the CSRF token its changes must send."""
     flask_session.clear()
     flask_session.permanent = True
-    flask_session.update(uid=user.id, ver=user.session_version,
+    flask_session.update(uid=user.id, ver=user.session_version, tok=sign_in.id,
                          csrf=secrets.token_urlsafe(24))
     return flask_session["csrf"]
 
@@ -48,21 +49,23 @@ def login():
     data = body(Login)
     with db.session_scope() as s:
         try:
-            user = accounts.authenticate(s, data.email, data.password)
+            user = accounts.authenticate(s, data.email, data.password,
+                                         client=request.remote_addr or "")
         except accounts.TooManyAttempts:
             raise ApiError(429, "too_many_attempts", "too many failed sign-ins for this "
                            "address: try again in 15 minutes") from None
         if user is None:
             raise ApiError(401, "unauthorized", "wrong email or password")
         row, value = accounts.issue_token(s, user, kind="login", name="sign-in")
-        csrf = start_browser_session(user)
+        csrf = start_browser_session(user, row)
         return jsonify(user=user_json(user), token=value, expires_at=iso(row.expires_at),
                        csrf_token=csrf)
 
 
 @bp.post("/auth/logout")
 def logout():
-    """End this sign-in: the cookie, and the bearer token when that is what was sent."""
+    """End this sign-in: its token row, which the cookie and the bearer token of one
+    sign-in share (a personal token is revoked with DELETE /tokens/<id> instead)."""
     who = principal()
     with db.session_scope() as s:
         if who.token_id is not None:
