@@ -9,6 +9,10 @@ An outbox row is tried at most ``ATTEMPTS`` times and then kept as ``failed`` wi
 error; one whose channel refused our own credentials is ``held`` for an operator and tried
 again every ``HOLD``, within the same bound. A rollout's row that its rollout no longer
 wants (cancelled, or a reminder overtaken) is kept as ``cancelled``, final like ``failed``.
+
+The webhook outbox (``channels.webhooks``) is claimed by the same ``claim`` and swept by the
+same ``sweep``; its rows are its own table, as what a send means differs (an endpoint and a
+signature, not a channel and an address; 24 hours of backoff, not eight tries).
 """
 
 from __future__ import annotations
