@@ -244,7 +244,6 @@ def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: lis
     if not db_.scalar(select(exists().where(R.rollout_id == rollout.id,
                                             R.status == "pending"))):
         rollout.state, rollout.finished_at = "completed", now  # nobody to invite
-        db_.flush()
         webhooks.rollout_completed(db_, rollout.id)
     return rollout
 
@@ -499,7 +498,7 @@ def _maybe_complete(rollout_id: int, now: datetime) -> None:
         done = s.execute(update(Rollout).where(
             Rollout.id == rollout_id, Rollout.state.in_(ACTIVE_STATES),
             Rollout.trigger_key.is_(None), ~pending).values(state="completed", finished_at=now)
-            .execution_options(synchronize_session=False)).rowcount
+        ).rowcount
         if done:  # this transaction completed it: its event goes with it
             webhooks.rollout_completed(s, rollout_id)
 

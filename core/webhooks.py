@@ -60,8 +60,8 @@ def new_secret() -> str:
 
 def hint(secret: str) -> str:
     """What a GET shows of a secret: enough to tell two apart, not to sign."""
-    return f"{secret[:len(SECRET_PREFIX)] if secret.startswith(SECRET_PREFIX) else ''}" \
-           f"…{secret[-4:]}"
+    prefix = SECRET_PREFIX if secret.startswith(SECRET_PREFIX) else ""
+    return f"{prefix}…{secret[-4:]}"
 
 
 def body_of(payload: dict[str, Any]) -> bytes:

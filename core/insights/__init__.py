@@ -129,8 +129,7 @@ def compute(insight_id: int) -> str:
         done = s.execute(update(Insight).where(Insight.id == insight_id,
                                                Insight.status == "running").values(
             status="done", result=result.model_dump(mode="json"),
-            interviews=len(corpus.interviews), computed_at=utcnow())
-            .execution_options(synchronize_session=False)).rowcount
+            interviews=len(corpus.interviews), computed_at=utcnow())).rowcount
         if done:  # the event in the transaction that makes the run done
             webhooks.insights_ready(s, insight_id)
     return "done"

@@ -10,14 +10,14 @@ import hashlib
 import hmac
 import json
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from channels.durable import sweep
-from core import db, jobs
-from core.models import AuditLog, WebhookDelivery, utcnow
+from core import db, directory, jobs, rollouts
+from core.models import AuditLog, Session, WebhookDelivery, utcnow
 from tests.conftest import ADMIN_TOKEN
 from tests.support.chat import WebChat
 from tests.support.factories import (
@@ -279,6 +279,23 @@ def test_rollout_completed_fires_with_its_counts(hr, receiver):
     assert event["type"] == "rollout.completed"
     assert event["data"]["rollout_id"] == rollout_id and event["data"]["kind"] == "invite"
     assert sum(event["data"]["counts"].values()) == 0
+
+
+def test_rollout_completed_fires_when_its_last_invite_is_dispatched(hr, receiver):
+    register(hr, receiver.url)
+    session = make_session(hr)
+    monday = datetime(2026, 3, 9, 10, tzinfo=UTC)  # a working morning everywhere in UTC
+    with db.session_scope() as s:
+        directory.upsert(s, {"name": "Ada Lovelace", "email": "ada@example.com"})
+        rollout_id = rollouts.create(s, s.get(Session, session["id"]), audience={},
+                                     channels=["web"], now=monday).id
+    run_jobs()
+    assert receiver.requests == []  # scheduled, not completed
+    assert rollouts.dispatch(rollout_id, now=monday)["invited"] == 1
+    run_jobs()
+    [event] = [verified(r) for r in receiver.requests]
+    assert event["type"] == "rollout.completed" and event["data"]["rollout_id"] == rollout_id
+    assert event["data"]["counts"]["pending"] == 0 and sum(event["data"]["counts"].values()) == 1
 
 
 def test_insights_ready_fires_when_a_run_is_done(hr, receiver):
