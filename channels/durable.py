@@ -9,6 +9,10 @@ An outbox row is tried at most ``ATTEMPTS`` times and then kept as ``failed`` wi
 error; one whose channel refused our own credentials is ``held`` for an operator and tried
 again every ``HOLD``, within the same bound. A rollout's row that its rollout no longer
 wants (cancelled, or a reminder overtaken) is kept as ``cancelled``, final like ``failed``.
+
+The webhook outbox (``channels.webhooks``) is claimed by the same ``claim`` and swept by the
+same ``sweep``; its rows are its own table, as what a send means differs (an endpoint and a
+signature, not a channel and an address; 24 hours of backoff, not eight tries).
 """
 
 from __future__ import annotations
@@ -19,15 +23,34 @@ from datetime import timedelta
 
 from redis.exceptions import RedisError
 from rq import get_current_job
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import lazyload
 
 import channels
 from channels.base import Channel, NeedsOperator, PermanentError, RetryAfter
-from core import db, engine, invites, jobs, lifecycle, one_on_ones, ratelimit, rollouts
+from core import (
+    db,
+    engine,
+    invites,
+    jobs,
+    lifecycle,
+    one_on_ones,
+    ratelimit,
+    rollouts,
+    webhooks,
+)
 from core.messages import Address, Inbound, Outbound, storable
-from core.models import InboundEvent, Interview, Invite, OutboundRecord, Person, Turn, utcnow
+from core.models import (
+    InboundEvent,
+    Interview,
+    Invite,
+    OutboundRecord,
+    Person,
+    Turn,
+    WebhookDelivery,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +96,16 @@ HOLD_FOR = timedelta(days=3)  # how long a held message waits for an operator, t
 DELIVERY_REPORTS = ("delivered", "undelivered", "failed")  # what a provider reports after "sent"
 
 
-def _claim(record_id: int) -> int | None:
-    """Atomically take the row for sending. Returns None when it is not ours to send (sent,
-    failed, or being sent right now), else the number of this attempt."""
+def claim(row: type[OutboundRecord] | type[WebhookDelivery], record_id: int, *,
+          due: ColumnElement[bool] | None = None) -> int | None:
+    """Atomically take an outbox row (the messages' or the webhooks') for sending, counting
+    the attempt before any work. Returns None when it is not ours to send (sent, failed,
+    being sent right now, or not ``due`` yet), else the number of this attempt."""
     now = utcnow()
-    row = OutboundRecord
     ours = or_(row.status.in_(("pending", "held")),
                and_(row.status == "sending", row.claimed_at < now - CLAIM_TTL))
+    if due is not None:
+        ours = and_(ours, due)
     with db.session_scope() as s:
         return s.execute(
             update(row).where(row.id == record_id, ours)
@@ -98,7 +124,7 @@ def deliver(record_id: int) -> str | None:
     put the row back to pending and raise so RQ retries with backoff, up to ``ATTEMPTS``;
     a provider's Retry-After pauses that channel for everyone.
     """
-    attempt = _claim(record_id)
+    attempt = claim(OutboundRecord, record_id)
     if attempt is None:
         return None
     if attempt > ATTEMPTS:  # the last attempt died with its worker
@@ -324,10 +350,16 @@ def _fall_back(s, record: OutboundRecord, interview: Interview, error: str) -> i
 
 def sweep(older_than_seconds: int = 30) -> dict[str, int]:
     """Periodic job: re-enqueue inbox and outbox rows left unfinished (Redis lost, worker
-    killed). Idempotent: every job it enqueues checks the row again before acting."""
-    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-    row = OutboundRecord
+    killed), and webhook deliveries whose next attempt is due (their retries are this).
+    Idempotent: every job it enqueues checks the row again before acting."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    row, hook = OutboundRecord, WebhookDelivery
     with db.session_scope() as s:
+        hooks_due = list(s.scalars(select(hook.id).where(
+            hook.status == "pending", hook.next_attempt_at <= now)))
+        hooks_abandoned = list(s.scalars(select(hook.id).where(
+            hook.status == "sending", hook.claimed_at <= now - CLAIM_TTL)))
         inbound = s.execute(select(InboundEvent.channel, InboundEvent.event_id).where(
             InboundEvent.status == "pending", InboundEvent.received_at <= cutoff)).all()
         pending = s.execute(select(row.id, row.queue).where(
@@ -342,7 +374,10 @@ def sweep(older_than_seconds: int = 30) -> dict[str, int]:
         jobs.enqueue_deliveries([i for i, q in pending if q == name], queue_name=name)
         jobs.enqueue_deliveries([i for i, q in abandoned if q == name], queue_name=name,
                                 replace_started=True)  # their worker died mid-send
-    outbound = len(pending) + len(abandoned)
-    if inbound or outbound:
-        log.info("sweeper re-enqueued %d inbound, %d outbound", len(inbound), outbound)
-    return {"inbound": len(inbound), "outbound": outbound}
+    webhooks.enqueue(hooks_due)
+    webhooks.enqueue(hooks_abandoned, replace_started=True)  # their worker died mid-send
+    outbound, hooks = len(pending) + len(abandoned), len(hooks_due) + len(hooks_abandoned)
+    if inbound or outbound or hooks:
+        log.info("sweeper re-enqueued %d inbound, %d outbound, %d webhook deliveries",
+                 len(inbound), outbound, hooks)
+    return {"inbound": len(inbound), "outbound": outbound, "webhooks": hooks}

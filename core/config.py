@@ -144,6 +144,18 @@ class Settings(BaseSettings):
         "The 1-on-1 usage report merges departments with fewer people than this into "
         "'Other' (3–10), so no small team is singled out."))
     # ---- end 1-on-1s ----
+    # ---- webhooks (core/webhooks.py, channels/webhooks.py) ----
+    webhook_allow_private: bool = Field(False, description=(
+        "Allow webhook URLs that resolve to loopback, private, link-local, multicast, "
+        "reserved or unspecified addresses (development and tests only)."))
+    webhook_connect_timeout: float = Field(
+        5.0, gt=0, le=60, description="Seconds to connect to a webhook endpoint.")
+    webhook_timeout: float = Field(
+        10.0, gt=0, le=120, description="Seconds a webhook delivery may take in all.")
+    webhook_retry_hours: float = Field(
+        24.0, gt=0, le=168, description=(
+            "Hours a webhook delivery is retried (exponential backoff) before it is failed."))
+    # ---- end webhooks ----
 
     @field_validator("quiet_hours")
     @classmethod

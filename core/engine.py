@@ -32,6 +32,7 @@ from core import (
     privacy,
     sentiment,
     sessions,
+    webhooks,
 )
 from core.db import session_scope
 from core.interviewer import planner, prompts
@@ -140,6 +141,7 @@ def transition(interview: Interview, event: Event, now: datetime | None = None) 
         interview.ended_at = interview.ended_at or now
         metrics.score(interview)
         analytics.due(interview)
+        webhooks.interview_ended(interview, now)  # completed or abandoned: in this transaction
 
 
 def _topics(interview: Interview) -> dict[str, Topic]:

@@ -727,3 +727,47 @@ class Insight(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     computed_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebhookEndpoint(Base):
+    """A URL HR registered for events (core/webhooks.py). The secret signs every delivery;
+    the API shows it once, when the endpoint is created."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[Any]] = mapped_column(default=list)  # the event types it wants
+    secret: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The webhook outbox: one event for one endpoint. ``event_id`` is the event's, the same
+    for every endpoint and every redelivery, so a receiver can drop what it has seen.
+    pending → sending → delivered | failed; a failed attempt goes back to pending with its
+    ``next_attempt_at`` (the sweeper sends it then) until the retry window is over."""
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoint.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    event_id: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the body, as sent
+    # a named session's interview event names its person: deleted with the interview
+    interview_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interview.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    last_status_code: Mapped[int | None] = mapped_column()
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_response: Mapped[str] = mapped_column(Text, default="")  # a short prefix of the body
+    redelivery_of: Mapped[int | None] = mapped_column(
+        ForeignKey("webhook_delivery.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()

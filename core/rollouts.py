@@ -44,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm import aliased
 
-from core import db, engine, invites, jobs, phones, schedule
+from core import db, engine, invites, jobs, phones, schedule, webhooks
 from core.config import get_settings
 from core.directory import audiences
 from core.interviewer import prompts
@@ -244,6 +244,7 @@ def create(db_: DB, session: Session, *, audience: dict[str, Any], channels: lis
     if not db_.scalar(select(exists().where(R.rollout_id == rollout.id,
                                             R.status == "pending"))):
         rollout.state, rollout.finished_at = "completed", now  # nobody to invite
+        webhooks.rollout_completed(db_, rollout.id)
     return rollout
 
 
@@ -494,9 +495,12 @@ def _maybe_complete(rollout_id: int, now: datetime) -> None:
     """Completed once no recipient is pending; a trigger's standing rollout never is."""
     with db.session_scope() as s:
         pending = exists().where(R.rollout_id == rollout_id, R.status == "pending")
-        s.execute(update(Rollout).where(
+        done = s.execute(update(Rollout).where(
             Rollout.id == rollout_id, Rollout.state.in_(ACTIVE_STATES),
-            Rollout.trigger_key.is_(None), ~pending).values(state="completed", finished_at=now))
+            Rollout.trigger_key.is_(None), ~pending).values(state="completed", finished_at=now)
+        ).rowcount
+        if done:  # this transaction completed it: its event goes with it
+            webhooks.rollout_completed(s, rollout_id)
 
 
 # ---- reminders ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 import channels
 from core.rollouts import COUNTS as ROLLOUT_COUNTS
+from core.webhooks import EVENTS
 from web import schemas
 from web.api import CURSOR, DEFAULT_LIMIT, MAX_LIMIT
 
@@ -503,6 +504,42 @@ OPERATIONS.update({
         "An assigned topic from a pattern, for the 1-on-1s of the group it appears in (its "
         "group_by values with at least the threshold of people), or for an audience given",
         ok="AssignedTopic", status=201, body=schemas.PatternAssign, errors=(404, 422)),
+})
+
+RESPONSES["Webhook"] = obj({
+    "id": INT, "url": TEXT, "events": {"type": "array", "items": {"enum": list(EVENTS)}},
+    "secret_hint": TEXT, "created_by": TEXT, "created_at": TEXT,
+    "secret": {"type": "string", "description": "only in the answer that creates it"}},
+    optional=("secret",))
+RESPONSES["WebhookDelivery"] = obj({
+    "id": INT, "event": {"enum": list(EVENTS)}, "event_id": TEXT,
+    "status": {"enum": ["pending", "sending", "delivered", "failed"]}, "attempts": INT,
+    "last_status_code": nullable("integer"), "last_error": TEXT,
+    "last_response": {"type": "string", "description": "the first characters of the "
+                      "receiver's last answer"},
+    "created_at": {"type": "string", "description": "the event's time (an aggregated "
+                   "session's interview event: to the hour)"},
+    "delivered_at": WHEN, "next_attempt_at": WHEN, "redelivery_of": nullable("integer")})
+
+OPERATIONS.update({
+    "api.create_webhook": op(
+        "Register an endpoint for events. Deliveries are POSTed with Parley-Signature "
+        "(t=<unix>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">); the secret is in this answer "
+        "only. 422 when the URL is not http(s) or resolves to a non-public address",
+        ok="Webhook", status=201, body=schemas.WebhookCreate, errors=(422,)),
+    "api.list_webhooks": op("Webhook endpoints, by id (a hint of each secret)",
+                            ok="Webhook", paged="webhooks"),
+    "api.get_webhook": op("One webhook endpoint (a hint of its secret)", ok="Webhook",
+                          errors=(404,)),
+    "api.delete_webhook": op("Delete an endpoint with its deliveries; nothing more is sent",
+                             status=204, errors=(404,)),
+    "api.list_webhook_deliveries": op(
+        "An endpoint's deliveries, newest first: status, attempts, the last status code, "
+        "error and the start of the answer", ok="WebhookDelivery", paged="deliveries",
+        errors=(404,)),
+    "api.redeliver_webhook_delivery": op(
+        "Deliver an event again: a new delivery with the same event id and body",
+        ok="WebhookDelivery", status=201, errors=(404,)),
 })
 
 PAGE_QUERY = {

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from core import webhooks
 from core.directory.audiences import Rule
 from core.sessions import SessionSettings
 
@@ -363,3 +364,23 @@ class TokenCreate(Strict):
 class SessionShares(Strict):
     user_ids: list[Id] = Field(max_length=200, description="members who see and run this "
                                "session as its owner does (replaces the list)")
+
+
+WebhookEvent = Literal[webhooks.EVENTS]  # type: ignore[valid-type]
+
+
+class WebhookCreate(Strict):
+    url: str = Field(min_length=1, max_length=2000, description=(
+        "http or https; refused (422) when it resolves to a loopback, private, link-local, "
+        "multicast, reserved or unspecified address, unless WEBHOOK_ALLOW_PRIVATE=1"))
+    events: list[WebhookEvent] = Field(min_length=1, max_length=4,
+                                       json_schema_extra={"uniqueItems": True})
+    secret: str | None = Field(None, min_length=16, max_length=200, pattern=r"^[\x21-\x7e]+$",
+                               description="signs deliveries; generated when not given. "
+                               "Shown in this answer only")
+
+    @model_validator(mode="after")
+    def _unique_events(self):
+        if len(set(self.events)) != len(self.events):
+            raise ValueError("events: an event is listed twice")
+        return self

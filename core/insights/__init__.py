@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 
-from core import jobs, privacy, sessions
+from core import jobs, privacy, sessions, webhooks
 from core.config import get_settings
 from core.insights import corpus as corpora
 from core.insights import gate, words
@@ -126,10 +126,12 @@ def compute(insight_id: int) -> str:
                 computed_at=utcnow()))
         return "failed"
     with database.session_scope() as s:  # only the run this job claimed, still its own
-        s.execute(update(Insight).where(Insight.id == insight_id,
-                                        Insight.status == "running").values(
+        done = s.execute(update(Insight).where(Insight.id == insight_id,
+                                               Insight.status == "running").values(
             status="done", result=result.model_dump(mode="json"),
-            interviews=len(corpus.interviews), computed_at=utcnow()))
+            interviews=len(corpus.interviews), computed_at=utcnow())).rowcount
+        if done:  # the event in the transaction that makes the run done
+            webhooks.insights_ready(s, insight_id)
     return "done"
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import Integer, String, cast, func, insert, literal, select, upd
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DB
 
-from core import jobs, rollouts, schedule
+from core import jobs, rollouts, schedule, webhooks
 from core.directory import audiences
 from core.models import (
     AgendaItem,
@@ -148,6 +148,7 @@ def _launch(db: DB, topic: AssignedTopic, now: datetime) -> Rollout:
     topic.rollout_id, topic.state, topic.updated_at = rollout.id, "scheduled", now
     if not db.scalar(select(func.count()).select_from(R).where(R.rollout_id == rollout.id)):
         rollout.state, rollout.finished_at = "completed", now
+        webhooks.rollout_completed(db, rollout.id)
     return rollout
 
 

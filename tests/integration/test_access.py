@@ -49,6 +49,9 @@ EXPECTED: dict[str, set[str]] = {
     "api.send_assigned_topic": WRITERS, "api.withdraw_assigned_topic": WRITERS,
     "api.preview_assigned_topic": WRITERS,
     "api.list_failures": OWNERS,
+    "api.list_webhooks": OWNERS, "api.get_webhook": OWNERS, "api.create_webhook": OWNERS,
+    "api.delete_webhook": OWNERS, "api.list_webhook_deliveries": OWNERS,
+    "api.redeliver_webhook_delivery": OWNERS,
 }
 # an analyst may call these for an aggregated session only
 AGGREGATE_ONLY = {"api.list_interviews", "api.get_insights", "api.get_insight_run"}

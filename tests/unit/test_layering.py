@@ -62,6 +62,7 @@ def test_migrations_import_no_application_code():
 @pytest.mark.parametrize("sdk, home", [
     ("slack_sdk", "channels/slack.py"), ("slack_bolt", "channels/slack.py"),
     ("openai", "core/interviewer/llm.py"), ("twilio", "channels/sms.py"),
+    ("requests", "channels/webhooks.py"), ("urllib3", "channels/webhooks.py"),
 ])
 def test_each_sdk_lives_in_one_module(sdk, home):
     users = {str(f.relative_to(ROOT)) for pkg in ("core", "channels", "bots", "web", "scheduler")

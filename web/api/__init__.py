@@ -200,8 +200,9 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     session_types,
     sessions,
     users,
+    webhooks,
 )
 
 __all__ = ["access", "audiences", "bp", "directory", "insights", "interviews",
            "invites", "one_on_one_links", "one_on_ones", "ops", "people", "rollouts",
-           "session_types", "sessions", "users"]
+           "session_types", "sessions", "users", "webhooks"]

@@ -70,8 +70,11 @@ POLICY: dict[str, frozenset[str]] = {
     "api.create_assigned_topic": WRITE, "api.edit_assigned_topic": WRITE,
     "api.send_assigned_topic": WRITE, "api.withdraw_assigned_topic": WRITE,
     "api.preview_assigned_topic": WRITE,
-    # operations
+    # operations and integrations
     "api.list_failures": OWNER,
+    "api.list_webhooks": OWNER, "api.get_webhook": OWNER, "api.create_webhook": OWNER,
+    "api.delete_webhook": OWNER, "api.list_webhook_deliveries": OWNER,
+    "api.redeliver_webhook_delivery": OWNER,
 }
 
 OPEN_ENDPOINTS = frozenset(e for e, roles in POLICY.items() if not roles)

@@ -1,0 +1,224 @@
+"""Webhook deliveries over HTTP: the one module that imports ``requests`` (DESIGN.md §2).
+
+``deliver`` sends one ``WebhookDelivery`` row, signed (``core.webhooks.signature``), claimed
+like every outbox row (``channels.durable.claim``: one UPDATE, the attempt counted before
+any work). A failed attempt goes back to pending with its next attempt time, which the
+sweeper keeps (``channels.durable.sweep``), until the retry window is over; then failed,
+kept and shown in the endpoint's deliveries.
+
+SSRF: only http and https, never a redirect (a 3xx is a failed attempt), short timeouts,
+no proxy from the environment, and no address that is not public — checked when HR
+registers the URL (``url_refusal``), again before each send (DNS changes), and on the
+socket itself once it is connected (``_CheckedConnection``: what we check is what we talk
+to, whatever a resolver answers in between). ``WEBHOOK_ALLOW_PRIVATE=1`` lifts the address
+rule (development, tests).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import time
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from channels import durable
+from core import db, webhooks
+from core.config import Settings, get_settings
+from core.messages import storable
+from core.models import WebhookDelivery, WebhookEndpoint, utcnow
+
+log = logging.getLogger(__name__)
+
+RESPONSE_PREFIX = 300  # characters of a receiver's answer kept on the row
+READ_AT_MOST = 4096  # bytes of it read at all
+
+
+class Refused(Exception):
+    """The URL or the address it reached is not one we send to (not an OSError, so that
+    urllib3 does not take it for a network fault and retry)."""
+
+
+def address_refusal(ip: str) -> str | None:
+    """Why this address is not a public one, or None."""
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])  # fe80::1%eth0
+    except ValueError:
+        return "not an IP address"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    for kind, found in (("unspecified", address.is_unspecified),
+                        ("loopback", address.is_loopback),
+                        ("link-local", address.is_link_local),
+                        ("multicast", address.is_multicast),
+                        ("private", address.is_private),
+                        ("reserved", address.is_reserved),
+                        ("non-public", not address.is_global)):
+        if found:
+            return f"a {kind} address"
+    return None
+
+
+def url_refusal(url: str, *, allow_private: bool = False) -> str | None:
+    """Why Parley will not send to ``url``, or None: http(s) only, no credentials in it, a
+    host that resolves, and (unless ``allow_private``) only to public addresses."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "url: not a valid URL"
+    if parts.scheme not in ("http", "https"):
+        return "url: only http and https URLs"
+    if not parts.hostname:
+        return "url: no host"
+    if parts.username is not None or parts.password is not None:
+        return "url: no credentials in the URL (deliveries are signed instead)"
+    if allow_private:
+        return None
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(
+            parts.hostname, port, type=socket.SOCK_STREAM)}
+    except (OSError, UnicodeError, ValueError):
+        return f"url: {parts.hostname} does not resolve"
+    for ip in sorted(found):
+        if reason := address_refusal(ip):
+            return (f"url: {parts.hostname} resolves to {ip}, {reason} "
+                    "(set WEBHOOK_ALLOW_PRIVATE=1 to allow it)")
+    return None
+
+
+def _check_peer(sock: socket.socket) -> None:
+    ip = sock.getpeername()[0]
+    if reason := address_refusal(ip):
+        sock.close()
+        raise Refused(f"connected to {ip}, {reason}")
+
+
+class _CheckedConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock)
+        return sock
+
+
+class _CheckedTLSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock)
+        return sock
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _CheckedConnection
+
+
+class _TLSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedTLSConnection
+
+
+class _PublicOnly(HTTPAdapter):
+    """Connections that refuse a peer whose address is not public."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
+
+
+def _client(settings: Settings) -> requests.Session:
+    client = requests.Session()
+    client.trust_env = False  # no proxy or .netrc from the environment: we reach the URL
+    if not settings.webhook_allow_private:
+        client.mount("http://", _PublicOnly())
+        client.mount("https://", _PublicOnly())
+    return client
+
+
+def post(url: str, body: bytes, headers: dict[str, str],
+         settings: Settings) -> tuple[int, str]:
+    """POST once, no redirects; the status and a prefix of the answer. The whole exchange
+    takes at most about WEBHOOK_TIMEOUT (the connect alone WEBHOOK_CONNECT_TIMEOUT)."""
+    deadline = time.monotonic() + settings.webhook_timeout
+    with _client(settings) as client, client.post(
+            url, data=body, headers=headers, allow_redirects=False, stream=True,
+            timeout=(settings.webhook_connect_timeout, settings.webhook_timeout)) as answer:
+        read = b""
+        for chunk in answer.iter_content(1024):
+            read += chunk
+            if len(read) >= READ_AT_MOST:
+                break
+            if time.monotonic() > deadline:
+                raise requests.Timeout(f"no answer within {settings.webhook_timeout} s")
+        text = storable(read.decode("utf-8", errors="replace"))[:RESPONSE_PREFIX]
+        if answer.is_redirect:
+            text = f"(redirect to {answer.headers.get('Location', '?')[:200]}) {text}"
+        return answer.status_code, text
+
+
+def deliver(delivery_id: int) -> str | None:
+    """Job: one attempt at one delivery. Returns the row's status after it, or None when
+    the row was not ours to send (delivered, failed, not due, or being sent)."""
+    row = WebhookDelivery
+    attempt = durable.claim(row, delivery_id, due=row.next_attempt_at <= utcnow())
+    if attempt is None:
+        return None
+    with db.session_scope() as s:
+        delivery = s.get(WebhookDelivery, delivery_id)
+        if delivery is None:  # its endpoint was deleted meanwhile
+            return None
+        endpoint = s.get(WebhookEndpoint, delivery.endpoint_id)
+        url, secret, payload = endpoint.url, endpoint.secret, delivery.payload
+        created_at = delivery.created_at
+    if attempt > webhooks.ATTEMPTS:  # the last attempt died with its worker
+        return _finish(delivery_id, "failed", error=None)
+    settings = get_settings()
+    refusal = url_refusal(url, allow_private=settings.webhook_allow_private)
+    if refusal:  # the name resolves elsewhere now: not an address we send to, ever
+        return _finish(delivery_id, "failed", error=f"refused: {refusal}")
+    body = webhooks.body_of(payload)
+    headers = {"Content-Type": "application/json", "User-Agent": "Parley-Webhooks/1",
+               webhooks.SIGNATURE: webhooks.signature(secret, int(time.time()), body),
+               webhooks.EVENT_ID: payload["id"], webhooks.EVENT: payload["type"]}
+    code, text = None, ""
+    try:
+        code, text = post(url, body, headers, settings)
+    except Refused as exc:
+        return _finish(delivery_id, "failed", error=f"refused: {exc}")
+    except requests.RequestException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    else:
+        if 200 <= code < 300:
+            return _finish(delivery_id, "delivered", code=code, response=text)
+        error = (f"HTTP {code}: redirects are not followed" if 300 <= code < 400
+                 else f"HTTP {code}")
+    again = webhooks.retry_at(created_at, attempt, utcnow())
+    if again is None:
+        log.error("webhook delivery %s failed for good after %d attempts: %s",
+                  delivery_id, attempt, error)
+        return _finish(delivery_id, "failed", code=code, error=error, response=text)
+    log.warning("webhook delivery %s attempt %d failed (%s); next at %s", delivery_id,
+                attempt, error, again.isoformat())
+    return _finish(delivery_id, "pending", code=code, error=error, response=text,
+                   next_at=again)
+
+
+def _finish(delivery_id: int, status: str, *, code: int | None = None,
+            error: str | None = "", response: str = "", next_at=None) -> str:
+    """Record an attempt's outcome; ``error`` None keeps the last one's."""
+    with db.session_scope() as s:
+        delivery = s.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            return status
+        delivery.status = status
+        if error is not None:
+            delivery.last_status_code, delivery.last_response = code, response
+            delivery.last_error = storable(error)[:2000]
+        if status == "delivered":
+            delivery.delivered_at = utcnow()
+        if next_at is not None:
+            delivery.next_attempt_at = next_at
+    return status
