@@ -16,14 +16,18 @@ rule (development, tests).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ipaddress
 import logging
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from sqlalchemy import update
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
@@ -36,6 +40,7 @@ from core.models import WebhookDelivery, WebhookEndpoint, utcnow
 log = logging.getLogger(__name__)
 
 RESPONSE_PREFIX = 300  # characters of a receiver's answer kept on the row
+UNRESOLVED = "does not resolve"  # a lookup that failed: tried again, unlike a refusal
 READ_AT_MOST = 4096  # bytes of it read at all
 
 
@@ -50,8 +55,14 @@ def address_refusal(ip: str) -> str | None:
         address = ipaddress.ip_address(ip.split("%", 1)[0])  # fe80::1%eth0
     except ValueError:
         return "not an IP address"
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.is_site_local:  # fec0::/10: deprecated, still routed inward somewhere
+            return "a site-local address"
+        # an IPv4 address inside: ::ffff:127.0.0.1, 6to4 2002:0a00:0001::, Teredo's client
+        inner = address.ipv4_mapped or address.sixtofour or (
+            address.teredo[1] if address.teredo else None)
+        if inner is not None:
+            address = inner
     for kind, found in (("unspecified", address.is_unspecified),
                         ("loopback", address.is_loopback),
                         ("link-local", address.is_link_local),
@@ -84,7 +95,7 @@ def url_refusal(url: str, *, allow_private: bool = False) -> str | None:
         found = {info[4][0] for info in socket.getaddrinfo(
             parts.hostname, port, type=socket.SOCK_STREAM)}
     except (OSError, UnicodeError, ValueError):
-        return f"url: {parts.hostname} does not resolve"
+        return f"url: {parts.hostname} {UNRESOLVED}"
     for ip in sorted(found):
         if reason := address_refusal(ip):
             return (f"url: {parts.hostname} resolves to {ip}, {reason} "
@@ -92,25 +103,42 @@ def url_refusal(url: str, *, allow_private: bool = False) -> str | None:
     return None
 
 
-def _check_peer(sock: socket.socket) -> None:
-    ip = sock.getpeername()[0]
-    if reason := address_refusal(ip):
-        sock.close()
-        raise Refused(f"connected to {ip}, {reason}")
+# the sockets of the post under way in this context, shut when its deadline passes
+_OPEN: contextvars.ContextVar[list[socket.socket] | None] = contextvars.ContextVar(
+    "webhook_sockets", default=None)
+
+
+def _opened(sock: socket.socket, *, public_only: bool) -> socket.socket:
+    if public_only:
+        ip = sock.getpeername()[0]
+        if reason := address_refusal(ip):
+            sock.close()
+            raise Refused(f"connected to {ip}, {reason}")
+    if (watched := _OPEN.get()) is not None:
+        watched.append(sock)
+    return sock
 
 
 class _CheckedConnection(HTTPConnection):
+    public_only = True
+
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_peer(sock)
-        return sock
+        return _opened(super()._new_conn(), public_only=self.public_only)
 
 
 class _CheckedTLSConnection(HTTPSConnection):
+    public_only = True
+
     def _new_conn(self) -> socket.socket:
-        sock = super()._new_conn()
-        _check_peer(sock)
-        return sock
+        return _opened(super()._new_conn(), public_only=self.public_only)
+
+
+class _AnyConnection(_CheckedConnection):
+    public_only = False
+
+
+class _AnyTLSConnection(_CheckedTLSConnection):
+    public_only = False
 
 
 class _Pool(HTTPConnectionPool):
@@ -121,42 +149,83 @@ class _TLSPool(HTTPSConnectionPool):
     ConnectionCls = _CheckedTLSConnection
 
 
-class _PublicOnly(HTTPAdapter):
-    """Connections that refuse a peer whose address is not public."""
+class _AnyPool(HTTPConnectionPool):
+    ConnectionCls = _AnyConnection
+
+
+class _AnyTLSPool(HTTPSConnectionPool):
+    ConnectionCls = _AnyTLSConnection
+
+
+class _Watched(HTTPAdapter):
+    """Connections whose sockets the deadline can shut, and that (``public_only``) refuse
+    a peer whose address is not public."""
+
+    def __init__(self, *, public_only: bool):
+        self.pools = {"http": _Pool, "https": _TLSPool} if public_only else \
+            {"http": _AnyPool, "https": _AnyTLSPool}
+        super().__init__()
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
+        self.poolmanager.pool_classes_by_scheme = self.pools
 
 
 def _client(settings: Settings) -> requests.Session:
     client = requests.Session()
     client.trust_env = False  # no proxy or .netrc from the environment: we reach the URL
-    if not settings.webhook_allow_private:
-        client.mount("http://", _PublicOnly())
-        client.mount("https://", _PublicOnly())
+    adapter = _Watched(public_only=not settings.webhook_allow_private)
+    client.mount("http://", adapter)
+    client.mount("https://", adapter)
     return client
+
+
+def _too_slow(settings: Settings) -> requests.Timeout:
+    return requests.Timeout(f"no whole answer within {settings.webhook_timeout} s")
+
+
+def _shut(sockets: list[socket.socket], fired: threading.Event) -> None:
+    fired.set()
+    for sock in list(sockets):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # a recv blocked on it returns at once
 
 
 def post(url: str, body: bytes, headers: dict[str, str],
          settings: Settings) -> tuple[int, str]:
     """POST once, no redirects; the status and a prefix of the answer. The whole exchange
-    takes at most about WEBHOOK_TIMEOUT (the connect alone WEBHOOK_CONNECT_TIMEOUT)."""
-    deadline = time.monotonic() + settings.webhook_timeout
-    with _client(settings) as client, client.post(
-            url, data=body, headers=headers, allow_redirects=False, stream=True,
-            timeout=(settings.webhook_connect_timeout, settings.webhook_timeout)) as answer:
-        read = b""
-        for chunk in answer.iter_content(1024):
-            read += chunk
-            if len(read) >= READ_AT_MOST:
-                break
-            if time.monotonic() > deadline:
-                raise requests.Timeout(f"no answer within {settings.webhook_timeout} s")
-        text = storable(read.decode("utf-8", errors="replace"))[:RESPONSE_PREFIX]
-        if answer.is_redirect:
-            text = f"(redirect to {answer.headers.get('Location', '?')[:200]}) {text}"
-        return answer.status_code, text
+    takes at most WEBHOOK_TIMEOUT (the connect alone WEBHOOK_CONNECT_TIMEOUT): a receiver
+    that drips its answer a byte at a time has its socket shut at the deadline."""
+    sockets: list[socket.socket] = []
+    fired = threading.Event()
+    token = _OPEN.set(sockets)
+    timer = threading.Timer(settings.webhook_timeout, _shut, (sockets, fired))
+    timer.daemon = True
+    timer.start()
+    try:
+        with _client(settings) as client, client.post(
+                url, data=body, headers=headers, allow_redirects=False, stream=True,
+                timeout=(settings.webhook_connect_timeout, settings.webhook_timeout)) as answer:
+            read = b""
+            for chunk in answer.iter_content(1024):
+                read += chunk
+                if len(read) >= READ_AT_MOST:
+                    break
+            status, location = answer.status_code, answer.headers.get("Location", "?")
+            redirect = answer.is_redirect
+    except (requests.RequestException, OSError) as exc:
+        if fired.is_set():
+            raise _too_slow(settings) from exc
+        raise
+    finally:
+        timer.cancel()
+        _OPEN.reset(token)
+    if fired.is_set():  # the shut socket read as the end of an answer cut short
+        raise _too_slow(settings)
+    text = storable(read.decode("utf-8", errors="replace"))[:RESPONSE_PREFIX]
+    if redirect:
+        text = f"(redirect to {location[:200]}) {text}"
+    return status, text
 
 
 def deliver(delivery_id: int) -> str | None:
@@ -174,51 +243,56 @@ def deliver(delivery_id: int) -> str | None:
         url, secret, payload = endpoint.url, endpoint.secret, delivery.payload
         created_at = delivery.created_at
     if attempt > webhooks.ATTEMPTS:  # the last attempt died with its worker
-        return _finish(delivery_id, "failed", error=None)
+        return _finish(delivery_id, "failed", attempt, error=None)
     settings = get_settings()
     refusal = url_refusal(url, allow_private=settings.webhook_allow_private)
-    if refusal:  # the name resolves elsewhere now: not an address we send to, ever
-        return _finish(delivery_id, "failed", error=f"refused: {refusal}")
+    code, text = None, ""
+    if refusal and not refusal.endswith(UNRESOLVED):
+        # the name resolves elsewhere now: not an address we send to, ever
+        return _finish(delivery_id, "failed", attempt, error=f"refused: {refusal}")
     body = webhooks.body_of(payload)
     headers = {"Content-Type": "application/json", "User-Agent": "Parley-Webhooks/1",
                webhooks.SIGNATURE: webhooks.signature(secret, int(time.time()), body),
                webhooks.EVENT_ID: payload["id"], webhooks.EVENT: payload["type"]}
-    code, text = None, ""
     try:
+        if refusal:  # a lookup that failed (a resolver's hiccup): another attempt later
+            raise requests.ConnectionError(refusal)
         code, text = post(url, body, headers, settings)
     except Refused as exc:
-        return _finish(delivery_id, "failed", error=f"refused: {exc}")
-    except requests.RequestException as exc:
+        return _finish(delivery_id, "failed", attempt, error=f"refused: {exc}")
+    except Exception as exc:  # noqa: BLE001 - any fault is a failed attempt, retried on schedule
         error = f"{type(exc).__name__}: {exc}"
     else:
         if 200 <= code < 300:
-            return _finish(delivery_id, "delivered", code=code, response=text)
+            return _finish(delivery_id, "delivered", attempt, code=code, response=text)
         error = (f"HTTP {code}: redirects are not followed" if 300 <= code < 400
                  else f"HTTP {code}")
     again = webhooks.retry_at(created_at, attempt, utcnow())
     if again is None:
         log.error("webhook delivery %s failed for good after %d attempts: %s",
                   delivery_id, attempt, error)
-        return _finish(delivery_id, "failed", code=code, error=error, response=text)
+        return _finish(delivery_id, "failed", attempt, code=code, error=error, response=text)
     log.warning("webhook delivery %s attempt %d failed (%s); next at %s", delivery_id,
                 attempt, error, again.isoformat())
-    return _finish(delivery_id, "pending", code=code, error=error, response=text,
+    return _finish(delivery_id, "pending", attempt, code=code, error=error, response=text,
                    next_at=again)
 
 
-def _finish(delivery_id: int, status: str, *, code: int | None = None,
-            error: str | None = "", response: str = "", next_at=None) -> str:
-    """Record an attempt's outcome; ``error`` None keeps the last one's."""
+def _finish(delivery_id: int, status: str, attempt: int, *, code: int | None = None,
+            error: str | None = "", response: str = "", next_at=None) -> str | None:
+    """Record attempt ``attempt``'s outcome, if the row is still this attempt's: a worker
+    that stalled past its claim (the sweeper gave the row to another) records nothing.
+    ``error`` None keeps the last one's. Returns the status, or None when not recorded."""
+    values: dict = {"status": status}
+    if error is not None:
+        values.update(last_status_code=code, last_response=response,
+                      last_error=storable(error)[:2000])
+    if status == "delivered":
+        values["delivered_at"] = utcnow()
+    if next_at is not None:
+        values["next_attempt_at"] = next_at
     with db.session_scope() as s:
-        delivery = s.get(WebhookDelivery, delivery_id)
-        if delivery is None:
-            return status
-        delivery.status = status
-        if error is not None:
-            delivery.last_status_code, delivery.last_response = code, response
-            delivery.last_error = storable(error)[:2000]
-        if status == "delivered":
-            delivery.delivered_at = utcnow()
-        if next_at is not None:
-            delivery.next_attempt_at = next_at
-    return status
+        done = s.execute(update(WebhookDelivery).where(
+            WebhookDelivery.id == delivery_id, WebhookDelivery.status == "sending",
+            WebhookDelivery.attempts == attempt).values(**values))
+        return status if done.rowcount == 1 else None

@@ -23,13 +23,12 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.exceptions import RedisError
 from sqlalchemy import event as orm_event
 from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm import object_session
 
-from core import jobs
+from core import jobs, privacy, sessions
 from core.config import get_settings
 from core.lifecycle import State
 from core.models import (
@@ -145,9 +144,9 @@ def enqueue(ids: list[int], *, replace_started: bool = False) -> None:
             jobs.enqueue_once("channels.webhooks.deliver", delivery_id,
                               job_id=jobs.job_key("webhook", delivery_id), retry=None,
                               queue_name=jobs.BULK, replace_started=replace_started)
-        except RedisError as exc:
-            log.warning("queue unreachable, webhook delivery %s left for the sweeper: %s",
-                        delivery_id, exc)
+        except Exception as exc:  # noqa: BLE001 - after the commit: the sweeper sends it
+            log.warning("webhook delivery %s not enqueued (%s), left for the sweeper: %s",
+                        delivery_id, type(exc).__name__, exc)
 
 
 def interview_ended(interview: Interview, now: datetime | None = None) -> None:
@@ -159,15 +158,20 @@ def interview_ended(interview: Interview, now: datetime | None = None) -> None:
     now = now or utcnow()
     session = interview.session
     if session.anonymity == "aggregated":
-        # never addressable one by one: the session and its counts; the hour, not the time
-        counts = dict(db.execute(
-            select(Interview.state, func.count()).where(
-                Interview.session_id == interview.session_id,
-                Interview.state.in_(list(ENDED)))
-            .group_by(Interview.state)).all())
+        # never one interview: an event only when a whole batch of the threshold is
+        # released (core.privacy), as the API shows answers, with the released count and
+        # the hour; never an abandonment (it would time one person's drop-off)
+        if event != INTERVIEW_COMPLETED:
+            return
+        threshold = sessions.settings_of(session).anonymity_threshold
+        completed = db.scalar(select(func.count()).select_from(Interview).where(
+            Interview.session_id == interview.session_id,
+            Interview.state == State.COMPLETED)) or 0
+        released = privacy.released(threshold, completed)
+        if released <= privacy.released(threshold, completed - 1):
+            return
         emit(db, event, {"session_id": session.id, "anonymity": "aggregated",
-                         "completed": counts.get(State.COMPLETED, 0),
-                         "abandoned": counts.get(State.ABANDONED, 0)},
+                         "released": released},
              created=now.replace(minute=0, second=0, microsecond=0))
         return
     person = interview.person

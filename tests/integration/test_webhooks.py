@@ -179,6 +179,9 @@ def test_non_public_urls_are_refused_with_the_reason(strict, url, reason):
 @pytest.mark.parametrize("ip, reason", [
     ("127.0.0.1", "loopback"), ("10.0.0.7", "private"), ("169.254.1.1", "link-local"),
     ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
+    ("2002:a00:1::", "private"),  # 6to4 of 10.0.0.1
+    ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),  # Teredo, its client 127.0.0.1
+    ("fec0::1", "site-local"),
 ])
 def test_a_hostname_resolving_to_a_non_public_address_is_refused(strict, dns, ip, reason):
     dns["hooks.internal.test"] = [ip]
@@ -244,25 +247,32 @@ def test_an_interview_completing_in_the_web_chat_is_one_signed_delivery(hr, rece
     assert sweep(older_than_seconds=0)["webhooks"] == 0 and len(receiver.requests) == 1
 
 
-def test_an_aggregated_sessions_completion_carries_no_identity(hr, receiver):
+def test_an_aggregated_session_tells_of_whole_batches_only_and_no_one(hr, receiver):
+    """Its answers are released in whole batches of the threshold (core.privacy): so are
+    its events — nothing for the first two of three, then one event for the batch, which
+    says neither who nor when (the hour only)."""
     register(hr, receiver.url, events=["interview.completed", "interview.abandoned"])
     session = make_session(hr, "engagement-pulse",
                            settings={"anonymity_threshold": 3, "question_budget": 2})
     assert session["anonymity"] == "aggregated"
-    sent = invite(hr, session["id"], email="grace.hopper@example.com", name="Grace Hopper")
-    chat = WebChat(hr.client, token_of(sent["link"])).open()
-    chat.choose("accept")
-    while chat.status == "in_progress":
-        chat.say(RICH)
-    assert chat.status == "completed"
-    run_jobs()
+    people = [("Grace Hopper", "grace.hopper@example.com"), ("Alan Turing", "alan@example.com"),
+              ("Ada Lovelace", "ada@example.com")]
+    for n, (name, email) in enumerate(people):
+        sent = invite(hr, session["id"], email=email, name=name)
+        chat = WebChat(hr.client, token_of(sent["link"])).open()
+        chat.choose("accept")
+        while chat.status == "in_progress":
+            chat.say(RICH)
+        assert chat.status == "completed"
+        run_jobs()
+        assert len(receiver.requests) == (1 if n == 2 else 0)  # the batch, at the third
     [request] = receiver.requests
     event = verified(request)
     assert event["type"] == "interview.completed"
     assert event["data"] == {"session_id": session["id"], "anonymity": "aggregated",
-                             "completed": 1, "abandoned": 0}
+                             "released": 3}
     raw = request.body.decode().lower()
-    for word in ("grace", "hopper", "example.com", "web", "invite", "person"):
+    for word in ("grace", "hopper", "alan", "ada", "example.com", "web", "invite", "person"):
         assert word not in raw, word
     assert set(event) == {"id", "type", "created", "data"}  # data above: counts, no ids
     created = event["created"]
@@ -433,3 +443,70 @@ def test_a_delivery_whose_worker_was_killed_mid_send_is_sent_again(hr, receiver)
     [delivery] = deliveries(hr, made["id"])
     assert delivery["status"] == "delivered" and delivery["attempts"] == 2
     assert len(receiver.requests) == 1
+
+
+def test_a_name_that_does_not_resolve_at_send_time_is_tried_again(strict, dns):
+    """A resolver's hiccup is a failed attempt with a next one, not a refusal for good."""
+    dns["flaky.example.test"] = ["93.184.216.34"]
+    made = register(strict, "http://flaky.example.test/x")
+    del dns["flaky.example.test"]  # now it does not resolve (.test is not in any DNS)
+    rollout_completed(strict)
+    run_jobs()
+    [delivery] = deliveries(strict, made["id"])
+    assert delivery["status"] == "pending" and "does not resolve" in delivery["last_error"]
+    assert delivery["next_attempt_at"] is not None
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(make_app, tmp_path):
+    """A byte now and then keeps each read alive; the whole exchange still ends at
+    WEBHOOK_TIMEOUT, as a failed attempt to try again."""
+    import threading
+
+    app = make_app(library=True, webhook_allow_private=True, webhook_timeout=1.0,
+                   mail_dir=str(tmp_path / "mail"))
+    api = ApiClient(app.test_client(), ADMIN_TOKEN)
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip():
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.wait(0.2):  # the receiver's pace, not the test's
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        made = register(api, f"http://127.0.0.1:{server.getsockname()[1]}/slow")
+        rollout_completed(api)
+        run_jobs()
+    finally:
+        stop.set()
+        server.close()
+    [delivery] = deliveries(api, made["id"])
+    assert delivery["status"] == "pending" and "within 1.0 s" in delivery["last_error"]
+
+
+def test_a_late_worker_records_nothing_over_the_attempt_that_took_its_row(hr, receiver):
+    """A worker that stalled past its claim: the sweeper gave the row to another attempt,
+    which delivered it. The first one's late 'failed, try again' is not recorded."""
+    from channels import webhooks as sender
+
+    register(hr, receiver.url)
+    rollout_completed(hr)
+    run_jobs()
+    with db.session_scope() as s:
+        row = s.scalar(select(WebhookDelivery))
+        assert row.status == "delivered" and row.attempts == 1
+        row.status = "sending"  # as while attempt 2 is under way
+        row.attempts = 2
+    assert sender._finish(row.id, "pending", 1, error="late", next_at=utcnow()) is None
+    assert sender._finish(row.id, "delivered", 2, code=200) == "delivered"
+    with db.session_scope() as s:
+        row = s.scalar(select(WebhookDelivery))
+        assert row.status == "delivered" and row.last_error != "late"
