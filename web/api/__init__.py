@@ -144,6 +144,7 @@ def page_sorted(items: list[Any], key: Callable[[Any], str]) -> tuple[list[Any],
 from web.api import (  # noqa: E402  (each module adds its routes to bp)
     audiences,
     directory,
+    exports,
     insights,
     interviews,
     invites,
@@ -156,5 +157,6 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     sessions,
 )
 
-__all__ = ["audiences", "bp", "directory", "insights", "interviews", "invites", "one_on_one_links",
-           "one_on_ones", "ops", "people", "rollouts", "session_types", "sessions"]
+__all__ = ["audiences", "bp", "directory", "exports", "insights", "interviews", "invites",
+           "one_on_one_links", "one_on_ones", "ops", "people", "rollouts", "session_types",
+           "sessions"]
