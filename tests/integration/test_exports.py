@@ -366,3 +366,19 @@ def test_every_export_is_in_the_audit_log(api, work, data):
     assert len(first["audit"]) == 2 and first["next"]
     rest = ok(api.get(first["next"].removeprefix("/api/v1")))
     assert [e["action"] for e in rest["audit"]] == ["export.request"]
+
+
+def test_the_scheduler_prunes_expired_exports_on_the_queue(api, work, data, tmp_path):
+    from core.config import load_settings
+    from scheduler.__main__ import _enqueue, schedule
+
+    every = schedule(load_settings(var_dir=tmp_path))["scheduler.jobs.prune_exports"]
+    status, _ = bulk(api, work, "jsonl")
+    with db.session_scope() as s:
+        s.execute(update(Export).where(Export.id == status["id"]).values(
+            expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+    _enqueue("scheduler.jobs.prune_exports", every)
+    work()
+    with db.session_scope() as s:
+        assert s.get(Export, status["id"]).status == "expired"
+        assert s.scalar(select(func.count()).select_from(ExportFile)) == 0
