@@ -284,19 +284,20 @@ class Writer:
     def __init__(self, fmt: str, out: IO[bytes]):
         self.fmt, self.out = fmt, out
         self.zip = zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) if fmt == "zip" else None
+        self.pending: list[dict[str, Any]] = []  # an anonymous session's, for its document
         if fmt == "csv":
             self._csv([list(CSV_COLUMNS)])
 
-    def _csv(self, rows: list[list[Any]]) -> None:
-        text = io.StringIO()
-        csv.writer(text, lineterminator="\r\n").writerows(rows)
-        self.out.write(text.getvalue().encode())
-
-    def named(self, batch: list[tuple[Interview, dict[str, Any]]]) -> None:
+    def write(self, batch: list[tuple[Interview, dict[str, Any]]], *, anonymous: bool) -> None:
+        """Rows or lines; in a ZIP, a PDF per named interview, and an anonymous session's
+        answers kept for the one document of its session (``session_done``)."""
         if self.fmt == "csv":
             self._csv([csv_row(doc) for _, doc in batch])
         elif self.fmt == "jsonl":
-            self._jsonl([doc for _, doc in batch])
+            self.out.write("".join(json.dumps(doc, ensure_ascii=False) + "\n"
+                                   for _, doc in batch).encode())
+        elif anonymous:
+            self.pending += [doc for _, doc in batch]
         else:
             from core import pdf
 
@@ -305,23 +306,21 @@ class Writer:
                         f"{interview.id}-{slug(interview.person.name)}.pdf")
                 self.zip.writestr(name, pdf.transcript(doc))
 
-    def anonymous(self, session: Session, docs: list[dict[str, Any]],
-                  withheld: str | None) -> None:
-        """An anonymous session's released answers: rows, lines, or (ZIP) one document
-        for the session, never one per person."""
-        if self.fmt == "csv":
-            self._csv([csv_row(doc) for doc in docs])
-        elif self.fmt == "jsonl":
-            self._jsonl(docs)
-        elif docs:
+    def session_done(self, session: Session, withheld: str | None) -> None:
+        """A ZIP's one document of an anonymous session's released answers: never one file
+        per person (a file count, name or date would tell whose)."""
+        if self.zip is not None and self.pending:
             from core import pdf
 
             self.zip.writestr(f"{slug(session.name)}-{session.id}/anonymous-answers.pdf",
-                              pdf.aggregated(docs[0]["metadata"], docs, withheld))
+                              pdf.aggregated(self.pending[0]["metadata"], self.pending,
+                                             withheld))
+        self.pending = []
 
-    def _jsonl(self, docs: list[dict[str, Any]]) -> None:
-        self.out.write("".join(json.dumps(d, ensure_ascii=False) + "\n"
-                               for d in docs).encode())
+    def _csv(self, rows: list[list[Any]]) -> None:
+        text = io.StringIO()
+        csv.writer(text, lineterminator="\r\n").writerows(rows)
+        self.out.write(text.getvalue().encode())
 
     def close(self) -> None:
         if self.zip is not None:
@@ -394,22 +393,17 @@ def build(fmt: str, found: Plan, out: IO[bytes], *,
 
     writer, done = Writer(fmt, out), 0
     for batch in documents(found.named, anonymous=False):
-        writer.named(batch)
+        writer.write(batch, anonymous=False)
         done += len(batch)
         progress(done)
     reasons = {w["session_id"]: w["reason"] for w in found.withheld}
     for session_id, ids in found.anonymous:
-        docs = []
         for batch in documents(ids, anonymous=True):
-            docs += [doc for _, doc in batch]
+            writer.write(batch, anonymous=True)
             done += len(batch)
-            if fmt != "zip":  # a ZIP's session document is written once, whole
-                writer.anonymous(None, docs, None)
-                docs = []
             progress(done)
-        if fmt == "zip":
-            with database.session_scope() as s:
-                writer.anonymous(s.get(Session, session_id), docs, reasons.get(session_id))
+        with database.session_scope() as s:
+            writer.session_done(s.get(Session, session_id), reasons.get(session_id))
     writer.close()
 
 

@@ -382,3 +382,13 @@ def test_the_scheduler_prunes_expired_exports_on_the_queue(api, work, data, tmp_
     with db.session_scope() as s:
         assert s.get(Export, status["id"]).status == "expired"
         assert s.scalar(select(func.count()).select_from(ExportFile)) == 0
+
+
+def test_progress_is_reported_per_batch(data):
+    with db.session_scope() as s:
+        found = exports.plan(s, exports.Filters(), session_ids=None, identity=True)
+    seen: list[int] = []
+    out = io.BytesIO()
+    exports.build("csv", found, out, progress=seen.append)
+    assert found.total == 6 and seen == [3, 6]  # the named batch, then the anonymous one
+    assert len(rows_of(out.getvalue())) == 6
