@@ -421,16 +421,18 @@ def _store(export_id: int, out: IO[bytes]) -> None:
     size = out.tell()
     out.seek(0)
     with database.session_scope() as s:
+        now = utcnow()
+        claimed = s.execute(update(Export).where(Export.id == export_id,
+                                                 Export.status == "running").values(
+            status="ready", size=size, done=Export.total, finished_at=now,
+            expires_at=now + timedelta(minutes=get_settings().export_link_minutes))).rowcount
+        if not claimed:  # failed meanwhile (an interview in it was deleted): no file
+            return
         s.execute(delete(ExportFile).where(ExportFile.export_id == export_id))
         seq = 0
         while data := out.read(CHUNK):
             s.execute(insert(ExportFile).values(export_id=export_id, seq=seq, data=data))
             seq += 1
-        now = utcnow()
-        s.execute(update(Export).where(Export.id == export_id, Export.status == "running")
-                  .values(status="ready", size=size, done=Export.total, finished_at=now,
-                          expires_at=now + timedelta(minutes=get_settings()
-                                                     .export_link_minutes)))
 
 
 def chunks(export_id: int) -> Iterator[bytes]:
@@ -450,6 +452,23 @@ def chunks(export_id: int) -> Iterator[bytes]:
 
 def filename(export: Export) -> str:
     return f"parley-export-{export.id}.{export.format}"
+
+
+DROPPED = "an interview in it was deleted, so its file was too: ask for the export again"
+
+
+def forget(db: DB) -> int:
+    """An interview is deleted: what it said must leave every export too. Which exports
+    hold it is not kept, so every file is dropped (they live an hour) and a running export
+    fails; returns how many exports lost their file."""
+    ready = list(db.scalars(select(Export.id).where(Export.status == "ready")))
+    if ready:
+        db.execute(delete(ExportFile).where(ExportFile.export_id.in_(ready)))
+        db.execute(update(Export).where(Export.id.in_(ready)).values(
+            status="expired", error=DROPPED))
+    db.execute(update(Export).where(Export.status.in_(ACTIVE)).values(
+        status="failed", error=DROPPED, finished_at=utcnow()))
+    return len(ready)
 
 
 def prune() -> int:

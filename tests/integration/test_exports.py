@@ -392,3 +392,30 @@ def test_progress_is_reported_per_batch(data):
     exports.build("csv", found, out, progress=seen.append)
     assert found.total == 6 and seen == [3, 6]  # the named batch, then the anonymous one
     assert len(rows_of(out.getvalue())) == 6
+
+
+def test_deleting_an_interview_drops_every_export_file(api, work, data):
+    """What a person said lives where a delete finds it: an export's copy goes too."""
+    status, body = bulk(api, work, "jsonl")
+    assert b"I want to grow into a lead role" in body
+    assert api.delete(f"/interviews/{data['named_ids'][1]}").status_code == 204
+    resp = api.get(status["download_url"].removeprefix("/api/v1"))
+    assert resp.status_code == 410
+    assert resp.get_json()["error"]["message"] == exports.DROPPED
+    after = ok(api.get(f"/exports/{status['id']}"))
+    assert (after["status"], after["error"]) == ("expired", exports.DROPPED)
+    with db.session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(ExportFile)) == 0
+
+
+def test_an_export_running_when_an_interview_is_deleted_fails_without_a_file(api, data):
+    queued = ok(api.post("/exports", {"format": "csv"}), 202)
+    with db.session_scope() as s:  # as if the job had claimed it
+        s.execute(update(Export).where(Export.id == queued["id"]).values(status="running"))
+    assert api.delete(f"/interviews/{data['named_ids'][1]}").status_code == 204
+    out = io.BytesIO(b"a file built before the delete")
+    exports._store(queued["id"], out)  # the job finishing after it: nothing is kept
+    after = ok(api.get(f"/exports/{queued['id']}"))
+    assert (after["status"], after["error"]) == ("failed", exports.DROPPED)
+    with db.session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(ExportFile)) == 0

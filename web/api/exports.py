@@ -56,7 +56,7 @@ def describe(export: Export) -> dict[str, Any]:
     }
     if status == "ready":
         out["download_url"] = url_for("api.download_export", token=_token(export))
-    if status == "failed":
+    if status in ("failed", "expired") and export.error:
         out["error"] = export.error
     return out
 
@@ -121,7 +121,7 @@ def get_export(export_id: int):
 
 def _gone_or_missing(export: Export | None) -> ApiError:
     if export is not None and exports.status_of(export) == "expired":
-        return ApiError(410, "expired", f"this download link expired at "
+        return ApiError(410, "expired", export.error or f"this download link expired at "
                         f"{iso(export.expires_at)}: ask for the export again")
     return ApiError(404, "not_found", "no export to download at this link (copy the whole "
                     "download_url from the export's status)")
