@@ -62,6 +62,9 @@ class Settings(BaseSettings):
             "first message: conversations.open (a 1-on-1's group DM) and users.lookupByEmail "
             "(someone imported without a Slack id)."))
     invite_ttl_days: int = Field(7, ge=1, le=90, description="Days an invite link stays valid.")
+    export_link_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, description="Minutes an export's download link (and its "
+                                              "file) stay valid once ready.")
     # ---- email (channels/email.py) ----
     smtp_url: str = Field("", description=(
         "smtp://user:pass@host:587 (STARTTLS, required before credentials are sent) or "

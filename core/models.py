@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -771,3 +772,41 @@ class WebhookDelivery(Base):
         ForeignKey("webhook_delivery.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column()
+
+
+class Export(Base):
+    """One bulk export (core/exports.py): what was asked (format, filters, and the reader's
+    restriction: which sessions, and whether identity may be shown), its progress, and,
+    once ready, its file in ``export_file`` until ``expires_at``."""
+
+    __tablename__ = "export"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    format: Mapped[str] = mapped_column(String(10))  # csv | jsonl | zip
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    session_ids: Mapped[list[Any] | None] = mapped_column(JSON)  # None: every session
+    identity: Mapped[bool] = mapped_column(default=True)  # False: every session as aggregated
+    # queued | running | ready | failed | expired
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    done: Mapped[int] = mapped_column(default=0)
+    total: Mapped[int] = mapped_column(default=0)
+    size: Mapped[int | None] = mapped_column()  # bytes of the file
+    withheld: Mapped[list[Any]] = mapped_column(default=list)  # [{session_id, reason}]
+    error: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class ExportFile(Base):
+    """An export's file in pieces, kept in the database so any web process on any machine
+    can serve it (no shared disk); deleted when the export expires."""
+
+    __tablename__ = "export_file"
+
+    export_id: Mapped[int] = mapped_column(ForeignKey("export.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

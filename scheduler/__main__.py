@@ -20,6 +20,7 @@ PERIODIC = {  # job path → seconds between runs
     "core.rollouts.run_triggers": 3600,  # session triggers on HR dates (idempotent)
     "core.one_on_ones.remind_due": 300,  # a pair's agenda, the working day before they meet
     "core.insights.refresh_due": 600,  # re-run insights that many new interviews left behind
+    "scheduler.jobs.prune_exports": 300,  # drop export files whose download link expired
 }
 BY_DATE = {"core.rollouts.run_triggers"}  # one job id per day: a daily job, retried hourly
 IMAP_EVERY = 20  # seconds between looks at IMAP_URL's mailbox

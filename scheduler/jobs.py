@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy import select
 
-from core import db, engine, jobs
+from core import db, engine, exports, jobs
 from core.lifecycle import State
 from core.models import Interview, utcnow
 
@@ -32,3 +32,8 @@ def tick_pauses() -> int:
             log.info("interview %s is busy; the next tick will look again", interview_id)
     jobs.enqueue_deliveries(ids)
     return len(ids)
+
+
+def prune_exports() -> int:
+    """Drop the files of exports whose download link has expired (core.exports.prune)."""
+    return exports.prune()

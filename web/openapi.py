@@ -15,6 +15,9 @@ from flask import Flask
 from pydantic import BaseModel
 
 import channels
+from core.exports import FORMATS as EXPORT_FORMATS
+from core.exports import INTERVIEW_FORMATS
+from core.exports import STATUSES as EXPORT_STATUSES
 from core.rollouts import COUNTS as ROLLOUT_COUNTS
 from core.webhooks import EVENTS
 from web import schemas
@@ -29,6 +32,7 @@ ERRORS = {
          "X-CSRF-Token",
     429: "too many failed sign-ins for the address lately",
     404: "unknown id",
+    410: "gone: the link has expired",
     409: "session locked, a draft or shipped session type, an invalid lifecycle transition, "
          "or a rollout in a state that does not allow it",
     413: "body larger than 1 MiB (the directory import: IMPORT_MAX_BYTES, 50 MB by default)",
@@ -40,13 +44,16 @@ def op(summary: str, *, ok: Any = None, status: int = 200, body: type[BaseModel]
        body_optional: bool = False, errors: tuple[int, ...] = (), paged: str | None = None,
        query: dict[str, dict[str, Any]] | None = None, auth: bool = True,
        also: dict[int, tuple[str, Any]] | None = None,
-       content: dict[str, Any] | None = None) -> Op:
+       content: dict[str, Any] | None = None,
+       ok_content: dict[str, Any] | None = None) -> Op:
     """One operation: ``ok`` is the success schema (a RESPONSES name or a JSON schema),
     ``paged`` the key of a paginated list of that schema, ``also`` other answers,
-    ``content`` a request body by media type when it is not one pydantic model."""
+    ``content`` a request body by media type when it is not one pydantic model,
+    ``ok_content`` the success body by media type when it is not (only) JSON."""
     return {"summary": summary, "ok": ok, "status": status, "body": body,
             "body_optional": body_optional, "errors": errors, "paged": paged,
-            "query": query or {}, "auth": auth, "also": also or {}, "content": content}
+            "query": query or {}, "auth": auth, "also": also or {}, "content": content,
+            "ok_content": ok_content}
 
 
 def ref(name: str) -> dict[str, str]:
@@ -542,6 +549,57 @@ OPERATIONS.update({
         ok="WebhookDelivery", status=201, errors=(404,)),
 })
 
+RESPONSES["Export"] = obj({
+    "id": INT, "format": {"enum": list(EXPORT_FORMATS)},
+    "filters": {"type": "object", "description": "the filters asked for (from, to as ISO)"},
+    "status": {"enum": list(EXPORT_STATUSES)},
+    "progress": obj({"done": INT, "total": INT}),
+    "created_at": TEXT, "finished_at": WHEN, "expires_at": WHEN, "size": nullable("integer"),
+    "withheld": {"type": "array", "items": obj({"session_id": INT, "reason": TEXT}),
+                 "description": "anonymous sessions whose answers are (partly) not in the "
+                                "export yet, and why"},
+    "status_url": TEXT,
+    "download_url": {"type": "string", "description": "once ready: the file, until "
+                     "expires_at"},
+    "error": TEXT}, optional=("download_url", "error"))
+RESPONSES["InterviewExport"] = obj({
+    "metadata": {"type": "object", "description": "session, type, person, channels, "
+                 "started, completed, duration, status, sentiment, engagement"},
+    "turns": {"type": "array", "items": {"type": "object"}},
+    "analytics": {"type": ["object", "null"]}})
+RESPONSES["AuditEntry"] = obj({
+    "id": INT, "at": TEXT, "actor": TEXT, "action": TEXT, "target_type": TEXT,
+    "target_id": nullable("integer"), "detail": {"type": "object"}})
+BINARY = {"type": "string", "format": "binary"}
+
+OPERATIONS.update({
+    "api.export_interview": op(
+        "One interview of a named session as JSON (metadata, turns with reasoning, "
+        "analytics) or a PDF transcript. An aggregated session's: 404, as every read by id",
+        errors=(404,), ok_content={"application/json": {"schema": ref("InterviewExport")},
+                                   "application/pdf": {"schema": BINARY}},
+        query={"format": {"description": "json (default) or pdf",
+                          "schema": {"enum": list(INTERVIEW_FORMATS), "default": "json"}}}),
+    "api.create_export": op(
+        "Export interviews in bulk (CSV, JSON lines, or a ZIP of PDF transcripts) in the "
+        "background: 202 with the export and its status URL. Aggregated sessions: their "
+        "released answers only, without identity, never sliced by time or channel. 422 "
+        "when from is not before to",
+        ok="Export", status=202, body=schemas.ExportCreate, errors=(422,)),
+    "api.get_export": op("An export's status and progress; once ready, its download_url",
+                         ok="Export", errors=(404,)),
+    "api.download_export": op(
+        "The export's file, at the signed link its status gives once ready. 404: no such "
+        "link; 410: it expired", errors=(404, 410),
+        ok_content={"text/csv": {"schema": BINARY}, "application/x-ndjson": {"schema": BINARY},
+                    "application/zip": {"schema": BINARY}}),
+    "api.list_audit": op(
+        "The audit log (who did what: exports, ends, deletes …), newest first",
+        ok="AuditEntry", paged="audit", query={"action": {
+            "description": "only actions starting with this (export. for every export)",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 100}}}),
+})
+
 PAGE_QUERY = {
     "limit": {"description": "page size", "schema": {
         "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},
@@ -555,7 +613,7 @@ def _json(schema: Any) -> dict[str, Any]:
     return {"application/json": {"schema": ref(schema) if isinstance(schema, str) else schema}}
 
 
-TEXT_PARAMS = {"ident", "pattern_id"}  # path parameters that are not ids
+TEXT_PARAMS = {"ident", "pattern_id", "token"}  # path parameters that are not ids
 
 
 def _operation(endpoint: str, params: list[str]) -> Op:
@@ -579,6 +637,8 @@ def _operation(endpoint: str, params: list[str]) -> Op:
             spec["paged"]: {"type": "array", "items": ref(spec["ok"])},
             "next": {**nullable("string"), "description": "the next page, or null on the last"},
         }))
+    elif spec["ok_content"] is not None:
+        ok["content"] = spec["ok_content"]
     elif spec["ok"] is not None:
         ok["content"] = _json(spec["ok"])
     out["responses"][str(spec["status"])] = ok

@@ -384,3 +384,29 @@ class WebhookCreate(Strict):
         if len(set(self.events)) != len(self.events):
             raise ValueError("events: an event is listed twice")
         return self
+
+
+ExportStatusFilter = Literal["created", "consent", "in_progress", "paused", "completed",
+                             "declined", "abandoned", "admin_ended", "restarted"]
+
+
+class ExportFilters(Strict):
+    """Which interviews a bulk export holds; every filter optional. An aggregated session
+    is exported whole (its released answers) or not at all: from, to and channel never
+    slice it, and a status other than completed leaves it out."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    session_id: Id | None = None
+    from_: Annotated[datetime | None, Field(strict=False)] = Field(
+        None, alias="from", description="interviews started at or after this ISO time")
+    to: Annotated[datetime | None, Field(strict=False)] = Field(
+        None, description="interviews started before this ISO time")
+    status: ExportStatusFilter | None = None
+    channel: Literal["web", "slack", "teams", "sms", "email"] | None = None
+    tag: str | None = Field(None, min_length=1, max_length=100)
+
+
+class ExportCreate(Strict):
+    format: Literal["csv", "jsonl", "zip"]
+    filters: ExportFilters = Field(default_factory=ExportFilters)

@@ -48,6 +48,8 @@ EXPECTED: dict[str, set[str]] = {
     "api.create_assigned_topic": WRITERS, "api.edit_assigned_topic": WRITERS,
     "api.send_assigned_topic": WRITERS, "api.withdraw_assigned_topic": WRITERS,
     "api.preview_assigned_topic": WRITERS,
+    "api.export_interview": READERS, "api.create_export": EVERYONE,
+    "api.get_export": EVERYONE, "api.download_export": EVERYONE, "api.list_audit": OWNERS,
     "api.list_failures": OWNERS,
     "api.list_webhooks": OWNERS, "api.get_webhook": OWNERS, "api.create_webhook": OWNERS,
     "api.delete_webhook": OWNERS, "api.list_webhook_deliveries": OWNERS,

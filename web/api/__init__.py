@@ -189,6 +189,7 @@ def page_sorted(items: list[Any], key: Callable[[Any], str]) -> tuple[list[Any],
 from web.api import (  # noqa: E402  (each module adds its routes to bp)
     audiences,
     directory,
+    exports,
     insights,
     interviews,
     invites,
@@ -203,6 +204,6 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     webhooks,
 )
 
-__all__ = ["access", "audiences", "bp", "directory", "insights", "interviews",
+__all__ = ["access", "audiences", "bp", "directory", "exports", "insights", "interviews",
            "invites", "one_on_one_links", "one_on_ones", "ops", "people", "rollouts",
            "session_types", "sessions", "users", "webhooks"]

@@ -70,6 +70,9 @@ POLICY: dict[str, frozenset[str]] = {
     "api.create_assigned_topic": WRITE, "api.edit_assigned_topic": WRITE,
     "api.send_assigned_topic": WRITE, "api.withdraw_assigned_topic": WRITE,
     "api.preview_assigned_topic": WRITE,
+    # exports and the audit log (an analyst's exports: every session as if aggregated)
+    "api.export_interview": READ, "api.create_export": ALL, "api.get_export": ALL,
+    "api.download_export": ALL, "api.list_audit": OWNER,
     # operations and integrations
     "api.list_failures": OWNER,
     "api.list_webhooks": OWNER, "api.get_webhook": OWNER, "api.create_webhook": OWNER,

@@ -17,7 +17,7 @@ from flask import current_app, jsonify, request
 from sqlalchemy import func, select
 
 from bots import interview as interview_bot
-from core import analytics, db, engine, insights, jobs, privacy, sessions
+from core import analytics, db, engine, exports, insights, jobs, privacy, sessions
 from core.lifecycle import State
 from core.models import Interview, OutboundRecord, Person, Session, Turn
 from web.api import audit, body, bp, get_or_404, iso, page, page_sorted
@@ -177,7 +177,8 @@ def delete_interview(interview_id: int):
     with changing(interview_id) as (s, interview):
         turn_ids = list(s.scalars(select(Turn.id).where(Turn.interview_id == interview.id)))
         quotes = insights.forget(s, interview.session_id, interview.id, turn_ids)
+        files = exports.forget(s)
         audit(s, "interview.delete", "interview", interview.id, turns=len(turn_ids),
-              person=interview.person_id, insight_quotes=quotes)
+              person=interview.person_id, insight_quotes=quotes, export_files=files)
         s.delete(interview)
     return "", 204
