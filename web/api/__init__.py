@@ -151,10 +151,11 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     one_on_ones,
     ops,
     people,
+    retention,
     rollouts,
     session_types,
     sessions,
 )
 
 __all__ = ["audiences", "bp", "directory", "insights", "interviews", "invites", "one_on_one_links",
-           "one_on_ones", "ops", "people", "rollouts", "session_types", "sessions"]
+           "one_on_ones", "ops", "people", "retention", "rollouts", "session_types", "sessions"]
