@@ -30,7 +30,7 @@ from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session as DB
 
 from core import db as database
-from core import insights, privacy
+from core import insights, jobs, privacy, ratelimit
 from core.config import get_settings
 from core.lifecycle import State
 from core.models import (
@@ -355,6 +355,8 @@ def erase_person(s: DB, person_id: int, now: datetime | None = None) -> dict[str
     counts["teams_contacts"] = s.execute(
         delete(TeamsContact).where(or_(*contact))
         .execution_options(synchronize_session=False)).rowcount
+
+    counts["redis_keys"] = ratelimit.forget(keys) + jobs.forget(keys)
 
     person.name, person.email, person.phone = "", None, None
     person.slack_user_id = person.slack_team_id = person.teams_user_id = None

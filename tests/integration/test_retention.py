@@ -251,11 +251,13 @@ def test_an_erased_person_is_found_nowhere_whatever_channel_they_wrote_on(everyw
         one_on_ones.add_note(s, s.get(OneOnOne, pair["id"]), s.get(Person, person["id"]),
                              answer)
     run_jobs()
-    for needle in PII:
+    needles = (*PII, teams.user.user_id, teams.user.aad)
+    for needle in needles:
         assert places_holding(needle), f"{needle} was never stored: the test proves nothing"
 
     retention.run(now=utcnow() + LATER)
-    assert places_holding(PRIVATE_MAIL) == []  # retention alone: only the redacted copy
+    # retention alone: only the redacted copy of answers; the active pair's agenda and note
+    assert places_holding(PRIVATE_MAIL) == ["agenda_item.text", "private_note.text"]
     assert places_holding(BADGE)
 
     erased = api.delete(f"/people/{person['id']}")
@@ -263,7 +265,7 @@ def test_an_erased_person_is_found_nowhere_whatever_channel_they_wrote_on(everyw
     removed = erased.get_json()["removed"]
     assert removed["interviews"] == 5 and removed["private_notes"] == 1
     assert removed["agenda_items"] == 1 and removed["manager_links"] == 1
-    for needle in PII:
+    for needle in needles:
         assert places_holding(needle) == [], needle
 
     # what is left: anonymous counted shells, the tombstone, an audit row of counts
