@@ -245,6 +245,14 @@ def _redact_items(s: DB, ids: list[int]) -> int:
 
 # ---- erasure -----------------------------------------------------------------------------
 
+def open_interviews(s: DB, person_id: int) -> list[int]:
+    """The person's interviews still under way: an erasure holds their locks
+    (``core.engine.serialised``), so no message of theirs is being handled meanwhile."""
+    return list(s.scalars(select(Interview.id).where(Interview.person_id == person_id,
+                                                     Interview.state.not_in(ENDED))
+                          .order_by(Interview.id)))
+
+
 def erase_person(s: DB, person_id: int, now: datetime | None = None) -> dict[str, int] | None:
     """Erase a person (GDPR): their identity, and every message they wrote or that was
     written to them, in every session and pair. Returns counts per kind, or None when there
