@@ -76,8 +76,9 @@ class _Batches:
 
     def __init__(self, size: int):
         self.size, self.count, self.longest = size, 0, 0.0
+        self.seconds: dict[str, float] = {}
 
-    def walk(self, ids: Callable[[DB, int, int], list[int]],
+    def walk(self, kind: str, ids: Callable[[DB, int, int], list[int]],
              apply: Callable[[DB, list[int]], int]) -> int:
         """``ids(s, after, limit)``: the next ids to work on, ascending; ``apply`` changes
         them and says how many it changed."""
@@ -88,7 +89,9 @@ class _Batches:
                 batch = ids(s, after, self.size)
                 if batch:
                     changed += apply(s, batch)
-            self.longest = max(self.longest, time.perf_counter() - started)
+            took = time.perf_counter() - started
+            self.longest = max(self.longest, took)
+            self.seconds[kind] = self.seconds.get(kind, 0.0) + took
             self.count += 1
             if len(batch) < self.size:
                 return changed
@@ -126,6 +129,7 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> dict[str, Any]:
 
     payload_cutoff = now - timedelta(days=settings.retention_payload_days)
     counts["inbound_payloads"] = work.walk(
+        "inbound_payloads",
         lambda s, after, limit: list(s.scalars(
             select(InboundEvent.id).where(
                 InboundEvent.id > after, InboundEvent.received_at < payload_cutoff,
@@ -133,6 +137,7 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> dict[str, Any]:
             .order_by(InboundEvent.id).limit(limit))),
         lambda s, ids: _set(s, InboundEvent, ids, payload={}))
     counts["outbound_payloads"] = work.walk(
+        "outbound_payloads",
         lambda s, after, limit: list(s.scalars(
             select(OutboundRecord.id).where(
                 OutboundRecord.id > after, OutboundRecord.created_at < payload_cutoff,
@@ -140,6 +145,7 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> dict[str, Any]:
             .order_by(OutboundRecord.id).limit(limit))),
         lambda s, ids: _set(s, OutboundRecord, ids, payload={}))
     counts["audit_details"] = work.walk(
+        "audit_details",
         lambda s, after, limit: list(s.scalars(
             select(AuditLog.id).where(AuditLog.id > after, AuditLog.at < payload_cutoff,
                                       AuditLog.action != REPORT_ACTION,  # counts only
@@ -151,12 +157,14 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> dict[str, Any]:
     of_retired = select(OneOnOne.id).where(OneOnOne.active.is_(False),
                                            OneOnOne.retired_at < retired)
     counts["private_notes"] = work.walk(
+        "private_notes",
         lambda s, after, limit: list(s.scalars(
             select(PrivateNote.id).where(PrivateNote.id > after,
                                          PrivateNote.one_on_one_id.in_(of_retired))
             .order_by(PrivateNote.id).limit(limit))),
         lambda s, ids: s.execute(delete(PrivateNote).where(PrivateNote.id.in_(ids))).rowcount)
     counts["agenda_items"] = work.walk(
+        "agenda_items",
         lambda s, after, limit: list(s.scalars(
             select(AgendaItem.id).where(AgendaItem.id > after,
                                         AgendaItem.one_on_one_id.in_(of_retired))
@@ -166,6 +174,7 @@ def run(now: datetime | None = None, *, batch: int = BATCH) -> dict[str, Any]:
     report = {"at": utcnow().isoformat(), "as_of": now.isoformat(), "counts": counts,
               "seconds": round(time.perf_counter() - started, 3), "batches": work.count,
               "longest_transaction_seconds": round(work.longest, 3),
+              "seconds_per_kind": {k: round(v, 3) for k, v in work.seconds.items()},
               "limits": {"raw_text_days": settings.retention_raw_text_days,
                          "payload_days": settings.retention_payload_days,
                          "session_types": {str(i): d for i, d in types}}}
@@ -206,22 +215,29 @@ def _raw_text(work: _Batches, type_id: int, cutoff: datetime) -> tuple[int, int]
 
     def apply(s: DB, batch: list[int]) -> int:
         nonlocal touched
-        rows = s.execute(select(Turn.id, Turn.interview_id, Turn.text, Turn.redacted_text)
-                         .where(Turn.id.in_(batch))).all()
-        changes = []
-        for turn_id, _, text, redacted in rows:
-            kept = redacted if redacted is not None else privacy.redact(text)
-            changes.append({"id": turn_id, "text": kept, "redacted_text": kept})
-        s.execute(update(Turn), changes)
-        for interview in s.scalars(select(Interview).where(
-                Interview.id.in_({r.interview_id for r in rows}))):
-            coverage = _redacted_coverage(interview.coverage or {})
-            if coverage != interview.coverage:
-                interview.coverage = coverage
-                touched += 1
-        return len(changes)
+        changed = s.execute(update(Turn).where(Turn.id.in_(batch),
+                                               Turn.redacted_text.is_not(None))
+                            .values(text=Turn.redacted_text)).rowcount
+        # a turn without a redacted copy (none is written so today) gets one now
+        unredacted = s.execute(select(Turn.id, Turn.text).where(
+            Turn.id.in_(batch), Turn.redacted_text.is_(None))).all()
+        if unredacted:
+            s.execute(update(Turn), [{"id": i, "text": privacy.redact(t),
+                                      "redacted_text": privacy.redact(t)}
+                                     for i, t in unredacted])
+        of = select(Turn.interview_id).where(Turn.id.in_(batch)).distinct()
+        covered = []  # plain rows: an Interview object would load its invite, person …
+        for interview_id, coverage in s.execute(select(Interview.id, Interview.coverage)
+                                                .where(Interview.id.in_(of))):
+            redacted = _redacted_coverage(coverage or {})
+            if redacted != coverage:
+                covered.append({"id": interview_id, "coverage": redacted})
+        if covered:
+            s.execute(update(Interview), covered)
+        touched += len(covered)
+        return changed + len(unredacted)
 
-    return work.walk(ids, apply), touched
+    return work.walk("turns", ids, apply), touched
 
 
 def _redacted_coverage(coverage: dict[str, Any]) -> dict[str, Any]:

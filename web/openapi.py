@@ -478,7 +478,8 @@ RESPONSES["RetentionSettings"] = obj({
 RESPONSES["RetentionReport"] = obj({"report": {"oneOf": [{"type": "null"}, obj({
     "at": TEXT, "as_of": TEXT, "counts": RETENTION_COUNTS, "seconds": {"type": "number"},
     "batches": INT, "longest_transaction_seconds": {"type": "number"},
-    "limits": {"type": "object"}})]}})
+    "seconds_per_kind": {"type": "object", "additionalProperties": {"type": "number"}},
+    "limits": {"type": "object"}}, optional=("seconds_per_kind",))]}})
 RESPONSES["Erasure"] = obj({"id": INT, "erased": {"enum": [True]}, "removed": {
     "type": "object", "additionalProperties": INT, "description": (
         "rows changed per kind: turns, interviews, insight_quotes, inbound_payloads, "
