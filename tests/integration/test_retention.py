@@ -49,6 +49,10 @@ PII = (FIRST, LAST, EMAIL, PHONE, SLACK_USER, BADGE, STREET, PRIVATE_MAIL)
 LATER = timedelta(days=2 * 365)  # past every default limit
 
 
+def put(api, path: str, body: dict):
+    return api._call("PUT", path, body)
+
+
 # ---- retention alone ---------------------------------------------------------------------
 
 def answer_on_the_web(api, client, text: str, slug: str = "stay-interview",
@@ -102,7 +106,7 @@ def test_retention_keeps_redacted_text_drops_raw_and_keeps_what_is_recent(
 
 
 def test_a_session_type_override_is_honoured(client, api, library):
-    settings = api.put("/settings/retention", {"session_types": [
+    settings = put(api, "/settings/retention", {"session_types": [
         {"session_type": "exit-interview", "raw_text_days": 30}]})
     assert settings.status_code == 200, settings.get_json()
     by_slug = {t["slug"]: t for t in settings.get_json()["session_types"]}
@@ -118,11 +122,11 @@ def test_a_session_type_override_is_honoured(client, api, library):
     assert PRIVATE_MAIL not in said(exit_id)[0][0]  # 30 days: raw text gone
     assert PRIVATE_MAIL in said(stay_id)[0][0]  # the default 365: still there
 
-    cleared = api.put("/settings/retention", {"session_types": [
+    cleared = put(api, "/settings/retention", {"session_types": [
         {"session_type": by_slug["exit-interview"]["id"], "raw_text_days": None}]})
     assert {t["slug"]: t["raw_text_days"] for t in cleared.get_json()["session_types"]}[
         "exit-interview"] is None
-    unknown = api.put("/settings/retention", {"session_types": [
+    unknown = put(api, "/settings/retention", {"session_types": [
         {"session_type": "no-such-type", "raw_text_days": 10}]})
     assert unknown.status_code == 422
 

@@ -25,9 +25,6 @@ class ApiClient:
     def patch(self, path, json=None, **kw):
         return self._call("PATCH", path, json, **kw)
 
-    def put(self, path, json=None, **kw):
-        return self._call("PUT", path, json, **kw)
-
     def delete(self, path, **kw):
         return self._call("DELETE", path, **kw)
 
