@@ -159,6 +159,15 @@ class Settings(BaseSettings):
         24.0, gt=0, le=168, description=(
             "Hours a webhook delivery is retried (exponential backoff) before it is failed."))
     # ---- end webhooks ----
+    # ---- retention (core/retention.py) ----
+    retention_raw_text_days: int = Field(365, ge=1, le=36500, description=(
+        "Days what a participant wrote is kept as written, counted from the interview's end "
+        "(or the turn, if it has not ended); then only its PII-redacted copy stays. "
+        "Overridable per session type (PUT /api/v1/settings/retention)."))
+    retention_payload_days: int = Field(30, ge=1, le=36500, description=(
+        "Days the content of inbound and outbound message payloads and audit-log details "
+        "is kept; the rows themselves (the exactly-once ledger) stay, emptied."))
+    # ---- end retention ----
 
     @field_validator("quiet_hours")
     @classmethod

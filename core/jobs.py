@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -196,3 +197,24 @@ def enqueue_deliveries(record_ids: list[int], *, replace_started: bool = False,
                          queue_name=queue_name)
         except RedisError as exc:
             log.warning("queue unreachable, outbound %s left for the sweeper: %s", record_id, exc)
+
+
+def forget(names: list[str]) -> int:
+    """Delete the jobs whose arguments name one of ``names`` (an erased person's chat id or
+    address): a finished job's data stays in Redis a while (a failed one for days), and a
+    waiting one would act for someone who is gone. Returns how many went."""
+    wanted = [n.encode() for n in names if n]
+    if not wanted:
+        return 0
+    r, gone = connection(), 0
+    for key in r.scan_iter(match="rq:job:*", count=1000):
+        if r.type(key) != b"hash":
+            continue
+        data = r.hget(key, "data") or b""
+        with contextlib.suppress(zlib.error):
+            data = zlib.decompress(data)
+        if any(n in data for n in wanted):
+            with contextlib.suppress(NoSuchJobError):
+                Job.fetch(key.decode().removeprefix("rq:job:"), connection=r).delete()
+                gone += 1
+    return gone

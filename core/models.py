@@ -88,6 +88,9 @@ class Person(Base):
     # a full import marks people missing from the file inactive; nobody is deleted by it
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # erased under GDPR (``core.retention.erase_person``): a nameless tombstone, kept so
+    # that interviews stay counted and foreign keys hold; the API no longer shows it
+    erased_at: Mapped[datetime | None] = mapped_column()
 
     manager: Mapped[Person | None] = relationship(remote_side=[id])
     attributes: Mapped[list[PersonAttribute]] = relationship(
@@ -129,6 +132,9 @@ class SessionType(Base):
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     builtin: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="published")  # draft | published
+    # days participant text is kept raw (then only its redacted copy); None: the default,
+    # RETENTION_RAW_TEXT_DAYS (core.retention)
+    retention_days: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     topics: Mapped[list[Topic]] = relationship(

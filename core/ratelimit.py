@@ -26,7 +26,7 @@ allows when ``catch_up`` is below its tolerance (Slack: "short bursts allowed").
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from core import jobs
@@ -216,3 +216,16 @@ def pace_proactive(*limits: Limit, max_wait: float = 30.0,
 def hold(key: str, seconds: float) -> None:
     """No slot for ``key`` before ``seconds`` from now (honours a provider's Retry-After)."""
     jobs.connection().eval(_HOLD, 1, _keys(key)[1], int(seconds * 1e6), int(seconds + 120))
+
+
+def forget(names: Iterable[str]) -> int:
+    """Drop the pacing keys that name one of ``names`` (an erased person's chat id, number
+    or address: a DM's pace is keyed by its user). They hold no text, only times, but the
+    key itself would still name them. Returns how many went."""
+    wanted = [n for n in names if n]
+    if not wanted:
+        return 0
+    r = jobs.connection()
+    doomed = [key for key in r.scan_iter(match="parley:pace:*", count=1000)
+              if any(n.encode() in key for n in wanted)]
+    return r.delete(*doomed) if doomed else 0

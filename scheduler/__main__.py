@@ -21,8 +21,11 @@ PERIODIC = {  # job path → seconds between runs
     "core.one_on_ones.remind_due": 300,  # a pair's agenda, the working day before they meet
     "core.insights.refresh_due": 600,  # re-run insights that many new interviews left behind
     "scheduler.jobs.prune_exports": 300,  # drop export files whose download link expired
+    "core.retention.run": 3600,  # daily: raw text, payloads and audit details past their limits
 }
-BY_DATE = {"core.rollouts.run_triggers"}  # one job id per day: a daily job, retried hourly
+# one job id per day: a daily job, retried hourly (core.retention.run answers a second call
+# on the same day with that day's report)
+BY_DATE = {"core.rollouts.run_triggers", "core.retention.run"}
 IMAP_EVERY = 20  # seconds between looks at IMAP_URL's mailbox
 TEAMS_GREET_EVERY = 60  # seconds between looks for Teams installs not yet greeted
 

@@ -600,6 +600,46 @@ OPERATIONS.update({
             "schema": {"type": "string", "minLength": 1, "maxLength": 100}}}),
 })
 
+RETENTION_COUNTS = obj({k: INT for k in (
+    "turns", "coverage", "inbound_payloads", "outbound_payloads", "audit_details",
+    "private_notes", "agenda_items", "webhook_payloads")})
+RESPONSES["RetentionSettings"] = obj({
+    "raw_text_days": {"type": "integer", "description": "RETENTION_RAW_TEXT_DAYS"},
+    "payload_days": {"type": "integer", "description": "RETENTION_PAYLOAD_DAYS"},
+    "session_types": {"type": "array", "items": obj({
+        "id": INT, "slug": TEXT, "name": TEXT,
+        "raw_text_days": {**nullable("integer"), "description": "the override; null: default"},
+        "effective_raw_text_days": INT})}})
+RESPONSES["RetentionReport"] = obj({"report": {"oneOf": [{"type": "null"}, obj({
+    "at": TEXT, "as_of": TEXT, "counts": RETENTION_COUNTS, "seconds": {"type": "number"},
+    "batches": INT, "longest_transaction_seconds": {"type": "number"},
+    "seconds_per_kind": {"type": "object", "additionalProperties": {"type": "number"}},
+    "limits": {"type": "object"}}, optional=("seconds_per_kind",))]}})
+RESPONSES["Erasure"] = obj({"id": INT, "erased": {"enum": [True]}, "removed": {
+    "type": "object", "additionalProperties": INT, "description": (
+        "rows changed per kind: turns, interviews, insight_quotes, inbound_payloads, "
+        "outbound_payloads, agenda_items, private_notes, audit_details, demographics, "
+        "manager_links, phone_numbers, teams_contacts, webhook_payloads, export_files")}})
+
+OPERATIONS.update({
+    "api.erase_person": op(
+        "GDPR erasure: the person's identity (name, addresses, chat ids, demographics, "
+        "phone and Teams records, manager links to them) and everything they wrote or was "
+        "sent to them, in every session and 1-on-1 (turns, inbox and outbox content, agenda "
+        "items, private notes, insight quotes). Interviews stay as anonymous counted shells. "
+        "A second erasure is a 404, as for an unknown id", ok="Erasure", errors=(404,)),
+    "api.get_retention": op(
+        "How long participant text is kept as written (per session type; then only its "
+        "redacted copy) and message payloads and audit details are kept",
+        ok="RetentionSettings"),
+    "api.put_retention": op(
+        "Set or clear (null) session types' raw-text retention, by id or slug",
+        ok="RetentionSettings", body=schemas.RetentionSettingsIn, errors=(422,)),
+    "api.retention_report": op(
+        "The daily retention job's last report: counts per kind, time, the longest "
+        "transaction (null before the first run)", ok="RetentionReport"),
+})
+
 PAGE_QUERY = {
     "limit": {"description": "page size", "schema": {
         "type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}},

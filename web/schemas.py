@@ -410,3 +410,17 @@ class ExportFilters(Strict):
 class ExportCreate(Strict):
     format: Literal["csv", "jsonl", "zip"]
     filters: ExportFilters = Field(default_factory=ExportFilters)
+
+
+class RetentionOverride(Strict):
+    session_type: Annotated[str, Field(min_length=1, max_length=100)] | Id = Field(
+        description="a session type's id or slug")
+    raw_text_days: Annotated[int, Field(ge=1, le=36500),
+                             BeforeValidator(_integral)] | None = Field(description=(
+        "days its participants' text is kept as written; null: RETENTION_RAW_TEXT_DAYS"))
+
+
+class RetentionSettingsIn(Strict):
+    """Per session type overrides of how long raw participant text is kept."""
+
+    session_types: list[RetentionOverride] = Field(min_length=1, max_length=100)

@@ -127,7 +127,7 @@ def by_address(db: DB, channel: str, key: str, *, team: str | None = None) -> Pe
 def matching(q: str) -> Select:
     """People whose name or email contains ``q`` (any case), for autofill; all when blank.
     A statement, so the caller orders and pages it."""
-    stmt = select(Person)
+    stmt = select(Person).where(Person.erased_at.is_(None))
     if q.strip():
         needle = q.strip().lower()  # autoescape: "_" and "%" match themselves
         stmt = stmt.where(or_(func.lower(Person.name).contains(needle, autoescape=True),

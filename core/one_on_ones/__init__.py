@@ -112,7 +112,7 @@ def open_pair(db: DB, a: Person, b: Person) -> tuple[OneOnOne, bool]:
     if not (a.active and b.active):
         raise PairError("people: both people must be active in the directory")
     if b.manager_id == a.id or a.manager_id == b.id:
-        first, second, kind = (a, b) if b.manager_id == a.id else (b, a)
+        first, second = (a, b) if b.manager_id == a.id else (b, a)
         kind = REPORTING
     else:
         first, second = sorted((a, b), key=lambda p: p.id)

@@ -197,6 +197,7 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     one_on_ones,
     ops,
     people,
+    retention,
     rollouts,
     session_types,
     sessions,
@@ -205,5 +206,5 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
 )
 
 __all__ = ["access", "audiences", "bp", "directory", "exports", "insights", "interviews",
-           "invites", "one_on_one_links", "one_on_ones", "ops", "people", "rollouts",
+           "invites", "one_on_one_links", "one_on_ones", "ops", "people", "retention", "rollouts",
            "session_types", "sessions", "users", "webhooks"]

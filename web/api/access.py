@@ -74,7 +74,9 @@ POLICY: dict[str, frozenset[str]] = {
     "api.export_interview": READ, "api.create_export": ALL, "api.get_export": ALL,
     "api.download_export": ALL, "api.list_audit": OWNER,
     # operations and integrations
-    "api.list_failures": OWNER,
+    "api.list_failures": OWNER, "api.retention_report": OWNER,
+    # retention and erasure
+    "api.get_retention": READ, "api.put_retention": OWNER, "api.erase_person": OWNER,
     "api.list_webhooks": OWNER, "api.get_webhook": OWNER, "api.create_webhook": OWNER,
     "api.delete_webhook": OWNER, "api.list_webhook_deliveries": OWNER,
     "api.redeliver_webhook_delivery": OWNER,

@@ -1,16 +1,18 @@
-"""People in the directory: create or update by email, search for autofill, read one."""
+"""People in the directory: create or update by email, search for autofill, read one, erase one."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from flask import jsonify, request
 
-from core import db, directory, phones
+from core import db, directory, engine, phones, retention
 from core.models import Person
-from web.api import body, bp, get_or_404, page, unprocessable
+from web.api import audit, body, bp, get_or_404, not_found, page, unprocessable
+from web.api.interviews import API_WAIT
 from web.errors import ApiError
-from web.schemas import PersonIn
+from web.schemas import MAX_ID, PersonIn
 
 
 def person_json(p: Person) -> dict[str, Any]:
@@ -50,4 +52,27 @@ def search_people():
 @bp.get("/people/<int:person_id>")
 def get_person(person_id: int):
     with db.session_scope() as s:
-        return jsonify(person_json(get_or_404(s, Person, person_id, "person")))
+        person = get_or_404(s, Person, person_id, "person")
+        if person.erased_at is not None:
+            raise not_found("person", person_id)
+        return jsonify(person_json(person))
+
+
+@bp.delete("/people/<int:person_id>")
+def erase_person(person_id: int):
+    """GDPR erasure (core.retention.erase_person): 200 with what was removed; a person
+    already erased is as unknown as one who never was (404)."""
+    if not 0 < person_id <= MAX_ID:
+        raise not_found("person", person_id)
+    with db.session_scope() as s:
+        open_ids = retention.open_interviews(s, person_id)
+    with contextlib.ExitStack() as held:  # no message of theirs is being handled meanwhile
+        for interview_id in open_ids:
+            held.enter_context(engine.serialised(interview_id, wait=API_WAIT))
+        with db.session_scope() as s:
+            removed = retention.erase_person(s, person_id)
+            if removed is None:
+                raise not_found("person", person_id)
+            # counts only: the audit log must not hold what was erased
+            audit(s, "person.erase", "person", person_id, **removed)
+    return jsonify(id=person_id, erased=True, removed=removed)
