@@ -277,6 +277,8 @@ def _finish(record_id: int, *, status: str, error: str | None = "",
         if record is None:  # its interview was deleted meanwhile: nothing left to record
             return
         queue_name = record.queue
+        if record.status in ("failed", "cancelled") and status != "sent":
+            return  # ended meanwhile (superseded, its person erased): not to be tried again
         # a provider's delivery report (SMS status callback) may come before our own "sent"
         reported = status == "sent" and record.status in DELIVERY_REPORTS
         if not reported:

@@ -55,6 +55,7 @@ MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"
 TRANSCRIPT_PATH = "/api/v1/interviews/{id}/export?format=pdf"
 BATCH = 200  # interviews read (and progress written) at a time
 CHUNK = 1 << 20  # bytes per export_file row
+ANSWERS_PER_PART = 500  # an anonymous session's answers per PDF of a ZIP
 SPOOL = 8 << 20  # bytes a file being built is kept in memory before it goes to a temp file
 RUN_TIMEOUT = 3600  # seconds RQ lets one export run
 STALE = timedelta(seconds=RUN_TIMEOUT + 300)  # still active after this: its worker died
@@ -285,6 +286,7 @@ class Writer:
         self.fmt, self.out = fmt, out
         self.zip = zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) if fmt == "zip" else None
         self.pending: list[dict[str, Any]] = []  # an anonymous session's, for its document
+        self.parts = 0  # documents written of the anonymous session under way
         if fmt == "csv":
             self._csv([list(CSV_COLUMNS)])
 
@@ -298,6 +300,8 @@ class Writer:
                                    for _, doc in batch).encode())
         elif anonymous:
             self.pending += [doc for _, doc in batch]
+            if len(self.pending) >= ANSWERS_PER_PART:  # never a whole big session in memory
+                self._part(batch[0][0].session, None)
         else:
             from core import pdf
 
@@ -307,14 +311,23 @@ class Writer:
                 self.zip.writestr(name, pdf.transcript(doc))
 
     def session_done(self, session: Session, withheld: str | None) -> None:
-        """A ZIP's one document of an anonymous session's released answers: never one file
-        per person (a file count, name or date would tell whose)."""
-        if self.zip is not None and self.pending:
-            from core import pdf
+        """A ZIP's documents of an anonymous session's released answers — one, or one per
+        ANSWERS_PER_PART answers — never one file per person (a file count, name or date
+        would tell whose)."""
+        if self.zip is not None and (self.pending or not self.parts):
+            self._part(session, withheld)
+        self.pending, self.parts = [], 0
 
-            self.zip.writestr(f"{slug(session.name)}-{session.id}/anonymous-answers.pdf",
-                              pdf.aggregated(self.pending[0]["metadata"], self.pending,
-                                             withheld))
+    def _part(self, session: Session, withheld: str | None) -> None:
+        from core import pdf
+
+        if not self.pending:
+            return
+        self.parts += 1
+        self.zip.writestr(
+            f"{slug(session.name)}-{session.id}/anonymous-answers-{self.parts:03d}.pdf",
+            pdf.aggregated(self.pending[0]["metadata"], self.pending, withheld,
+                           first=(self.parts - 1) * ANSWERS_PER_PART + 1))
         self.pending = []
 
     def _csv(self, rows: list[list[Any]]) -> None:
@@ -483,8 +496,9 @@ def prune() -> int:
         if ids:
             s.execute(delete(ExportFile).where(ExportFile.export_id.in_(ids)))
             s.execute(update(Export).where(Export.id.in_(ids)).values(status="expired"))
-        s.execute(update(Export).where(Export.status.in_(ACTIVE),
-                                       Export.created_at < now - STALE).values(
+        s.execute(update(Export).where(  # stale since it started (or, queued, was asked)
+            Export.status.in_(ACTIVE),
+            func.coalesce(Export.started_at, Export.created_at) < now - STALE).values(
             status="failed", error="the export did not finish (its worker stopped)",
             finished_at=now))
     return len(ids)

@@ -112,7 +112,7 @@ def transcript(doc: dict[str, Any]) -> bytes:
 
 
 def aggregated(session: dict[str, Any], docs: list[dict[str, Any]],
-               withheld: str | None) -> bytes:
+               withheld: str | None, *, first: int = 1) -> bytes:
     """An aggregated session's answers in one document: its released interviews, each
     without identity, time or channel, numbered in the order given (keyed by a secret), and
     why the rest are withheld."""
@@ -122,7 +122,7 @@ def aggregated(session: dict[str, Any], docs: list[dict[str, Any]],
     pdf.fields([("Session", session.get("session_name")),
                 ("Session type", session.get("session_type")),
                 ("Responses", len(docs)), ("Withheld", withheld)])
-    for n, doc in enumerate(docs, 1):
+    for n, doc in enumerate(docs, first):
         pdf.heading(f"Response {n}", size=12)
         pdf.turns(doc["turns"])
     return bytes(pdf.output())

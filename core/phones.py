@@ -8,8 +8,11 @@ any interview or rollout until it opts in again.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import phonenumbers
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session as DB
 
 from core.config import get_settings
@@ -50,9 +53,34 @@ def _row(db: DB, number: str) -> PhoneNumber:
     return row
 
 
+def _erased_key(number: str) -> str:
+    """What the ledger keeps of an erased person's opted-out number: a keyed hash, which
+    matches the number when it comes again and says nothing of it otherwise (a new
+    SECRET_KEY forgets it, as it ends every link)."""
+    digest = hmac.new(get_settings().secret_key.encode(), _key(number).encode(),
+                      hashlib.sha256).hexdigest()
+    return "h:" + digest[:30]
+
+
 def opted_out(db: DB, number: str) -> bool:
-    row = db.get(PhoneNumber, _key(number)) if number else None
+    if not number:
+        return False
+    row = db.get(PhoneNumber, _key(number)) or db.get(PhoneNumber, _erased_key(number))
     return bool(row and row.opted_out)
+
+
+def forget(db: DB, number: str) -> int:
+    """Erasure: the number leaves the ledger; an opt-out stays, as its keyed hash (the law
+    outlives the person's record: a re-import must not text a number that said STOP)."""
+    row = db.get(PhoneNumber, _key(number))
+    if row is None:
+        return 0
+    if row.opted_out:
+        db.merge(PhoneNumber(number=_erased_key(number), opted_out=True,
+                             reason="opted out (number erased)", changed_at=row.changed_at))
+    db.delete(row)
+    db.flush()
+    return 1
 
 
 def may_text(db: DB, channel: str, address: dict) -> bool:
@@ -73,7 +101,9 @@ def opt_in(db: DB, number: str, reason: str) -> bool:
     was = row.opted_out
     if was:
         row.opted_out, row.reason, row.changed_at = False, reason[:200], utcnow()
-    return was
+    erased = db.execute(delete(PhoneNumber).where(
+        PhoneNumber.number == _erased_key(number))).rowcount
+    return was or bool(erased)
 
 
 def first_stranger_reply(db: DB, number: str) -> bool:

@@ -267,10 +267,12 @@ def shown(interview: dict[str, Any], *, anonymity: str, secret: str | None = Non
 def _anonymous_turn(turn: dict[str, Any], secret: str | None = None,
                     scrub: Callable[[str], str] | None = None) -> dict[str, Any]:
     text = turn["text"]
-    if turn["role"] == "participant":
-        text = turn["redacted_text"] if turn["redacted_text"] is not None else redact(text)
-        if scrub is not None:
-            text = scrub(text)
+    if turn["role"] == "participant" and turn["redacted_text"] is not None:
+        text = turn["redacted_text"]
+    else:  # an interviewer's words may echo an answer ("you said Maria…"): redacted too
+        text = redact(text)
+    if scrub is not None:
+        text = scrub(text)
     out = {"seq": turn["seq"], "role": turn["role"], "text": text,
            "topic": turn["topic"], "sentiment": turn["sentiment"]}
     if secret and turn.get("id") is not None:

@@ -30,7 +30,7 @@ from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session as DB
 
 from core import db as database
-from core import exports, insights, jobs, privacy, ratelimit
+from core import exports, insights, jobs, phones, privacy, ratelimit
 from core.config import get_settings
 from core.lifecycle import State
 from core.models import (
@@ -43,7 +43,6 @@ from core.models import (
     OutboundRecord,
     Person,
     PersonAttribute,
-    PhoneNumber,
     PrivateNote,
     RolloutRecipient,
     Session,
@@ -367,9 +366,7 @@ def erase_person(s: DB, person_id: int, now: datetime | None = None) -> dict[str
             delete(PersonAttribute)
             .where(func.lower(PersonAttribute.value) == person.email.lower())
             .execution_options(synchronize_session=False)).rowcount
-    counts["phone_numbers"] = s.execute(
-        delete(PhoneNumber).where(PhoneNumber.number == person.phone)).rowcount \
-        if person.phone else 0
+    counts["phone_numbers"] = phones.forget(s, person.phone) if person.phone else 0
     contact = [TeamsContact.person_id == person_id]
     if person.teams_user_id:
         contact.append(TeamsContact.user_id == person.teams_user_id)

@@ -30,6 +30,8 @@ from core.models import Insight, Interview, Session, utcnow
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
+STOPPED_BY_DELETE = ("stopped: an interview of the session was deleted or its person erased "
+                     "while the run read it; ask for insights again")
 REFRESH_AFTER = 20  # new completed interviews that make ``refresh_due`` re-run a session's
 MAX_GROUP_KEY = 100
 # an LLM run is hundreds of model calls (bench.insights_llm: about 1,200 for 10,000
@@ -251,6 +253,11 @@ def forget(db: DB, session_id: int, interview_id: int, turn_ids: list[int]) -> i
                                   f"{removed - before} quote(s) removed: their interview was "
                                   "deleted."]
             insight.result = result
+    # a run reading the session now may have read them: it must not write them back
+    # (``compute`` writes only a run still "running"); the next run starts afresh
+    db.execute(update(Insight).where(Insight.session_id == session_id,
+                                     Insight.status.in_(ACTIVE))
+               .values(status="failed", error=STOPPED_BY_DELETE))
     return removed
 
 

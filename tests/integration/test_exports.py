@@ -217,7 +217,7 @@ def test_bulk_zip_has_a_pdf_per_named_interview_and_one_anonymous_document(api, 
                                                "zoe-angstrom"], strict=True))
     assert "Grace Hopper" in pdf_text(archive.read(named[1]))
     [anon] = [n for n in names if n not in named]
-    assert anon == f"engagement-pulse-test-{data['anon']['id']}/anonymous-answers.pdf"
+    assert anon == f"engagement-pulse-test-{data['anon']['id']}/anonymous-answers-001.pdf"
     text = pdf_text(archive.read(anon))
     assert text.count("Response ") == 3 and "Workload has been heavy" in text
     assert "released 3 at a time" in " ".join(text.split())
@@ -429,10 +429,21 @@ def test_an_analysts_export_names_no_one_and_a_members_holds_only_their_sessions
 
     analyst = user_client(api, "analyst", "ana@hr.example")
     _, body = bulk(analyst, work, "jsonl")
+    assert f'"session_id": {data["named"]["id"]}' not in body.decode()  # 2 of 5: withheld
+    more = [("Hedy Lamarr", "hedy@example.com"), ("Alan Turing", "alan@example.com"),
+            ("Edsger Dijkstra", "edsger@example.com")]
+    completed_interviews(data["named"]["id"], people(more),
+                         start=datetime(2026, 11, 4, 9, 0, tzinfo=UTC))
+    _, body = bulk(analyst, work, "jsonl")
+    docs = [json.loads(line) for line in body.decode().splitlines()]
+    named = [d for d in docs if d["metadata"].get("session_id") == data["named"]["id"]
+             or d["metadata"].get("session_name") == data["named"]["name"]]
+    assert len(named) == 5  # now released, as an aggregated session's batch would be
     text = body.decode()
-    for name, email in NAMED + ANONYMOUS:
-        assert email not in text and name.split()[0] not in text
-    assert f'"session_id": {data["named"]["id"]}' not in text  # below 5: withheld
+    for name, email in NAMED + ANONYMOUS + more:
+        assert email not in text and name.split()[-1] not in text, name
+    for interview_id in data["named_ids"]:
+        assert f"/interviews/{interview_id}/" not in text
     assert analyst.get(f"/interviews/{data['named_ids'][1]}/export").status_code == 403
 
     member = user_client(api, "member", "mem@hr.example")

@@ -315,3 +315,23 @@ def test_sent_webhook_events_keep_their_status_not_what_they_said(app, api, libr
         rows = {d.status: d for d in s.scalars(select(WebhookDelivery))}
         assert rows["delivered"].payload == {} and rows["delivered"].event_id
         assert rows["pending"].payload["data"] == {"note": NAME}  # still to be sent
+
+
+def test_an_erased_numbers_opt_out_outlives_it_as_a_keyed_hash(app, api, library):
+    """STOP is law: a re-import of the erased person's number must not be texted."""
+    from core import phones
+    from tests.integration.test_erasure import places_holding
+
+    number = "+14155550123"
+    person = api.post("/people", {"name": "Quill Stopwell", "email": "quill@example.com",
+                                  "phone": number}).get_json()
+    with db.session_scope() as s:
+        phones.opt_out(s, number, "STOP")
+    assert api.delete(f"/people/{person['id']}").get_json()["removed"]["phone_numbers"] == 1
+    assert places_holding(number) == [] and places_holding(number.lstrip("+")) == []
+    with db.session_scope() as s:
+        assert phones.opted_out(s, number)  # the same number, come again: still opted out
+        assert not phones.opted_out(s, "+14155550124")
+        assert phones.opt_in(s, number, "START")  # until it says START
+    with db.session_scope() as s:
+        assert not phones.opted_out(s, number)

@@ -60,6 +60,8 @@ def _own(s, export_id: int) -> Export:
     who = principal()
     if who.role != "owner" and export.actor != who.label:
         raise not_found("export", export_id)
+    if export.identity and who.role == "analyst":  # made before they became an analyst
+        raise not_found("export", export_id)
     return export
 
 

@@ -70,6 +70,10 @@ def erase_person(person_id: int):
         for interview_id in open_ids:
             held.enter_context(engine.serialised(interview_id, wait=API_WAIT))
         with db.session_scope() as s:
+            if set(retention.open_interviews(s, person_id)) - set(open_ids):
+                # an interview of theirs opened while we took the locks: not held
+                raise ApiError(409, "busy", "a conversation with this person started just "
+                               "now; try again in a moment")
             removed = retention.erase_person(s, person_id)
             if removed is None:
                 raise not_found("person", person_id)
