@@ -33,10 +33,9 @@ from core import jobs
 
 # For each limit i: KEYS[2i-1] = list of booked unit times (µs, ascending), KEYS[2i] = its
 # hold-until (µs). ARGV[1] = max wait (µs); then per limit: ttl (s), cost, catch-up (µs),
-# ahead (µs), number of windows, and count, period (µs) per window. All limits are booked
-# together, at the first time every one of them allows (booking them one after another,
-# sleeping between, could let a later key's wait squeeze an earlier key's units together).
-# A send may go up to ``ahead`` before that slot (booked on the slot all the same). Returns
+# number of windows, and count, period (µs) per window. All limits are booked together, at
+# the first time every one of them allows (booking them one after another, sleeping
+# between, could let a later key's wait squeeze an earlier key's units together). Returns
 # the wait for the send in µs, or -wait when that is further off than max wait (nothing is
 # booked then).
 _RESERVE = """
@@ -45,10 +44,9 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local limits, pos = {}, 2
 for i = 1, #KEYS / 2 do
   local L = {list = KEYS[2 * i - 1], ttl = tonumber(ARGV[pos]), cost = tonumber(ARGV[pos + 1]),
-             catch = tonumber(ARGV[pos + 2]), ahead = tonumber(ARGV[pos + 3]), windows = {},
-             keep = 1, times = {}}
-  local nwin = tonumber(ARGV[pos + 4])
-  pos = pos + 5
+             catch = tonumber(ARGV[pos + 2]), windows = {}, keep = 1, times = {}}
+  local nwin = tonumber(ARGV[pos + 3])
+  pos = pos + 4
   for w = 1, nwin do
     L.windows[w] = {tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])}
     L.keep = math.max(L.keep, L.windows[w][1])
@@ -66,13 +64,12 @@ local function earliest(L, from)
   end
   return at
 end
-local first, go = now, now
+local first = now
 for _, L in ipairs(limits) do
   L.slot = earliest(L, now - L.catch)  -- a slot missed by up to catch-up is still its own
   first = math.max(first, L.slot)
-  go = math.max(go, L.slot - L.ahead)
 end
-if go - now > tonumber(ARGV[1]) then return -(go - now) end
+if first - now > tonumber(ARGV[1]) then return -(first - now) end
 for _, L in ipairs(limits) do
   -- caught up only when this send goes at once, late for its own slot; a send that waits
   -- (for this key or another) is recorded when it goes
@@ -86,7 +83,7 @@ for _, L in ipairs(limits) do
   redis.call('LTRIM', L.list, -L.keep, -1)
   redis.call('EXPIRE', L.list, L.ttl)
 end
-return go - now
+return first - now
 """
 # No slot before now + seconds (a provider said Retry-After); ARGV[1] µs, ARGV[2] ttl (s).
 _HOLD = """
@@ -109,21 +106,15 @@ class Limit:
     windows: tuple[tuple[int, float], ...]
     cost: int = 1
     catch_up: float = 0.0  # seconds a late send may still count on its missed slot
-    # seconds a reply (``pace``, not ``pace_proactive``) may go before its booked slot: the
-    # short burst a provider allows, spent on a person waiting for an answer, never on a
-    # rollout (the slot is still booked, so the rate over time is unchanged)
-    ahead: float = 0.0
 
     def __post_init__(self):
         if not self.windows or any(c < 1 or s < 0 for c, s in self.windows):
             raise ValueError(f"limit {self.key}: windows need a count ≥ 1 and seconds ≥ 0")
         if self.cost < 1:
             raise ValueError(f"limit {self.key}: cost must be ≥ 1")
-        for name in ("catch_up", "ahead"):
-            value = getattr(self, name)
-            if value < 0 or (value and (len(self.windows) != 1 or self.windows[0][0] != 1)):
-                raise ValueError(f"limit {self.key}: {name.replace('_', '-')} is for a rate "
-                                 "(one per interval)")
+        if self.catch_up < 0 or (self.catch_up and (len(self.windows) != 1
+                                                    or self.windows[0][0] != 1)):
+            raise ValueError(f"limit {self.key}: catch-up is for a rate (one per interval)")
 
     @classmethod
     def every(cls, key: str, seconds: float, *, cost: int = 1) -> Limit:
@@ -132,12 +123,11 @@ class Limit:
 
     @classmethod
     def rate(cls, key: str, per_second: float, *, cost: int = 1,
-             catch_up: float = 0.0, ahead: float = 0.0) -> Limit:
-        """``per_second`` units per second, evenly spaced; ``catch_up`` and ``ahead`` as
-        fractions of the interval (0.5: a send up to half an interval late keeps its slot;
-        a reply may go up to half an interval before its slot)."""
+             catch_up: float = 0.0) -> Limit:
+        """``per_second`` units per second, evenly spaced; ``catch_up`` as a fraction of
+        the interval (0.5: a send up to half an interval late keeps its slot)."""
         interval = 1.0 / per_second
-        return cls(key, ((1, interval),), cost, catch_up * interval, ahead * interval)
+        return cls(key, ((1, interval),), cost, catch_up * interval)
 
 
 class TooLong(Exception):
@@ -152,10 +142,9 @@ def _keys(key: str) -> tuple[str, str]:
     return f"parley:pace:{key}", f"parley:pace:{key}:hold"
 
 
-def reserve(*limits: Limit, max_wait: float = 30.0, ahead: bool = False) -> float:
-    """Book the next slot allowed by every limit at once; the seconds to wait for it (with
-    ``ahead``, up to each limit's ``ahead`` less). Raises TooLong (and books nothing) when
-    that is more than ``max_wait``."""
+def reserve(*limits: Limit, max_wait: float = 30.0) -> float:
+    """Book the next slot allowed by every limit at once; the seconds to wait for it.
+    Raises TooLong (and books nothing) when that is more than ``max_wait``."""
     if not limits:
         return 0.0
     keys, args = [], [int(max_wait * 1e6)]
@@ -163,7 +152,7 @@ def reserve(*limits: Limit, max_wait: float = 30.0, ahead: bool = False) -> floa
         keys += _keys(limit.key)
         longest = max(seconds for _count, seconds in limit.windows)
         args += [int(longest + max_wait + 60), limit.cost, int(limit.catch_up * 1e6),
-                 int(limit.ahead * 1e6) if ahead else 0, len(limit.windows)]
+                 len(limit.windows)]
         for count, seconds in limit.windows:
             args += [count, int(seconds * 1e6)]
     waited = int(jobs.connection().eval(_RESERVE, len(keys), *keys, *args))
@@ -173,9 +162,8 @@ def reserve(*limits: Limit, max_wait: float = 30.0, ahead: bool = False) -> floa
 
 
 def pace(*limits: Limit, max_wait: float = 30.0) -> float:
-    """Wait for a slot under every limit, as a reply does (using each limit's ``ahead``);
-    returns the seconds slept."""
-    wait = reserve(*limits, max_wait=max_wait, ahead=True)
+    """Wait for a slot under every limit; returns the seconds slept."""
+    wait = reserve(*limits, max_wait=max_wait)
     if wait > 0:
         time.sleep(wait)
     return wait

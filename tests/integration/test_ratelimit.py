@@ -187,29 +187,3 @@ def test_catching_up_never_sends_faster_than_the_rate(app):
 def test_catch_up_is_refused_for_a_sliding_window_limit():
     with pytest.raises(ValueError, match="catch-up"):
         Limit("teams:conv:x", TEAMS, 1, 0.5)
-
-
-def test_a_reply_goes_before_its_slot_but_the_rate_over_time_holds(app):
-    """20/s, a rollout's post just went: a reply need not wait out the 50 ms interval (its
-    slot is booked all the same), while the rollout's next post waits for the slot after
-    it, and a burst of replies still goes at the rate."""
-    workspace = Limit.rate("slack:team:ahead", 20, ahead=1.0)
-    assert ratelimit.reserve(workspace) == 0  # the rollout's post
-    assert ratelimit.pace(workspace) == 0  # the reply: at once, on the next slot
-    wait = ratelimit.reserve(workspace, max_wait=1)  # a rollout's: the slot after the reply's
-    assert 0.08 < wait <= 0.1
-    replies = [ratelimit.reserve(workspace, max_wait=5, ahead=True) for _ in range(20)]
-    assert all(b - a > 0.045 for a, b in zip(replies, replies[1:], strict=False))
-    assert replies[-1] > 0.9  # 20 more replies: a second's worth, at 20/s
-
-
-def test_a_rollout_message_never_goes_ahead(app):
-    workspace = Limit.rate("slack:team:noahead", 20, ahead=1.0)
-    ratelimit.reserve(workspace)
-    with pytest.raises(ratelimit.TooLong):
-        ratelimit.reserve(workspace, max_wait=ratelimit.LEAD)  # what pace_proactive asks
-
-
-def test_going_ahead_is_refused_for_a_sliding_window_limit():
-    with pytest.raises(ValueError, match="ahead"):
-        Limit("teams:conv:y", TEAMS, 1, 0.0, 0.5)
