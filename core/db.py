@@ -7,6 +7,7 @@ web app and the RQ worker share the same code path. Which URL is the current set
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,12 +49,20 @@ def _make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    # No server-side prepared statements (psycopg 3 prepares a query run 5 times on a
-    # connection): a connection whose client and server disagreed on them failed a PostgreSQL
-    # CI run with DuplicatePreparedStatement, once in 1,524 tests, cause not found; psycopg's
-    # maintainers give this switch for it (and for PgBouncer, which cannot keep them anyway).
-    connect_args = {"prepare_threshold": None} if url.startswith("postgresql+psycopg") else {}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child (RQ's default worker forks a work-horse per job): the pooled
+    connections are the parent's sockets. Using one from both sides breaks it for both —
+    psycopg's prepared statements then disagree with the server's (DuplicatePreparedStatement
+    in the parent). The child starts its own pool; the parent's connections stay open for it
+    (SQLAlchemy's recipe for os.fork)."""
+    for made, _ in _engines.values():
+        made.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def engine(url: str | None = None) -> Engine:
