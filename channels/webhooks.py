@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import ipaddress
 import logging
 import socket
@@ -103,80 +104,61 @@ def url_refusal(url: str, *, allow_private: bool = False) -> str | None:
     return None
 
 
-# the sockets of the post under way in this context, shut when its deadline passes
-_OPEN: contextvars.ContextVar[list[socket.socket] | None] = contextvars.ContextVar(
-    "webhook_sockets", default=None)
+@dataclasses.dataclass
+class _Watch:
+    """The post under way in this context: whether its peer must be public, and its
+    sockets, which the deadline shuts."""
+
+    public_only: bool
+    sockets: list[socket.socket] = dataclasses.field(default_factory=list)
 
 
-def _opened(sock: socket.socket, *, public_only: bool) -> socket.socket:
-    if public_only:
+_WATCH: contextvars.ContextVar[_Watch | None] = contextvars.ContextVar("webhook_post",
+                                                                      default=None)
+
+
+def _opened(sock: socket.socket) -> socket.socket:
+    watch = _WATCH.get() or _Watch(public_only=True)  # outside a post: the strict rule
+    if watch.public_only:
         ip = sock.getpeername()[0]
         if reason := address_refusal(ip):
             sock.close()
             raise Refused(f"connected to {ip}, {reason}")
-    if (watched := _OPEN.get()) is not None:
-        watched.append(sock)
+    watch.sockets.append(sock)
     return sock
 
 
-class _CheckedConnection(HTTPConnection):
-    public_only = True
-
+class _Connection(HTTPConnection):
     def _new_conn(self) -> socket.socket:
-        return _opened(super()._new_conn(), public_only=self.public_only)
+        return _opened(super()._new_conn())
 
 
-class _CheckedTLSConnection(HTTPSConnection):
-    public_only = True
-
+class _TLSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
-        return _opened(super()._new_conn(), public_only=self.public_only)
-
-
-class _AnyConnection(_CheckedConnection):
-    public_only = False
-
-
-class _AnyTLSConnection(_CheckedTLSConnection):
-    public_only = False
+        return _opened(super()._new_conn())
 
 
 class _Pool(HTTPConnectionPool):
-    ConnectionCls = _CheckedConnection
+    ConnectionCls = _Connection
 
 
 class _TLSPool(HTTPSConnectionPool):
-    ConnectionCls = _CheckedTLSConnection
-
-
-class _AnyPool(HTTPConnectionPool):
-    ConnectionCls = _AnyConnection
-
-
-class _AnyTLSPool(HTTPSConnectionPool):
-    ConnectionCls = _AnyTLSConnection
+    ConnectionCls = _TLSConnection
 
 
 class _Watched(HTTPAdapter):
-    """Connections whose sockets the deadline can shut, and that (``public_only``) refuse
-    a peer whose address is not public."""
-
-    def __init__(self, *, public_only: bool):
-        self.pools = {"http": _Pool, "https": _TLSPool} if public_only else \
-            {"http": _AnyPool, "https": _AnyTLSPool}
-        super().__init__()
+    """Connections whose peer is checked and whose sockets the deadline can shut."""
 
     def init_poolmanager(self, *args, **kwargs) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self.pools
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TLSPool}
 
 
-def _client(settings: Settings) -> requests.Session:
+def _client() -> requests.Session:
     client = requests.Session()
     client.trust_env = False  # no proxy or .netrc from the environment: we reach the URL
-    adapter = _Watched(public_only=not settings.webhook_allow_private)
-    client.mount("http://", adapter)
-    client.mount("https://", adapter)
+    client.mount("http://", _Watched())
+    client.mount("https://", _Watched())
     return client
 
 
@@ -196,14 +178,14 @@ def post(url: str, body: bytes, headers: dict[str, str],
     """POST once, no redirects; the status and a prefix of the answer. The whole exchange
     takes at most WEBHOOK_TIMEOUT (the connect alone WEBHOOK_CONNECT_TIMEOUT): a receiver
     that drips its answer a byte at a time has its socket shut at the deadline."""
-    sockets: list[socket.socket] = []
+    watch = _Watch(public_only=not settings.webhook_allow_private)
     fired = threading.Event()
-    token = _OPEN.set(sockets)
-    timer = threading.Timer(settings.webhook_timeout, _shut, (sockets, fired))
+    token = _WATCH.set(watch)
+    timer = threading.Timer(settings.webhook_timeout, _shut, (watch.sockets, fired))
     timer.daemon = True
     timer.start()
     try:
-        with _client(settings) as client, client.post(
+        with _client() as client, client.post(
                 url, data=body, headers=headers, allow_redirects=False, stream=True,
                 timeout=(settings.webhook_connect_timeout, settings.webhook_timeout)) as answer:
             read = b""
@@ -219,7 +201,7 @@ def post(url: str, body: bytes, headers: dict[str, str],
         raise
     finally:
         timer.cancel()
-        _OPEN.reset(token)
+        _WATCH.reset(token)
     if fired.is_set():  # the shut socket read as the end of an answer cut short
         raise _too_slow(settings)
     text = storable(read.decode("utf-8", errors="replace"))[:RESPONSE_PREFIX]

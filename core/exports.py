@@ -474,14 +474,20 @@ def forget(db: DB) -> int:
     """An interview is deleted: what it said must leave every export too. Which exports
     hold it is not kept, so every file is dropped (they live an hour) and a running export
     fails; returns how many exports lost their file."""
-    ready = list(db.scalars(select(Export.id).where(Export.status == "ready")))
-    if ready:
-        db.execute(delete(ExportFile).where(ExportFile.export_id.in_(ready)))
-        db.execute(update(Export).where(Export.id.in_(ready)).values(
-            status="expired", error=DROPPED))
+    ready = _expire(db, Export.status == "ready", error=DROPPED)
     db.execute(update(Export).where(Export.status.in_(ACTIVE)).values(
         status="failed", error=DROPPED, finished_at=utcnow()))
-    return len(ready)
+    return ready
+
+
+def _expire(db: DB, *where, **values) -> int:
+    """Drop the files of the exports ``where`` selects; their rows stay, ``expired``."""
+    ids = list(db.scalars(select(Export.id).where(*where)))
+    if ids:
+        db.execute(delete(ExportFile).where(ExportFile.export_id.in_(ids)))
+        db.execute(update(Export).where(Export.id.in_(ids)).values(status="expired",
+                                                                   **values))
+    return len(ids)
 
 
 def prune() -> int:
@@ -491,14 +497,10 @@ def prune() -> int:
 
     now = utcnow()
     with database.session_scope() as s:
-        ids = list(s.scalars(select(Export.id).where(Export.status == "ready",
-                                                     Export.expires_at <= now)))
-        if ids:
-            s.execute(delete(ExportFile).where(ExportFile.export_id.in_(ids)))
-            s.execute(update(Export).where(Export.id.in_(ids)).values(status="expired"))
+        expired = _expire(s, Export.status == "ready", Export.expires_at <= now)
         s.execute(update(Export).where(  # stale since it started (or, queued, was asked)
             Export.status.in_(ACTIVE),
             func.coalesce(Export.started_at, Export.created_at) < now - STALE).values(
             status="failed", error="the export did not finish (its worker stopped)",
             finished_at=now))
-    return len(ids)
+    return expired

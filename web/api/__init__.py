@@ -37,8 +37,7 @@ def _authenticate():
         g.principal = _principal()
     if not is_storable(request.path) or not all(map(is_storable, request.args.values())):
         raise ApiError(400, "bad_request", UNSTORABLE)
-    with db.session_scope() as s:
-        access.authorise(s, g.principal, request.endpoint, request.view_args or {})
+    access.authorise(g.principal, request.endpoint, request.view_args or {})
     return None
 
 

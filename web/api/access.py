@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session as Db
 
+from core import db
 from core.accounts import Principal
 from core.models import Insight, Interview, Rollout, Session, SessionShare
 from web.errors import ApiError
@@ -126,7 +127,7 @@ def may_see_session(s: Db, principal: Principal, session_id: int) -> bool:
     return s.scalar(select(Session.id).where(Session.id == session_id, clause)) is not None
 
 
-def authorise(s: Db, principal: Principal | None, endpoint: str | None,
+def authorise(principal: Principal | None, endpoint: str | None,
               view_args: dict[str, Any]) -> None:
     """Refuse the request unless ``principal`` may call ``endpoint`` on these arguments:
     401 without a credential, 403 for a role the table does not list, and for a member
@@ -142,6 +143,15 @@ def authorise(s: Db, principal: Principal | None, endpoint: str | None,
                        "or sign in")
     if principal.role not in allowed:
         raise ApiError(403, "forbidden", f"a {principal.role} may not do this")
+    # only a member's reach and an analyst's aggregate-only routes depend on the session
+    if principal.role == "member" or (principal.role == "analyst"
+                                      and endpoint in AGGREGATE_ONLY):
+        with db.session_scope() as s:
+            _scope(s, principal, endpoint, view_args)
+
+
+def _scope(s: Db, principal: Principal, endpoint: str | None,
+           view_args: dict[str, Any]) -> None:
     for arg, (kind, session_of) in SCOPED.items():
         ident = view_args.get(arg)
         if not isinstance(ident, int) or not 0 < ident <= MAX_ID:
