@@ -43,13 +43,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             unbind(token)
 
     from channels import web as web_channel
-    from web import api, errors, signin
+    from web import api, dashboard, errors, signin
     from web import one_on_ones as one_on_one_pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(web_channel.bp)
     app.register_blueprint(one_on_one_pages.bp)
     app.register_blueprint(signin.bp)
+    dashboard.init_app(app)
     if settings.slack_enabled:
         from channels import slack
 

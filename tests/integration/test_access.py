@@ -61,7 +61,8 @@ AGGREGATE_ONLY = {"api.list_interviews", "api.get_insights", "api.get_insight_ru
 # routes outside the HR API: a link's token, a provider's signature or nothing guards them,
 # never an HR role
 NOT_HR = {"static", "web_channel.", "one_on_one_pages.", "signin.", "slack.", "teams.",
-          "sms.", "email."}
+          "sms.", "email.",
+          "dashboard.", "root"}  # pages that read and change through this API, as the user
 
 
 @pytest.fixture
