@@ -1,0 +1,129 @@
+"""Charts drawn on the server as SVG: nothing to download at run time, nothing for the
+Content-Security-Policy to allow, and each chart carries its own text alternative (an SVG
+title and description, and the same figures as a table the page can show).
+
+Geometry goes in SVG attributes, colours in classes (``.chart__…`` in dashboard.css), so
+no inline style is needed. Every label passes through ``escape``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import count
+
+from markupsafe import Markup, escape
+
+WIDTH = 640
+_ids = count(1)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One chart: the SVG and, for people who would rather read (or cannot see it), the
+    figures as ``columns`` and ``rows``."""
+
+    title: str
+    svg: Markup
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+    summary: str = ""
+
+
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _frame(title: str, summary: str, height: int, body: list[str]) -> Markup:
+    ident = f"chart-{next(_ids)}"
+    return Markup(
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{ident}-t {ident}-d" preserveAspectRatio="xMinYMin meet">'
+        f'<title id="{ident}-t">{escape(title)}</title>'
+        f'<desc id="{ident}-d">{escape(summary)}</desc>' + "".join(body) + "</svg>")
+
+
+def bars(title: str, items: Sequence[tuple[str, float]], *, unit: str = "",
+         total: float | None = None) -> Chart:
+    """Horizontal bars, one per label (a completion funnel by topic, a department table):
+    each bar's length is its share of ``total`` (default: the largest value)."""
+    top = total if total else max((v for _, v in items), default=0) or 1
+    row, label_w = 34, 200
+    height = max(row * len(items), row)
+    body = []
+    for i, (label, value) in enumerate(items):
+        y = i * row
+        width = (WIDTH - label_w - 70) * min(value / top, 1)
+        body.append(
+            f'<text class="chart__label" x="{label_w - 8}" y="{y + 22}" '
+            f'text-anchor="end">{escape(_short(label, 28))}</text>'
+            f'<rect class="chart__track" x="{label_w}" y="{y + 8}" width="{WIDTH - label_w - 70}"'
+            f' height="18" rx="3"/>'
+            f'<rect class="chart__bar" x="{label_w}" y="{y + 8}" width="{width:.1f}" '
+            f'height="18" rx="3"/>'
+            f'<text class="chart__value" x="{label_w + width + 6:.1f}" y="{y + 22}">'
+            f'{escape(_number(value))}{escape(unit)}</text>')
+    summary = "; ".join(f"{label}: {_number(v)}{unit}" for label, v in items) or "no data"
+    return Chart(title, _frame(title, summary, height, body), ("", "value"),
+                 [(label, f"{_number(v)}{unit}") for label, v in items], summary)
+
+
+def stacked(title: str, parts: Sequence[tuple[str, float, str]]) -> Chart:
+    """One bar split into parts (label, value, kind): rollout progress by recipient status,
+    sentiment shares. ``kind`` names the colour class (``chart__part--<kind>``)."""
+    total = sum(v for _, v, _ in parts) or 1
+    body, x = [], 0.0
+    for label, value, kind in parts:
+        width = WIDTH * value / total
+        if width > 0:
+            body.append(f'<rect class="chart__part chart__part--{escape(kind)}" x="{x:.1f}" '
+                        f'y="0" width="{width:.1f}" height="28"><title>{escape(label)}: '
+                        f'{escape(_number(value))}</title></rect>')
+        x += width
+    legend_y, lx = 52, 0
+    for label, value, kind in parts:
+        text = f"{label} {_number(value)}"
+        body.append(f'<rect class="chart__part chart__part--{escape(kind)}" x="{lx}" '
+                    f'y="{legend_y - 11}" width="12" height="12" rx="2"/>'
+                    f'<text class="chart__label" x="{lx + 17}" y="{legend_y}">'
+                    f'{escape(text)}</text>')
+        lx += 17 + 8 * len(text) + 18
+    summary = "; ".join(f"{label}: {_number(v)}" for label, v, _ in parts) or "no data"
+    return Chart(title, _frame(title, summary, 62, body), ("", "count"),
+                 [(label, _number(v)) for label, v, _ in parts], summary)
+
+
+def line(title: str, points: Sequence[tuple[str, float]], *, unit: str = "") -> Chart:
+    """A trend over days (1-on-1 usage, sentiment over time): one point per label, the
+    first, middle and last labels written under the axis."""
+    height, top_pad, bottom = 200, 16, 28
+    plot_h = height - top_pad - bottom
+    top = max((v for _, v in points), default=0) or 1
+    step = (WIDTH - 60) / max(len(points) - 1, 1)
+    xy = [(40 + i * step, top_pad + plot_h * (1 - v / top)) for i, (_, v) in enumerate(points)]
+    body = [f'<line class="chart__axis" x1="40" y1="{top_pad + plot_h}" x2="{WIDTH - 20}" '
+            f'y2="{top_pad + plot_h}"/>',
+            f'<text class="chart__tick" x="34" y="{top_pad + 4}" text-anchor="end">'
+            f'{escape(_number(top))}</text>',
+            f'<text class="chart__tick" x="34" y="{top_pad + plot_h + 4}" '
+            f'text-anchor="end">0</text>']
+    if xy:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+        body.append(f'<polyline class="chart__line" points="{path}"/>')
+        for (x, y), (label, value) in zip(xy, points, strict=True):
+            body.append(f'<circle class="chart__dot" cx="{x:.1f}" cy="{y:.1f}" r="3.5">'
+                        f'<title>{escape(label)}: {escape(_number(value))}{escape(unit)}'
+                        f'</title></circle>')
+        for i in sorted({0, len(points) // 2, len(points) - 1}):
+            anchor = "start" if i == 0 else "end" if i == len(points) - 1 else "middle"
+            body.append(f'<text class="chart__tick" x="{xy[i][0]:.1f}" y="{height - 8}" '
+                        f'text-anchor="{anchor}">{escape(points[i][0])}</text>')
+    summary = (f"from {_number(points[0][1])}{unit} on {points[0][0]} to "
+               f"{_number(points[-1][1])}{unit} on {points[-1][0]}, highest "
+               f"{_number(top)}{unit}") if points else "no data"
+    return Chart(title, _frame(title, summary, height, body), ("day", "value"),
+                 [(label, f"{_number(v)}{unit}") for label, v in points], summary)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
