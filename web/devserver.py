@@ -19,18 +19,20 @@ from pathlib import Path
 from sqlalchemy import select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from core import db, directory, invites, jobs, library, sessions
+from core import accounts, db, directory, invites, jobs, library, sessions
 from core.config import activate, load_settings
-from core.models import Person, Session, SessionType
+from core.models import Person, Session, SessionType, User
 from web.logs import redact_link_tokens
 
 DEMO_SESSION = "Stay Interview — demo"
 DEMO_EMAIL = "lena.fischer@northwind.example"
+FIRST_OWNER = "hr@northwind.example"  # the dashboard's first account, on the embedded default
 GRACE = 5.0  # seconds the children get to finish on their own before they are killed
 
 
-def prepare(settings) -> str:
-    """Migrate and seed; returns a fresh web-chat link for the demo participant."""
+def prepare(settings) -> tuple[str, str]:
+    """Migrate and seed; returns a fresh web-chat link for the demo participant and the
+    dashboard's first sign-in (``first_sign_in``)."""
     db.upgrade(settings.effective_database_url)
     with db.session_scope() as s:
         library.load(s)
@@ -42,7 +44,21 @@ def prepare(settings) -> str:
         person = directory.by_email(s, DEMO_EMAIL) or s.scalar(select(Person).limit(1))
         _, token = invites.create(s, session, person, channel="web",
                                   ttl_days=settings.invite_ttl_days)
-    return f"{settings.effective_public_base_url}/c/{token}"
+        return f"{settings.effective_public_base_url}/c/{token}", first_sign_in(s)
+
+
+def first_sign_in(s) -> str:
+    """How the first owner gets into the dashboard: while no owner has a password, a new
+    one-time sign-in link (24 hours) on each start, whose page sets the password; after
+    that, their email. The first start makes the account."""
+    owner = s.scalar(select(User).where(User.role == "owner", User.active)
+                     .order_by(User.id).limit(1))
+    if owner is None:
+        owner = accounts.create_user(s, email=FIRST_OWNER, role="owner", name="HR (demo)")
+    if owner.password_hash is not None:
+        return f"sign in as {owner.email} with the password you chose"
+    _, value = accounts.issue_token(s, owner, kind="link", name="make run")
+    return f"{accounts.signin_url(value)}  (once: choose a password for {owner.email})"
 
 
 def main() -> None:
@@ -59,7 +75,7 @@ def main() -> None:
     try:
         settings.redis_url = env["REDIS_URL"] = (
             settings.redis_url or jobs.embedded_url(settings.var_dir))
-        link = prepare(settings)
+        link, owner = prepare(settings)
         bindir = Path(sys.executable).parent
         for argv in ([str(bindir / "rq"), "worker", "-c", "scheduler.worker_config",
                       "-w", "rq.worker.SimpleWorker", "--with-scheduler", "--quiet"],
@@ -72,7 +88,7 @@ def main() -> None:
         app = create_app({"redis_url": settings.redis_url})
         server = make_server("127.0.0.1", settings.port, app, threaded=True,
                              request_handler=QuietPolls)
-        print(banner(settings, link), flush=True)  # bound before the banner says it is running
+        print(banner(settings, link, owner), flush=True)  # bound before the banner says it is running
         server.serve_forever()
     finally:
         stop(children)
@@ -83,10 +99,12 @@ def _unwind(*_) -> None:
     sys.exit(0)
 
 
-def banner(settings, link: str) -> str:
+def banner(settings, link: str, owner: str) -> str:
     base, token = settings.effective_public_base_url, settings.admin_api_token
     return (
         f"\n  Parley is running (embedded default: SQLite + embedded Redis in {settings.var_dir})\n"
+        f"  HR dashboard:   {base}/dashboard/\n"
+        f"  First sign-in:  {owner}\n"
         f"  API base URL:   {base}/api/v1\n"
         f"  Admin token:    {token}\n"
         f"  Web-chat link:  {link}\n"

@@ -3,7 +3,10 @@ processes, SQLite + embedded Redis. A person opens the printed link and finishes
 
 from __future__ import annotations
 
+import re
+
 import pytest
+import requests
 
 from tests.support import run_command
 from tests.support.run_command import call, wait_for
@@ -52,3 +55,20 @@ def test_make_run_serves_a_complete_stay_interview(running):
             break
         call(f"{link}/messages", {"text": RICH, "client_id": f"c{n}"})
     assert state == "completed" and "Thank you" in reply["text"]
+
+
+def test_make_run_prints_the_dashboard_and_a_first_owner_sign_in(running):
+    """A new HR user opens the printed link, chooses a password, and is in the dashboard,
+    where the demo session is listed; the link works once."""
+    base, link = running["base"], running["owner"]
+    assert link.startswith(base + "/signin/")
+    browser = requests.Session()
+    form = browser.get(link, timeout=10)
+    key = re.search(r'name="form_key" value="([^"]+)"', form.text).group(1)
+    done = browser.post(link, data={"form_key": key, "password": "a long new password"},
+                        timeout=10)
+    assert done.status_code == 200 and "Open the dashboard" in done.text
+    sessions = browser.get(f"{base}/dashboard/", timeout=10)
+    assert sessions.url == f"{base}/dashboard/sessions"
+    assert "Stay Interview — demo" in sessions.text
+    assert requests.get(link, timeout=10).status_code == 404  # spent

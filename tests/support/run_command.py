@@ -66,7 +66,8 @@ def running(tmp_path: Path, **env: str) -> Iterator[dict]:
             return "Web-chat link" in line and line
         link = wait_for(banner, "the start-up banner").split()[-1]
         token = re.search(r"Admin token:\s+(\S+)", "".join(lines)).group(1)
-        yield {"base": f"http://127.0.0.1:{port}", "link": link, "token": token,
+        owner = re.search(r"First sign-in:\s+(\S+)", "".join(lines)).group(1)
+        yield {"base": f"http://127.0.0.1:{port}", "link": link, "token": token, "owner": owner,
                "var": tmp_path / "var", "proc": proc}
     finally:
         if proc.poll() is None:
