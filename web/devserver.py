@@ -88,7 +88,7 @@ def main() -> None:
         app = create_app({"redis_url": settings.redis_url})
         server = make_server("127.0.0.1", settings.port, app, threaded=True,
                              request_handler=QuietPolls)
-        print(banner(settings, link, owner), flush=True)  # bound before the banner says it is running
+        print(banner(settings, link, owner), flush=True)  # bound before it says it runs
         server.serve_forever()
     finally:
         stop(children)
