@@ -41,8 +41,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session as DB
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from core import db, engine, invites, jobs, phones, schedule, webhooks
 from core.config import get_settings
@@ -739,13 +741,37 @@ def progress():
         else_=_text("queued"))
 
 
+class _greatest(FunctionElement):
+    """GREATEST(a, b): PostgreSQL spells it so, SQLite as the two-argument max()."""
+
+    inherit_cache = True
+
+
+@compiles(_greatest)
+def _greatest_default(element, compiler, **kw):
+    return f"greatest({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_greatest, "sqlite")
+def _greatest_sqlite(element, compiler, **kw):
+    return f"max({compiler.process(element.clauses, **kw)})"
+
+
 def progress_from(stmt):
-    o = aliased(OutboundRecord)
-    latest = select(func.max(o.id)).where(o.status.in_(SETTLED), or_(
-        o.invite_id == R.invite_id,
-        o.interview_id.in_(select(Interview.id).where(Interview.invite_id == R.invite_id)
-                           .correlate(R)),
-    )).correlate(R).scalar_subquery()
+    """``stmt`` from R, outer-joined to its Invite and to its latest settled outbox row:
+    the invite's own (an email with the link, the chat invite) or its interview's. Two
+    lookups an index each answers, not one OR that none can (which read the whole outbox
+    once per recipient: 2 minutes for a 10,000-person rollout on PostgreSQL)."""
+    by_invite, by_interview = aliased(OutboundRecord), aliased(OutboundRecord)
+    # the status test inside the max, not in WHERE: SQLite would pick the status index
+    of_invite = select(func.max(case((by_invite.status.in_(SETTLED), by_invite.id)))).where(
+        by_invite.invite_id == R.invite_id).correlate(R).scalar_subquery()
+    of_interview = select(func.max(case((by_interview.status.in_(SETTLED),
+                                         by_interview.id)))).where(
+        by_interview.interview_id.in_(select(Interview.id).where(
+            Interview.invite_id == R.invite_id).correlate(R)),
+    ).correlate(R).scalar_subquery()
+    latest = _greatest(func.coalesce(of_invite, 0), func.coalesce(of_interview, 0))
     return (stmt.select_from(R).outerjoin(Invite, Invite.id == R.invite_id)
             .outerjoin(OutboundRecord, OutboundRecord.id == latest))
 
