@@ -102,3 +102,28 @@ def test_a_page_shows_what_the_api_lets_the_role_see(app, client, api, library):
     sign_in(client, "member")
     html = client.get("/dashboard/sessions").get_data(as_text=True)
     assert "Owners only" not in html
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/",
+                                    "/\\evil.example/", "/\\\\evil.example",
+                                    "/\t/evil.example/", "/\n/evil.example"])
+def test_sign_in_never_sends_the_browser_to_another_site(app, client, target):
+    with db.session_scope() as s:
+        accounts.create_user(s, email="hr@parley.test", role="owner", password=PASSWORD)
+    token = _csrf(client.get("/dashboard/login").get_data(as_text=True))
+    response = client.post("/dashboard/login", data={
+        "csrf": token, "email": "hr@parley.test", "password": PASSWORD, "next": target})
+    assert response.headers["Location"] == "/dashboard/"
+
+
+def test_sign_in_returns_to_the_page_asked_for(app, client):
+    with db.session_scope() as s:
+        accounts.create_user(s, email="hr@parley.test", role="owner", password=PASSWORD)
+    asked = client.get("/dashboard/sessions?cursor=ff").headers["Location"]
+    token = _csrf(client.get(asked).get_data(as_text=True))
+    assert 'name="next" value="/dashboard/sessions?cursor=ff"' in client.get(asked).get_data(
+        as_text=True)
+    response = client.post("/dashboard/login", data={
+        "csrf": token, "email": "hr@parley.test", "password": PASSWORD,
+        "next": "/dashboard/sessions?cursor=ff"})
+    assert response.headers["Location"] == "/dashboard/sessions?cursor=ff"

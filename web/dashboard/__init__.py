@@ -111,8 +111,10 @@ def change(method: str, path: str, json: Any = None, *, done: str | None = None)
 def back(default: str) -> Response:
     """Redirect to the page the form came from (same site only), else ``default``."""
     target = request.form.get("next") or request.args.get("next") or ""
-    parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+    # a path on this site only: "//host", "/\\host" and "/<tab>/host" are other sites to a
+    # browser (it reads a backslash as a slash and drops tabs and newlines)
+    if target.startswith("/") and all("!" <= c <= "~" and c != "\\" for c in target) \
+            and not target.startswith("//") and not urlsplit(target).netloc:
         return redirect(target)
     return redirect(default)
 
