@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Response, abort, g, render_template, request, url_for
+from flask import Response, abort, g, redirect, render_template, request, url_for
 
 from web.dashboard import Problem, back, bp, call_raw, can, change, get
 
@@ -86,6 +86,8 @@ def conversations():
                                message=FOR_ANALYSTS), 403
     filters = _filters()
     cursor = request.args.get("cursor", "")
+    if any(not v.strip() for v in request.args.values()):  # the form sends blank fields too
+        return redirect(_url(filters, cursor=cursor))
     sessions, types = _choices()
     names = {s["id"]: s["name"] for s in sessions}
     problem, rows, next_cursor, aggregated = None, [], None, None

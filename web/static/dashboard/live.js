@@ -52,11 +52,14 @@ if (root) {
     const state = span(`badge badge--${r.state.replaceAll("_", "-")}`, r.state.replaceAll("_", " "));
     const turns = cell("Turns", String(r.turns));
     turns.className = "num";
-    const latest = r.last_turn
-      ? [span("live-latest__who", `${r.last_turn.role === "interviewer" ? "Interviewer" : (r.person.name || "Participant")}:`),
-         document.createTextNode(" "), span("live-latest__text", r.last_turn.text)]
-      : [span("muted", "Nothing said yet")];
-    const latestCell = cell("Latest turn", ...latest);
+    const body = span("live-latest__body", "");
+    if (r.last_turn) {
+      const who = r.last_turn.role === "interviewer" ? "Interviewer" : (r.person.name || "Participant");
+      body.append(span("live-latest__who", `${who}:`), ` ${r.last_turn.text}`);
+    } else {
+      body.append(span("muted", "Nothing said yet"));
+    }
+    const latestCell = cell("Latest turn", body);
     latestCell.className = "live-latest";
     tr.append(cell("Person", link), cell("Session", r.session.name), cell("Status", state),
               turns, latestCell, cell("Updated", when(r.updated_at)));
