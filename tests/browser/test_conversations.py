@@ -62,7 +62,7 @@ def test_watch_a_conversation_live_then_filter_and_read_it(
     hr = signed_in("owner")
     hr.goto("/dashboard/live")
     expect(hr.get_by_role("heading", name="Live conversations")).to_be_visible()
-    expect(hr.get_by_text("may be read by HR")).to_be_visible()
+    expect(hr.get_by_text("HR sees them with their name")).to_be_visible()
     expect(hr.get_by_text("Nobody is in a conversation right now")).to_be_visible()
 
     person = browser.new_context(base_url=live_server)

@@ -60,6 +60,8 @@ def _value_label(name: str, value: str, sessions: dict[int, str]) -> str:
         return CHANNELS.get(value, value)
     if name == "status":
         return "in progress (any stage)" if value == ACTIVE else value.replace("_", " ")
+    if name == "sentiment":
+        return value.capitalize()
     if name == "has_responses":
         return ANSWERED.get(value, value)
     if name == "session" and value.isdigit():
