@@ -133,3 +133,40 @@ def test_a_signed_in_viewer_sees_no_admin_actions(signed_in, api, library):
     expect(page.get_by_role("heading", name="Vi Ewed")).to_be_visible()
     expect(page.get_by_role("button", name="Delete")).to_have_count(0)
     expect(page.get_by_role("link", name="Download JSON")).to_be_visible()
+
+
+def test_the_live_view_slows_down_while_idle_backs_off_on_errors_and_stops_while_hidden(
+        signed_in):
+    """The page's clock is Playwright's, so the polls are counted, not waited for."""
+    page = signed_in("owner")
+    page.clock.install()
+    page.goto("/dashboard/live")
+    live = page.locator("#live")
+    expect(live).to_have_attribute("data-live", "on")
+
+    def tick(ms: int, polls: int, delay: int) -> None:
+        page.clock.run_for(ms)
+        expect(live).to_have_attribute("data-polls", str(polls))
+        expect(live).to_have_attribute("data-delay", str(delay))
+
+    tick(3000, 1, 3000)  # the first answer differs from nothing: still fast
+    tick(3000, 2, 4500)  # unchanged: slower each time
+    tick(4500, 3, 6750)
+    page.route("**/api/v1/interviews*", lambda route: route.fulfill(
+        status=503, json={"error": {"code": "unavailable", "message": "down for a moment"}}))
+    tick(6750, 4, 13500)  # an error: twice as long
+    expect(page.get_by_role("status")).to_contain_text("down for a moment")
+    page.unroute("**/api/v1/interviews*")
+
+    def visibility(hidden: bool) -> None:
+        page.evaluate("""(hidden) => {
+            Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }""", hidden)
+
+    visibility(True)
+    page.clock.run_for(600_000)  # ten minutes in a background tab: not one request
+    expect(live).to_have_attribute("data-polls", "4")
+    visibility(False)  # back: at once, and fast again
+    expect(live).to_have_attribute("data-polls", "5")
+    expect(live).to_have_attribute("data-delay", "4500")  # unchanged since: slowing again

@@ -21,6 +21,7 @@ if (root) {
   let timer = null;
   let busy = false;
   let last = null;
+  let polls = 0;
 
   const cell = (label, ...children) => {
     const td = document.createElement("td");
@@ -100,6 +101,9 @@ if (root) {
       statusEl.textContent = `Could not update (${error.message}); trying again in ${Math.round(delay / 1000)} s.`;
     } finally {
       busy = false;
+      polls += 1;
+      root.dataset.polls = String(polls); // what a test (or a curious reader) can see
+      root.dataset.delay = String(delay);
       schedule();
     }
   }
