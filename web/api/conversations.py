@@ -116,9 +116,12 @@ class Filters:
             out["end"] = datetime.combine(end + timedelta(days=1), time(), UTC)
         return cls(**out)
 
-    def by_session(self, s, stmt: Select) -> Select:
-        """The session filters (``stmt`` joins Session): the only ones the count of an
-        aggregated session's interviews follows."""
+    def sessions(self, s, visible) -> Select:
+        """The ids of the sessions in view: the caller's (``visible``), narrowed by the
+        session filters, the only ones the count of aggregated interviews follows."""
+        stmt = select(Session.id)
+        if visible is not None:
+            stmt = stmt.where(visible)
         if self.session is not None:
             stmt = stmt.where(Session.id == self.session)
         if self.session_type is not None:
@@ -230,14 +233,12 @@ def find_interviews():
     filters = Filters.read(request.args)
     visible = access.visible_sessions(principal())
     with db.session_scope() as s:
-        named = select(Interview).join(Session, Interview.session_id == Session.id) \
-            .where(Session.anonymity != "aggregated")
-        aggregated = select(func.count(Interview.id)).join(
-            Session, Interview.session_id == Session.id).where(Session.anonymity == "aggregated")
-        if visible is not None:
-            named, aggregated = named.where(visible), aggregated.where(visible)
-        named = filters.by_interview(filters.by_session(s, named))
-        left_out = int(s.scalar(filters.by_session(s, aggregated)) or 0)
+        in_view = filters.sessions(s, visible)
+        named = filters.by_interview(select(Interview).where(Interview.session_id.in_(
+            in_view.where(Session.anonymity != "aggregated"))))
+        left_out = int(s.scalar(select(func.count(Interview.id)).where(
+            Interview.session_id.in_(in_view.where(Session.anonymity == "aggregated"))))
+            or 0)
         rows, next_link = page(s, named, newest_first=True)
         ids = [i.id for i in rows]
         counts, latest = _counts(s, ids), _latest(s, ids)
