@@ -226,3 +226,22 @@ def test_the_live_page_lists_interviews_in_progress_with_their_latest_turn(
     assert "dashboard/live.js" in body and 'type="module"' in body
     source = html.unescape(re.search(r'data-source="([^"]+)"', body).group(1))
     assert source == "/interviews?status=consent,in_progress,paused&limit=100"
+
+
+def test_figures_of_an_interview_still_going_are_read_off_its_turns():
+    from web.dashboard.conversations import _figures
+
+    def turn(seq, role, text, minute, sentiment=None):
+        return {"seq": seq, "role": role, "text": text, "sentiment": sentiment,
+                "created_at": f"2026-11-30T10:{minute:02}:00+00:00"}
+
+    going = {"analytics": None, "engagement": None, "turns": [
+        turn(1, "system", "Shall we begin?", 0), turn(2, "participant", "accept", 1),
+        turn(3, "interviewer", "What keeps you here?", 2),
+        turn(4, "participant", "The people and the work", 5, 0.4),
+        turn(5, "interviewer", "Tell me more about the people.", 9)]}
+    figures = _figures(going)
+    assert figures["so_far"] is True
+    assert (figures["turns"], figures["answers"]) == (4, 1)
+    assert figures["participant_words"] == 5 and figures["words_per_answer"] == 5.0
+    assert figures["duration"] == 4 * 60  # first answer after a question → the last turn

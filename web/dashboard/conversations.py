@@ -141,7 +141,10 @@ def _figures(interview: dict[str, Any]) -> dict[str, Any]:
                 "words_per_answer": saved["words_per_answer"],
                 "engagement": interview["engagement"], "so_far": False}
     said = [t for t in turns if t["role"] != "system"]
-    first = next((t for t in turns if t["role"] == "participant"), None)
+    # from their first turn after the first question (as core.analytics counts it)
+    asked = next((t["seq"] for t in turns if t["role"] == "interviewer"), None)
+    first = next((t for t in turns if t["role"] == "participant" and asked is not None
+                  and t["seq"] > asked), None)
     participant_words = sum(_words(t["text"]) for t in answers)
     return {"duration": _seconds(first and first["created_at"],
                                  said[-1]["created_at"] if said else None),
