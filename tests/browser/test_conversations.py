@@ -170,3 +170,26 @@ def test_the_live_view_slows_down_while_idle_backs_off_on_errors_and_stops_while
     visibility(False)  # back: at once, and fast again
     expect(live).to_have_attribute("data-polls", "5")
     expect(live).to_have_attribute("data-delay", "4500")  # unchanged since: slowing again
+
+
+def test_the_filters_work_from_the_keyboard(signed_in, api, library):
+    session = make_session(api)
+    completed_interviews(session["id"], [_people("Kay Board", "kay@example.com"),
+                                         _people("Other Person", "other@example.com")])
+    page = signed_in("viewer")
+    page.goto("/dashboard/conversations")
+    page.get_by_label("Person").fill("board")
+    page.get_by_label("Person").press("Enter")  # a plain GET form: Enter applies it
+    expect(page).to_have_url(re.compile(r"/dashboard/conversations\?q=board$"))
+    expect(page.get_by_role("link", name="Kay Board")).to_be_visible()
+    expect(page.get_by_role("link", name="Other Person")).to_have_count(0)
+    page.get_by_text("More filters").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Session tag")).to_be_visible()
+    remove = page.get_by_role("link", name="Remove filter Search: board")
+    remove.focus()
+    expect(remove).to_be_focused()
+    expect(remove).to_have_css("outline-style", "solid")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/dashboard/conversations$"))
+    expect(page.get_by_role("link", name="Other Person")).to_be_visible()
