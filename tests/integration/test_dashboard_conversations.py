@@ -59,7 +59,7 @@ def test_an_analyst_is_told_why_not(app, client, world):  # noqa: F811
     sign_in(client, "analyst")
     for url in ("/dashboard/conversations", "/dashboard/live"):
         body = page(client, url, 403)
-        assert "analysts" in body and "Ada" not in body
+        assert "your role does not see" in body and "Ada" not in body
     assert "Ada" not in page(client, f"/dashboard/conversations/{world['ada']}", 403)
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Response, abort, g, redirect, render_template, request, url_for
+from flask import Response, abort, redirect, render_template, request, url_for
 
 from web.dashboard import Problem, back, bp, call_raw, can, change, get
 
@@ -34,8 +34,8 @@ LABELS = {"q": "Search", "channel": "Channel", "sentiment": "Sentiment", "status
           "tag": "Tag", "from": "From", "to": "To"}
 PAGE_SIZE = 25
 WORD = re.compile(r"\w+")
-FOR_ANALYSTS = ("Conversations name the people who answered, so they are not shown to "
-                "analysts: a session's analytics and insights give the aggregate figures.")
+FOR_ANALYSTS = ("Conversations name the people who answered, so your role does not see "
+                "them: a session's analytics and insights give the aggregate figures.")
 
 
 def _filters() -> dict[str, str]:
@@ -69,11 +69,6 @@ def _value_label(name: str, value: str, sessions: dict[int, str]) -> str:
     return value
 
 
-def _role() -> str | None:
-    me = g.get("principal")
-    return me.role if me else None
-
-
 def _choices() -> tuple[list[dict], list[dict]]:
     """The sessions (the ones this user may see) and session types for the form."""
     sessions = get("/sessions", limit=200)["sessions"]
@@ -83,7 +78,7 @@ def _choices() -> tuple[list[dict], list[dict]]:
 
 @bp.get("/conversations")
 def conversations():
-    if _role() == "analyst":
+    if not can("api.find_interviews"):  # an analyst: say why, rather than the API's 403
         return render_template("dashboard/error.html", title="Not for your role",
                                message=FOR_ANALYSTS), 403
     filters = _filters()
@@ -250,7 +245,7 @@ def export_conversation(interview_id: int, fmt: str):
 
 @bp.get("/live")
 def live():
-    if _role() == "analyst":
+    if not can("api.find_interviews"):  # an analyst: say why, rather than the API's 403
         return render_template("dashboard/error.html", title="Not for your role",
                                message=FOR_ANALYSTS), 403
     data = get("/interviews", status=ACTIVE, limit=100)
