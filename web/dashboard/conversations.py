@@ -186,11 +186,10 @@ def conversation(interview_id: int):
         session = None
     topics = (session or {}).get("topics", [])
     labels = {t["key"]: t["label"] for t in topics}
-    here = url_for("dashboard.conversation", interview_id=interview_id)
     return render_template(
         "dashboard/conversations/detail.html", active="conversations", i=interview,
         session=session, labels=labels, figures=_figures(interview),
-        coverage=_coverage(interview, topics), here=here, channels=CHANNELS,
+        coverage=_coverage(interview, topics), channels=CHANNELS,
         live=interview["state"] in LIVE,
         may_end=can("api.end_interview") and interview["state"] in (*LIVE, "created"),
         may_restart=can("api.restart_interview") and interview["state"] != "restarted",
