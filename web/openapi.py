@@ -18,6 +18,7 @@ import channels
 from core.exports import FORMATS as EXPORT_FORMATS
 from core.exports import INTERVIEW_FORMATS
 from core.exports import STATUSES as EXPORT_STATUSES
+from core.lifecycle import State
 from core.rollouts import COUNTS as ROLLOUT_COUNTS
 from core.webhooks import EVENTS
 from web import schemas
@@ -647,6 +648,54 @@ PAGE_QUERY = {
                "`next` link (opaque)",
                "schema": {"type": "string", "pattern": f"^{CURSOR.pattern}$"}},
 }
+
+
+RESPONSES["InterviewRow"] = obj({
+    "id": INT, "session": obj({"id": INT, "name": TEXT, "session_type": TEXT}),
+    "invite_id": INT, "person": obj({"id": INT, "name": TEXT, "email": nullable("string")}),
+    "state": {"enum": [s.value for s in State]}, "channel": TEXT,
+    "sentiment": {**NUMBER_OR_NULL, "description": "mean over the typed answers"},
+    "sentiment_label": {"enum": ["positive", "neutral", "negative", None]},
+    "engagement": NUMBER_OR_NULL, "turns": INT, "answers": INT,
+    "current_topic": nullable("string"), "created_at": TEXT, "started_at": WHEN,
+    "ended_at": WHEN, "updated_at": {"type": "string", "description": "last activity"},
+    "last_turn": {"oneOf": [{"type": "null"}, obj({
+        "id": INT, "role": {"enum": ["interviewer", "participant"]}, "text": TEXT,
+        "topic": nullable("string"), "created_at": TEXT})]}})
+OPERATIONS["api.find_interviews"] = op(
+    "Interviews of every session you may read, person by person, newest first, with filters "
+    "that combine. An aggregated session's are never listed (nor matched by q): "
+    "aggregated.interviews counts them, following the session, session_type and tag filters "
+    "only. Sentiment: the mean over typed answers, positive at or above 0.05, negative at or "
+    "below -0.05, neutral between. Analysts: 403 (aggregate figures only). 422 when from is "
+    "after to",
+    errors=(422,), ok_content={"application/json": {"schema": obj({
+        "interviews": {"type": "array", "items": ref("InterviewRow")},
+        "next": {**nullable("string"), "description": "the next page, or null on the last"},
+        "aggregated": obj({"interviews": INT, "message": nullable("string")})})}},
+    query={
+        "channel": {"description": "the interview's channel",
+                    "schema": {"enum": sorted(channels.CHANNELS)}},
+        "sentiment": {"description": "of the mean sentiment (thresholds above)",
+                      "schema": {"enum": ["positive", "neutral", "negative"]}},
+        "has_responses": {"description": "whether the person typed an answer",
+                          "schema": {"enum": ["true", "false"]}},
+        "q": {"description": "part of the person's name, email or phone number",
+              "schema": {"type": "string", "maxLength": 200}},
+        "session_type": {"description": "a session type's slug",
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 100}},
+        "session": {"description": "a session id",
+                    "schema": {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}},
+        "status": {"description": "lifecycle states (repeat it, or separate with commas)",
+                   "schema": {"type": "array", "items": {"enum": [s.value for s in State]}},
+                   "style": "form", "explode": True},
+        "tag": {"description": "a tag of the session",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 100}},
+        "from": {"description": "created on or after this day (UTC)",
+                 "schema": {"type": "string", "format": "date"}},
+        "to": {"description": "created on or before this day (UTC)",
+               "schema": {"type": "string", "format": "date"}},
+        **PAGE_QUERY})
 
 
 def _json(schema: Any) -> dict[str, Any]:

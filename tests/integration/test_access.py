@@ -29,6 +29,7 @@ EXPECTED: dict[str, set[str]] = {
     "api.create_session": WRITERS, "api.patch_session": WRITERS, "api.clone_session": WRITERS,
     "api.share_session": WRITERS, "api.session_analytics": EVERYONE,
     "api.list_interviews": EVERYONE, "api.get_interview": READERS,
+    "api.find_interviews": READERS,
     "api.end_interview": WRITERS, "api.restart_interview": WRITERS,
     "api.delete_interview": WRITERS,
     "api.list_invites": READERS, "api.create_invite": WRITERS,

@@ -187,6 +187,7 @@ def page_sorted(items: list[Any], key: Callable[[Any], str]) -> tuple[list[Any],
 
 from web.api import (  # noqa: E402  (each module adds its routes to bp)
     audiences,
+    conversations,
     directory,
     exports,
     insights,
@@ -204,6 +205,6 @@ from web.api import (  # noqa: E402  (each module adds its routes to bp)
     webhooks,
 )
 
-__all__ = ["access", "audiences", "bp", "directory", "exports", "insights", "interviews",
-           "invites", "one_on_one_links", "one_on_ones", "ops", "people", "retention", "rollouts",
-           "session_types", "sessions", "users", "webhooks"]
+__all__ = ["access", "audiences", "bp", "conversations", "directory", "exports", "insights",
+           "interviews", "invites", "one_on_one_links", "one_on_ones", "ops", "people",
+           "retention", "rollouts", "session_types", "sessions", "users", "webhooks"]

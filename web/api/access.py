@@ -49,6 +49,9 @@ POLICY: dict[str, frozenset[str]] = {
     "api.patch_session": WRITE, "api.clone_session": WRITE, "api.share_session": WRITE,
     "api.session_analytics": ALL,
     "api.list_interviews": ALL,  # an analyst: aggregated sessions only (AGGREGATE_ONLY)
+    # every session's interviews person by person (never an aggregated session's): an
+    # analyst is refused, as for one interview
+    "api.find_interviews": READ,
     "api.get_interview": READ, "api.end_interview": WRITE, "api.restart_interview": WRITE,
     "api.delete_interview": WRITE,
     "api.list_invites": READ, "api.create_invite": WRITE,

@@ -229,4 +229,7 @@ def init_app(app) -> None:
     app.add_url_rule("/", "root", lambda: redirect(url_for("dashboard.home")))
 
 
-from web.dashboard import sessions  # noqa: E402,F401  (each area adds its routes to bp)
+from web.dashboard import (  # noqa: E402,F401  (each area adds its routes to bp)
+    conversations,
+    sessions,
+)
