@@ -227,4 +227,5 @@ def init_app(app) -> None:
     app.add_url_rule("/", "root", lambda: redirect(url_for("dashboard.home")))
 
 
-from web.dashboard import sessions  # noqa: E402,F401  (each area adds its routes to bp)
+# each area adds its routes to bp
+from web.dashboard import insights, one_on_ones, sessions  # noqa: E402,F401
