@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
-from core import db
-from core.models import Insight
+from core import db, metrics
+from core.models import Insight, Interview, OneOnOne, PairActivity, utcnow
 from tests.integration.test_dashboard import sign_in
 from tests.integration.test_insights import bank, run
 from tests.support.factories import completed_interviews, make_session
@@ -28,11 +29,29 @@ E6,Alex Rivera,alex@northwind.example,America/New_York,E5,United States,Sales
 """
 
 
-def seeded(api, slug: str, n: int, *, start: datetime | None = None, **extra) -> int:
-    """A session of ``slug`` with ``n`` completed interviews from the answer bank."""
+def seeded(api, slug: str, n: int, *, start: datetime | None = None, days: int = 1,
+           **extra) -> int:
+    """A session of ``slug`` with ``n`` completed interviews from the answer bank, ended
+    over ``days`` days from ``start``, scored as the engine scores them; every third
+    interview ran out of question budget before its last topic (dropped), and every fourth
+    before the last two, so the funnel narrows."""
     session = make_session(api, slug, **extra)
     people, _ = bank(n)
-    completed_interviews(session["id"], people, start=start)
+    start = start or datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    ids = []
+    for day in range(days):
+        ids += completed_interviews(session["id"], people[day::days],
+                                    start=start + timedelta(days=day))
+    with db.session_scope() as s:
+        for k, interview in enumerate(s.scalars(select(Interview).where(
+                Interview.id.in_(ids)).order_by(Interview.id))):
+            topics = list(dict.fromkeys(t.topic for t in interview.turns if t.topic))
+            cut = len(topics) - (k % 3 == 2) - (k % 4 == 3)
+            interview.coverage = {**(interview.coverage or {}), "order": topics, "topics": {
+                key: {"status": "done", "questions": 1, "probes": 0} if i < cut else
+                {"status": "dropped", "questions": 0, "probes": 0}
+                for i, key in enumerate(topics)}}
+            metrics.score(interview)
     return session["id"]
 
 
@@ -41,6 +60,15 @@ def org(api) -> None:
                            data={"file": (io.BytesIO(ORG.encode()), "org.csv")},
                            content_type="multipart/form-data")
     assert resp.status_code == 200, resp.get_json()
+
+
+def activity(days: list[int]) -> None:
+    """Something done in each manager–report pair's thread ``days`` ago (one per entry)."""
+    with db.session_scope() as s:
+        pairs = list(s.scalars(select(OneOnOne.id).where(OneOnOne.kind == "reporting")))
+        for k, ago in enumerate(days):
+            s.add(PairActivity(one_on_one_id=pairs[k % len(pairs)], kind="message",
+                               at=utcnow() - timedelta(days=ago, hours=1)))
 
 
 def html(response) -> str:
@@ -262,12 +290,14 @@ def test_readers_change_nothing(api, library, client, role):
 @pytest.mark.parametrize("role", ["owner", "analyst"])
 def test_usage_renders_its_chart_with_a_table_alternative(api, library, client, role):
     org(api)
+    activity([0, 0, 1, 3, 20])
     sign_in(client, role)
     page = html(client.get("/dashboard/one-on-ones/usage?days=7"))
     assert '<svg class="chart"' in page and 'role="img"' in page
     assert "Active 1-on-1 pairs per day, last 7 days" in page
     assert "Show as a table" in page and page.count("<tr>") >= 8
     assert 'aria-current="true">7 days' in page
+    assert "2 / 2</span>" in page  # managers with an active 1-on-1 this week
     assert "Jonas" not in page and "Lea Fischer" not in page  # reports are never named
     assert "last 30 days" in html(client.get("/dashboard/one-on-ones/usage?days=99"))
 
@@ -282,6 +312,7 @@ def test_sentiment_over_time_by_day_in_a_named_session(api, library):
     assert [p["from"] for p in periods] == ["2026-11-02", "2026-11-03"]
     assert all(p["from"] == p["to"] for p in periods)
     assert sum(p["interviews"] for p in periods) == 60
+    assert sum(p["positive"] + p["neutral"] + p["negative"] for p in periods) == 60
     overall = body["overall"]["sentiment"]
     for kind in ("positive", "neutral", "negative"):
         assert sum(p[kind] for p in periods) == overall[kind]
