@@ -211,6 +211,7 @@ def test_assigned_topic_create_edit_and_withdraw_through_the_forms(api, library,
     token = sign_in(client)
     form = html(client.get("/dashboard/one-on-ones/topics/new"))
     assert 'name="rule_field"' in form and "Department" in form
+    assert 'href="/dashboard/one-on-ones/topics/new"' not in form  # no button to itself
     rule = {"csrf": token, "title": "Career growth", "note": "Ask about the next step",
             "annotation": "HR asks everyone", "rule_match": "all",
             "rule_field": ["Country", ""], "rule_op": ["equals", "equals"],
@@ -266,6 +267,11 @@ def test_scheduling_and_sending_now(api, library, client):
         **base, "when": "schedule", "send_at": "2099-01-05T09:30"})
     topic = api.get(f"/assigned-topics/{later.headers['Location'].rsplit('/', 1)[1]}")
     assert topic.get_json()["send_at"].startswith("2099-01-05T09:30")
+    local = client.post("/dashboard/one-on-ones/topics/new", data={
+        **base, "when": "schedule", "send_at": "2099-01-06T08:15", "local": "1"})
+    topic = api.get(f"/assigned-topics/{local.headers['Location'].rsplit('/', 1)[1]}")
+    assert topic.get_json()["local_time"] == "08:15"
+    assert topic.get_json()["send_at"].startswith("2099-01-06")
     now = client.post("/dashboard/one-on-ones/topics/new", data={**base, "title": "Now",
                                                                   "when": "now"})
     topic = api.get(f"/assigned-topics/{now.headers['Location'].rsplit('/', 1)[1]}")

@@ -65,6 +65,9 @@ function setUp(box) {
     add.hidden = !rows.some((r) => r.hidden);
   });
   box.querySelector(".actions").prepend(add);
+  // the count is live: the form's own Preview button is for pages without this script
+  const button = box.querySelector('button[name="intent"][value="preview"]');
+  if (url && button) button.hidden = true;
 
   box.addEventListener("change", (event) => {
     const row = event.target.closest("[data-rule-row]");
