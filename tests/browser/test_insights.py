@@ -93,3 +93,19 @@ def test_the_usage_report_draws_its_trend(api, library, signed_in, shoot):
     page.get_by_text("Show as a table").click()
     expect(page.get_by_role("cell", name="0").first).to_be_visible()
     shoot(page, "usage")
+
+
+def test_an_aggregated_sessions_tab_as_an_analyst(api, library, signed_in, shoot, work):
+    few = seeded(api, "engagement-pulse", 3)
+    many = seeded(api, "engagement-pulse", 10, days=2)
+    assert api.post(f"/sessions/{many}/insights").status_code == 202
+    work()
+    page = signed_in("analyst")
+    page.goto(f"/dashboard/sessions/{few}/insights")
+    expect(page.get_by_role("heading", name="Needs 2 more answers")).to_be_visible()
+    page.goto(f"/dashboard/sessions/{many}/insights")
+    expect(page.get_by_role("heading", name="Executive summary")).to_be_visible()
+    expect(page.locator(".quote").first).to_be_visible()
+    expect(page.get_by_role("link", name=re.compile("Read in context"))).to_have_count(0)
+    expect(page.get_by_role("button", name=re.compile("insights"))).to_have_count(0)
+    shoot(page, "insights-aggregated")

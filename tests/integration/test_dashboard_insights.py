@@ -55,9 +55,11 @@ def seeded(api, slug: str, n: int, *, start: datetime | None = None, days: int =
     return session["id"]
 
 
-def org(api) -> None:
+def org(api, *more: str) -> None:
+    """The org above (three manager–report pairs), and ``more`` CSV rows."""
+    data = "\n".join([ORG.rstrip("\n"), *more]).encode()
     resp = api.client.post("/api/v1/directory/import", headers=api.headers,
-                           data={"file": (io.BytesIO(ORG.encode()), "org.csv")},
+                           data={"file": (io.BytesIO(data), "org.csv")},
                            content_type="multipart/form-data")
     assert resp.status_code == 200, resp.get_json()
 
@@ -128,6 +130,7 @@ def test_an_aggregated_sessions_quotes_carry_no_link_and_no_identity(client, ano
     assert "/dashboard/conversations/" not in page and "Read in context" not in page
     assert "Person " not in page  # the bank's names ("Person 3 Sample")
     assert "Sentiment of completed interviews" in page
+    assert "a group of 5 interviews in the order they completed" in page
 
 
 def test_an_aggregated_session_under_its_threshold_needs_more_answers(api, library,
@@ -306,6 +309,19 @@ def test_usage_renders_its_chart_with_a_table_alternative(api, library, client, 
     assert "2 / 2</span>" in page  # managers with an active 1-on-1 this week
     assert "Jonas" not in page and "Lea Fischer" not in page  # reports are never named
     assert "last 30 days" in html(client.get("/dashboard/one-on-ones/usage?days=99"))
+
+
+def test_usage_by_department_and_a_department_too_small_to_show(api, library, client):
+    org(api, *(f"E{n},Engineer {n},e{n}@northwind.example,Europe/Berlin,E2,Germany,"
+               "Engineering" for n in (7, 8, 9)))
+    activity([0, 1, 2])
+    sign_in(client)
+    page = html(client.get("/dashboard/one-on-ones/usage?days=7&department=Engineering"))
+    assert "Engineering, last 7 days" in page and '<option value="Engineering" selected' in page
+    assert 'href="/dashboard/one-on-ones/usage?days=30&amp;department=Engineering"' in page
+    page = html(client.get("/dashboard/one-on-ones/usage?department=Sales"))
+    assert "Everyone, last 30 days" in page and "fewer than 5 people" in page
+    assert '<option value="Sales"' not in page  # only departments shown on their own
 
 
 # ---- the analytics API: sentiment over time ---------------------------------------------------

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from web.dashboard import Problem, audience, bp, call, can, change, charts, get
 
@@ -153,7 +153,18 @@ def trend_chart(report: dict[str, Any]) -> charts.Chart:
 def one_on_one_usage():
     days = request.args.get("days", "30")
     days = days if days in ("7", "30") else "30"
-    report = call("GET", "/one-on-ones/usage", query={"days": days})
+    department = request.args.get("department", "").strip()
+    everyone = call("GET", "/one-on-ones/usage", query={"days": days})
+    report = everyone
+    if department:  # a department too small to show alone: the API says so
+        try:
+            report = call("GET", "/one-on-ones/usage",
+                          query={"days": days, "department": department})
+        except Problem as exc:
+            flash(exc.message, "error")
+            department = ""
+    names = [d["department"] for d in everyone["departments"] if not d["merged"]]
     return render_template("dashboard/one_on_ones/usage.html", active="one_on_ones",
                            tab="usage", report=report, days=int(days),
+                           department=department, departments=names,
                            chart=trend_chart(report))
