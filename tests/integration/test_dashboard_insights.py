@@ -175,6 +175,12 @@ def test_run_insights_shows_the_running_state_then_the_result(api, library, clie
     page = html(client.get(response.headers["Location"]))
     assert "Computing insights" in page and 'data-poll="/insights/' in page
     assert "insights-poll.js" in page
+    other = seeded(api, "stay-interview", 2)  # another session's page ignores this run
+    run_id = response.headers["Location"].rsplit("=", 1)[1]
+    page = html(client.get(f"/dashboard/sessions/{other}/insights?run={run_id}"))
+    assert "Computing insights" not in page and "Run insights" in page
+    for odd in ("abc", "99999999999999999999", "-1"):
+        assert client.get(f"/dashboard/sessions/{other}/insights?run={odd}").status_code == 200
     work()
     page = html(client.get(response.headers["Location"]))
     assert "Computing insights" not in page and "Executive summary" in page

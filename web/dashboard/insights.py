@@ -29,17 +29,20 @@ def _latest(session_id: int) -> tuple[dict[str, Any] | None, str | None]:
         raise
 
 
-def _run(run_id: str | None, latest: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The run in progress, if any: the one just started (``?run=``) or the one the latest
-    insights point at."""
-    ident = run_id if run_id and run_id.isdigit() else None
+def _run(session_id: int, run_id: str | None, latest: dict[str, Any] | None
+         ) -> dict[str, Any] | None:
+    """The run to report on: the one just started (``?run=``) or the one the latest
+    insights say is running; None once it is done (the latest insights show it)."""
+    ident = run_id if run_id and run_id.isascii() and run_id.isdigit() else None
     if ident is None and latest and latest.get("running"):
         ident = latest["running"].rsplit("/", 1)[-1]
-    if ident is None:
+    if ident is None or len(ident) > 12:
         return None
     try:
         run = get(f"/insights/{int(ident)}")
     except Problem:
+        return None
+    if run["session_id"] != session_id or run["status"] == "done":
         return None
     return run
 
@@ -72,9 +75,8 @@ def session_insights(session_id: int):
     session = get(f"/sessions/{session_id}")
     analytics = get(f"/sessions/{session_id}/analytics")
     latest, missing = _latest(session_id)
-    run = _run(request.args.get("run"), latest if latest and "result" in latest else None)
-    if run is not None and run["status"] not in ACTIVE and run["status"] != "failed":
-        run = None  # done: the latest insights show it
+    run = _run(session_id, request.args.get("run"),
+               latest if latest and "result" in latest else None)
     withheld = latest["withheld"] if latest and latest.get("status") == "withheld" else None
     result = latest.get("result") if latest and not withheld else None
     return render_template(
