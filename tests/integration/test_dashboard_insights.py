@@ -281,6 +281,8 @@ def test_scheduling_and_sending_now(api, library, client):
     topic = api.get(f"/assigned-topics/{local.headers['Location'].rsplit('/', 1)[1]}")
     assert topic.get_json()["local_time"] == "08:15"
     assert topic.get_json()["send_at"].startswith("2099-01-06")
+    listing = html(client.get("/dashboard/one-on-ones"))
+    assert "2099-01-06, 08:15 local" in listing and "2099-01-05 09:30 UTC" in listing
     now = client.post("/dashboard/one-on-ones/topics/new", data={**base, "title": "Now",
                                                                   "when": "now"})
     topic = api.get(f"/assigned-topics/{now.headers['Location'].rsplit('/', 1)[1]}")
