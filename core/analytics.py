@@ -22,7 +22,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from statistics import fmean, median
 from typing import Any
 
@@ -437,6 +437,53 @@ def session_report(db: DB, session: Session, *, group_by: str | None = None,
     if keys is not None:
         out["groups"] = [{"group": name, "merged": merged, **shown(cell)}
                          for name, cell, merged in protect(by_group, threshold, aggregated)]
+    out["sentiment_over_time"] = sentiment_over_time(
+        db, session.id, counted, threshold if aggregated else None)
+    return out
+
+
+WEEKLY_AFTER_DAYS = 45  # a named session's longer span is counted by week, a shorter by day
+MAX_PERIODS = 12  # an aggregated session's points: at most this many
+
+
+def sentiment_over_time(db: DB, session_id: int, counted, threshold: int | None
+                        ) -> list[dict[str, Any]]:
+    """Counted interviews by when they ended, each period with its positive, neutral and
+    negative interviews (by the interview's sentiment; none: in ``interviews`` only).
+
+    Named: by UTC day, or by week from Monday over a span of more than
+    ``WEEKLY_AFTER_DAYS``. With ``threshold`` (an aggregated session, or a reader who may see
+    no one alone) HR knows who finished when, so a period is a run of whole release
+    batches instead: the released interviews in the order they were released, ``threshold``
+    at a time, dated from its first to its last. A batch never changes once released, so
+    two readings differ by whole batches only: no figure of fewer people follows by
+    subtraction, now or after the next release."""
+    rows = db.execute(select(Interview.ended_at, Interview.sentiment).where(
+        Interview.session_id == session_id, counted, Interview.ended_at.is_not(None))
+        .order_by(Interview.ended_at, Interview.id)).all()
+    if not rows:
+        return []
+    if threshold is not None:
+        batches = len(rows) // threshold
+        size = threshold * -(-batches // MAX_PERIODS)  # whole batches per period
+        chunks = [rows[i:i + size] for i in range(0, batches * threshold, size)]
+        return [_period(chunk[0][0].date(), chunk[-1][0].date(), chunk) for chunk in chunks]
+    weekly = (rows[-1][0].date() - rows[0][0].date()).days > WEEKLY_AFTER_DAYS
+    by_start: dict[date, list] = defaultdict(list)
+    for row in rows:
+        day = row[0].date()
+        by_start[day - timedelta(days=day.weekday()) if weekly else day].append(row)
+    return [_period(start, start + timedelta(days=6) if weekly else start, chunk)
+            for start, chunk in by_start.items()]
+
+
+def _period(first: date, last: date, rows: Sequence) -> dict[str, Any]:
+    out = {"from": first.isoformat(), "to": last.isoformat(), "interviews": len(rows),
+           "positive": 0, "neutral": 0, "negative": 0}
+    for _, score in rows:
+        if score is not None:
+            out["positive" if score >= POSITIVE else "negative" if score <= NEGATIVE
+                else "neutral"] += 1
     return out
 
 

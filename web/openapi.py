@@ -251,8 +251,15 @@ RESPONSES: dict[str, dict[str, Any]] = {
             "group": {"type": "string", "description": "the demographic's value; Unknown: "
                       "none; Other: small groups merged"}, "merged": BOOL})]}},
         "completed": INT, "needed": INT,
-        "withheld": obj({"reason": TEXT})},
-        optional=("overall", "channels", "groups", "completed", "needed", "withheld")),
+        "withheld": obj({"reason": TEXT}),
+        "sentiment_over_time": {"type": "array", "description": (
+            "counted interviews by when they ended (from, to: UTC dates), by sentiment. "
+            "Named: per day, or per week over a longer span; aggregated: runs of whole "
+            "release batches of the threshold, so no period is fewer people"),
+            "items": obj({"from": TEXT, "to": TEXT, "interviews": INT, "positive": INT,
+                          "neutral": INT, "negative": INT})}},
+        optional=("overall", "channels", "groups", "completed", "needed", "withheld",
+                  "sentiment_over_time")),
     "AnalyticsFigures": obj({
         "invited": INT, "started": INT, "completed": INT, "abandoned": INT, "declined": INT,
         "completion_rate": {**NUMBER_OR_NULL, "description": "completed / started"},
@@ -398,8 +405,8 @@ OPERATIONS: dict[str, Op] = {
         "for someone on no chat tool; valid 90 days", ok="OneOnOnesLink", errors=(404,)),
     "api.session_analytics": op(
         "Aggregates: invited, started, completed, durations, a drop-off funnel by topic, "
-        "sentiment, engagement and quality, overall and per channel, and per value of "
-        "group_by. An aggregated session's: nothing below its threshold (needed says how "
+        "sentiment (and over time), engagement and quality, overall and per channel, and per "
+        "value of group_by. An aggregated session's: nothing below its threshold (needed says how "
         "many), figures from its released interviews only, small groups merged into Other",
         ok="SessionAnalytics", errors=(404, 422),
         query={"group_by": {"description": "a demographic key (Department, Country …)",

@@ -43,3 +43,19 @@ def test_a_line_has_a_point_per_day_and_says_what_it_shows():
 def test_empty_charts_say_so():
     assert charts.line("Meetings", []).summary == "no data"
     assert charts.bars("Topics", []).summary == "no data"
+
+
+def test_stacked_rows_split_each_row_by_its_own_total_and_escape_labels():
+    chart = charts.stacked_rows("Sentiment", [
+        ("Nov 2 <b>", [("Positive", 3, "positive"), ("Negative", 1, "negative")]),
+        ("Nov 3", [("Positive", 0, "positive"), ("Negative", 2, "negative")])])
+    root = _svg(chart)  # well-formed: the label was escaped
+    parts = [(r.get("class").rsplit("--", 1)[1], float(r.get("width")))
+             for r in root.iter("rect")
+             if "chart__part" in (r.get("class") or "") and r.get("height") == "18"]
+    assert parts == [("positive", 322.5), ("negative", 107.5), ("negative", 430.0)]
+    assert "<b>" not in str(chart.svg) and "&lt;b&gt;" in str(chart.svg)
+    assert chart.columns == ("", "Positive", "Negative")
+    assert chart.rows == [("Nov 2 <b>", "3", "1"), ("Nov 3", "0", "2")]
+    assert chart.summary == "Nov 2 <b>: 3 positive, 1 negative; Nov 3: 0 positive, 2 negative"
+    assert charts.stacked_rows("Sentiment", []).summary == "no data"

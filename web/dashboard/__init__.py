@@ -229,7 +229,10 @@ def init_app(app) -> None:
     app.add_url_rule("/", "root", lambda: redirect(url_for("dashboard.home")))
 
 
-from web.dashboard import (  # noqa: E402,F401  (each area adds its routes to bp)
+# each area adds its routes to bp
+from web.dashboard import (  # noqa: E402,F401
     conversations,
+    insights,
+    one_on_ones,
     sessions,
 )

@@ -93,6 +93,44 @@ def stacked(title: str, parts: Sequence[tuple[str, float, str]]) -> Chart:
                  [(label, _number(v)) for label, v, _ in parts], summary)
 
 
+def stacked_rows(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, float, str]]]]
+                 ) -> Chart:
+    """One split bar per row (label, parts): sentiment per period, each part (label,
+    value, kind) a share of its row's total; one legend for all rows, from the first."""
+    row_h, label_w, legend_h = 34, 200, 30
+    width = WIDTH - label_w - 10
+    body = []
+    for i, (label, parts) in enumerate(rows):
+        y, x = i * row_h, float(label_w)
+        total = sum(v for _, v, _ in parts)
+        body.append(f'<text class="chart__label" x="{label_w - 8}" y="{y + 22}" '
+                    f'text-anchor="end">{escape(_short(label, 28))}</text>'
+                    f'<rect class="chart__track" x="{label_w}" y="{y + 8}" width="{width}" '
+                    f'height="18" rx="3"/>')
+        for part, value, kind in parts:
+            w = width * value / total if total else 0
+            if w > 0:
+                body.append(f'<rect class="chart__part chart__part--{escape(kind)}" '
+                            f'x="{x:.1f}" y="{y + 8}" width="{w:.1f}" height="18">'
+                            f'<title>{escape(label)}, {escape(part)}: '
+                            f'{escape(_number(value))}</title></rect>')
+            x += w
+    legend_y, lx = len(rows) * row_h + 20, label_w
+    for part, _, kind in (rows[0][1] if rows else ()):
+        body.append(f'<rect class="chart__part chart__part--{escape(kind)}" x="{lx}" '
+                    f'y="{legend_y - 11}" width="12" height="12" rx="2"/>'
+                    f'<text class="chart__label" x="{lx + 17}" y="{legend_y}">'
+                    f'{escape(part)}</text>')
+        lx += 17 + 8 * len(part) + 18
+    names = [part for part, _, _ in rows[0][1]] if rows else []
+    summary = "; ".join(f"{label}: " + ", ".join(f"{_number(v)} {part.lower()}"
+                                                   for part, v, _ in parts)
+                        for label, parts in rows) or "no data"
+    return Chart(title, _frame(title, summary, len(rows) * row_h + legend_h, body),
+                 ("", *names), [(label, *(_number(v) for _, v, _ in parts))
+                                for label, parts in rows], summary)
+
+
 def line(title: str, points: Sequence[tuple[str, float]], *, unit: str = "") -> Chart:
     """A trend over days (1-on-1 usage, sentiment over time): one point per label, the
     first, middle and last labels written under the axis."""
