@@ -25,6 +25,22 @@ def api(app):
     return ApiClient(app.test_client(), ADMIN_TOKEN)
 
 
+WIDER = """() => [...document.querySelectorAll("body *")]
+  .filter((el) => el.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                  && !el.closest(".table-wrap"))
+  .map((el) => el.tagName + "." + el.className + "#" + el.id)"""
+
+
+def shoot_and_fit(page, shoot, name: str) -> None:
+    """Screenshots at both widths, and nothing but a scrolling table wider than a phone."""
+    shoot(page, name)
+    before = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    wider = page.evaluate(WIDER)
+    assert wider == [], f"{name}: {wider}"
+    page.set_viewport_size(before)
+
+
 def test_a_session_from_a_template_to_a_rollout(signed_in, shoot, api):
     for name, country in (("Ada Lovelace", "UK"), ("Grace Hopper", "US"),
                           ("Alan Turing", "UK")):
@@ -34,10 +50,10 @@ def test_a_session_from_a_template_to_a_rollout(signed_in, shoot, api):
                         ).status_code == 201
     page = signed_in("owner")
     page.goto("/dashboard/sessions")
-    shoot(page, "sessions-list-empty")
+    shoot_and_fit(page, shoot, "sessions-list-empty")
     page.get_by_role("link", name="New session").click()
     expect(page.get_by_role("heading", name="New session")).to_be_visible()
-    shoot(page, "sessions-new")
+    shoot_and_fit(page, shoot, "sessions-new")
     page.get_by_role("radio", name=re.compile("Stay Interview")).check()
     page.get_by_label("Session name").first.fill("Stay interviews, Engineering")
     page.get_by_role("radio", name=re.compile("^Aggregated")).first.check()
@@ -55,7 +71,7 @@ def test_a_session_from_a_template_to_a_rollout(signed_in, shoot, api):
     expect(page.locator("#topic-0").get_by_label("Label")).to_have_value(before[1]["label"])
     expect(page.get_by_text(
         "Only the interviewer sees this — never shown to the participant").first).to_be_visible()
-    shoot(page, "session-topics")
+    shoot_and_fit(page, shoot, "session-topics")
     page.get_by_role("button", name="Save topics").first.click()
     expect(page.get_by_role("status").filter(has_text="Topics saved.")).to_be_visible()
     after = api.get(f"/sessions/{session_id}").get_json()["topics"]
@@ -82,19 +98,19 @@ def test_a_session_from_a_template_to_a_rollout(signed_in, shoot, api):
     page.get_by_label("Value of condition 4").fill("Engineering")
     expect(page.locator("[data-count]")).to_have_text("2 people match")
     page.get_by_label("Remind after (days)").fill("3, 7")
-    shoot(page, "session-invite")
+    shoot_and_fit(page, shoot, "session-invite")
     page.get_by_role("button", name="Schedule rollout").click()
     expect(page.get_by_role("heading", name=re.compile(r"^Rollout \d+"))).to_be_visible()
     expect(page.get_by_role("status").filter(has_text="Rollout scheduled.")).to_be_visible()
     expect(page.get_by_role("cell", name="Ada Lovelace")).to_be_visible()
-    shoot(page, "rollout")
+    shoot_and_fit(page, shoot, "rollout")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel rollout").click()
     expect(page.get_by_role("status").filter(has_text="Rollout cancelled.")).to_be_visible()
 
     page.goto("/dashboard/sessions")
     expect(page.get_by_role("link", name="Stay interviews, Engineering")).to_be_visible()
-    shoot(page, "sessions-list")
+    shoot_and_fit(page, shoot, "sessions-list")
 
 
 def test_a_draft_from_a_description(signed_in, shoot, api):
@@ -104,7 +120,7 @@ def test_a_draft_from_a_description(signed_in, shoot, api):
         "Why do new engineers leave in their first year?")
     page.get_by_role("button", name="Draft topics").click()
     expect(page.get_by_text("Here is a draft")).to_be_visible()
-    shoot(page, "sessions-draft")
+    shoot_and_fit(page, shoot, "sessions-draft")
     page.get_by_label("Session name").fill("New engineers")
     page.get_by_role("button", name="Create session").click()
     expect(page.get_by_role("heading", name="New engineers")).to_be_visible()
@@ -122,6 +138,6 @@ def test_a_locked_session_for_a_viewer(signed_in, shoot, api):
     page.goto(f"/dashboard/sessions/{session['id']}")
     expect(page.get_by_text("This session is locked because people have answered it."))\
         .to_be_visible()
-    shoot(page, "session-locked")
+    shoot_and_fit(page, shoot, "session-locked")
     page.get_by_role("button", name="Clone").click()
     expect(page.get_by_role("heading", name="Exit interviews (copy)")).to_be_visible()
