@@ -113,7 +113,7 @@ def test_a_described_session_is_a_draft_to_edit_then_publish(client, api):
     draft = api.get(f"/session-types/{type_id}").get_json()
     assert draft["status"] == "draft"
     page = text(client.get(drafted.headers["Location"]))
-    assert "Save topics" in page and draft["topics"][0]["label"] in page
+    assert "Save draft" in page and draft["topics"][0]["label"] in page
     form = topics_form(draft, csrf)
     form["topic-0-label"] = "Their first weeks"
     client.post(f"/dashboard/sessions/drafts/{type_id}", data=form)

@@ -22,6 +22,16 @@ OPS = (("equals", "is"), ("not_equals", "is not"), ("contains", "contains"),
        ("after", "after"), ("within_days", "within days of today"))
 LIST_OPS = ("in", "not_in")
 RECIPIENT_PAGE = 50
+# what a page says after a change (its other words are in its template)
+SAID = {
+    "no_create": "Your role may look at sessions but not create them.",
+    "created": "Session created.",
+    "drafted": "Here is a draft: review its topics, then create the session.",
+    "draft_saved": "Draft saved.", "topics_saved": "Topics saved.", "moved": "Topic moved.",
+    "cloned": "Cloned: this copy is yours to change.",
+    "invited": "{name} is invited.", "rollout": "Rollout scheduled.",
+    "pause": "Rollout paused.", "resume": "Rollout resumed.", "cancel": "Rollout cancelled.",
+}
 
 
 # ---- the list and a new session ------------------------------------------------------------
@@ -36,7 +46,7 @@ def sessions():
 @bp.get("/sessions/new")
 def new_session():
     if not can("api.create_session"):
-        abort(403, "Your role may look at sessions but not create them.")
+        abort(403, SAID["no_create"])
     types = get("/session-types")["session_types"]
     return render_template(
         "dashboard/sessions/new.html", active="sessions",
@@ -60,7 +70,7 @@ def _create(failed: str):
         body["anonymity"] = form["anonymity"]
     if tags := [t.strip() for t in form.get("tags", "").split(",") if t.strip()]:
         body["tags"] = tags
-    created = change("POST", "/sessions", body, done="Session created.")
+    created = change("POST", "/sessions", body, done=SAID["created"])
     if created is None:
         return redirect(failed)
     return redirect(url_for("dashboard.session", session_id=created["id"]))
@@ -70,7 +80,7 @@ def _create(failed: str):
 def generate_session_type():
     draft = change("POST", "/session-types/generate",
                    {"description": request.form.get("description", "")},
-                   done="Here is a draft: review its topics, then create the session.")
+                   done=SAID["drafted"])
     if draft is None:
         return redirect(url_for("dashboard.new_session"))
     return redirect(url_for("dashboard.draft", type_id=draft["id"]))
@@ -93,7 +103,7 @@ def save_draft(type_id: int):
         body["name"] = form["name"].strip()
     if "purpose" in form:
         body["purpose"] = form["purpose"]
-    change("PATCH", f"/session-types/{type_id}", body, done=_saved(form))
+    change("PATCH", f"/session-types/{type_id}", body, done=_saved(form, SAID["draft_saved"]))
     return redirect(url_for("dashboard.draft", type_id=type_id) + _anchor(form))
 
 
@@ -119,14 +129,15 @@ def session(session_id: int):
 @bp.post("/sessions/<int:session_id>/topics")
 def save_topics(session_id: int):
     form = request.form
-    change("PATCH", f"/sessions/{session_id}", {"topics": topics_from(form)}, done=_saved(form))
+    change("PATCH", f"/sessions/{session_id}", {"topics": topics_from(form)},
+           done=_saved(form, SAID["topics_saved"]))
     return redirect(url_for("dashboard.session", session_id=session_id) + _anchor(form))
 
 
 @bp.post("/sessions/<int:session_id>/clone")
 def clone_session(session_id: int):
     copy = change("POST", f"/sessions/{session_id}/clone", {},
-                  done="Cloned: this copy is yours to change.")
+                  done=SAID["cloned"])
     if copy is None:
         return redirect(url_for("dashboard.session", session_id=session_id))
     return redirect(url_for("dashboard.session", session_id=copy["id"]))
@@ -155,8 +166,8 @@ def topics_from(form: MultiDict) -> list[dict[str, Any]]:
     return topics
 
 
-def _saved(form: MultiDict) -> str:
-    return "Topic moved." if form.get("move") else "Topics saved."
+def _saved(form: MultiDict, saved: str) -> str:
+    return SAID["moved"] if form.get("move") else saved
 
 
 def _anchor(form: MultiDict) -> str:
@@ -191,7 +202,7 @@ def create_invite(session_id: int):
     person = {"name": form.get("name", "").strip(), "email": form.get("email", "").strip()}
     made = change("POST", f"/sessions/{session_id}/invites",
                   {"person": person, "channel": form.get("channel", "web")},
-                  done=f"{person['name']} is invited.")
+                  done=SAID["invited"].format(name=person["name"]))
     if made is not None and made["channel"] == "web":
         flask_session["invite_link"] = {"name": person["name"], "url": made["link"]}
     return redirect(url_for("dashboard.session_invite", session_id=session_id) + "#invite")
@@ -205,7 +216,7 @@ def create_rollout(session_id: int):
         flash(str(exc), "error")
         body = None
     made = body and change("POST", f"/sessions/{session_id}/rollouts", body,
-                           done="Rollout scheduled.")
+                           done=SAID["rollout"])
     if not made:
         return redirect(url_for("dashboard.session_invite", session_id=session_id)
                         + "#rollout")
@@ -270,9 +281,7 @@ def rollout(rollout_id: int):
 
 @bp.post("/rollouts/<int:rollout_id>/<any(pause, resume, cancel):action>")
 def control_rollout(rollout_id: int, action: str):
-    done = {"pause": "Rollout paused.", "resume": "Rollout resumed.",
-            "cancel": "Rollout cancelled."}[action]
-    change("POST", f"/rollouts/{rollout_id}/{action}", {}, done=done)
+    change("POST", f"/rollouts/{rollout_id}/{action}", {}, done=SAID[action])
     return redirect(url_for("dashboard.rollout", rollout_id=rollout_id))
 
 
