@@ -81,6 +81,8 @@ def test_a_session_from_a_template_to_a_rollout(signed_in, shoot, api):
 
     # invite one person by web link
     page.get_by_role("link", name="Invite & roll out").click()
+    page.get_by_role("combobox", name="Name", exact=True).fill("Grace Hopper")
+    expect(page.get_by_role("combobox", name="Email", exact=True)).to_have_value("grace@ex.com")
     page.get_by_role("combobox", name="Name", exact=True).fill("Linus Torvalds")
     page.get_by_role("combobox", name="Email", exact=True).fill("linus@ex.com")
     page.get_by_label("Channel", exact=True).select_option("web")
@@ -141,3 +143,25 @@ def test_a_locked_session_for_a_viewer(signed_in, shoot, api):
     shoot_and_fit(page, shoot, "session-locked")
     page.get_by_role("button", name="Clone").click()
     expect(page.get_by_role("heading", name="Exit interviews (copy)")).to_be_visible()
+
+
+def test_topics_reorder_by_keyboard_and_by_dragging(signed_in, api):
+    session = api.post("/sessions", {"session_type": "stay-interview",
+                                     "name": "Stay"}).get_json()
+    labels = [t["label"] for t in session["topics"]]
+    page = signed_in("owner")
+    page.goto(f"/dashboard/sessions/{session['id']}")
+    page.locator("#topic-0").get_by_label("Label").press("Alt+ArrowDown")
+    expect(page.locator("#topic-1").get_by_label("Label")).to_have_value(labels[0])
+    expect(page.locator("#topic-1").get_by_label("Label")).to_be_focused()
+    # drag the third topic's handle onto the top half of the second
+    page.locator("#topic-2 .topic__handle").hover()
+    page.mouse.down()
+    target = page.locator("#topic-1 legend").bounding_box()
+    page.mouse.move(target["x"] + 20, target["y"] + 5, steps=5)
+    page.mouse.up()
+    expect(page.locator("#topic-1").get_by_label("Label")).to_have_value(labels[2])
+    page.get_by_role("button", name="Save topics").first.click()
+    expect(page.get_by_role("status").filter(has_text="Topics saved.")).to_be_visible()
+    saved = [t["label"] for t in api.get(f"/sessions/{session['id']}").get_json()["topics"]]
+    assert saved[:3] == [labels[1], labels[2], labels[0]]

@@ -286,3 +286,31 @@ def test_a_viewer_follows_a_rollout_but_cannot_steer_it(client, api):
     sign_in(client, "viewer")
     page = text(client.get(f"/dashboard/rollouts/{rollout['id']}"))
     assert "Ada" in page and "Pause" not in page and "Cancel rollout" not in page
+
+
+def test_the_api_names_the_channels_to_invite_on(api, make_app):
+    assert api.get("/channels").get_json() == {"invite": ["email", "web"],
+                                               "rollout": ["email", "web"]}
+    bare = ApiClient(make_app().test_client(), ADMIN_TOKEN)  # no email: a link goes by hand
+    assert bare.get("/channels").get_json() == {"invite": ["web"], "rollout": []}
+
+
+def test_without_a_rollout_channel_the_form_says_why(make_app):
+    client = make_app(library=True).test_client()
+    sign_in(client)
+    session = make_session(ApiClient(client, ADMIN_TOKEN))
+    page = text(client.get(f"/dashboard/sessions/{session['id']}/invite"))
+    assert "No channel can take a rollout on this server yet" in page
+    assert "Schedule rollout" not in page and "Invite one person" in page
+
+
+def test_a_member_gets_not_found_for_someone_elses_rollout(client, api):
+    session = make_session(api)
+    api.post("/people", {"name": "Ada", "email": "ada@example.com"})
+    rollout = api.post(f"/sessions/{session['id']}/rollouts", {"channels": ["web"]}).get_json()
+    csrf = sign_in(client, "member")
+    assert client.get(f"/dashboard/rollouts/{rollout['id']}").status_code == 404
+    refused = client.post(f"/dashboard/rollouts/{rollout['id']}/cancel", data={"csrf": csrf},
+                          follow_redirects=True)
+    assert "no rollout with id" in text(refused)
+    assert api.get(f"/rollouts/{rollout['id']}").get_json()["state"] != "cancelled"
