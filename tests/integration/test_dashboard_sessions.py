@@ -257,6 +257,10 @@ def test_a_rollout_to_an_audience_is_followed_paused_and_cancelled(client, api):
     page = text(client.get(made.headers["Location"]))
     assert "Rollout scheduled." in page and "Ada" in page and "Linus" not in page
     assert 'data-confirm="Cancel this rollout?' in page and "<progress" in page
+    waiting = text(client.get(f"{made.headers['Location']}?status=pending"))
+    assert "People: Waiting" in waiting and "Ada" in waiting
+    nobody = text(client.get(f"{made.headers['Location']}?status=responded"))
+    assert "Nobody with this status." in nobody and "Grace" not in nobody
     client.post(f"/dashboard/rollouts/{rollout_id}/pause", data={"csrf": csrf})
     assert api.get(f"/rollouts/{rollout_id}").get_json()["state"] == "paused"
     page = text(client.get(made.headers["Location"]))
