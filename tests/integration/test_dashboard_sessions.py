@@ -318,3 +318,24 @@ def test_a_member_gets_not_found_for_someone_elses_rollout(client, api):
                           follow_redirects=True)
     assert "no rollout with id" in text(refused)
     assert api.get(f"/rollouts/{rollout['id']}").get_json()["state"] != "cancelled"
+
+
+def test_the_audience_is_counted_without_javascript(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    for name, country in (("Ada", "UK"), ("Grace", "US"), ("Alan", "UK")):
+        api.post("/people", {"name": name, "email": f"{name.lower()}@example.com",
+                             "demographics": {"Country": country}})
+    url = f"/dashboard/sessions/{session['id']}/audience"
+    counted = text(client.post(url, data={
+        "csrf": csrf, "match": "any", "rule-field": ["Country"], "rule-op": ["equals"],
+        "rule-value": ["UK"], "channel": ["web"], "rank-web": "1", "reminders": "3"}))
+    assert "2 people match" in counted
+    assert '<option value="Country" selected>' in counted  # the form as it was
+    assert '<option value="any" selected>' in counted and 'value="3"' in counted
+    assert 'name="channel" value="web" checked' in counted
+    assert 'name="channel" value="email" checked' not in counted
+    refused = text(client.post(url, data={
+        "csrf": csrf, "rule-field": ["Start Date"], "rule-op": ["before"],
+        "rule-value": ["soon"]}))
+    assert "Can't count yet" in refused and "a date: YYYY-MM-DD" in refused

@@ -12,7 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask import session as flask_session
 from werkzeug.datastructures import MultiDict
 
-from web.dashboard import bp, can, change, get
+from web.dashboard import Problem, bp, call, can, change, get
 
 PRIORITIES = ("high", "medium", "low")
 TOPIC_FIELDS = ("label", "description", "probing_guidance", "priority", "context")
@@ -183,16 +183,36 @@ def _anchor(form: MultiDict) -> str:
 
 @bp.get("/sessions/<int:session_id>/invite")
 def session_invite(session_id: int):
+    return _invite_page(session_id)
+
+
+@bp.post("/sessions/<int:session_id>/audience")
+def count_audience(session_id: int):
+    """The rollout form's "Count people" without JavaScript: the page again, the form as it
+    was, with how many people its rule reaches (audience.js counts as HR types)."""
+    form = request.form
+    try:
+        preview: dict[str, Any] = call("POST", "/audiences/preview",
+                                       json={"audience": audience_from(form)})
+    except (ValueError, Problem) as exc:
+        preview = {"error": getattr(exc, "message", str(exc))}
+    return _invite_page(session_id, values=form, preview=preview)
+
+
+def _invite_page(session_id: int, values: MultiDict | None = None,
+                 preview: dict[str, Any] | None = None):
     session_ = get(f"/sessions/{session_id}")
     invites = get(f"/sessions/{session_id}/invites", limit=200)["invites"]
     # the autofill: people in the directory (everyone invited before is there)
     people = get("/people", limit=200)["people"] if can("api.search_people") else []
     fields = get("/directory/fields")["fields"] if can("api.directory_fields") else []
+    values = values or MultiDict()
     return render_template(
         "dashboard/sessions/invite.html", active="sessions", session=session_,
         invites=invites, people=people, channels=get("/channels"),
         rollouts=get(f"/sessions/{session_id}/rollouts", limit=50)["rollouts"],
-        fields=fields, ops=OPS, rows=RULE_ROWS,
+        fields=fields, ops=OPS, values=values, preview=preview,
+        rows=max(RULE_ROWS, len(values.getlist("rule-field"))),
         link=flask_session.pop("invite_link", None))
 
 

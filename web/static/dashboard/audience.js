@@ -97,6 +97,10 @@ function setUp(form) {
     row.append(button);
   }
 
+  // the count is live: no "Count people" (disabled too, so Enter in a condition, which
+  // presses the form's first button, neither counts nor schedules)
+  const countButton = form.querySelector("[data-count-button]");
+  if (countButton) Object.assign(countButton, { hidden: true, disabled: true });
   rows.querySelectorAll("[data-row]").forEach(addRemove);
   const add = document.createElement("button");
   add.type = "button";
