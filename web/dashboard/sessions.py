@@ -224,7 +224,8 @@ def create_invite(session_id: int):
                   {"person": person, "channel": form.get("channel", "web")},
                   done=SAID["invited"].format(name=person["name"]))
     if made is not None and made["channel"] == "web":
-        flask_session["invite_link"] = {"name": person["name"], "url": made["link"]}
+        flask_session["invite_link"] = {"name": person["name"], "url": made["link"],
+                                        "expires_at": made["expires_at"]}
     return redirect(url_for("dashboard.session_invite", session_id=session_id) + "#invite")
 
 
