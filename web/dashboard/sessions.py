@@ -7,6 +7,7 @@ form fields into the API's JSON and back."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask import session as flask_session
@@ -17,9 +18,6 @@ from web.dashboard import Problem, bp, call, can, change, get
 PRIORITIES = ("high", "medium", "low")
 TOPIC_FIELDS = ("label", "description", "probing_guidance", "priority", "context")
 RULE_ROWS = 3  # audience conditions a form shows without JavaScript
-OPS = (("equals", "is"), ("not_equals", "is not"), ("contains", "contains"),
-       ("in", "is one of"), ("not_in", "is none of"), ("before", "before"),
-       ("after", "after"), ("within_days", "within days of today"))
 LIST_OPS = ("in", "not_in")
 RECIPIENT_PAGE = 50
 # what a page says after a change (its other words are in its template)
@@ -211,7 +209,7 @@ def _invite_page(session_id: int, values: MultiDict | None = None,
         "dashboard/sessions/invite.html", active="sessions", session=session_,
         invites=invites, people=people, channels=get("/channels"),
         rollouts=get(f"/sessions/{session_id}/rollouts", limit=50)["rollouts"],
-        fields=fields, ops=OPS, values=values, preview=preview,
+        fields=fields, values=values, preview=preview,
         rows=max(RULE_ROWS, len(values.getlist("rule-field"))),
         link=flask_session.pop("invite_link", None))
 
@@ -317,6 +315,4 @@ def _cursor(link: str | None) -> str | None:
     """The cursor of an API ``next`` link, for this page's own "Next" link."""
     if not link:
         return None
-    from urllib.parse import parse_qs, urlsplit
-
     return (parse_qs(urlsplit(link).query).get("cursor") or [None])[0]
