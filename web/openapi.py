@@ -114,9 +114,12 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "id": INT, "person_id": INT, "channel": TEXT, "fallback": {"type": "array", "items": TEXT},
         "link": TEXT, "status": TEXT, "status_reason": TEXT, "expires_at": WHEN}),
     "Invite": obj({
-        "id": INT, "person_id": INT, "name": TEXT, "email": nullable("string"), "channel": TEXT,
+        "id": INT, "person_id": INT, "channel": TEXT,
         "fallback": {"type": "array", "items": TEXT}, "status": TEXT,
-        "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN}),
+        "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN,
+        "name": {**TEXT, "description": "named sessions only"},
+        "email": {**nullable("string"), "description": "named sessions only"}},
+        optional=("name", "email")),
     # What HR may see of an interview depends on the session's anonymity (core/privacy.py).
     "Interview": {"type": "object", "required": ["state"],
                   "properties": {"id": INT, "state": TEXT, "analytics": {

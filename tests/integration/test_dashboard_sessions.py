@@ -339,3 +339,15 @@ def test_the_audience_is_counted_without_javascript(client, api):
         "csrf": csrf, "rule-field": ["Start Date"], "rule-op": ["before"],
         "rule-value": ["soon"]}))
     assert "Can't count yet" in refused and "a date: YYYY-MM-DD" in refused
+
+
+def test_an_aggregated_sessions_invites_name_nobody(client, api):
+    csrf = sign_in(client)
+    session = make_session(api, anonymity="aggregated")
+    client.post(f"/dashboard/sessions/{session['id']}/invites", data={
+        "csrf": csrf, "name": "Ada Lovelace", "email": "ada@example.com", "channel": "web"})
+    listed = api.get(f"/sessions/{session['id']}/invites").get_json()["invites"]
+    assert len(listed) == 1 and "name" not in listed[0] and "email" not in listed[0]
+    page = text(client.get(f"/dashboard/sessions/{session['id']}/invite"))
+    assert "Not named (aggregated session)" in page
+    assert "Ada Lovelace" not in page.split('id="invited"')[1]

@@ -64,16 +64,21 @@ def create_invite(session_id: int):
 
 @bp.get("/sessions/<int:session_id>/invites")
 def list_invites(session_id: int):
-    """Each invite's status, with the reason when someone could not be reached."""
+    """Each invite's status, with the reason when someone could not be reached, and in a
+    named session the person's name and email."""
     with db.session_scope() as s:
-        get_or_404(s, Session, session_id, "session")
+        session = get_or_404(s, Session, session_id, "session")
+        named = session.anonymity == "named"
         rows, next_link = page(s, select(Invite).where(Invite.session_id == session_id))
         return jsonify(invites=[{
-            "id": i.id, "person_id": i.person_id, "name": i.person.name,
-            "email": i.person.email, "channel": i.channel,
+            "id": i.id, "person_id": i.person_id, "channel": i.channel,
             "fallback": i.fallback, "status": i.status,
             "status_reason": i.status_reason, "sent_at": iso(i.sent_at),
-            "expires_at": iso(i.expires_at)} for i in rows], next=next_link)
+            "expires_at": iso(i.expires_at),
+            # who, by name, only where answers are named: an aggregated session's list
+            # names nobody (tests/integration/test_anonymity.py)
+            **({"name": i.person.name, "email": i.person.email} if named else {}),
+        } for i in rows], next=next_link)
 
 
 @bp.get("/channels")
