@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session as DB
 
-from core.models import Interview, Session, SessionType, utcnow
+from core.models import Interview, Invite, Session, SessionType, utcnow
 
 
 class SessionSettings(BaseModel):
@@ -36,12 +36,13 @@ def settings_of(session: Session) -> SessionSettings:
 
 def create_from_type(
     db: DB, session_type: SessionType, *, name: str, settings: dict[str, Any] | None = None,
-    owner: str = "", tags: list[str] | None = None,
+    owner: str = "", tags: list[str] | None = None, anonymity: str | None = None,
 ) -> Session:
-    """A new session with its own copy of the type's topics and settings."""
+    """A new session with its own copy of the type's topics and settings (and its
+    anonymity, unless HR chose one)."""
     merged = SessionSettings(**{**(session_type.settings or {}), **(settings or {})})
     session = Session(
-        session_type=session_type, name=name, anonymity=session_type.anonymity,
+        session_type=session_type, name=name, anonymity=anonymity or session_type.anonymity,
         settings=merged.model_dump(), owner=owner, tags=list(tags or []),
         topics=[t.copy() for t in session_type.topics],
     )
@@ -60,6 +61,32 @@ def clone(db: DB, source: Session, *, name: str | None = None) -> Session:
     db.add(copy)
     db.flush()
     return copy
+
+
+COUNTS = ("invited", "started", "completed")
+
+
+def counts(db: DB, session_ids: list[int]) -> dict[int, dict[str, int]]:
+    """People invited to each session, and how many of them started and completed an
+    interview (a restart counts once), in one grouped query however many sessions."""
+    invited = (select(Invite.session_id.label("sid"), func.count().label("n"))
+               .where(Invite.session_id.in_(session_ids)).group_by(Invite.session_id)
+               .subquery())
+    answered = (select(
+        Interview.session_id.label("sid"),
+        func.count(func.distinct(case((Interview.started_at.is_not(None),
+                                       Interview.invite_id)))).label("started"),
+        func.count(func.distinct(case((Interview.state == "completed",
+                                       Interview.invite_id)))).label("completed"))
+        .where(Interview.session_id.in_(session_ids)).group_by(Interview.session_id)
+        .subquery())
+    rows = db.execute(
+        select(Session.id, func.coalesce(invited.c.n, 0),
+               func.coalesce(answered.c.started, 0), func.coalesce(answered.c.completed, 0))
+        .outerjoin(invited, invited.c.sid == Session.id)
+        .outerjoin(answered, answered.c.sid == Session.id)
+        .where(Session.id.in_(session_ids)))
+    return {sid: dict(zip(COUNTS, map(int, figures), strict=True)) for sid, *figures in rows}
 
 
 def ensure_editable(session: Session) -> None:

@@ -101,7 +101,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "tags": {"type": "array", "items": TEXT}, "locked": BOOL,
         "locked_at": WHEN, "cloned_from": nullable("integer"), "created_at": TEXT,
         "topics": {"type": "array", "items": ref("Topic")},
-        "triggers": {"type": "array", "items": {"type": "object"}}}),
+        "triggers": {"type": "array", "items": {"type": "object"}},
+        "counts": {**obj({"invited": INT, "started": INT, "completed": INT}),
+                   "description": "people invited, and how many started and completed an "
+                   "interview"}}),
     "Person": obj({
         "id": INT, "name": TEXT, "email": nullable("string"), "phone": nullable("string"),
         "slack_user_id": nullable("string"), "teams_user_id": nullable("string"),
@@ -114,7 +117,10 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "Invite": obj({
         "id": INT, "person_id": INT, "channel": TEXT,
         "fallback": {"type": "array", "items": TEXT}, "status": TEXT,
-        "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN}),
+        "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN,
+        "name": {**TEXT, "description": "named sessions only"},
+        "email": {**nullable("string"), "description": "named sessions only"}},
+        optional=("name", "email")),
     # What HR may see of an interview depends on the session's anonymity (core/privacy.py).
     "Interview": {"type": "object", "required": ["state"],
                   "properties": {"id": INT, "state": TEXT, "analytics": {
@@ -365,6 +371,11 @@ OPERATIONS: dict[str, Op] = {
     "api.get_person": op("One person", ok="Person", errors=(404,)),
     "api.create_invite": op("Invite a person; returns the private link", ok="InviteCreated",
                             status=201, body=schemas.InviteCreate, errors=(404, 422)),
+    "api.list_channels": op(
+        "The channels this server can invite on, in the usual order of preference: `invite` "
+        "for one person, `rollout` for an audience (web links go out by email)",
+        ok=obj({"invite": {"type": "array", "items": TEXT},
+                "rollout": {"type": "array", "items": TEXT}})),
     "api.list_invites": op("Invites of a session with their delivery status", ok="Invite",
                            paged="invites", errors=(404,)),
     "api.list_interviews": op(

@@ -183,6 +183,9 @@ class RolloutCreate(Strict):
 class SessionCreate(Strict):
     session_type: Id | str = Field(description="a SessionType id or slug")
     name: str = Field(min_length=1, max_length=200)
+    anonymity: Literal["named", "aggregated"] | None = Field(
+        None, description="named: HR sees who said what; aggregated: only groups of at least "
+        "the anonymity_threshold setting. Default: the session type's")
     settings: SettingsPatch | None = None
     owner: str = Field("", max_length=200)
     tags: list[str] = Field(default_factory=list, max_length=50)
@@ -201,6 +204,7 @@ class SessionPatch(Strict):
     id: Int | None = Field(None, description="read-only: when sent, the id in the URL")
     session_type: str | None = read_only()
     anonymity: str | None = read_only()
+    counts: dict[str, Any] | None = read_only()
     owner_user_id: Int | None = read_only()
     locked: bool | None = read_only()
     locked_at: str | None = read_only()

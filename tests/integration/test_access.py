@@ -32,7 +32,7 @@ EXPECTED: dict[str, set[str]] = {
     "api.find_interviews": READERS,
     "api.end_interview": WRITERS, "api.restart_interview": WRITERS,
     "api.delete_interview": WRITERS,
-    "api.list_invites": READERS, "api.create_invite": WRITERS,
+    "api.list_invites": READERS, "api.create_invite": WRITERS, "api.list_channels": READERS,
     "api.list_rollouts": READERS, "api.create_rollout": WRITERS, "api.get_rollout": READERS,
     "api.list_rollout_recipients": READERS, "api.pause_rollout": WRITERS,
     "api.resume_rollout": WRITERS, "api.cancel_rollout": WRITERS,

@@ -54,7 +54,7 @@ POLICY: dict[str, frozenset[str]] = {
     "api.find_interviews": READ,
     "api.get_interview": READ, "api.end_interview": WRITE, "api.restart_interview": WRITE,
     "api.delete_interview": WRITE,
-    "api.list_invites": READ, "api.create_invite": WRITE,
+    "api.list_invites": READ, "api.create_invite": WRITE, "api.list_channels": READ,
     "api.list_rollouts": READ, "api.create_rollout": WRITE, "api.get_rollout": READ,
     "api.list_rollout_recipients": READ, "api.pause_rollout": WRITE,
     "api.resume_rollout": WRITE, "api.cancel_rollout": WRITE,

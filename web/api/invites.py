@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 import channels
 from bots import interview as interview_bot
-from core import db, directory, invites, jobs, phones
+from core import db, directory, invites, jobs, phones, rollouts
 from core.models import Invite, Person, Session
 from web.api import audit, body, bp, get_or_404, iso, page, principal, unprocessable
 from web.errors import ApiError
@@ -64,12 +64,28 @@ def create_invite(session_id: int):
 
 @bp.get("/sessions/<int:session_id>/invites")
 def list_invites(session_id: int):
-    """Each invite's status, with the reason when someone could not be reached."""
+    """Each invite's status, with the reason when someone could not be reached, and in a
+    named session the person's name and email."""
     with db.session_scope() as s:
-        get_or_404(s, Session, session_id, "session")
+        session = get_or_404(s, Session, session_id, "session")
+        named = session.anonymity == "named"
         rows, next_link = page(s, select(Invite).where(Invite.session_id == session_id))
         return jsonify(invites=[{
             "id": i.id, "person_id": i.person_id, "channel": i.channel,
             "fallback": i.fallback, "status": i.status,
             "status_reason": i.status_reason, "sent_at": iso(i.sent_at),
-            "expires_at": iso(i.expires_at)} for i in rows], next=next_link)
+            "expires_at": iso(i.expires_at),
+            # who, by name, only where answers are named: an aggregated session's list
+            # names nobody (tests/integration/test_anonymity.py)
+            **({"name": i.person.name, "email": i.person.email} if named else {}),
+        } for i in rows], next=next_link)
+
+
+@bp.get("/channels")
+def list_channels():
+    """The channels this server can invite on, in the usual order of preference: one
+    person on any of them; a rollout's web links go out by email, so only with it."""
+    available = channels.configured(current_app.config["SETTINGS"])
+    named = [c for c in rollouts.CHANNELS if c in available]
+    return jsonify(invite=named, rollout=[c for c in named
+                                          if c != "web" or "email" in available])

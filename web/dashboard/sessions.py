@@ -1,14 +1,318 @@
-"""Sessions: the list HR starts from."""
+"""Sessions: the list HR starts from, a new session (from the library or a generated draft),
+the session page (topic editor, invite and roll out) and a rollout's progress.
+
+Everything goes through the API (``get`` / ``change``); the form helpers here only turn
+form fields into the API's JSON and back."""
 
 from __future__ import annotations
 
-from flask import render_template, request
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
-from web.dashboard import bp, get
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask import session as flask_session
+from werkzeug.datastructures import MultiDict
 
+from web.dashboard import Problem, bp, call, can, change, get
+
+PRIORITIES = ("high", "medium", "low")
+TOPIC_FIELDS = ("label", "description", "probing_guidance", "priority", "context")
+RULE_ROWS = 3  # audience conditions a form shows without JavaScript
+LIST_OPS = ("in", "not_in")
+RECIPIENT_PAGE = 50
+# what a page says after a change (its other words are in its template)
+SAID = {
+    "no_create": "Your role may look at sessions but not create them.",
+    "created": "Session created.",
+    "drafted": "Here is a draft: review its topics, then create the session.",
+    "draft_saved": "Draft saved.", "topics_saved": "Topics saved.", "moved": "Topic moved.",
+    "cloned": "Cloned: this copy is yours to change.",
+    "invited": "{name} is invited.", "rollout": "Rollout scheduled.",
+    "pause": "Rollout paused.", "resume": "Rollout resumed.", "cancel": "Rollout cancelled.",
+}
+
+
+# ---- the list and a new session ------------------------------------------------------------
 
 @bp.get("/sessions")
 def sessions():
     data = get("/sessions", limit=50, cursor=request.args.get("cursor"))
     return render_template("dashboard/sessions/list.html", active="sessions",
-                           sessions=data["sessions"], next=data["next"])
+                           sessions=data["sessions"], next=_cursor(data["next"]))
+
+
+@bp.get("/sessions/new")
+def new_session():
+    if not can("api.create_session"):
+        abort(403, SAID["no_create"])
+    types = get("/session-types")["session_types"]
+    return render_template(
+        "dashboard/sessions/new.html", active="sessions",
+        templates=[t for t in types if t["status"] == "published"],
+        drafts=[t for t in types if t["status"] == "draft"],
+        chosen=request.args.get("template", ""))
+
+
+@bp.post("/sessions/new")
+def create_session():
+    return _create(url_for("dashboard.new_session"))
+
+
+def _create(failed: str):
+    """A session from the form's template, name, anonymity and tags; its page on success,
+    else ``failed`` with the API's message."""
+    form = request.form
+    body: dict[str, Any] = {"session_type": _int(form.get("session_type")) or
+                            form.get("session_type", ""), "name": form.get("name", "").strip()}
+    if form.get("anonymity") in ("named", "aggregated"):
+        body["anonymity"] = form["anonymity"]
+    if tags := [t.strip() for t in form.get("tags", "").split(",") if t.strip()]:
+        body["tags"] = tags
+    created = change("POST", "/sessions", body, done=SAID["created"])
+    if created is None:
+        return redirect(failed)
+    return redirect(url_for("dashboard.session", session_id=created["id"]))
+
+
+@bp.post("/sessions/generate")
+def generate_session_type():
+    draft = change("POST", "/session-types/generate",
+                   {"description": request.form.get("description", "")},
+                   done=SAID["drafted"])
+    if draft is None:
+        return redirect(url_for("dashboard.new_session"))
+    return redirect(url_for("dashboard.draft", type_id=draft["id"]))
+
+
+@bp.get("/sessions/drafts/<int:type_id>")
+def draft(type_id: int):
+    session_type = get(f"/session-types/{type_id}")
+    if session_type["builtin"]:
+        return redirect(url_for("dashboard.new_session", template=type_id))
+    return render_template("dashboard/sessions/draft.html", active="sessions",
+                           session_type=session_type, editable=can("api.patch_session_type"))
+
+
+@bp.post("/sessions/drafts/<int:type_id>")
+def save_draft(type_id: int):
+    form = request.form
+    body: dict[str, Any] = {"topics": topics_from(form)}
+    if "name" in form:
+        body["name"] = form["name"].strip()
+    if "purpose" in form:
+        body["purpose"] = form["purpose"]
+    change("PATCH", f"/session-types/{type_id}", body, done=_saved(form, SAID["draft_saved"]))
+    return redirect(url_for("dashboard.draft", type_id=type_id) + _anchor(form))
+
+
+@bp.post("/sessions/drafts/<int:type_id>/publish")
+def publish_draft(type_id: int):
+    """Publish the draft and create a session from it: the second step of "describe what
+    you want to explore"."""
+    here = url_for("dashboard.draft", type_id=type_id)
+    if change("PATCH", f"/session-types/{type_id}", {"status": "published"}) is None:
+        return redirect(here)
+    return _create(here)
+
+
+# ---- one session: topics -------------------------------------------------------------------
+
+@bp.get("/sessions/<int:session_id>")
+def session(session_id: int):
+    return render_template("dashboard/sessions/topics.html", active="sessions",
+                           session=get(f"/sessions/{session_id}"),
+                           editable=can("api.patch_session"))
+
+
+@bp.post("/sessions/<int:session_id>/topics")
+def save_topics(session_id: int):
+    form = request.form
+    change("PATCH", f"/sessions/{session_id}", {"topics": topics_from(form)},
+           done=_saved(form, SAID["topics_saved"]))
+    return redirect(url_for("dashboard.session", session_id=session_id) + _anchor(form))
+
+
+@bp.post("/sessions/<int:session_id>/clone")
+def clone_session(session_id: int):
+    copy = change("POST", f"/sessions/{session_id}/clone", {},
+                  done=SAID["cloned"])
+    if copy is None:
+        return redirect(url_for("dashboard.session", session_id=session_id))
+    return redirect(url_for("dashboard.session", session_id=copy["id"]))
+
+
+def topics_from(form: MultiDict) -> list[dict[str, Any]]:
+    """The topic editor's fields (``topic-<n>-<field>``) as the API's full ordered list,
+    with a Move up / Move down button (``move=<n>:up``) applied; a new row without a
+    label is left out."""
+    topics = []
+    for n in range(_int(form.get("topic-count")) or 0):
+        item: dict[str, Any] = {f: form.get(f"topic-{n}-{f}", "") for f in TOPIC_FIELDS}
+        item["enabled"] = form.get(f"topic-{n}-enabled") == "on"
+        if (ident := _int(form.get(f"topic-{n}-id"))) is not None:
+            item["id"] = ident
+        elif not item["label"].strip():
+            continue
+        if item["priority"] not in PRIORITIES:
+            item["priority"] = "medium"
+        topics.append(item)
+    index, _, direction = form.get("move", "").partition(":")
+    i = _int(index)
+    j = None if i is None else i - 1 if direction == "up" else i + 1
+    if i is not None and j is not None and 0 <= i < len(topics) and 0 <= j < len(topics):
+        topics[i], topics[j] = topics[j], topics[i]
+    return topics
+
+
+def _saved(form: MultiDict, saved: str) -> str:
+    return SAID["moved"] if form.get("move") else saved
+
+
+def _anchor(form: MultiDict) -> str:
+    """Back to the moved topic (its new place), so the keyboard stays where it was."""
+    index, _, direction = form.get("move", "").partition(":")
+    i = _int(index)
+    if i is None:
+        return ""
+    return f"#topic-{max(i - 1, 0) if direction == 'up' else i + 1}"
+
+
+# ---- one session: invite and roll out ------------------------------------------------------
+
+@bp.get("/sessions/<int:session_id>/invite")
+def session_invite(session_id: int):
+    return _invite_page(session_id)
+
+
+@bp.post("/sessions/<int:session_id>/audience")
+def count_audience(session_id: int):
+    """The rollout form's "Count people" without JavaScript: the page again, the form as it
+    was, with how many people its rule reaches (audience.js counts as HR types)."""
+    form = request.form
+    try:
+        preview: dict[str, Any] = call("POST", "/audiences/preview",
+                                       json={"audience": audience_from(form)})
+    except (ValueError, Problem) as exc:
+        preview = {"error": getattr(exc, "message", str(exc))}
+    return _invite_page(session_id, values=form, preview=preview)
+
+
+def _invite_page(session_id: int, values: MultiDict | None = None,
+                 preview: dict[str, Any] | None = None):
+    session_ = get(f"/sessions/{session_id}")
+    invites = get(f"/sessions/{session_id}/invites", limit=200)["invites"]
+    # the autofill: people in the directory (everyone invited before is there)
+    people = get("/people", limit=200)["people"] if can("api.search_people") else []
+    fields = get("/directory/fields")["fields"] if can("api.directory_fields") else []
+    values = values or MultiDict()
+    return render_template(
+        "dashboard/sessions/invite.html", active="sessions", session=session_,
+        invites=invites, people=people, channels=get("/channels"),
+        rollouts=get(f"/sessions/{session_id}/rollouts", limit=50)["rollouts"],
+        fields=fields, values=values, preview=preview,
+        rows=max(RULE_ROWS, len(values.getlist("rule-field"))),
+        link=flask_session.pop("invite_link", None))
+
+
+@bp.post("/sessions/<int:session_id>/invites")
+def create_invite(session_id: int):
+    form = request.form
+    person = {"name": form.get("name", "").strip(), "email": form.get("email", "").strip()}
+    made = change("POST", f"/sessions/{session_id}/invites",
+                  {"person": person, "channel": form.get("channel", "web")},
+                  done=SAID["invited"].format(name=person["name"]))
+    if made is not None and made["channel"] == "web":
+        flask_session["invite_link"] = {"name": person["name"], "url": made["link"],
+                                        "expires_at": made["expires_at"]}
+    return redirect(url_for("dashboard.session_invite", session_id=session_id) + "#invite")
+
+
+@bp.post("/sessions/<int:session_id>/rollouts")
+def create_rollout(session_id: int):
+    try:
+        body: dict[str, Any] | None = rollout_from(request.form)
+    except ValueError as exc:
+        flash(str(exc), "error")
+        body = None
+    made = body and change("POST", f"/sessions/{session_id}/rollouts", body,
+                           done=SAID["rollout"])
+    if not made:
+        return redirect(url_for("dashboard.session_invite", session_id=session_id)
+                        + "#rollout")
+    return redirect(url_for("dashboard.rollout", rollout_id=made["id"]))
+
+
+def audience_from(form: MultiDict) -> dict[str, Any]:
+    """The rule builder's rows (``rule-field`` / ``rule-op`` / ``rule-value``, repeated)
+    as an audience rule; a row without a field is left out."""
+    conditions = []
+    for field, op, value in zip(form.getlist("rule-field"), form.getlist("rule-op"),
+                                form.getlist("rule-value"), strict=False):
+        if not field.strip():
+            continue
+        parsed: Any = value.strip()
+        if op in LIST_OPS:
+            parsed = [v.strip() for v in value.split(",") if v.strip()]
+        elif op == "within_days":
+            parsed = _int(value)
+            if parsed is None:
+                raise ValueError(f"{field}: within days needs a whole number of days")
+        conditions.append({"field": field.strip(), "op": op, "value": parsed})
+    return {"match": "any" if form.get("match") == "any" else "all",
+            "conditions": conditions}
+
+
+def rollout_from(form: MultiDict) -> dict[str, Any]:
+    """The rollout form as the API's body: channels in the order chosen (``rank-<name>``),
+    a date and a local time, reminders after days."""
+    chosen = form.getlist("channel")
+    order = {name: _int(form.get(f"rank-{name}")) or 99 for name in chosen}
+    body: dict[str, Any] = {"audience": audience_from(form),
+                            "channels": sorted(chosen, key=lambda c: (order[c],
+                                                                      chosen.index(c)))}
+    if date := form.get("date", "").strip():
+        body["send_at"] = f"{date}T00:00:00"
+        body["local_time"] = form.get("local_time") or "09:00"
+    days = [d for d in (_int(v) for v in form.get("reminders", "").split(",")) if d]
+    if days:
+        body["reminders"] = {"after_days": days}
+    return body
+
+
+# ---- a rollout -----------------------------------------------------------------------------
+
+@bp.get("/rollouts/<int:rollout_id>")
+def rollout(rollout_id: int):
+    data = get(f"/rollouts/{rollout_id}")
+    status = request.args.get("status") or None
+    cursor = request.args.get("cursor")
+    if status or cursor:
+        found = get(f"/rollouts/{rollout_id}/recipients", status=status, cursor=cursor,
+                    limit=RECIPIENT_PAGE)
+        people, after = found["recipients"], found["next"]
+    else:
+        people, after = data["recipients"], data["recipients_next"]
+    return render_template(
+        "dashboard/sessions/rollout.html", active="sessions", rollout=data,
+        session=get(f"/sessions/{data['session_id']}"), recipients=people,
+        status=status, next=_cursor(after))
+
+
+@bp.post("/rollouts/<int:rollout_id>/<any(pause, resume, cancel):action>")
+def control_rollout(rollout_id: int, action: str):
+    change("POST", f"/rollouts/{rollout_id}/{action}", {}, done=SAID[action])
+    return redirect(url_for("dashboard.rollout", rollout_id=rollout_id))
+
+
+# ---- small helpers -------------------------------------------------------------------------
+
+def _int(value: Any) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
+def _cursor(link: str | None) -> str | None:
+    """The cursor of an API ``next`` link, for this page's own "Next" link."""
+    if not link:
+        return None
+    return (parse_qs(urlsplit(link).query).get("cursor") or [None])[0]

@@ -1,0 +1,353 @@
+"""The Sessions area of the dashboard (issue 15) through the Flask test client: each page for
+the roles that may see it, what a role may not do is not offered, forms change data through
+the API and show its messages. tests/browser/test_sessions.py drives the same pages in a
+browser."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from core import db
+from core.models import Session, utcnow
+from tests.conftest import ADMIN_TOKEN
+from tests.integration.test_dashboard import sign_in
+from tests.support.factories import ApiClient, completed_interviews, invite, make_session
+
+
+@pytest.fixture
+def app(make_app, tmp_path):
+    """The library loaded, and an email channel writing files (a rollout's web links go
+    out by email)."""
+    return make_app(library=True, mail_dir=str(tmp_path / "mail"))
+
+
+@pytest.fixture
+def api(client):
+    return ApiClient(client, ADMIN_TOKEN)
+
+
+def text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def topics_form(session: dict, csrf: str, **extra) -> dict:
+    """The topic editor's fields as the page fills them in."""
+    form = {"csrf": csrf, "topic-count": str(len(session["topics"]) + 1)}
+    for n, t in enumerate(session["topics"]):
+        form |= {f"topic-{n}-id": str(t["id"]), f"topic-{n}-label": t["label"],
+                 f"topic-{n}-description": t["description"],
+                 f"topic-{n}-probing_guidance": t["probing_guidance"],
+                 f"topic-{n}-priority": t["priority"], f"topic-{n}-context": t["context"]}
+        if t["enabled"]:
+            form[f"topic-{n}-enabled"] = "on"
+    return form | extra
+
+
+# ---- the list -------------------------------------------------------------------------------
+
+def test_the_api_counts_invited_started_and_completed_per_session(api):
+    busy, quiet = make_session(api), make_session(api, "exit-interview")
+    invite(api, busy["id"])
+    completed_interviews(busy["id"], [{"name": "Grace Hopper", "email": "grace@example.com",
+                                       "answers": [("growth", "Plenty.", False)]}])
+    listed = {s["id"]: s["counts"] for s in api.get("/sessions").get_json()["sessions"]}
+    assert listed[busy["id"]] == {"invited": 2, "started": 1, "completed": 1}
+    assert listed[quiet["id"]] == {"invited": 0, "started": 0, "completed": 0}
+    assert api.get(f"/sessions/{busy['id']}").get_json()["counts"]["completed"] == 1
+
+
+@pytest.mark.parametrize("role", ["owner", "member", "viewer", "analyst"])
+def test_the_list_shows_counts_and_offers_new_session_to_writers(app, client, api, role):
+    csrf = sign_in(client, role)
+    if role == "member":  # a member's list holds what they made
+        made = client.post("/dashboard/sessions/new", data={
+            "csrf": csrf, "session_type": "stay-interview", "name": "Mine"})
+        assert made.status_code == 302
+    else:
+        session = make_session(api)
+        invite(api, session["id"])
+    page = client.get("/dashboard/sessions")
+    assert page.status_code == 200
+    body = text(page)
+    assert ("New session" in body) == (role in ("owner", "member"))
+    assert re.search(r"Invited</th>.*Started</th>.*Completed</th>", body, re.S)
+    assert client.get("/dashboard/sessions/new").status_code == (
+        200 if role in ("owner", "member") else 403)
+
+
+# ---- a new session --------------------------------------------------------------------------
+
+def test_a_session_from_a_template_with_aggregated_answers(client, api):
+    csrf = sign_in(client)
+    page = text(client.get("/dashboard/sessions/new"))
+    assert "Stay Interview" in page and "Describe what you want to explore".lower() in page.lower()
+    made = client.post("/dashboard/sessions/new", data={
+        "csrf": csrf, "session_type": "stay-interview", "name": "Stay, Q1",
+        "anonymity": "aggregated", "tags": "engineering, q1"})
+    assert made.status_code == 302
+    session_id = int(made.headers["Location"].rsplit("/", 1)[1])
+    session = api.get(f"/sessions/{session_id}").get_json()
+    assert (session["name"], session["anonymity"], session["tags"]) == (
+        "Stay, Q1", "aggregated", ["engineering", "q1"])
+    page = text(client.get(made.headers["Location"]))
+    assert "Session created." in page and "Aggregated answers" in page
+
+
+def test_a_refused_session_shows_the_api_message(client):
+    csrf = sign_in(client)
+    refused = client.post("/dashboard/sessions/new", data={
+        "csrf": csrf, "session_type": "no-such-type", "name": "X"}, follow_redirects=True)
+    assert "no session type 'no-such-type'" in text(refused)
+
+
+def test_a_described_session_is_a_draft_to_edit_then_publish(client, api):
+    csrf = sign_in(client)
+    drafted = client.post("/dashboard/sessions/generate", data={
+        "csrf": csrf, "description": "Why do new engineers leave in their first year?"})
+    assert drafted.status_code == 302 and "/dashboard/sessions/drafts/" in drafted.headers[
+        "Location"]
+    type_id = int(drafted.headers["Location"].rsplit("/", 1)[1])
+    draft = api.get(f"/session-types/{type_id}").get_json()
+    assert draft["status"] == "draft"
+    page = text(client.get(drafted.headers["Location"]))
+    assert "Save draft" in page and draft["topics"][0]["label"] in page
+    form = topics_form(draft, csrf)
+    form["topic-0-label"] = "Their first weeks"
+    client.post(f"/dashboard/sessions/drafts/{type_id}", data=form)
+    assert api.get(f"/session-types/{type_id}").get_json()["topics"][0]["label"] == \
+        "Their first weeks"
+    made = client.post(f"/dashboard/sessions/drafts/{type_id}/publish", data={
+        "csrf": csrf, "session_type": str(type_id), "name": "New engineers", "anonymity": ""})
+    assert made.status_code == 302 and "/drafts/" not in made.headers["Location"]
+    assert api.get(f"/session-types/{type_id}").get_json()["status"] == "published"
+    session_id = int(made.headers["Location"].rsplit("/", 1)[1])
+    assert api.get(f"/sessions/{session_id}").get_json()["topics"][0]["label"] == \
+        "Their first weeks"
+
+
+# ---- the topic editor -----------------------------------------------------------------------
+
+def test_topics_are_edited_and_moved_through_the_api(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    url = f"/dashboard/sessions/{session['id']}"
+    page = text(client.get(url))
+    assert "Only the interviewer sees this — never shown to the participant" in page
+    first, second = session["topics"][0], session["topics"][1]
+    form = topics_form(session, csrf, move="1:up")
+    form["topic-1-description"] = "What would make them stay longer?"
+    form["topic-1-priority"] = "low"
+    moved = client.post(f"{url}/topics", data=form)
+    assert moved.headers["Location"].endswith(f"{url}#topic-0")
+    topics = api.get(f"/sessions/{session['id']}").get_json()["topics"]
+    assert [t["id"] for t in topics[:2]] == [second["id"], first["id"]]
+    assert (topics[0]["description"], topics[0]["priority"]) == (
+        "What would make them stay longer?", "low")
+    added = topics_form({"topics": topics}, csrf)
+    added[f"topic-{len(topics)}-label"] = "Tools"
+    added[f"topic-{len(topics)}-priority"] = "high"
+    client.post(f"{url}/topics", data=added)
+    assert api.get(f"/sessions/{session['id']}").get_json()["topics"][-1]["label"] == "Tools"
+
+
+def test_the_api_message_shows_when_it_refuses_topics(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    form = {k: v for k, v in topics_form(session, csrf).items() if not k.endswith("-enabled")}
+    refused = client.post(f"/dashboard/sessions/{session['id']}/topics", data=form,
+                          follow_redirects=True)
+    assert "at least one topic must be enabled" in text(refused)
+
+
+def test_a_topic_label_with_markup_is_shown_as_text(client, api):
+    sign_in(client)
+    session = make_session(api)
+    topics = [{"id": session["topics"][0]["id"], "label": "<script>alert(1)</script>"}]
+    assert api.patch(f"/sessions/{session['id']}", {"topics": topics}).status_code == 200
+    page = client.get(f"/dashboard/sessions/{session['id']}").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_a_locked_session_is_read_only_and_offers_a_clone(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    with db.session_scope() as s:
+        s.get(Session, session["id"]).locked_at = utcnow()
+    page = text(client.get(f"/dashboard/sessions/{session['id']}"))
+    assert "This session is locked because people have answered it. Clone to change" in page
+    assert "Save topics" not in page and 'name="topic-0-label"' not in page
+    cloned = client.post(f"/dashboard/sessions/{session['id']}/clone", data={"csrf": csrf})
+    copy_id = int(cloned.headers["Location"].rsplit("/", 1)[1])
+    assert copy_id != session["id"]
+    assert "Save topics" in text(client.get(cloned.headers["Location"]))
+
+
+@pytest.mark.parametrize("role", ["viewer", "analyst"])
+def test_readers_see_topics_but_no_editor(client, api, role):
+    sign_in(client, role)
+    session = make_session(api)
+    page = text(client.get(f"/dashboard/sessions/{session['id']}"))
+    assert session["topics"][0]["label"] in page
+    assert "Save topics" not in page and "Move up" not in page
+    invite_page = client.get(f"/dashboard/sessions/{session['id']}/invite")
+    if role == "analyst":
+        assert invite_page.status_code == 403 and "Invite &amp; roll out" not in page
+    else:
+        body = text(invite_page)
+        assert invite_page.status_code == 200
+        assert "Invite one person" in body and 'name="email"' not in body
+        assert "Schedule rollout" not in body
+
+
+def test_a_member_gets_not_found_for_someone_elses_session(client, api):
+    sign_in(client, "member")
+    theirs = make_session(api)
+    for url in (f"/dashboard/sessions/{theirs['id']}",
+                f"/dashboard/sessions/{theirs['id']}/invite"):
+        response = client.get(url)
+        assert response.status_code == 404 and "Not found" in text(response)
+
+
+# ---- invite and roll out --------------------------------------------------------------------
+
+def test_one_person_is_invited_by_a_web_link(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    url = f"/dashboard/sessions/{session['id']}/invite"
+    invited = client.post(f"/dashboard/sessions/{session['id']}/invites", data={
+        "csrf": csrf, "name": "Ada Lovelace", "email": "ada@example.com", "channel": "web"},
+        follow_redirects=True)
+    body = text(invited)
+    assert "Ada Lovelace is invited." in body and "Web link for Ada Lovelace" in body
+    assert re.search(r'value="http://parley\.test/c/[\w-]+"', body)
+    again = text(client.get(url))
+    assert "Web link for" not in again  # shown once
+    assert '<option value="ada@example.com">' in again  # the autofill
+    refused = client.post(f"/dashboard/sessions/{session['id']}/invites", data={
+        "csrf": csrf, "name": "Bob", "email": "not an email", "channel": "web"},
+        follow_redirects=True)
+    assert "person.email" in text(refused)
+
+
+def test_a_rollout_to_an_audience_is_followed_paused_and_cancelled(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    for name, country in (("Ada", "UK"), ("Grace", "US"), ("Linus", "FI")):
+        assert api.post("/people", {"name": name, "email": f"{name.lower()}@example.com",
+                                    "demographics": {"Country": country}}).status_code == 201
+    page = text(client.get(f"/dashboard/sessions/{session['id']}/invite"))
+    assert '<option value="Country">Country (3)</option>' in page
+    made = client.post(f"/dashboard/sessions/{session['id']}/rollouts", data={
+        "csrf": csrf, "match": "any", "rule-field": ["Country", "Country", ""],
+        "rule-op": ["equals", "in", "equals"], "rule-value": ["UK", "US, DE", ""],
+        "channel": ["web"], "rank-web": "1", "date": "2030-01-07", "local_time": "10:30",
+        "reminders": "3, 7"})
+    assert made.status_code == 302 and "/dashboard/rollouts/" in made.headers["Location"]
+    rollout_id = int(made.headers["Location"].rsplit("/", 1)[1])
+    rollout = api.get(f"/rollouts/{rollout_id}").get_json()
+    assert rollout["audience"]["match"] == "any"
+    assert rollout["audience"]["conditions"][1] == {"field": "Country", "op": "in",
+                                                     "value": ["US", "DE"]}
+    assert (rollout["local_time"], rollout["reminders"]) == ("10:30", {"after_days": [3, 7]})
+    assert rollout["total"] == 2
+    page = text(client.get(made.headers["Location"]))
+    assert "Rollout scheduled." in page and "Ada" in page and "Linus" not in page
+    assert 'data-confirm="Cancel this rollout?' in page and "<progress" in page
+    waiting = text(client.get(f"{made.headers['Location']}?status=pending"))
+    assert "People: Waiting" in waiting and "Ada" in waiting
+    nobody = text(client.get(f"{made.headers['Location']}?status=responded"))
+    assert "Nobody with this status." in nobody and "Grace" not in nobody
+    client.post(f"/dashboard/rollouts/{rollout_id}/pause", data={"csrf": csrf})
+    assert api.get(f"/rollouts/{rollout_id}").get_json()["state"] == "paused"
+    page = text(client.get(made.headers["Location"]))
+    assert "Resume" in page and ">Pause<" not in page
+    client.post(f"/dashboard/rollouts/{rollout_id}/cancel", data={"csrf": csrf})
+    assert api.get(f"/rollouts/{rollout_id}").get_json()["state"] == "cancelled"
+    again = client.post(f"/dashboard/rollouts/{rollout_id}/cancel", data={"csrf": csrf},
+                        follow_redirects=True)
+    assert "already cancelled" in text(again)
+    listed = text(client.get(f"/dashboard/sessions/{session['id']}/invite"))
+    assert f"Rollout {rollout_id}" in listed
+
+
+def test_a_refused_rollout_shows_why(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    refused = client.post(f"/dashboard/sessions/{session['id']}/rollouts", data={
+        "csrf": csrf, "match": "all", "rule-field": ["Start Date"], "rule-op": ["before"],
+        "rule-value": ["next week"], "channel": ["web"]}, follow_redirects=True)
+    assert "a date: YYYY-MM-DD" in text(refused)
+
+
+def test_a_viewer_follows_a_rollout_but_cannot_steer_it(client, api):
+    session = make_session(api)
+    api.post("/people", {"name": "Ada", "email": "ada@example.com"})
+    rollout = api.post(f"/sessions/{session['id']}/rollouts", {"channels": ["web"]}).get_json()
+    sign_in(client, "viewer")
+    page = text(client.get(f"/dashboard/rollouts/{rollout['id']}"))
+    assert "Ada" in page and "Pause" not in page and "Cancel rollout" not in page
+
+
+def test_the_api_names_the_channels_to_invite_on(api, make_app):
+    assert api.get("/channels").get_json() == {"invite": ["email", "web"],
+                                               "rollout": ["email", "web"]}
+    bare = ApiClient(make_app().test_client(), ADMIN_TOKEN)  # no email: a link goes by hand
+    assert bare.get("/channels").get_json() == {"invite": ["web"], "rollout": []}
+
+
+def test_without_a_rollout_channel_the_form_says_why(make_app):
+    client = make_app(library=True).test_client()
+    sign_in(client)
+    session = make_session(ApiClient(client, ADMIN_TOKEN))
+    page = text(client.get(f"/dashboard/sessions/{session['id']}/invite"))
+    assert "No channel can take a rollout on this server yet" in page
+    assert "Schedule rollout" not in page and "Invite one person" in page
+
+
+def test_a_member_gets_not_found_for_someone_elses_rollout(client, api):
+    session = make_session(api)
+    api.post("/people", {"name": "Ada", "email": "ada@example.com"})
+    rollout = api.post(f"/sessions/{session['id']}/rollouts", {"channels": ["web"]}).get_json()
+    csrf = sign_in(client, "member")
+    assert client.get(f"/dashboard/rollouts/{rollout['id']}").status_code == 404
+    refused = client.post(f"/dashboard/rollouts/{rollout['id']}/cancel", data={"csrf": csrf},
+                          follow_redirects=True)
+    assert "no rollout with id" in text(refused)
+    assert api.get(f"/rollouts/{rollout['id']}").get_json()["state"] != "cancelled"
+
+
+def test_the_audience_is_counted_without_javascript(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    for name, country in (("Ada", "UK"), ("Grace", "US"), ("Alan", "UK")):
+        api.post("/people", {"name": name, "email": f"{name.lower()}@example.com",
+                             "demographics": {"Country": country}})
+    url = f"/dashboard/sessions/{session['id']}/audience"
+    counted = text(client.post(url, data={
+        "csrf": csrf, "match": "any", "rule-field": ["Country"], "rule-op": ["equals"],
+        "rule-value": ["UK"], "channel": ["web"], "rank-web": "1", "reminders": "3"}))
+    assert "2 people match" in counted
+    assert '<option value="Country" selected>' in counted  # the form as it was
+    assert '<option value="any" selected>' in counted and 'value="3"' in counted
+    assert 'name="channel" value="web" checked' in counted
+    assert 'name="channel" value="email" checked' not in counted
+    refused = text(client.post(url, data={
+        "csrf": csrf, "rule-field": ["Start Date"], "rule-op": ["before"],
+        "rule-value": ["soon"]}))
+    assert "Can't count yet" in refused and "a date: YYYY-MM-DD" in refused
+
+
+def test_an_aggregated_sessions_invites_name_nobody(client, api):
+    csrf = sign_in(client)
+    session = make_session(api, anonymity="aggregated")
+    client.post(f"/dashboard/sessions/{session['id']}/invites", data={
+        "csrf": csrf, "name": "Ada Lovelace", "email": "ada@example.com", "channel": "web"})
+    listed = api.get(f"/sessions/{session['id']}/invites").get_json()["invites"]
+    assert len(listed) == 1 and "name" not in listed[0] and "email" not in listed[0]
+    page = text(client.get(f"/dashboard/sessions/{session['id']}/invite"))
+    assert "Not named (aggregated session)" in page
+    assert "Ada Lovelace" not in page.split('id="invited"')[1]
