@@ -242,8 +242,8 @@ def test_a_rollout_to_an_audience_is_followed_paused_and_cancelled(client, api):
     page = text(client.get(f"/dashboard/sessions/{session['id']}/invite"))
     assert '<option value="Country">Country (3)</option>' in page
     made = client.post(f"/dashboard/sessions/{session['id']}/rollouts", data={
-        "csrf": csrf, "match": "any", "rule-field": ["Country", "Country", ""],
-        "rule-op": ["equals", "in", "equals"], "rule-value": ["UK", "US, DE", ""],
+        "csrf": csrf, "rule_match": "any", "rule_field": ["Country", "Country", ""],
+        "rule_op": ["equals", "in", "equals"], "rule_value": ["UK", "US, DE", ""],
         "channel": ["web"], "rank-web": "1", "date": "2030-01-07", "local_time": "10:30",
         "reminders": "3, 7"})
     assert made.status_code == 302 and "/dashboard/rollouts/" in made.headers["Location"]
@@ -278,8 +278,8 @@ def test_a_refused_rollout_shows_why(client, api):
     csrf = sign_in(client)
     session = make_session(api)
     refused = client.post(f"/dashboard/sessions/{session['id']}/rollouts", data={
-        "csrf": csrf, "match": "all", "rule-field": ["Start Date"], "rule-op": ["before"],
-        "rule-value": ["next week"], "channel": ["web"]}, follow_redirects=True)
+        "csrf": csrf, "rule_match": "all", "rule_field": ["Start Date"], "rule_op": ["before"],
+        "rule_value": ["next week"], "channel": ["web"]}, follow_redirects=True)
     assert "a date: YYYY-MM-DD" in text(refused)
 
 
@@ -328,16 +328,16 @@ def test_the_audience_is_counted_without_javascript(client, api):
                              "demographics": {"Country": country}})
     url = f"/dashboard/sessions/{session['id']}/audience"
     counted = text(client.post(url, data={
-        "csrf": csrf, "match": "any", "rule-field": ["Country"], "rule-op": ["equals"],
-        "rule-value": ["UK"], "channel": ["web"], "rank-web": "1", "reminders": "3"}))
+        "csrf": csrf, "rule_match": "any", "rule_field": ["Country"], "rule_op": ["equals"],
+        "rule_value": ["UK"], "channel": ["web"], "rank-web": "1", "reminders": "3"}))
     assert "2 people match" in counted
     assert '<option value="Country" selected>' in counted  # the form as it was
     assert '<option value="any" selected>' in counted and 'value="3"' in counted
     assert 'name="channel" value="web" checked' in counted
     assert 'name="channel" value="email" checked' not in counted
     refused = text(client.post(url, data={
-        "csrf": csrf, "rule-field": ["Start Date"], "rule-op": ["before"],
-        "rule-value": ["soon"]}))
+        "csrf": csrf, "rule_field": ["Start Date"], "rule_op": ["before"],
+        "rule_value": ["soon"]}))
     assert "Can't count yet" in refused and "a date: YYYY-MM-DD" in refused
 
 

@@ -19,12 +19,13 @@ def _fields() -> list[dict[str, Any]]:
         return []
 
 
-def _builder(rule: dict[str, Any] | None, preview: dict[str, Any] | None = None
-             ) -> dict[str, Any]:
-    """What ``rule_builder`` (dashboard/_audience.html) takes."""
-    return {"rule_rows": audience.rows_of(rule), "match": (rule or {}).get("match", "all"),
-            "fields": _fields(), "ops": audience.OPS, "core": audience.CORE,
-            "preview": preview, "preview_url": "/assigned-topics/preview"}
+def _builder(rule: dict[str, Any] | None, preview: dict[str, Any] | None = None, *,
+             counts: bool = True) -> dict[str, Any]:
+    """The rule builder of a topic's audience (``counts``: with a count button that posts
+    the new-topic form back, for browsers without JavaScript)."""
+    return {"rule": audience.builder(
+        rule, fields=_fields(), preview=preview, preview_url="/assigned-topics/preview",
+        count_action=url_for("dashboard.create_assigned_topic") if counts else None)}
 
 
 def _preview(rule: dict[str, Any]) -> dict[str, Any] | None:
@@ -109,7 +110,8 @@ def assigned_topic(topic_id: int):
     topic = get(f"/assigned-topics/{topic_id}")
     return render_template("dashboard/one_on_ones/topic.html", active="one_on_ones",
                            tab="topics", topic=topic, chart=progress_chart(topic),
-                           describe=audience.describe, **_builder(topic["audience"]))
+                           describe=audience.describe,
+                           **_builder(topic["audience"], counts=False))
 
 
 @bp.post("/one-on-ones/topics/<int:topic_id>/edit")

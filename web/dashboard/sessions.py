@@ -9,16 +9,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask import session as flask_session
 from werkzeug.datastructures import MultiDict
 
-from web.dashboard import Problem, bp, call, can, change, get
+from web.dashboard import Problem, audience, bp, call, can, change, get
 
 PRIORITIES = ("high", "medium", "low")
 TOPIC_FIELDS = ("label", "description", "probing_guidance", "priority", "context")
-RULE_ROWS = 3  # audience conditions a form shows without JavaScript
-LIST_OPS = ("in", "not_in")
 RECIPIENT_PAGE = 50
 # what a page says after a change (its other words are in its template)
 SAID = {
@@ -191,8 +189,8 @@ def count_audience(session_id: int):
     form = request.form
     try:
         preview: dict[str, Any] = call("POST", "/audiences/preview",
-                                       json={"audience": audience_from(form)})
-    except (ValueError, Problem) as exc:
+                                       json={"audience": audience.rule_from_form(form)})
+    except Problem as exc:
         preview = {"error": getattr(exc, "message", str(exc))}
     return _invite_page(session_id, values=form, preview=preview)
 
@@ -209,8 +207,11 @@ def _invite_page(session_id: int, values: MultiDict | None = None,
         "dashboard/sessions/invite.html", active="sessions", session=session_,
         invites=invites, people=people, channels=get("/channels"),
         rollouts=get(f"/sessions/{session_id}/rollouts", limit=50)["rollouts"],
-        fields=fields, values=values, preview=preview,
-        rows=max(RULE_ROWS, len(values.getlist("rule-field"))),
+        values=values, rule=audience.builder(
+            audience.rule_from_form(values), fields=fields, preview=preview,
+            preview_url="/audiences/preview",
+            count_action=url_for("dashboard.count_audience", session_id=session_id)
+            + "#rollout"),
         link=flask_session.pop("invite_link", None))
 
 
@@ -229,37 +230,12 @@ def create_invite(session_id: int):
 
 @bp.post("/sessions/<int:session_id>/rollouts")
 def create_rollout(session_id: int):
-    try:
-        body: dict[str, Any] | None = rollout_from(request.form)
-    except ValueError as exc:
-        flash(str(exc), "error")
-        body = None
-    made = body and change("POST", f"/sessions/{session_id}/rollouts", body,
-                           done=SAID["rollout"])
+    made = change("POST", f"/sessions/{session_id}/rollouts", rollout_from(request.form),
+                  done=SAID["rollout"])
     if not made:
         return redirect(url_for("dashboard.session_invite", session_id=session_id)
                         + "#rollout")
     return redirect(url_for("dashboard.rollout", rollout_id=made["id"]))
-
-
-def audience_from(form: MultiDict) -> dict[str, Any]:
-    """The rule builder's rows (``rule-field`` / ``rule-op`` / ``rule-value``, repeated)
-    as an audience rule; a row without a field is left out."""
-    conditions = []
-    for field, op, value in zip(form.getlist("rule-field"), form.getlist("rule-op"),
-                                form.getlist("rule-value"), strict=False):
-        if not field.strip():
-            continue
-        parsed: Any = value.strip()
-        if op in LIST_OPS:
-            parsed = [v.strip() for v in value.split(",") if v.strip()]
-        elif op == "within_days":
-            parsed = _int(value)
-            if parsed is None:
-                raise ValueError(f"{field}: within days needs a whole number of days")
-        conditions.append({"field": field.strip(), "op": op, "value": parsed})
-    return {"match": "any" if form.get("match") == "any" else "all",
-            "conditions": conditions}
 
 
 def rollout_from(form: MultiDict) -> dict[str, Any]:
@@ -267,7 +243,7 @@ def rollout_from(form: MultiDict) -> dict[str, Any]:
     a date and a local time, reminders after days."""
     chosen = form.getlist("channel")
     order = {name: _int(form.get(f"rank-{name}")) or 99 for name in chosen}
-    body: dict[str, Any] = {"audience": audience_from(form),
+    body: dict[str, Any] = {"audience": audience.rule_from_form(form),
                             "channels": sorted(chosen, key=lambda c: (order[c],
                                                                       chosen.index(c)))}
     if date := form.get("date", "").strip():

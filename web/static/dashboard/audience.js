@@ -1,23 +1,33 @@
-// The rollout form's rule builder: add and remove conditions, suggest the values people
-// have for the chosen field, and show a live count of who the rule reaches (debounced
-// POST /audiences/preview). Without this module the form still posts its fixed rows.
+// The audience rule builder (_audience.html), on a rollout and on an assigned topic: add
+// and remove conditions, suggest the values people have for the chosen field, and show a
+// live count of whom the rule reaches (debounced POST to the builder's data-preview-url).
+// Without this module the form still posts its fixed rows and counts through its button.
 import { api } from "./dashboard.js";
 
 const LIST_OPS = ["in", "not_in"];
 
-function rule(form) {
+function rule(box) {
   const conditions = [];
-  for (const row of form.querySelectorAll("[data-row]")) {
-    const field = row.querySelector("[name=rule-field]").value.trim();
-    const op = row.querySelector("[name=rule-op]").value;
-    const raw = row.querySelector("[name=rule-value]").value.trim();
+  for (const row of box.querySelectorAll("[data-row]")) {
+    const field = row.querySelector("[name=rule_field]").value.trim();
+    const op = row.querySelector("[name=rule_op]").value;
+    const raw = row.querySelector("[name=rule_value]").value.trim();
     if (!field) continue;
     let value = raw;
     if (LIST_OPS.includes(op)) value = raw.split(",").map((v) => v.trim()).filter(Boolean);
     if (op === "within_days") value = /^\d+$/.test(raw) ? Number(raw) : null;
     conditions.push({ field, op, value });
   }
-  return { match: form.querySelector("[name=match]").value, conditions };
+  return { match: box.querySelector("[name=rule_match]").value, conditions };
+}
+
+/** The count in words: people (a rollout's preview) or pairs (an assigned topic's). */
+function reach(found) {
+  if (found.pairs !== undefined) {
+    const pairs = `${found.pairs} pair${found.pairs === 1 ? "" : "s"}`;
+    return `Reaches ${pairs} (${found.managers} manager${found.managers === 1 ? "" : "s"})`;
+  }
+  return found.count === 1 ? "1 person matches" : `${found.count} people match`;
 }
 
 function renumber(rows) {
@@ -35,17 +45,17 @@ function renumber(rows) {
   });
 }
 
-function setUp(form) {
-  const rows = form.querySelector("[data-rows]");
-  const count = form.querySelector("[data-count]");
+function setUp(box) {
+  const rows = box.querySelector("[data-rows]");
+  const count = box.querySelector("[data-count]");
   let fields = null;
   let timer = null;
   let asked = 0;
 
   async function suggest(row) {
     fields ??= api("GET", "/directory/fields").then((d) => d.fields).catch(() => []);
-    const key = row.querySelector("[name=rule-field]").value;
-    const input = row.querySelector("[name=rule-value]");
+    const key = row.querySelector("[name=rule_field]").value;
+    const input = row.querySelector("[name=rule_value]");
     const found = (await fields).find((f) => f.key === key);
     let list = row.querySelector("datalist");
     if (!list) {
@@ -60,7 +70,7 @@ function setUp(form) {
 
   async function preview() {
     const mine = ++asked;
-    const audience = rule(form);
+    const audience = rule(box);
     if (audience.conditions.some((c) => c.value === null || c.value === "" ||
                                        (Array.isArray(c.value) && !c.value.length))) {
       count.textContent = "Finish each condition to see who it reaches.";
@@ -68,11 +78,10 @@ function setUp(form) {
     }
     count.textContent = "Counting…";
     try {
-      const found = await api("POST", "/audiences/preview", { audience });
+      const found = await api("POST", box.dataset.previewUrl, { audience });
       if (mine !== asked) return;
-      const people = found.count === 1 ? "1 person matches" : `${found.count} people match`;
-      count.replaceChildren(people);
-      for (const warning of found.warnings) {
+      count.replaceChildren(reach(found));
+      for (const warning of found.warnings ?? []) {
         const line = document.createElement("span");
         line.className = "warning";
         line.textContent = warning;
@@ -99,7 +108,7 @@ function setUp(form) {
 
   // the count is live: no "Count people" (disabled too, so Enter in a condition, which
   // presses the form's first button, neither counts nor schedules)
-  const countButton = form.querySelector("[data-count-button]");
+  const countButton = box.querySelector("[data-count-button]");
   if (countButton) Object.assign(countButton, { hidden: true, disabled: true });
   rows.querySelectorAll("[data-row]").forEach(addRemove);
   const add = document.createElement("button");
@@ -131,14 +140,17 @@ function setUp(form) {
     add.focus();
     later();
   });
-  form.addEventListener("change", (event) => {
-    if (event.target.matches("[name=rule-field]")) suggest(event.target.closest("[data-row]"));
-    if (event.target.closest("[data-row], [name=match]")) later();
+  box.addEventListener("change", (event) => {
+    if (event.target.matches("[name=rule_field]")) suggest(event.target.closest("[data-row]"));
+    if (event.target.closest("[data-row], [name=rule_match]")) later();
   });
-  form.addEventListener("input", (event) => {
-    if (event.target.matches("[name=rule-value]")) later();
+  box.addEventListener("input", (event) => {
+    if (event.target.matches("[name=rule_value]")) later();
+  });
+  box.querySelectorAll("[data-row]").forEach((row) => {
+    if (row.querySelector("[name=rule_field]").value) suggest(row);
   });
   preview();
 }
 
-document.querySelectorAll("form[data-audience]").forEach(setUp);
+document.querySelectorAll("[data-audience]").forEach(setUp);
