@@ -28,6 +28,8 @@ class Chart:
     columns: tuple[str, ...]
     rows: list[tuple[str, ...]] = field(default_factory=list)
     summary: str = ""
+    # (label, kind) of each colour, shown under the chart as text (readable at any width)
+    legend: tuple[tuple[str, str], ...] = ()
 
 
 def _number(value: float) -> str:
@@ -80,24 +82,17 @@ def stacked(title: str, parts: Sequence[tuple[str, float, str]]) -> Chart:
                         f'y="0" width="{width:.1f}" height="28"><title>{escape(label)}: '
                         f'{escape(_number(value))}</title></rect>')
         x += width
-    legend_y, lx = 52, 0
-    for label, value, kind in parts:
-        text = f"{label} {_number(value)}"
-        body.append(f'<rect class="chart__part chart__part--{escape(kind)}" x="{lx}" '
-                    f'y="{legend_y - 11}" width="12" height="12" rx="2"/>'
-                    f'<text class="chart__label" x="{lx + 17}" y="{legend_y}">'
-                    f'{escape(text)}</text>')
-        lx += 17 + 8 * len(text) + 18
     summary = "; ".join(f"{label}: {_number(v)}" for label, v, _ in parts) or "no data"
-    return Chart(title, _frame(title, summary, 62, body), ("", "count"),
-                 [(label, _number(v)) for label, v, _ in parts], summary)
+    return Chart(title, _frame(title, summary, 28, body), ("", "count"),
+                 [(label, _number(v)) for label, v, _ in parts], summary,
+                 tuple((f"{label} {_number(v)}", kind) for label, v, kind in parts))
 
 
 def stacked_rows(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, float, str]]]]
                  ) -> Chart:
     """One split bar per row (label, parts): sentiment per period, each part (label,
     value, kind) a share of its row's total; one legend for all rows, from the first."""
-    row_h, label_w, legend_h = 34, 200, 30
+    row_h, label_w = 34, 200
     width = WIDTH - label_w - 10
     body = []
     for i, (label, parts) in enumerate(rows):
@@ -115,20 +110,14 @@ def stacked_rows(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, float
                             f'<title>{escape(label)}, {escape(part)}: '
                             f'{escape(_number(value))}</title></rect>')
             x += w
-    legend_y, lx = len(rows) * row_h + 20, label_w
-    for part, _, kind in (rows[0][1] if rows else ()):
-        body.append(f'<rect class="chart__part chart__part--{escape(kind)}" x="{lx}" '
-                    f'y="{legend_y - 11}" width="12" height="12" rx="2"/>'
-                    f'<text class="chart__label" x="{lx + 17}" y="{legend_y}">'
-                    f'{escape(part)}</text>')
-        lx += 17 + 8 * len(part) + 18
     names = [part for part, _, _ in rows[0][1]] if rows else []
     summary = "; ".join(f"{label}: " + ", ".join(f"{_number(v)} {part.lower()}"
                                                    for part, v, _ in parts)
                         for label, parts in rows) or "no data"
-    return Chart(title, _frame(title, summary, len(rows) * row_h + legend_h, body),
+    return Chart(title, _frame(title, summary, max(len(rows), 1) * row_h, body),
                  ("", *names), [(label, *(_number(v) for _, v, _ in parts))
-                                for label, parts in rows], summary)
+                                for label, parts in rows], summary,
+                 tuple((part, kind) for part, _, kind in (rows[0][1] if rows else ())))
 
 
 def line(title: str, points: Sequence[tuple[str, float]], *, unit: str = "") -> Chart:

@@ -13,11 +13,18 @@ from flask import abort, redirect, render_template, request, url_for
 from flask import session as flask_session
 from werkzeug.datastructures import MultiDict
 
-from web.dashboard import Problem, audience, bp, call, can, change, get
+from web.dashboard import Problem, audience, bp, call, can, change, charts, get
 
 PRIORITIES = ("high", "medium", "low")
 TOPIC_FIELDS = ("label", "description", "probing_guidance", "priority", "context")
 RECIPIENT_PAGE = 50
+# a recipient's progress in words, and the colour of its part of the chart
+PROGRESS = {"pending": ("Waiting", "pending"), "queued": ("Queued", "pending"),
+            "sent": ("Sent", "sent"), "delivered": ("Delivered", "delivered"),
+            "responded": ("Responded", "responded"), "unreachable": ("Unreachable", "unreachable"),
+            "opted_out": ("Opted out", "opted-out"), "failed": ("Failed", "failed"),
+            "cancelled": ("Cancelled", "cancelled"),
+            "already_invited": ("Already invited", "other")}
 # what a page says after a change (its other words are in its template)
 SAID = {
     "no_create": "Your role may look at sessions but not create them.",
@@ -268,8 +275,12 @@ def rollout(rollout_id: int):
         people, after = found["recipients"], found["next"]
     else:
         people, after = data["recipients"], data["recipients_next"]
+    chart = charts.stacked(f"{data['total']} people by progress", [
+        (PROGRESS.get(key, (key, "other"))[0], n, PROGRESS.get(key, (key, "other"))[1])
+        for key, n in data["counts"].items() if n])
     return render_template(
-        "dashboard/sessions/rollout.html", active="sessions", rollout=data,
+        "dashboard/sessions/rollout.html", active="sessions", rollout=data, chart=chart,
+        labels={key: words for key, (words, _) in PROGRESS.items()},
         session=get(f"/sessions/{data['session_id']}"), recipients=people,
         status=status, next=_cursor(after))
 
