@@ -465,6 +465,8 @@ def sentiment_over_time(db: DB, session_id: int, counted, threshold: int | None
         return []
     if threshold is not None:
         batches = len(rows) // threshold
+        if not batches:
+            return []
         size = threshold * -(-batches // MAX_PERIODS)  # whole batches per period
         chunks = [rows[i:i + size] for i in range(0, batches * threshold, size)]
         return [_period(chunk[0][0].date(), chunk[-1][0].date(), chunk) for chunk in chunks]

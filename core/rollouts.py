@@ -32,6 +32,7 @@ from sqlalchemy import (
     case,
     cast,
     exists,
+    false,
     func,
     insert,
     literal,
@@ -724,16 +725,18 @@ def cancel(s: DB, rollout: Rollout, now: datetime | None = None) -> None:
 SETTLED = ("sent", "delivered", "failed", "undelivered")  # an outbox row that left or never will
 
 
-def progress():
+def progress(*, answers: bool = True):
     """SQL: what became of each recipient (one of COUNTS), read from its invite, its
     interview and the latest of its invite's outbox rows that settled (a fallback after a
     failed first channel, a reminder): ``queued`` until one has. Select it from R
-    outer-joined to Invite and that row (``progress_from``)."""
+    outer-joined to Invite and that row (``progress_from``). Without ``answers`` it never
+    says ``responded``: how the invite travelled, not whether the person took part (one
+    person's row in an aggregated session)."""
     answered = exists().where(Interview.invite_id == R.invite_id,
                               Interview.state.not_in([str(x) for x in NOT_ANSWERED]))
     return case(
         (R.status != "invited", R.status),
-        (answered, _text("responded")),
+        (answered if answers else false(), _text("responded")),
         (or_(Invite.status == "unreachable",
              OutboundRecord.status.in_(("failed", "undelivered"))), _text("failed")),
         (OutboundRecord.status == "delivered", _text("delivered")),

@@ -16,12 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from core import accounts, db, directory, invites, jobs, library, sessions
 from core.config import activate, load_settings
-from core.models import Person, Session, SessionType, User
+from core.models import ApiToken, Person, Session, SessionType, User, utcnow
 from web.logs import redact_link_tokens
 
 DEMO_SESSION = "Stay Interview — demo"
@@ -48,15 +48,21 @@ def prepare(settings) -> tuple[str, str]:
 
 
 def first_sign_in(s) -> str:
-    """How the first owner gets into the dashboard: while no owner has a password, a new
-    one-time sign-in link (24 hours) on each start, whose page sets the password; after
-    that, their email. The first start makes the account."""
-    owner = s.scalar(select(User).where(User.role == "owner", User.active)
-                     .order_by(User.id).limit(1))
+    """How the first owner gets into the dashboard. The first start makes the account
+    ``FIRST_OWNER``; while it has no password, each start prints a new one-time sign-in link
+    (24 hours) whose page sets one, and ends the links earlier starts printed. Only that
+    account: a real owner who was sent a link of their own is never given one here."""
+    owner = s.scalar(select(User).where(User.email == FIRST_OWNER))
     if owner is None:
+        if s.scalar(select(User.id).where(User.role == "owner").limit(1)) is not None:
+            return "sign in as an owner (parley users link EMAIL prints a new link)"
         owner = accounts.create_user(s, email=FIRST_OWNER, role="owner", name="HR (demo)")
-    if owner.password_hash is not None:
+    if owner.password_hash is not None or not owner.active:
         return f"sign in as {owner.email} with the password you chose"
+    s.execute(update(ApiToken).where(ApiToken.user_id == owner.id, ApiToken.kind == "link",
+                                     ApiToken.name == "make run",
+                                     ApiToken.revoked_at.is_(None))
+              .values(revoked_at=utcnow()))
     _, value = accounts.issue_token(s, owner, kind="link", name="make run")
     return f"{accounts.signin_url(value)}  (once: choose a password for {owner.email})"
 

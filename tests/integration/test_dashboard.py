@@ -64,14 +64,29 @@ def test_a_form_without_the_csrf_token_changes_nothing(app, client):
     assert client.get("/dashboard/sessions").status_code == 200
 
 
+def test_an_expired_form_returns_to_its_page_with_a_message(app, client):
+    """The form's own URL may answer only POST: the browser goes back to the page it was
+    on (on this site), never to a 405."""
+    sign_in(client)
+    here = "http://localhost/dashboard/sessions?cursor=ff"
+    response = client.post("/dashboard/logout", data={"csrf": "stale"},
+                           headers={"Referer": here})
+    assert response.headers["Location"] == "/dashboard/sessions?cursor=ff"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "That form had expired" in page
+    response = client.post("/dashboard/logout", data={"csrf": "stale"},
+                           headers={"Referer": "https://evil.example/dashboard/sessions"})
+    assert response.headers["Location"] == "/dashboard/"
+
+
 def test_sign_in_from_another_site_is_refused(app, client):
     """A cross-site form post carries no session cookie (SameSite=Lax), so no key."""
     with db.session_scope() as s:
         accounts.create_user(s, email="hr@parley.test", role="owner", password=PASSWORD)
     response = client.post("/dashboard/login", data={"email": "hr@parley.test",
                                                       "password": PASSWORD})
-    assert response.status_code == 302 and "/dashboard/login" in response.headers["Location"]
-    assert client.get("/dashboard/sessions").status_code == 302
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/"
+    assert client.get("/dashboard/sessions").status_code == 302  # not signed in
 
 
 def test_signing_out_ends_the_sign_in_everywhere(app, client):
@@ -127,3 +142,30 @@ def test_sign_in_returns_to_the_page_asked_for(app, client):
         "csrf": token, "email": "hr@parley.test", "password": PASSWORD,
         "next": "/dashboard/sessions?cursor=ff"})
     assert response.headers["Location"] == "/dashboard/sessions?cursor=ff"
+
+
+def test_make_run_prints_one_live_link_and_only_for_its_own_account(app):
+    """Each start ends the link the start before printed; an owner someone else made is
+    never given a link by ``make run``."""
+    from web.devserver import FIRST_OWNER, first_sign_in
+
+    def token(line: str) -> str:
+        return line.split()[0].rsplit("/", 1)[1]
+
+    with db.session_scope() as s:
+        first = token(first_sign_in(s))
+    with db.session_scope() as s:
+        second = token(first_sign_in(s))
+    with db.session_scope() as s:
+        assert accounts.link_user(s, first) is None
+        assert accounts.link_user(s, second).email == FIRST_OWNER
+
+
+def test_make_run_leaves_a_real_owner_alone(app):
+    from web.devserver import first_sign_in
+
+    with db.session_scope() as s:
+        accounts.create_user(s, email="boss@company.example", role="owner")
+    with db.session_scope() as s:
+        said = first_sign_in(s)
+    assert "/signin/" not in said

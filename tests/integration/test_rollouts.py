@@ -737,6 +737,37 @@ def test_rollout_api_shapes_and_progress(hr, tmp_path):
     assert hr.get(f"/rollouts/{created['id']}/recipients?status=nope").status_code == 400
 
 
+def test_an_aggregated_sessions_rollout_counts_who_took_part_but_never_says_who(hr):
+    """Its recipients show how each invite travelled, never "responded" (nor a filter for
+    it, nor one whose complement would say it); only the counts say how many took part.
+    Its invites list carries no person at all."""
+    session = make_session(hr, anonymity="aggregated")
+    for i in range(3):
+        add_person(f"P{i}", email=f"p{i}@example.com")
+    created = hr.post(f"/sessions/{session['id']}/rollouts", {
+        "audience": {"match": "all", "conditions": []}, "channels": ["web"],
+        "respect_quiet_hours": False}).get_json()
+    run_jobs()
+    with db.session_scope() as s:
+        from core import engine, invites
+
+        invite = s.scalar(select(Invite).join(Person).where(Person.name == "P0"))
+        interview, _ = invites.open_interview(s, invite)
+        engine.start(s, interview)
+        engine.transition(interview, "accept")
+    got = hr.get(f"/rollouts/{created['id']}").get_json()
+    assert got["counts"]["responded"] == 1 and got["counts"]["sent"] == 2
+    assert {r["name"]: r["status"] for r in got["recipients"]} == {
+        "P0": "sent", "P1": "sent", "P2": "sent"}
+    refused = hr.get(f"/rollouts/{created['id']}/recipients?status=responded")
+    assert refused.status_code == 400 and "aggregated" in refused.get_json()["error"]["message"]
+    sent = hr.get(f"/rollouts/{created['id']}/recipients?status=sent").get_json()
+    assert sorted(r["name"] for r in sent["recipients"]) == ["P0", "P1", "P2"]
+    invited = hr.get(f"/sessions/{session['id']}/invites").get_json()["invites"]
+    assert invited and all(set(i) >= {"status"} and not {"person_id", "name", "email"} & set(i)
+                           for i in invited)
+
+
 def test_rollout_api_rejects_what_it_cannot_do(hr):
     session = make_session(hr)
     url = f"/sessions/{session['id']}/rollouts"

@@ -71,13 +71,14 @@ def list_invites(session_id: int):
         named = session.anonymity == "named"
         rows, next_link = page(s, select(Invite).where(Invite.session_id == session_id))
         return jsonify(invites=[{
-            "id": i.id, "person_id": i.person_id, "channel": i.channel,
+            "id": i.id, "channel": i.channel,
             "fallback": i.fallback, "status": i.status,
             "status_reason": i.status_reason, "sent_at": iso(i.sent_at),
             "expires_at": iso(i.expires_at),
             # who, by name, only where answers are named: an aggregated session's list
             # names nobody (tests/integration/test_anonymity.py)
-            **({"name": i.person.name, "email": i.person.email} if named else {}),
+            **({"person_id": i.person_id, "name": i.person.name, "email": i.person.email}
+               if named else {}),
         } for i in rows], next=next_link)
 
 

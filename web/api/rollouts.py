@@ -62,8 +62,16 @@ def rollout_json(s, r: Rollout) -> dict[str, Any]:
 
 def recipients_page(s, rollout_id: int, status: str | None, limit: int,
                     cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of recipients in id order, each with its progress (as counted)."""
-    progress = rollouts.progress()
+    """One page of recipients in id order, each with its progress (as counted). In an
+    aggregated session a person's progress stops at their invite (sent, delivered, failed
+    …): who took part is not said one person at a time, only counted (``counts``)."""
+    session = s.scalar(select(Session).join(Rollout, Rollout.session_id == Session.id)
+                       .where(Rollout.id == rollout_id))
+    aggregated = session is not None and session.anonymity == "aggregated"
+    if aggregated and status == "responded":
+        raise ApiError(400, "bad_request", "status: an aggregated session does not list who "
+                       "responded, only how many (counts)")
+    progress = rollouts.progress(answers=not aggregated)
     stmt = rollouts.progress_from(select(R, Person.name, progress.label("p"))).join(
         Person, Person.id == R.person_id).where(R.rollout_id == rollout_id)
     if status:

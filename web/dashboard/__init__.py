@@ -108,15 +108,19 @@ def change(method: str, path: str, json: Any = None, *, done: str | None = None)
     return result if result is not None else {}
 
 
+def _local(target: str) -> str | None:
+    """``target`` if it is a path on this site: "//host", "/\\host" and "/<tab>/host" are
+    other sites to a browser (it reads a backslash as a slash, drops tabs and newlines)."""
+    if target.startswith("/") and all("!" <= c <= "~" and c != "\\" for c in target) \
+            and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return None
+
+
 def back(default: str) -> Response:
     """Redirect to the page the form came from (same site only), else ``default``."""
     target = request.form.get("next") or request.args.get("next") or ""
-    # a path on this site only: "//host", "/\\host" and "/<tab>/host" are other sites to a
-    # browser (it reads a backslash as a slash and drops tabs and newlines)
-    if target.startswith("/") and all("!" <= c <= "~" and c != "\\" for c in target) \
-            and not target.startswith("//") and not urlsplit(target).netloc:
-        return redirect(target)
-    return redirect(default)
+    return redirect(_local(target) or default)
 
 
 # ---- sign-in, CSRF and headers --------------------------------------------------------------
@@ -148,7 +152,12 @@ def _guard():
         kept = str(flask_session.get("csrf", ""))
         if not kept or not hmac.compare_digest(sent.encode(), kept.encode()):
             flash("That form had expired, so nothing was changed: please try again.", "error")
-            return redirect(request.full_path.rstrip("?"))
+            # back to the page the form was on (the form's own URL may answer only POST)
+            came = urlsplit(request.referrer or "")
+            same_site = came.netloc == request.host
+            page = _local(came.path + (f"?{came.query}" if came.query else "")) \
+                if same_site else None
+            return redirect(page or url_for("dashboard.home"))
     return None
 
 

@@ -10,6 +10,7 @@ threshold the API answers how many more interviews are needed and no text at all
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import abort, redirect, render_template, request, url_for
 
@@ -112,7 +113,8 @@ def assign_pattern(insight_id: int, pattern_id: str):
     if form.get("audience") == "everyone":
         payload["audience"] = {"match": "all", "conditions": []}
     here = url_for("dashboard.session_insights", session_id=run["session_id"])
-    topic = change("POST", f"/insights/{insight_id}/patterns/{pattern_id}/assign", payload,
+    topic = change("POST", f"/insights/{insight_id}/patterns/{quote(pattern_id, safe='')}/assign",
+                   payload,
                    done="Assigned topic saved as a draft: review it, then send it.")
     if topic is None:
         return redirect(f"{here}#pattern-{pattern_id}")

@@ -219,7 +219,16 @@ def _invite_page(session_id: int, values: MultiDict | None = None,
             preview_url="/audiences/preview",
             count_action=url_for("dashboard.count_audience", session_id=session_id)
             + "#rollout"),
-        link=flask_session.pop("invite_link", None))
+        link=_new_link(session_id))
+
+
+def _new_link(session_id: int) -> dict[str, Any] | None:
+    """The web link an invite just made here, shown once on this session's page (kept in
+    the signed, HttpOnly session cookie across the redirect, only until then)."""
+    link = flask_session.get("invite_link")
+    if not isinstance(link, dict) or link.get("session_id") != session_id:
+        return None
+    return flask_session.pop("invite_link")
 
 
 @bp.post("/sessions/<int:session_id>/invites")
@@ -229,9 +238,11 @@ def create_invite(session_id: int):
     made = change("POST", f"/sessions/{session_id}/invites",
                   {"person": person, "channel": form.get("channel", "web")},
                   done=SAID["invited"].format(name=person["name"]))
-    if made is not None and made["channel"] == "web":
-        flask_session["invite_link"] = {"name": person["name"], "url": made["link"],
-                                        "expires_at": made["expires_at"]}
+    if made is None:  # refused: the form again, as typed, under the API's message
+        return _invite_page(session_id, values=form), 422
+    if made["channel"] == "web":
+        flask_session["invite_link"] = {"session_id": session_id, "name": person["name"],
+                                        "url": made["link"], "expires_at": made["expires_at"]}
     return redirect(url_for("dashboard.session_invite", session_id=session_id) + "#invite")
 
 
@@ -239,9 +250,8 @@ def create_invite(session_id: int):
 def create_rollout(session_id: int):
     made = change("POST", f"/sessions/{session_id}/rollouts", rollout_from(request.form),
                   done=SAID["rollout"])
-    if not made:
-        return redirect(url_for("dashboard.session_invite", session_id=session_id)
-                        + "#rollout")
+    if not made:  # refused: the form again, as it was, under the API's message
+        return _invite_page(session_id, values=request.form), 422
     return redirect(url_for("dashboard.rollout", rollout_id=made["id"]))
 
 

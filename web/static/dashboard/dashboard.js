@@ -3,7 +3,7 @@
 
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
-/** Call the REST API as the signed-in user; resolves to the JSON, rejects with the API's message. */
+/** Call the REST API as the signed-in user; resolves to the JSON, rejects with the API's message (and `status`). */
 export async function api(method, path, body) {
   const response = await fetch(`/api/v1${path}`, {
     method,
@@ -13,7 +13,9 @@ export async function api(method, path, body) {
   });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (!response.ok) {
-    throw new Error(data?.error?.message ?? `${response.status} ${response.statusText}`);
+    const error = new Error(data?.error?.message ?? `${response.status} ${response.statusText}`);
+    error.status = response.status; // 4xx: asking again will not help
+    throw error;
   }
   return data;
 }

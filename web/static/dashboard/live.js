@@ -82,6 +82,7 @@ if (root) {
   }
 
   async function poll() {
+    clearTimeout(timer); // a poll out of turn (Refresh, the tab shown) replaces the waiting one
     timer = null;
     if (busy || document.hidden) return;
     busy = true;
