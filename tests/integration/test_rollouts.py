@@ -105,6 +105,17 @@ def deliver_while_open(**kw) -> None:
                       .values(expires_at=expires_at))
 
 
+def takes_part(name: str) -> None:
+    """``name`` opens their invite's interview and agrees: they have responded."""
+    from core import engine, invites
+
+    with db.session_scope() as s:
+        invite = s.scalar(select(Invite).join(Person).where(Person.name == name))
+        interview, _ = invites.open_interview(s, invite)
+        engine.start(s, interview)
+        engine.transition(interview, "accept")
+
+
 def mails(tmp_path) -> list:
     return [message_from_bytes(p.read_bytes(), policy=policy.default)
             for p in sorted((tmp_path / "mail").glob("*.eml"))]
@@ -716,13 +727,7 @@ def test_rollout_api_shapes_and_progress(hr, tmp_path):
         .get_body(("plain",)).get_content().split("/c/")[1].split()[0]
     client = hr.client
     client.get(f"/c/{link}")
-    with db.session_scope() as s:
-        invite = s.scalar(select(Invite).join(Person).where(Person.name == "P0"))
-        from core import engine, invites
-
-        interview, _ = invites.open_interview(s, invite)
-        engine.start(s, interview)
-        engine.transition(interview, "accept")
+    takes_part("P0")
     page1 = hr.get(f"/rollouts/{created['id']}/recipients?limit=2").get_json()
     assert len(page1["recipients"]) == 2 and page1["next"]
     page2 = hr.get(page1["next"].removeprefix("/api/v1")).get_json()
@@ -748,13 +753,7 @@ def test_an_aggregated_sessions_rollout_counts_who_took_part_but_never_says_who(
         "audience": {"match": "all", "conditions": []}, "channels": ["web"],
         "respect_quiet_hours": False}).get_json()
     run_jobs()
-    with db.session_scope() as s:
-        from core import engine, invites
-
-        invite = s.scalar(select(Invite).join(Person).where(Person.name == "P0"))
-        interview, _ = invites.open_interview(s, invite)
-        engine.start(s, interview)
-        engine.transition(interview, "accept")
+    takes_part("P0")
     got = hr.get(f"/rollouts/{created['id']}").get_json()
     assert got["counts"]["responded"] == 1 and got["counts"]["sent"] == 2
     assert {r["name"]: r["status"] for r in got["recipients"]} == {
