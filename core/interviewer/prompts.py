@@ -5,8 +5,8 @@ from __future__ import annotations
 
 ANONYMITY = {
     "named": (
-        "Your answers are confidential: HR will see them with your name, "
-        "and they are not shared with your manager."
+        "Your answers are confidential: HR will see them with your name, possibly while "
+        "we talk, and they are not shared with your manager."
     ),
     "aggregated": (
         "Your answers are anonymous: HR sees them only once at least {threshold} people "
