@@ -115,12 +115,12 @@ RESPONSES: dict[str, dict[str, Any]] = {
         "id": INT, "person_id": INT, "channel": TEXT, "fallback": {"type": "array", "items": TEXT},
         "link": TEXT, "status": TEXT, "status_reason": TEXT, "expires_at": WHEN}),
     "Invite": obj({
-        "id": INT, "person_id": INT, "channel": TEXT,
-        "fallback": {"type": "array", "items": TEXT}, "status": TEXT,
+        "id": INT, "person_id": {**INT, "description": "named sessions only"},
+        "channel": TEXT, "fallback": {"type": "array", "items": TEXT}, "status": TEXT,
         "status_reason": nullable("string"), "sent_at": WHEN, "expires_at": WHEN,
         "name": {**TEXT, "description": "named sessions only"},
         "email": {**nullable("string"), "description": "named sessions only"}},
-        optional=("name", "email")),
+        optional=("person_id", "name", "email")),
     # What HR may see of an interview depends on the session's anonymity (core/privacy.py).
     "Interview": {"type": "object", "required": ["state"],
                   "properties": {"id": INT, "state": TEXT, "analytics": {
@@ -143,8 +143,9 @@ RESPONSES: dict[str, dict[str, Any]] = {
     "RolloutRecipient": obj({
         "id": INT, "person_id": INT, "name": TEXT, "channel": nullable("string"),
         "status": {"enum": list(ROLLOUT_COUNTS)}, "reason": TEXT, "due_at": WHEN,
-        "sent_at": WHEN, "invite_id": nullable("integer"), "reminders_sent": INT,
-        "next_reminder_at": WHEN}),
+        "sent_at": WHEN, "invite_id": {**nullable("integer"), "description":
+                                        "named sessions only"},
+        "reminders_sent": INT, "next_reminder_at": WHEN}, optional=("invite_id",)),
     "Health": obj({"status": {"enum": ["ok", "unavailable"]},
                    "checks": {"type": "object", "additionalProperties": TEXT}}),
     "AudiencePreviewResult": obj({

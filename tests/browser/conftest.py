@@ -26,8 +26,11 @@ PASSWORD = "correct horse battery staple"
 WIDTHS = {"desktop": (1280, 860), "phone": (390, 844)}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
+    """One Chromium for the browser tests, closed when they are done: Playwright's sync API
+    keeps an asyncio loop running in this thread while it lives, and code that calls
+    ``asyncio.run`` (the Teams channel) cannot run under it."""
     if not CHROMIUM.exists():
         if os.environ.get("PARLEY_BROWSER_REQUIRED") == "1":
             pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")

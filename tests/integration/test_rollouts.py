@@ -758,6 +758,7 @@ def test_an_aggregated_sessions_rollout_counts_who_took_part_but_never_says_who(
     assert got["counts"]["responded"] == 1 and got["counts"]["sent"] == 2
     assert {r["name"]: r["status"] for r in got["recipients"]} == {
         "P0": "sent", "P1": "sent", "P2": "sent"}
+    assert not any("invite_id" in r for r in got["recipients"])  # no join to the invites
     refused = hr.get(f"/rollouts/{created['id']}/recipients?status=responded")
     assert refused.status_code == 400 and "aggregated" in refused.get_json()["error"]["message"]
     sent = hr.get(f"/rollouts/{created['id']}/recipients?status=sent").get_json()

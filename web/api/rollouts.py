@@ -80,10 +80,13 @@ def recipients_page(s, rollout_id: int, status: str | None, limit: int,
         stmt = stmt.where(R.id > min(int(cursor, 16), MAX_ID))  # larger fits no id column
     rows = s.execute(stmt.order_by(R.id).limit(limit + 1)).all()
     more = len(rows) > limit
+    # an aggregated session's invite ids stay apart from names: its invites list says
+    # which invite was opened
     out = [{"id": r.id, "person_id": r.person_id, "name": name, "channel": r.channel,
             "status": p, "reason": r.reason, "due_at": iso(r.due_at), "sent_at": iso(r.sent_at),
-            "invite_id": r.invite_id, "reminders_sent": r.reminders_sent,
-            "next_reminder_at": iso(r.next_reminder_at)} for r, name, p in rows[:limit]]
+            **({} if aggregated else {"invite_id": r.invite_id}),
+            "reminders_sent": r.reminders_sent, "next_reminder_at": iso(r.next_reminder_at)}
+           for r, name, p in rows[:limit]]
     return out, (format(rows[limit - 1][0].id, "x") if more else None)
 
 
