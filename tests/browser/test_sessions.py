@@ -62,6 +62,7 @@ def test_a_session_from_a_template_to_a_rollout(signed_in, shoot, api):
     # the topics: change the second one's description and priority, move it up, save
     expect(page.get_by_role("heading", name="Stay interviews, Engineering")).to_be_visible()
     session_id = int(re.search(r"/sessions/(\d+)", page.url).group(1))
+    page.wait_for_load_state()  # topics.js has run: Move up reorders in place
     before = api.get(f"/sessions/{session_id}").get_json()["topics"]
     second = page.locator("#topic-1")
     second.get_by_label("Description").fill("What would keep them here another year?")
@@ -81,6 +82,7 @@ def test_a_session_from_a_template_to_a_rollout(signed_in, shoot, api):
 
     # invite one person by web link
     page.get_by_role("link", name="Invite & roll out").click()
+    expect(page.locator("form[data-autofill=on]")).to_have_count(1)  # invite.js is running
     page.get_by_role("combobox", name="Name", exact=True).fill("Grace Hopper")
     expect(page.get_by_role("combobox", name="Email", exact=True)).to_have_value("grace@ex.com")
     page.get_by_role("combobox", name="Name", exact=True).fill("Linus Torvalds")

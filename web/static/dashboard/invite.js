@@ -49,6 +49,8 @@ function setUp(form) {
     });
     input.addEventListener("change", complete);
   }
+  complete(); // what was typed before this module ran
+  form.dataset.autofill = "on";
 }
 
 document.querySelectorAll("form[data-invite]").forEach(setUp);
