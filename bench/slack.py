@@ -34,6 +34,7 @@ import http.client
 import json
 import math
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -111,6 +112,7 @@ class RateLimitedSlack(SlackStub):
         self.wall: dict[str, float] = {}  # ts → time.time() at receipt (to line up with the DB)
         self.limited: Counter[tuple[str, str]] = Counter()  # (method, channel|workspace) → 429s
         self.accepted: Counter[str] = Counter()
+        self.refused: list[tuple[float, str, str, float]] = []  # (at, limit, channel, early by)
 
     def _answer(self, request: Recorded) -> Reply:
         method = request.path.split("?")[0].removeprefix("/api/")
@@ -124,6 +126,7 @@ class RateLimitedSlack(SlackStub):
                 if over:
                     kind = max(over, key=over.__getitem__)
                     self.limited[(method, kind)] += 1
+                    self.refused.append((now, kind, channel, over[kind]))
                     retry_after = max(1, math.ceil(over[kind]))  # Slack sends whole seconds
                     return Reply(429, {"ok": False, "error": "ratelimited"},
                                  headers={"Retry-After": str(retry_after)})
@@ -446,8 +449,16 @@ def say(port: int, convo: Convo, tag: str, text: str) -> float:
 
 
 def parley_person(port: int, stub: RateLimitedSlack, convo: Convo, tag: str,
-                  timeout: float, think: float) -> None:
-    """Consent → Accept → answer every question until the closing message."""
+                  timeout: float, think: float, spread: float = 0.0) -> None:
+    """Consent → Accept → answer every question until the closing message, ``think``
+    seconds after each and up to ``spread`` more, at random. (Answering every 1.000 s
+    keeps each reply in step with a workspace limiter's 50 ms slots: it measures one
+    phase of them, the same one every time, not a person answering at any moment.)"""
+    rng = random.Random(convo.user)
+
+    def pause() -> None:
+        time.sleep(think + rng.uniform(0, spread))
+
     consent = stub.wait_post(convo.dm, 0, timeout)
     if consent is None:
         convo.error = "no consent message"
@@ -457,7 +468,7 @@ def parley_person(port: int, stub: RateLimitedSlack, convo: Convo, tag: str,
         convo.error = f"first message has no Accept button: {consent.text[:80]!r}"
         return
     if think:  # a person reads the consent before clicking
-        time.sleep(think)
+        pause()
     body = "payload=" + urllib.parse.quote(json.dumps(
         block_action(convo.user, consent, "accept", team=TEAM)))
     status, sent, rtt = post_signed(port, body, form=True)
@@ -471,7 +482,7 @@ def parley_person(port: int, stub: RateLimitedSlack, convo: Convo, tag: str,
     index = 2
     while convo.answers < MAX_ANSWERS:
         if think:
-            time.sleep(think)
+            pause()
         sent = say(port, convo, tag, ANSWERS[(convo.index + convo.answers) % len(ANSWERS)])
         reply = stub.wait_post(convo.dm, index, timeout)
         if reply is None:
@@ -614,17 +625,26 @@ def dm_gaps(convos: list[Convo], stub: RateLimitedSlack) -> dict[str, Any]:
 
 def breakdown(ctx: Ctx, session_id: int) -> dict[str, Any]:
     """Where a reply's time goes, from the rows' own timestamps (all in UTC wall time)."""
+    return reply_stages(ctx.stub, session_id, f"Ev{ctx.tag}%")
+
+
+def reply_stages(stub: RateLimitedSlack, session_id: int, events_like: str,
+                 emails_like: str = "%") -> dict[str, Any]:
+    """``breakdown`` for the interviews of ``session_id`` whose person's email is like
+    ``emails_like``, and the Slack events whose id is like ``events_like``."""
     from sqlalchemy import select
 
     from core import db
-    from core.models import InboundEvent, Interview, OutboundRecord
+    from core.models import InboundEvent, Interview, OutboundRecord, Person
 
     with db.session_scope() as s:
         inbound = s.execute(select(InboundEvent.received_at, InboundEvent.processed_at)
                             .where(InboundEvent.channel == "slack",
-                                   InboundEvent.event_id.like(f"Ev{ctx.tag}%"))).all()
+                                   InboundEvent.event_id.like(events_like))).all()
         interview_ids = list(s.scalars(select(Interview.id)
-                                       .where(Interview.session_id == session_id)))
+                                       .join(Person, Person.id == Interview.person_id)
+                                       .where(Interview.session_id == session_id,
+                                              Person.email.like(emails_like))))
         rows = s.execute(select(OutboundRecord.interview_id, OutboundRecord.id,
                                 OutboundRecord.created_at, OutboundRecord.claimed_at,
                                 OutboundRecord.sent_at, OutboundRecord.provider_message_id,
@@ -640,8 +660,8 @@ def breakdown(ctx: Ctx, session_id: int) -> dict[str, Any]:
             continue
         if claimed and created:
             queued.append((claimed - created).total_seconds())
-        if claimed and ts in ctx.stub.wall:
-            sending.append(ctx.stub.wall[ts] - claimed.timestamp())
+        if claimed and ts in stub.wall:
+            sending.append(stub.wall[ts] - claimed.timestamp())
     return {
         "inbound_job": summary(job),  # stored at ack → the inbound job has written the reply
         "outbound_queue": summary(queued),  # reply row written → a worker claims it

@@ -178,10 +178,10 @@ class SlackChannel(Channel):
         conversation (an App Home view, a chat.update) is paced by. One bucket per
         workspace: with a single bot token there is only one workspace."""
         team = address.data.get("team") if self.settings.slack_client_id else None
-        # catch-up: a worker late for its slot keeps the rhythm (Slack allows short bursts;
-        # at most two posts come one interval apart instead of two, never more than the rate)
+        # ahead: Slack allows short bursts; ours, at most one post more than the rate, goes
+        # to a reply, which need not wait out the interval after a rollout's last post
         return Limit.rate(f"slack:team:{team or 'default'}", self.settings.slack_workspace_rate,
-                          catch_up=1.0)
+                          ahead=1.0)
 
     def update_limit(self, address: Address) -> Limit:
         """Updates of sent 1-on-1 messages (an item discussed, HR's edit or withdrawal of a

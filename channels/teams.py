@@ -150,7 +150,7 @@ class TeamsChannel(Channel):
         tenant = address.data.get("tenant") or "default"
         return [Limit(f"teams:conversation:{conversation}", CONVERSATION_WINDOWS),
                 Limit.rate(f"teams:tenant:{tenant}", self.settings.teams_tenant_rate,
-                           catch_up=1.0)]  # a late worker keeps the tenant's rhythm
+                           ahead=1.0)]  # as Slack's workspace (slack.py)
 
     def send(self, address: Address, message: Outbound, *, ref: str) -> str | None:
         """Post a new message; the connector's id for it is what we record. Teams assigns

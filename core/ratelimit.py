@@ -10,17 +10,20 @@ segments uses three of a "segments per second" limit). Redis's own clock is used
 workers on different machines agree.
 
 Each key keeps the times of its last bookings (as many as its largest window counts); a
-new unit goes at the earliest time no later than the last one booked, and at least
+new unit goes at the earliest time no earlier than the last one booked, and at least
 ``seconds`` after the ``count``-th most recent unit, for every window.
 
-A rate (one unit per interval) may have a ``catch_up``: a send that comes late for its slot
-(no worker was free at that moment) is recorded on that slot rather than at the late
-moment, by up to ``catch_up`` seconds, so the next one keeps the rhythm. Without it every
-worker's lag is lost for good and a "20 per second" workspace gets 18 (bench.rollout,
-bench.one_on_ones). Only a send that goes at once is caught up (one that waits is recorded
-when it goes). Over time the rate holds; within any window one send more than the rate may
-go (two sends one interval apart instead of two), which is within the burst a provider
-allows when ``catch_up`` is below its tolerance (Slack: "short bursts allowed").
+A key many conversations share (a Slack workspace, a Teams tenant, a Twilio sender:
+``shared``) is never booked further ahead than its own next slot because another of the
+send's keys holds it back (a DM's one-a-second, a Retry-After on one conversation): since
+no unit goes before the last one booked, that would hold up every other sender on it for
+as long. Such a send is booked when its wait is nearly over (``Later``).
+
+A rate may let a reply go ``ahead`` of its slot, by up to one interval: the short burst a
+provider allows (Slack: "short bursts allowed"), spent on a person waiting for an answer
+and never on a rollout, whose sends book only a slot that is (nearly) now
+(``pace_proactive``). The reply is booked on its slot all the same, so the rate over time
+holds, and within any window one send more than the rate may go at most.
 """
 
 from __future__ import annotations
@@ -31,22 +34,29 @@ from dataclasses import dataclass
 
 from core import jobs
 
+LEAD = 0.005  # seconds: how far ahead a proactive send may book its slot (a reply arriving
+# meanwhile finds the last booking in the past, not one interval ahead of it), and how
+# far past a shared key's own slot any send may book it
+
 # For each limit i: KEYS[2i-1] = list of booked unit times (µs, ascending), KEYS[2i] = its
-# hold-until (µs). ARGV[1] = max wait (µs); then per limit: ttl (s), cost, catch-up (µs),
-# number of windows, and count, period (µs) per window. All limits are booked together, at
-# the first time every one of them allows (booking them one after another, sleeping
-# between, could let a later key's wait squeeze an earlier key's units together). Returns
-# the wait for the send in µs, or -wait when that is further off than max wait (nothing is
-# booked then).
+# hold-until (µs). ARGV[1] = max wait (µs), ARGV[2] = lead (µs); then per limit: ttl (s),
+# cost, ahead (µs), shared (0/1), number of windows, and count, period (µs) per window.
+# All limits are booked together, at the first time every one of them allows (booking them
+# one after another, sleeping between, could let a later key's wait squeeze an earlier
+# key's units together). A send may go up to ``ahead`` before that slot (booked on the
+# slot all the same). Returns {1, wait (µs)} when booked; {0, wait} when that is further
+# off than max wait; {2, wait} when another key makes the send wait more than lead past a
+# shared key's own next slot: nothing is booked then (see the module's docstring).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local limits, pos = {}, 2
+local lead, limits, pos = tonumber(ARGV[2]), {}, 3
 for i = 1, #KEYS / 2 do
   local L = {list = KEYS[2 * i - 1], ttl = tonumber(ARGV[pos]), cost = tonumber(ARGV[pos + 1]),
-             catch = tonumber(ARGV[pos + 2]), windows = {}, keep = 1, times = {}}
-  local nwin = tonumber(ARGV[pos + 3])
-  pos = pos + 4
+             ahead = tonumber(ARGV[pos + 2]), shared = tonumber(ARGV[pos + 3]), windows = {},
+             keep = 1, times = {}}
+  local nwin = tonumber(ARGV[pos + 4])
+  pos = pos + 5
   for w = 1, nwin do
     L.windows[w] = {tonumber(ARGV[pos]), tonumber(ARGV[pos + 1])}
     L.keep = math.max(L.keep, L.windows[w][1])
@@ -64,17 +74,18 @@ local function earliest(L, from)
   end
   return at
 end
-local first = now
+local first, go = now, now
 for _, L in ipairs(limits) do
-  L.slot = earliest(L, now - L.catch)  -- a slot missed by up to catch-up is still its own
+  L.slot = earliest(L, now)
   first = math.max(first, L.slot)
+  go = math.max(go, L.slot - L.ahead)
 end
-if first - now > tonumber(ARGV[1]) then return -(first - now) end
+if go - now > tonumber(ARGV[1]) then return {0, go - now} end
 for _, L in ipairs(limits) do
-  -- caught up only when this send goes at once, late for its own slot; a send that waits
-  -- (for this key or another) is recorded when it goes
+  if L.shared == 1 and first - L.slot > lead then return {2, go - now} end
+end
+for _, L in ipairs(limits) do
   local at = first
-  if first == now then at = math.max(L.slot, first - L.catch) end
   for u = 1, L.cost do
     if u > 1 then at = earliest(L, at) end
     L.times[#L.times + 1] = at
@@ -83,7 +94,7 @@ for _, L in ipairs(limits) do
   redis.call('LTRIM', L.list, -L.keep, -1)
   redis.call('EXPIRE', L.list, L.ttl)
 end
-return first - now
+return {1, go - now}
 """
 # No slot before now + seconds (a provider said Retry-After); ARGV[1] µs, ARGV[2] ttl (s).
 _HOLD = """
@@ -105,16 +116,22 @@ class Limit:
     key: str
     windows: tuple[tuple[int, float], ...]
     cost: int = 1
-    catch_up: float = 0.0  # seconds a late send may still count on its missed slot
+    # seconds a reply (``pace``, not ``pace_proactive``) may go before its booked slot: the
+    # short burst a provider allows, spent on a person waiting for an answer, never on a
+    # rollout (the slot is still booked, so the rate over time is unchanged)
+    ahead: float = 0.0
+    # a key many conversations share (a workspace's, a tenant's, a sender's): never booked
+    # far past its own next slot because another key makes one send wait (see _RESERVE)
+    shared: bool = False
 
     def __post_init__(self):
         if not self.windows or any(c < 1 or s < 0 for c, s in self.windows):
             raise ValueError(f"limit {self.key}: windows need a count ≥ 1 and seconds ≥ 0")
         if self.cost < 1:
             raise ValueError(f"limit {self.key}: cost must be ≥ 1")
-        if self.catch_up < 0 or (self.catch_up and (len(self.windows) != 1
-                                                    or self.windows[0][0] != 1)):
-            raise ValueError(f"limit {self.key}: catch-up is for a rate (one per interval)")
+        if self.ahead < 0 or (self.ahead and (len(self.windows) != 1
+                                              or self.windows[0][0] != 1)):
+            raise ValueError(f"limit {self.key}: ahead is for a rate (one per interval)")
 
     @classmethod
     def every(cls, key: str, seconds: float, *, cost: int = 1) -> Limit:
@@ -122,12 +139,12 @@ class Limit:
         return cls(key, ((1, seconds),), cost)
 
     @classmethod
-    def rate(cls, key: str, per_second: float, *, cost: int = 1,
-             catch_up: float = 0.0) -> Limit:
-        """``per_second`` units per second, evenly spaced; ``catch_up`` as a fraction of
-        the interval (0.5: a send up to half an interval late keeps its slot)."""
+    def rate(cls, key: str, per_second: float, *, cost: int = 1, ahead: float = 0.0) -> Limit:
+        """``per_second`` units per second, evenly spaced, for a key many conversations
+        share; ``ahead`` as a fraction of the interval (1.0: a reply may go up to one
+        interval before its slot)."""
         interval = 1.0 / per_second
-        return cls(key, ((1, interval),), cost, catch_up * interval)
+        return cls(key, ((1, interval),), cost, ahead * interval, shared=True)
 
 
 class TooLong(Exception):
@@ -138,39 +155,57 @@ class TooLong(Exception):
         self.seconds = seconds
 
 
+class Later(TooLong):
+    """Another of the send's keys (its conversation's, or a Retry-After on it) makes it
+    wait: nothing is booked, so the shared key stays free for everyone else meanwhile.
+    Ask again when ``seconds`` have nearly passed (``pace`` does)."""
+
+
 def _keys(key: str) -> tuple[str, str]:
     return f"parley:pace:{key}", f"parley:pace:{key}:hold"
 
 
-def reserve(*limits: Limit, max_wait: float = 30.0) -> float:
-    """Book the next slot allowed by every limit at once; the seconds to wait for it.
-    Raises TooLong (and books nothing) when that is more than ``max_wait``."""
+def reserve(*limits: Limit, max_wait: float = 30.0, ahead: bool = False) -> float:
+    """Book the next slot allowed by every limit at once; the seconds to wait for it (with
+    ``ahead``, up to each limit's ``ahead`` less). Raises TooLong (and books nothing) when
+    that is more than ``max_wait``."""
     if not limits:
         return 0.0
-    keys, args = [], [int(max_wait * 1e6)]
+    keys, args = [], [int(max_wait * 1e6), int(LEAD * 1e6)]
     for limit in limits:
         keys += _keys(limit.key)
         longest = max(seconds for _count, seconds in limit.windows)
-        args += [int(longest + max_wait + 60), limit.cost, int(limit.catch_up * 1e6),
+        args += [int(longest + max_wait + 60), limit.cost,
+                 int(limit.ahead * 1e6) if ahead else 0, int(limit.shared),
                  len(limit.windows)]
         for count, seconds in limit.windows:
             args += [count, int(seconds * 1e6)]
-    waited = int(jobs.connection().eval(_RESERVE, len(keys), *keys, *args))
-    if waited < 0:
-        raise TooLong(-waited / 1e6)
-    return waited / 1e6
+    booked, waited = jobs.connection().eval(_RESERVE, len(keys), *keys, *args)
+    if booked == 1:
+        return int(waited) / 1e6
+    raise (TooLong if booked == 0 else Later)(int(waited) / 1e6)
 
 
 def pace(*limits: Limit, max_wait: float = 30.0) -> float:
-    """Wait for a slot under every limit; returns the seconds slept."""
-    wait = reserve(*limits, max_wait=max_wait)
-    if wait > 0:
-        time.sleep(wait)
-    return wait
-
-
-LEAD = 0.005  # seconds: how far ahead a proactive send may book its slot (a reply arriving
-# meanwhile finds the last booking in the past, not one interval ahead of it)
+    """Wait for a slot under every limit, as a reply does (using each limit's ``ahead``,
+    booking ahead on a shared key, but not while another key holds the send back: see
+    ``Later``); returns the seconds waited."""
+    slept = 0.0
+    while True:
+        try:
+            wait = reserve(*limits, max_wait=max(max_wait - slept, 0.0), ahead=True)
+        except Later as exc:
+            if slept + exc.seconds > max_wait:
+                raise TooLong(slept + exc.seconds) from None
+            pause = max(exc.seconds - LEAD, 0.001)
+            time.sleep(pause)
+            slept += pause
+            continue
+        except TooLong as exc:
+            raise TooLong(slept + exc.seconds) from None
+        if wait > 0:
+            time.sleep(wait)
+        return slept + wait
 
 
 class GiveWay(Exception):

@@ -5,6 +5,8 @@ process, so the database engine, its pool and its compiled-statement cache stay 
 job to job (a forked work-horse starts cold every time: bench/slack.py measured ~0.6 s).
 """
 
+import gc
+
 from sqlalchemy.orm import configure_mappers
 
 import bots.router  # noqa: F401  (preload: the inbound job)
@@ -17,6 +19,11 @@ from core.sentiment import warm_up
 
 warm_up()  # the VADER lexicon, loaded once rather than in every job
 configure_mappers()
+# All of the above lives as long as the worker: out of the collector's sight, a full
+# collection walks only what jobs made (80 ms → under 1 ms: a pause any job in progress,
+# a reply's included, would sit through).
+gc.collect()
+gc.freeze()
 
 REDIS_URL = get_settings().redis_url
 QUEUES = [*jobs.QUEUES, jobs.LEGACY]  # interactive first: RQ takes from the first non-empty

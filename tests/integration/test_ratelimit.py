@@ -108,15 +108,48 @@ def test_a_send_under_two_limits_keeps_both_when_one_of_them_waits(app):
     tenant's limit delays some of them (both are booked together, at one time)."""
     chat, tenant = Limit("teams:conv:d", TEAMS), Limit.rate("teams:tenant:t1", 100)
     ratelimit.hold(tenant.key, 0.9)
-    waits = [ratelimit.reserve(chat, tenant, max_wait=3600) for _ in range(14)]
+    waits = [ratelimit.reserve(chat, tenant, max_wait=3600) for _ in range(7)]
     assert min(waits) > 0.5  # the tenant's hold delayed them
     # each message leaves at its booked time, one time for both keys (the tenant's book
     # keeps only its latest: a rate limit needs no more)
     leave = [int(t) / 1e6 for t in jobs.connection().lrange(f"parley:pace:{chat.key}", 0, -1)]
     last = [int(t) / 1e6 for t in jobs.connection().lrange(f"parley:pace:{tenant.key}", 0, -1)]
-    assert len(leave) == 14 and last == leave[-1:]
+    assert len(leave) == 7 and last == leave[-1:]
     for count, seconds in TEAMS:
         assert _worst(leave, seconds) <= count
+
+
+def test_a_send_held_back_by_its_conversation_leaves_the_shared_key_to_others(app):
+    """The 8th message in a Teams chat waits for the chat's 1 s window; booking the tenant
+    then too would hold every other chat in the tenant behind it. Nothing is booked (the
+    sender asks again when the wait is nearly over) and another chat goes at once."""
+    chat, tenant = Limit("teams:conv:f", TEAMS), Limit.rate("teams:tenant:t2", 100)
+    for _ in range(7):
+        ratelimit.reserve(chat, tenant)
+    booked = jobs.connection().lrange(f"parley:pace:{tenant.key}", 0, -1)
+    with pytest.raises(ratelimit.Later) as later:
+        ratelimit.reserve(chat, tenant, max_wait=3600)
+    assert 0.9 < later.value.seconds <= 1.0
+    assert jobs.connection().lrange(f"parley:pace:{tenant.key}", 0, -1) == booked
+    assert ratelimit.reserve(Limit("teams:conv:g", TEAMS), tenant) < 0.1  # the 8th slot of 10 ms
+
+
+def test_a_reply_after_a_retry_after_waits_alone(app):
+    """Slack said Retry-After for one DM: that DM's reply waits it out, and the workspace
+    goes on meanwhile (it froze for everyone when the reply booked its workspace slot at
+    the end of the hold). ``pace`` then books both when the hold is nearly over."""
+    workspace = Limit.rate("slack:team:held", 20)
+    held, other = Limit.every("slack:channel:DH", 1.0), Limit.every("slack:channel:DO", 1.0)
+    ratelimit.hold(held.key, 0.2)
+    with pytest.raises(ratelimit.Later):
+        ratelimit.reserve(held, workspace)
+    assert ratelimit.reserve(other, workspace) == 0  # another DM: at once
+    start = time.monotonic()
+    assert 0.19 < ratelimit.pace(held, workspace) < 0.3
+    assert time.monotonic() - start >= 0.19
+    with pytest.raises(ratelimit.TooLong):
+        ratelimit.hold(held.key, 5)
+        ratelimit.pace(held, workspace, max_wait=1)  # longer than it may wait: refused
 
 
 def _booked(key: str) -> int:
@@ -163,27 +196,37 @@ def _booked_ago(limit: Limit, seconds: float) -> None:
     redis.rpush(f"parley:pace:{limit.key}", int(sec * 1e6 + micro - seconds * 1e6))
 
 
-def test_a_late_send_keeps_its_slot_so_a_rate_is_not_lost_to_workers_lag(app):
-    """20/s, the last send 70 ms ago: the next slot (20 ms ago) was missed. Caught up, the
-    send after it is one interval after that missed slot (30 ms from now), not 50 ms."""
-    caught = Limit.rate("slack:team:caught", 20, catch_up=1.0)
-    _booked_ago(caught, 0.070)
-    assert ratelimit.reserve(caught) == 0  # at once: it is late already
-    assert 0.015 < ratelimit.reserve(caught) < 0.045  # back on the rhythm
-    strict = Limit.rate("slack:team:strict", 20)
-    _booked_ago(strict, 0.070)
-    assert ratelimit.reserve(strict) == 0
-    assert ratelimit.reserve(strict) > 0.045  # the 20 ms were lost for good
+def test_a_rollout_send_late_for_its_slot_takes_the_next_one_whole(app):
+    """20/s, the last send 70 ms ago: the send goes at once, and the one after it a whole
+    interval later: a rollout never makes up for a worker's lag with a burst (that burst
+    is the replies', ``ahead``)."""
+    workspace = Limit.rate("slack:team:late", 20, ahead=1.0)
+    _booked_ago(workspace, 0.070)
+    assert ratelimit.reserve(workspace) == 0
+    assert ratelimit.reserve(workspace) > 0.045
 
 
-def test_catching_up_never_sends_faster_than_the_rate(app):
-    limit = Limit.rate("slack:team:steady", 20, catch_up=1.0)
-    slots = _schedule(limit, 100)
-    assert _worst(slots, 1.0) <= 21  # one caught-up slot at most, then exactly 20/s
-    gaps = [b - a for a, b in zip(sorted(slots), sorted(slots)[1:], strict=False)]
-    assert min(gaps[1:]) > 0.045
+def test_a_reply_goes_before_its_slot_but_the_rate_over_time_holds(app):
+    """20/s, a rollout's post just went: a reply need not wait out the 50 ms interval (its
+    slot is booked all the same), while the rollout's next post waits for the slot after
+    it, and a burst of replies still goes at the rate."""
+    workspace = Limit.rate("slack:team:ahead", 20, ahead=1.0)
+    assert ratelimit.reserve(workspace) == 0  # the rollout's post
+    assert ratelimit.pace(workspace) == 0  # the reply: at once, on the next slot
+    wait = ratelimit.reserve(workspace, max_wait=1)  # a rollout's: the slot after the reply's
+    assert 0.08 < wait <= 0.1
+    replies = [ratelimit.reserve(workspace, max_wait=5, ahead=True) for _ in range(20)]
+    assert all(b - a > 0.045 for a, b in zip(replies, replies[1:], strict=False))
+    assert replies[-1] > 0.9  # 20 more replies: a second's worth, at 20/s
 
 
-def test_catch_up_is_refused_for_a_sliding_window_limit():
-    with pytest.raises(ValueError, match="catch-up"):
-        Limit("teams:conv:x", TEAMS, 1, 0.5)
+def test_a_rollout_message_never_goes_ahead(app):
+    workspace = Limit.rate("slack:team:noahead", 20, ahead=1.0)
+    ratelimit.reserve(workspace)
+    with pytest.raises(ratelimit.TooLong):
+        ratelimit.reserve(workspace, max_wait=ratelimit.LEAD)  # what pace_proactive asks
+
+
+def test_going_ahead_is_refused_for_a_sliding_window_limit():
+    with pytest.raises(ValueError, match="ahead"):
+        Limit("teams:conv:y", TEAMS, 1, 0.5)
