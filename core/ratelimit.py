@@ -17,7 +17,9 @@ A key many conversations share (a Slack workspace, a Teams tenant, a Twilio send
 ``shared``) is never booked further ahead than its own next slot because another of the
 send's keys holds it back (a DM's one-a-second, a Retry-After on one conversation): since
 no unit goes before the last one booked, that would hold up every other sender on it for
-as long. Such a send is booked when its wait is nearly over (``Later``).
+as long. The other keys are booked (so one conversation's messages keep their order), the
+shared one when the wait is nearly over (``Later``); if it is busy then, the send goes
+that much later than its conversation's booking, by a slot or two of the shared rate.
 
 A rate may let a reply go ``ahead`` of its slot, by up to one interval: the short burst a
 provider allows (Slack: "short bursts allowed"), spent on a person waiting for an answer
@@ -44,9 +46,10 @@ LEAD = 0.005  # seconds: how far ahead a proactive send may book its slot (a rep
 # All limits are booked together, at the first time every one of them allows (booking them
 # one after another, sleeping between, could let a later key's wait squeeze an earlier
 # key's units together). A send may go up to ``ahead`` before that slot (booked on the
-# slot all the same). Returns {1, wait (µs)} when booked; {0, wait} when that is further
-# off than max wait; {2, wait} when another key makes the send wait more than lead past a
-# shared key's own next slot: nothing is booked then (see the module's docstring).
+# slot all the same), never before a hold ends. Returns {1, wait (µs)} when booked; {0,
+# wait} when that is further off than max wait (nothing booked); {2, wait, i, …} when
+# another key makes the send wait more than lead past the own next slot of the shared
+# keys i, …: every other key is booked, those are not (see the module's docstring).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -78,22 +81,29 @@ local first, go = now, now
 for _, L in ipairs(limits) do
   L.slot = earliest(L, now)
   first = math.max(first, L.slot)
-  go = math.max(go, L.slot - L.ahead)
+  go = math.max(go, L.slot - L.ahead, L.hold)  -- never before a Retry-After is over
 end
 if go - now > tonumber(ARGV[1]) then return {0, go - now} end
-for _, L in ipairs(limits) do
-  if L.shared == 1 and first - L.slot > lead then return {2, go - now} end
-end
-for _, L in ipairs(limits) do
-  local at = first
-  for u = 1, L.cost do
-    if u > 1 then at = earliest(L, at) end
-    L.times[#L.times + 1] = at
-    redis.call('RPUSH', L.list, string.format('%.0f', at))
+local later = {}
+for i, L in ipairs(limits) do
+  if L.shared == 1 and first - L.slot > lead then
+    L.later = true
+    later[#later + 1] = i
   end
-  redis.call('LTRIM', L.list, -L.keep, -1)
-  redis.call('EXPIRE', L.list, L.ttl)
 end
+for _, L in ipairs(limits) do
+  if not L.later then
+    local at = first
+    for u = 1, L.cost do
+      if u > 1 then at = earliest(L, at) end
+      L.times[#L.times + 1] = at
+      redis.call('RPUSH', L.list, string.format('%.0f', at))
+    end
+    redis.call('LTRIM', L.list, -L.keep, -1)
+    redis.call('EXPIRE', L.list, L.ttl)
+  end
+end
+if #later > 0 then return {2, first - now, unpack(later)} end
 return {1, go - now}
 """
 # No slot before now + seconds (a provider said Retry-After); ARGV[1] µs, ARGV[2] ttl (s).
@@ -157,8 +167,14 @@ class TooLong(Exception):
 
 class Later(TooLong):
     """Another of the send's keys (its conversation's, or a Retry-After on it) makes it
-    wait: nothing is booked, so the shared key stays free for everyone else meanwhile.
-    Ask again when ``seconds`` have nearly passed (``pace`` does)."""
+    wait ``seconds``: that key is booked (so sends to one conversation keep their order,
+    and a click's update its place), the shared ones listed in ``deferred`` (indexes into
+    the limits) are not, so they stay free for everyone else meanwhile. Book those when
+    the wait is nearly over, and send no earlier than its end (``pace`` does)."""
+
+    def __init__(self, seconds: float, deferred: tuple[int, ...]):
+        super().__init__(seconds)
+        self.deferred = deferred
 
 
 def _keys(key: str) -> tuple[str, str]:
@@ -168,7 +184,7 @@ def _keys(key: str) -> tuple[str, str]:
 def reserve(*limits: Limit, max_wait: float = 30.0, ahead: bool = False) -> float:
     """Book the next slot allowed by every limit at once; the seconds to wait for it (with
     ``ahead``, up to each limit's ``ahead`` less). Raises TooLong (and books nothing) when
-    that is more than ``max_wait``."""
+    that is more than ``max_wait``, and Later when a shared key must wait to be booked."""
     if not limits:
         return 0.0
     keys, args = [], [int(max_wait * 1e6), int(LEAD * 1e6)]
@@ -180,32 +196,38 @@ def reserve(*limits: Limit, max_wait: float = 30.0, ahead: bool = False) -> floa
                  len(limit.windows)]
         for count, seconds in limit.windows:
             args += [count, int(seconds * 1e6)]
-    booked, waited = jobs.connection().eval(_RESERVE, len(keys), *keys, *args)
+    booked, waited, *deferred = jobs.connection().eval(_RESERVE, len(keys), *keys, *args)
     if booked == 1:
         return int(waited) / 1e6
-    raise (TooLong if booked == 0 else Later)(int(waited) / 1e6)
+    if booked == 0:
+        raise TooLong(int(waited) / 1e6)
+    raise Later(int(waited) / 1e6, tuple(int(i) - 1 for i in deferred))
 
 
 def pace(*limits: Limit, max_wait: float = 30.0) -> float:
     """Wait for a slot under every limit, as a reply does (using each limit's ``ahead``,
     booking ahead on a shared key, but not while another key holds the send back: see
     ``Later``); returns the seconds waited."""
-    slept = 0.0
+    start = time.monotonic()
+    not_before, slept, pending = start, 0.0, list(limits)
     while True:
         try:
-            wait = reserve(*limits, max_wait=max(max_wait - slept, 0.0), ahead=True)
-        except Later as exc:
-            if slept + exc.seconds > max_wait:
-                raise TooLong(slept + exc.seconds) from None
-            pause = max(exc.seconds - LEAD, 0.001)
+            wait = reserve(*pending, ahead=True,
+                           max_wait=max(max_wait - (time.monotonic() - start), 0.0))
+        except Later as exc:  # booked on its own keys; the shared ones when that comes
+            not_before = max(not_before, time.monotonic() + exc.seconds)
+            pending = [pending[i] for i in exc.deferred]
+            pause = max(exc.seconds - LEAD, 0.0)
             time.sleep(pause)
             slept += pause
             continue
         except TooLong as exc:
-            raise TooLong(slept + exc.seconds) from None
+            raise TooLong(time.monotonic() - start + exc.seconds) from None
+        wait = max(wait, not_before - time.monotonic())
         if wait > 0:
             time.sleep(wait)
-        return slept + wait
+            slept += wait
+        return slept
 
 
 class GiveWay(Exception):

@@ -9,8 +9,11 @@ from tests.support.worker import Worker
 
 
 def _worker_queues() -> list[Queue]:
+    import gc
+
     from scheduler import worker_config
 
+    gc.unfreeze()  # worker_config froze the heap for a worker's life; this process is no worker
     return [Queue(name, connection=jobs.connection()) for name in worker_config.QUEUES]
 
 

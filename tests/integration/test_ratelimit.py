@@ -119,36 +119,77 @@ def test_a_send_under_two_limits_keeps_both_when_one_of_them_waits(app):
         assert _worst(leave, seconds) <= count
 
 
+def _times(limit: Limit) -> list[float]:
+    return [int(t) / 1e6 for t in jobs.connection().lrange(f"parley:pace:{limit.key}", 0, -1)]
+
+
 def test_a_send_held_back_by_its_conversation_leaves_the_shared_key_to_others(app):
     """The 8th message in a Teams chat waits for the chat's 1 s window; booking the tenant
-    then too would hold every other chat in the tenant behind it. Nothing is booked (the
-    sender asks again when the wait is nearly over) and another chat goes at once."""
+    then too would hold every other chat in the tenant behind it. Only the chat is booked
+    (the sender books the tenant when the wait is nearly over) and another chat goes at
+    once."""
     chat, tenant = Limit("teams:conv:f", TEAMS), Limit.rate("teams:tenant:t2", 100)
     for _ in range(7):
         ratelimit.reserve(chat, tenant)
-    booked = jobs.connection().lrange(f"parley:pace:{tenant.key}", 0, -1)
+    booked = _times(tenant)
     with pytest.raises(ratelimit.Later) as later:
         ratelimit.reserve(chat, tenant, max_wait=3600)
-    assert 0.9 < later.value.seconds <= 1.0
-    assert jobs.connection().lrange(f"parley:pace:{tenant.key}", 0, -1) == booked
+    assert 0.9 < later.value.seconds <= 1.0 and later.value.deferred == (1,)
+    assert len(_times(chat)) == 8 and _times(tenant) == booked
     assert ratelimit.reserve(Limit("teams:conv:g", TEAMS), tenant) < 0.1  # the 8th slot of 10 ms
+
+
+def test_messages_waiting_for_one_dm_keep_their_order(app):
+    """Two messages for one DM wait for its one-a-second: each is booked on the DM in turn
+    (1 s, then 2 s), so neither can overtake the other when their waits end."""
+    workspace, dm = Limit.rate("slack:team:order", 20), Limit.every("slack:channel:DQ", 1.0)
+    ratelimit.reserve(dm, workspace)
+    waits = []
+    for _ in range(2):
+        with pytest.raises(ratelimit.Later) as later:
+            ratelimit.reserve(dm, workspace, ahead=True)
+        waits.append(later.value.seconds)
+    assert 0.9 < waits[0] <= 1.0 and 1.9 < waits[1] <= 2.0
+
+
+def test_a_clicks_update_keeps_its_place_on_the_update_budget(app):
+    """A chat.update is paced by the workspace's update budget and by the workspace. The
+    budget is busy, the workspace free: the click's update is booked on the budget at once
+    (a rollout's update, which books only a slot that is now, comes after it), the
+    workspace when its turn comes."""
+    updates, workspace = Limit.rate("slack:update:T", 2), Limit.rate("slack:team:T", 20)
+    ratelimit.reserve(updates, workspace)  # an update just went: the next in 0.5 s
+    with pytest.raises(ratelimit.Later) as later:
+        ratelimit.reserve(updates, workspace, ahead=True)
+    assert later.value.deferred == (1,) and 0.45 < later.value.seconds <= 0.5
+    with pytest.raises(ratelimit.TooLong):  # a rollout's update: the budget's slot is taken
+        ratelimit.reserve(updates, workspace, max_wait=ratelimit.LEAD)
 
 
 def test_a_reply_after_a_retry_after_waits_alone(app):
     """Slack said Retry-After for one DM: that DM's reply waits it out, and the workspace
     goes on meanwhile (it froze for everyone when the reply booked its workspace slot at
-    the end of the hold). ``pace`` then books both when the hold is nearly over."""
-    workspace = Limit.rate("slack:team:held", 20)
+    the end of the hold)."""
+    workspace = Limit.rate("slack:team:held", 20, ahead=1.0)
     held, other = Limit.every("slack:channel:DH", 1.0), Limit.every("slack:channel:DO", 1.0)
     ratelimit.hold(held.key, 0.2)
-    with pytest.raises(ratelimit.Later):
-        ratelimit.reserve(held, workspace)
+    with pytest.raises(ratelimit.Later) as later:
+        ratelimit.reserve(held, workspace, ahead=True)
+    assert later.value.deferred == (1,) and 0.15 < later.value.seconds <= 0.2
     assert ratelimit.reserve(other, workspace) == 0  # another DM: at once
+
+
+def test_pace_sends_when_the_hold_is_over_and_books_the_workspace_then(app):
+    workspace = Limit.rate("slack:team:paced", 20, ahead=1.0)
+    held = Limit.every("slack:channel:DP", 1.0)
+    ratelimit.hold(held.key, 0.2)
     start = time.monotonic()
-    assert 0.19 < ratelimit.pace(held, workspace) < 0.3
-    assert time.monotonic() - start >= 0.19
+    assert 0.18 < ratelimit.pace(held, workspace) < 0.3
+    assert time.monotonic() - start >= 0.195  # never before the hold is over, ahead or not
+    sec, micro = jobs.connection().time()
+    assert abs(sec + micro / 1e6 - _times(workspace)[-1]) < 0.05  # booked then, not before
+    ratelimit.hold(held.key, 5)
     with pytest.raises(ratelimit.TooLong):
-        ratelimit.hold(held.key, 5)
         ratelimit.pace(held, workspace, max_wait=1)  # longer than it may wait: refused
 
 
