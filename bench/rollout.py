@@ -360,7 +360,7 @@ def refusals(stub: RateLimitedSlack, since: float) -> list[dict[str, Any]]:
     """Each 429 the stub answered after ``since``: which limit, how early the post came
     (ms), and the ms between the accepted posts before it (a burst shows as small gaps)."""
     out = []
-    for at, kind, channel, early in stub.refused:
+    for at, _method, kind, channel, early in stub.refused:
         if at < since:
             continue
         before = sorted(p.at for p in list(stub.messages) if at - 0.5 <= p.at <= at)

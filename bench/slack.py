@@ -110,9 +110,9 @@ class RateLimitedSlack(SlackStub):
         self.by_channel: dict[str, list[Posted]] = defaultdict(list)
         self.by_ts: dict[str, Posted] = {}
         self.wall: dict[str, float] = {}  # ts → time.time() at receipt (to line up with the DB)
-        self.limited: Counter[tuple[str, str]] = Counter()  # (method, channel|workspace) → 429s
         self.accepted: Counter[str] = Counter()
-        self.refused: list[tuple[float, str, str, float]] = []  # (at, limit, channel, early by)
+        # each 429: (at, method, limit "channel" | "workspace", channel, seconds too early)
+        self.refused: list[tuple[float, str, str, str, float]] = []
 
     def _answer(self, request: Recorded) -> Reply:
         method = request.path.split("?")[0].removeprefix("/api/")
@@ -125,8 +125,7 @@ class RateLimitedSlack(SlackStub):
                 over = {kind: w for kind, w in waits.items() if w > 0}
                 if over:
                     kind = max(over, key=over.__getitem__)
-                    self.limited[(method, kind)] += 1
-                    self.refused.append((now, kind, channel, over[kind]))
+                    self.refused.append((now, method, kind, channel, over[kind]))
                     retry_after = max(1, math.ceil(over[kind]))  # Slack sends whole seconds
                     return Reply(429, {"ok": False, "error": "ratelimited"},
                                  headers={"Retry-After": str(retry_after)})
@@ -173,7 +172,7 @@ class RateLimitedSlack(SlackStub):
 
     def count_429(self) -> Counter[tuple[str, str]]:
         with self.rate_lock:
-            return Counter(self.limited)
+            return Counter((method, kind) for _, method, kind, _, _ in self.refused)
 
 
 def repeats(posts: list[Posted]) -> int:
@@ -606,7 +605,7 @@ def parley_phase(ctx: Ctx, port: int) -> tuple[dict[str, Any], list[Convo]]:
     states = Counter(i["state"] for i in
                      api(port, "GET", f"/sessions/{session['id']}/interviews")["interviews"])
     figures["interview_states"] = dict(states)
-    figures["breakdown"] = breakdown(ctx, session["id"])
+    figures["breakdown"] = reply_stages(ctx.stub, session["id"], f"Ev{ctx.tag}%")
     figures["dm_gap"] = dm_gaps(convos, stub)
     return figures, convos
 
@@ -623,15 +622,11 @@ def dm_gaps(convos: list[Convo], stub: RateLimitedSlack) -> dict[str, Any]:
             if gaps else None}
 
 
-def breakdown(ctx: Ctx, session_id: int) -> dict[str, Any]:
-    """Where a reply's time goes, from the rows' own timestamps (all in UTC wall time)."""
-    return reply_stages(ctx.stub, session_id, f"Ev{ctx.tag}%")
-
-
 def reply_stages(stub: RateLimitedSlack, session_id: int, events_like: str,
                  emails_like: str = "%") -> dict[str, Any]:
-    """``breakdown`` for the interviews of ``session_id`` whose person's email is like
-    ``emails_like``, and the Slack events whose id is like ``events_like``."""
+    """Where a reply's time goes, from the rows' own timestamps (all in UTC wall time), for
+    the interviews of ``session_id`` whose person's email is like ``emails_like`` and the
+    Slack events whose id is like ``events_like``."""
     from sqlalchemy import select
 
     from core import db
