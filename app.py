@@ -47,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from web import one_on_ones as one_on_one_pages
 
     app.register_blueprint(api.bp)
+    app.session_interface = api.users.BrowserSessions()
     app.register_blueprint(web_channel.bp)
     app.register_blueprint(one_on_one_pages.bp)
     app.register_blueprint(signin.bp)

@@ -233,6 +233,28 @@ def test_one_person_is_invited_by_a_web_link(client, api):
     assert "person.email" in text(refused)
 
 
+def test_a_call_in_flight_during_a_form_keeps_what_the_form_stored(app, client, api):
+    """A page's scripts call the API (the live count) while HR submits a form. A call sent
+    with the cookie of before the form that answers after it must not put that cookie back
+    (the browser keeps one): the web link, shown once, and the form's message would be gone."""
+    csrf = sign_in(client)
+    session = make_session(api)
+    before = client.get_cookie("parley_session").value
+    client.post(f"/dashboard/sessions/{session['id']}/invites", data={
+        "csrf": csrf, "name": "Ada Lovelace", "email": "ada@example.com", "channel": "web"})
+    in_flight = app.test_client()
+    in_flight.set_cookie("parley_session", before)
+    counted = in_flight.post("/api/v1/audiences/preview", headers={"X-CSRF-Token": csrf},
+                             json={"audience": {"match": "all", "conditions": []}})
+    assert counted.status_code == 200 and counted.get_json()["count"] >= 0
+    if "Set-Cookie" in counted.headers:  # what the browser would do with it
+        client.set_cookie("parley_session", in_flight.get_cookie("parley_session").value)
+    page = text(client.get(f"/dashboard/sessions/{session['id']}/invite"))
+    assert "Ada Lovelace is invited." in page and "Web link for Ada Lovelace" in page
+    # a page load still re-sends the cookie, so a sign-in in use stays signed in
+    assert "parley_session=" in client.get("/dashboard/sessions").headers["Set-Cookie"]
+
+
 def test_a_rollout_to_an_audience_is_followed_paused_and_cancelled(client, api):
     csrf = sign_in(client)
     session = make_session(api)
