@@ -724,7 +724,7 @@ def rollout_phase(ctx: Ctx) -> dict[str, Any]:
             f"rollout: {n} messages at {q:g}/s would take {ideal:.0f} s, more than the "
             f"{budget:.0f} s budget; only {created_n} invites were created and the run stops "
             f"after {budget:.0f} s with the partial figure")
-    users = [f"R{ctx.tag}{i:05d}" for i in range(created_n)]
+    users = [f"UR{ctx.tag}{i:05d}" for i in range(created_n)]  # Slack user ids: U…
     for i, user in enumerate(users):
         stub.users[email(ctx.tag, "r", i)] = user
     t = time.monotonic()

@@ -168,3 +168,27 @@ def test_topics_reorder_by_keyboard_and_by_dragging(signed_in, api):
     expect(page.get_by_role("status").filter(has_text="Topics saved.")).to_be_visible()
     saved = [t["label"] for t in api.get(f"/sessions/{session['id']}").get_json()["topics"]]
     assert saved[:3] == [labels[1], labels[2], labels[0]]
+
+
+def test_settings_invite_new_starters_automatically(signed_in, shoot, api):
+    session = api.post("/sessions", {"session_type": "onboarding-30-day",
+                                     "name": "Onboarding, 30 days"}).get_json()
+    page = signed_in("owner")
+    page.goto(f"/dashboard/sessions/{session['id']}")
+    page.get_by_role("navigation", name="Session").get_by_role("link", name="Settings").click()
+    expect(page.get_by_label("Questions at most")).to_have_value("12")
+    page.get_by_label("Tags").fill("onboarding, 2027")
+    page.get_by_label("Add a rule").select_option("start_date")
+    page.get_by_label("Days for the new rule").fill("30")
+    page.get_by_label("Local time for the new rule").fill("10:00")
+    page.get_by_role("group", name="Channels for the new rule").get_by_role(
+        "checkbox", name="Web link").check()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status").filter(has_text="Settings saved.")).to_be_visible()
+    expect(page.get_by_label("Rule 1", exact=True)).to_have_value("start_date")
+    expect(page.get_by_label("Days for rule 1")).to_have_value("30")
+    shoot_and_fit(page, shoot, "session-settings")
+    now = api.get(f"/sessions/{session['id']}").get_json()
+    assert now["tags"] == ["onboarding", "2027"]
+    assert now["triggers"] == [{"on": "start_date", "days_after": 30, "local_time": "10:00",
+                                "channels": ["web"]}]

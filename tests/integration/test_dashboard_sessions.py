@@ -172,11 +172,17 @@ def test_a_topic_label_with_markup_is_shown_as_text(client, api):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-def test_a_locked_session_is_read_only_and_offers_a_clone(client, api):
-    csrf = sign_in(client)
+def locked_session(api) -> dict:
+    """A session locked as if someone had completed it."""
     session = make_session(api)
     with db.session_scope() as s:
         s.get(Session, session["id"]).locked_at = utcnow()
+    return session
+
+
+def test_a_locked_session_is_read_only_and_offers_a_clone(client, api):
+    csrf = sign_in(client)
+    session = locked_session(api)
     page = text(client.get(f"/dashboard/sessions/{session['id']}"))
     assert "This session is locked because people have answered it. Clone to change" in page
     assert "Save topics" not in page and 'name="topic-0-label"' not in page
@@ -210,6 +216,111 @@ def test_a_member_gets_not_found_for_someone_elses_session(client, api):
                 f"/dashboard/sessions/{theirs['id']}/invite"):
         response = client.get(url)
         assert response.status_code == 404 and "Not found" in text(response)
+
+
+# ---- settings -------------------------------------------------------------------------------
+
+def settings_form(csrf: str, **fields) -> dict:
+    """The settings form as a browser posts it: every field, then what the test changes
+    (``trigger-<n>-channel`` as a list)."""
+    return {"csrf": csrf, "name": "Stay interviews", "tags": "", "question_budget": "12",
+            "max_pauses": "3", "pause_prompt_seconds": "2", "pause_expiry_seconds": "30",
+            "anonymity_threshold": "5", "trigger-count": "1", "trigger-0-on": "",
+            "trigger-0-days": "", "trigger-0-local_time": "09:00"} | fields
+
+
+def test_settings_rename_tag_tune_the_interview_and_invite_on_hr_dates(client, api):
+    csrf = sign_in(client)
+    session = make_session(api, anonymity="aggregated")
+    url = f"/dashboard/sessions/{session['id']}/settings"
+    page = text(client.get(url))
+    assert 'value="stay-interview test"' in page and 'name="question_budget"' in page
+    assert 'id="pause_expiry_seconds" name="pause_expiry_seconds"' in page
+    assert re.search(r'name="pause_expiry_seconds"[^>]*value="30"', page)  # minutes
+    assert f'href="{url}" aria-current="page"' in page
+
+    saved = client.post(url, data=settings_form(
+        csrf, name="Stay interviews, Q1", tags="q1, engineering", question_budget="8",
+        max_pauses="2", pause_prompt_seconds="5", pause_expiry_seconds="60",
+        anonymity_threshold="6", **{"trigger-0-on": "start_date", "trigger-0-days": "30",
+                                    "trigger-0-local_time": "10:00",
+                                    "trigger-0-channel": ["web", "email"]}),
+        follow_redirects=True)
+    assert "Settings saved." in text(saved)
+    now = api.get(f"/sessions/{session['id']}").get_json()
+    assert (now["name"], now["tags"]) == ("Stay interviews, Q1", ["q1", "engineering"])
+    assert {k: now["settings"][k] for k in ("question_budget", "max_pauses",
+                                            "pause_prompt_seconds", "pause_expiry_seconds",
+                                            "anonymity_threshold")} == {
+        "question_budget": 8, "max_pauses": 2, "pause_prompt_seconds": 300,
+        "pause_expiry_seconds": 3600, "anonymity_threshold": 6}
+    assert now["triggers"] == [{"on": "start_date", "days_after": 30, "local_time": "10:00",
+                                "channels": ["web", "email"]}]
+    page = text(saved)  # the rule as saved, its channels in its order, and a row to add one
+    assert '<option value="start_date" selected>' in page
+    assert page.index('value="web" checked') < page.index('value="email" checked')
+    assert "Add a rule" in page
+
+    # a second rule, for leavers; then the first one off
+    client.post(url, data=settings_form(
+        csrf, name="Stay interviews, Q1", **{
+            "trigger-count": "2", "trigger-0-on": "start_date", "trigger-0-days": "30",
+            "trigger-0-local_time": "10:00", "trigger-0-channel": ["web", "email"],
+            "trigger-1-on": "end_date", "trigger-1-days": "2", "trigger-1-local_time": "09:00"}))
+    triggers = api.get(f"/sessions/{session['id']}").get_json()["triggers"]
+    assert [(t["on"], t.get("days_after", t.get("days_before"))) for t in triggers] == [
+        ("start_date", 30), ("end_date", 2)]
+    assert triggers[1]["channels"] == ["email", "web"]  # none ticked: every one set up
+    client.post(url, data=settings_form(
+        csrf, name="Stay interviews, Q1", **{
+            "trigger-count": "2", "trigger-0-on": "", "trigger-1-on": "end_date",
+            "trigger-1-days": "2", "trigger-1-local_time": "09:00"}))
+    assert [t["on"] for t in api.get(f"/sessions/{session['id']}").get_json()["triggers"]] \
+        == ["end_date"]
+
+
+def test_refused_settings_keep_what_was_typed(client, api):
+    csrf = sign_in(client)
+    session = make_session(api, anonymity="aggregated")
+    url = f"/dashboard/sessions/{session['id']}/settings"
+    refused = client.post(url, data=settings_form(csrf, name="Typed, not saved",
+                                                  question_budget="99"))
+    assert refused.status_code == 422
+    page = text(refused)
+    assert "question_budget" in page and 'value="Typed, not saved"' in page
+    assert 'value="99"' in page
+    assert api.get(f"/sessions/{session['id']}").get_json()["name"] == "stay-interview test"
+    bad_days = text(client.post(url, data=settings_form(csrf, **{
+        "trigger-0-on": "end_date", "trigger-0-days": "-3"})))
+    assert "triggers" in bad_days and '<option value="end_date" selected>' in bad_days
+    assert 'value="-3"' in bad_days
+
+
+def test_a_locked_session_keeps_its_interview_settings_but_renames_and_triggers(client, api):
+    csrf = sign_in(client)
+    session = locked_session(api)
+    url = f"/dashboard/sessions/{session['id']}/settings"
+    page = text(client.get(url))
+    assert "Locked because people have answered it" in page
+    assert re.search(r'<fieldset disabled aria-describedby="interview-hint">', page)
+    form = settings_form(csrf, name="Renamed while locked", **{
+        "trigger-0-on": "start_date", "trigger-0-days": "14"})
+    for key in ("question_budget", "max_pauses", "pause_prompt_seconds",
+                "pause_expiry_seconds", "anonymity_threshold"):
+        form.pop(key)  # a disabled field is not posted
+    saved = client.post(url, data=form, follow_redirects=True)
+    assert "Settings saved." in text(saved)
+    now = api.get(f"/sessions/{session['id']}").get_json()
+    assert now["name"] == "Renamed while locked" and now["settings"]["question_budget"] == 12
+    assert now["triggers"][0]["days_after"] == 14
+
+
+def test_a_viewer_reads_settings_but_cannot_save_them(client, api):
+    session = make_session(api)
+    sign_in(client, "viewer")
+    page = text(client.get(f"/dashboard/sessions/{session['id']}/settings"))
+    assert "Save settings" not in page and "may read these settings" in page
+    assert page.count("<fieldset disabled") == 3
 
 
 # ---- invite and roll out --------------------------------------------------------------------

@@ -31,7 +31,7 @@ SAID = {
     "created": "Session created.",
     "drafted": "Here is a draft: review its topics, then create the session.",
     "draft_saved": "Draft saved.", "topics_saved": "Topics saved.", "moved": "Topic moved.",
-    "cloned": "Cloned: this copy is yours to change.",
+    "cloned": "Cloned: this copy is yours to change.", "settings_saved": "Settings saved.",
     "invited": "{name} is invited.", "rollout": "Rollout scheduled.",
     "pause": "Rollout paused.", "resume": "Rollout resumed.", "cancel": "Rollout cancelled.",
 }
@@ -144,6 +144,99 @@ def clone_session(session_id: int):
     if copy is None:
         return redirect(url_for("dashboard.session", session_id=session_id))
     return redirect(url_for("dashboard.session", session_id=copy["id"]))
+
+
+# ---- one session: settings -----------------------------------------------------------------
+
+# the interview's settings the page edits, and the unit each is shown in (seconds per unit)
+SETTINGS = (("question_budget", 1), ("max_pauses", 1), ("pause_prompt_seconds", 60),
+            ("pause_expiry_seconds", 60), ("anonymity_threshold", 1))
+
+
+@bp.get("/sessions/<int:session_id>/settings")
+def session_settings(session_id: int):
+    session_ = get(f"/sessions/{session_id}")
+    return _settings_page(session_, settings_form(session_))
+
+
+@bp.post("/sessions/<int:session_id>/settings")
+def save_settings(session_id: int):
+    session_ = get(f"/sessions/{session_id}")
+    form = request.form
+    if change("PATCH", f"/sessions/{session_id}", settings_from(form, session_),
+              done=SAID["settings_saved"]) is None:
+        return _settings_page(session_, form), 422  # refused: as typed, under the message
+    return redirect(url_for("dashboard.session_settings", session_id=session_id))
+
+
+def _settings_page(session_: dict[str, Any], values: MultiDict):
+    channels = get("/channels")["rollout"]
+    rows = []  # each trigger's fields, then one empty row to add another
+    for n in range(_int(values.get("trigger-count")) or 0):
+        if values.get(f"trigger-{n}-on") not in ("start_date", "end_date"):
+            continue  # a row left (or set) to "Off"
+        chosen = values.getlist(f"trigger-{n}-channel")
+        rows.append({"on": values[f"trigger-{n}-on"],
+                     "days": values.get(f"trigger-{n}-days", ""),
+                     "local_time": values.get(f"trigger-{n}-local_time") or "09:00",
+                     # the trigger's channels in its order, then the others it may take
+                     "channels": [(c, c in chosen) for c in
+                                  [*chosen, *(c for c in channels if c not in chosen)]]})
+    rows.append({"on": "", "days": "", "local_time": "09:00",
+                 "channels": [(c, False) for c in channels]})
+    return render_template("dashboard/sessions/settings.html", active="sessions",
+                           session=session_, values=values, triggers=rows,
+                           editable=can("api.patch_session"))
+
+
+def settings_form(session_: dict[str, Any]) -> MultiDict:
+    """The settings page's fields as the session has them now."""
+    form = MultiDict({"name": session_["name"], "tags": ", ".join(session_["tags"]),
+                      "trigger-count": str(len(session_["triggers"]))})
+    for key, unit in SETTINGS:
+        value = session_["settings"][key] / unit
+        form[key] = f"{value:g}"
+    for n, t in enumerate(session_["triggers"]):
+        form[f"trigger-{n}-on"] = t["on"]
+        form[f"trigger-{n}-days"] = str(t.get("days_after", t.get("days_before", 0)))
+        form[f"trigger-{n}-local_time"] = t["local_time"]
+        form.setlist(f"trigger-{n}-channel", t["channels"])
+    return form
+
+
+def settings_from(form: MultiDict, session_: dict[str, Any]) -> dict[str, Any]:
+    """The settings form as one PATCH: name, tags and triggers always (a locked session
+    keeps only its topics and interview settings), the interview's settings while the
+    session can change them. A value that is not a number goes to the API as it is, which
+    says what it must be."""
+    body: dict[str, Any] = {
+        "name": form.get("name", "").strip(),
+        "tags": [t.strip() for t in form.get("tags", "").split(",") if t.strip()],
+        "triggers": []}
+    if not session_["locked"]:
+        settings: dict[str, Any] = {}
+        for key, unit in SETTINGS:
+            if key == "anonymity_threshold" and session_["anonymity"] != "aggregated":
+                continue
+            raw = form.get(key, "").strip()
+            try:
+                settings[key] = round(float(raw) * unit)
+            except ValueError:
+                settings[key] = raw
+        body["settings"] = settings
+    for n in range(_int(form.get("trigger-count")) or 0):
+        on = form.get(f"trigger-{n}-on", "")
+        if on not in ("start_date", "end_date"):
+            continue  # "Off": the trigger is removed
+        raw = form.get(f"trigger-{n}-days", "").strip() or "0"
+        days: Any = int(raw) if raw.isdigit() else raw
+        trigger: dict[str, Any] = {
+            "on": on, "days_after" if on == "start_date" else "days_before": days,
+            "local_time": form.get(f"trigger-{n}-local_time") or "09:00"}
+        if chosen := form.getlist(f"trigger-{n}-channel"):
+            trigger["channels"] = chosen
+        body["triggers"].append(trigger)
+    return body
 
 
 def topics_from(form: MultiDict) -> list[dict[str, Any]]:
