@@ -246,6 +246,13 @@ def test_assigned_topic_create_edit_and_withdraw_through_the_forms(api, library,
     assert edited.status_code == 302
     assert api.get(f"/assigned-topics/{topic_id}").get_json()["title"] == \
         "Career growth, again"
+    refused = client.post(f"/dashboard/one-on-ones/topics/{topic_id}/edit",
+                          data={"csrf": token, "title": "T" * 201,
+                                "note": "A note typed, then refused", "annotation": ""})
+    assert refused.status_code == 422  # the form as typed, under the API's reason
+    assert "A note typed, then refused" in html(refused) and 'role="alert"' in html(refused)
+    assert api.get(f"/assigned-topics/{topic_id}").get_json()["note"] == \
+        "Ask about the next step"
     page = html(client.get(f"/dashboard/one-on-ones/topics/{topic_id}"))
     assert "data-confirm=" in page and "Withdraw" in page and "Progress over 2 pairs" in page
     listing = html(client.get("/dashboard/one-on-ones"))

@@ -96,11 +96,16 @@ def test_a_session_from_a_template_with_aggregated_answers(client, api):
     assert "Session created." in page and "Aggregated answers" in page
 
 
-def test_a_refused_session_shows_the_api_message(client):
+def test_a_refused_session_shows_the_api_message_over_the_form_as_typed(client):
     csrf = sign_in(client)
     refused = client.post("/dashboard/sessions/new", data={
-        "csrf": csrf, "session_type": "no-such-type", "name": "X"}, follow_redirects=True)
-    assert "no session type 'no-such-type'" in text(refused)
+        "csrf": csrf, "session_type": "no-such-type", "name": "Stay, Q1",
+        "anonymity": "aggregated", "tags": "q1, engineering"})
+    assert refused.status_code == 422
+    page = text(refused)
+    assert "no session type 'no-such-type'" in page
+    assert 'value="Stay, Q1"' in page and 'value="q1, engineering"' in page
+    assert 'value="aggregated" checked' in page
 
 
 def test_a_described_session_is_a_draft_to_edit_then_publish(client, api):

@@ -107,11 +107,18 @@ def progress_chart(topic: dict[str, Any]) -> charts.Chart | None:
 
 @bp.get("/one-on-ones/topics/<int:topic_id>")
 def assigned_topic(topic_id: int):
+    return _topic_page(topic_id)
+
+
+def _topic_page(topic_id: int, typed=None):
+    """A topic's page; ``typed``: its edit form as posted and refused, shown as it was."""
     topic = get(f"/assigned-topics/{topic_id}")
+    rule = audience.rule_from_form(typed) if typed and typed.get("draft") == "1" \
+        else topic["audience"]
     return render_template("dashboard/one_on_ones/topic.html", active="one_on_ones",
                            tab="topics", topic=topic, chart=progress_chart(topic),
-                           describe=audience.describe,
-                           **_builder(topic["audience"], counts=False))
+                           describe=audience.describe, typed=typed,
+                           **_builder(rule, counts=False))
 
 
 @bp.post("/one-on-ones/topics/<int:topic_id>/edit")
@@ -122,8 +129,9 @@ def edit_assigned_topic(topic_id: int):
                                ("title", "note", "annotation")}
     if form.get("draft") == "1":  # a draft's audience can change too
         payload["audience"] = audience.rule_from_form(form)
-    change("PATCH", f"/assigned-topics/{topic_id}", payload,
-           done="Saved. Messages already sent are updated in place.")
+    if change("PATCH", f"/assigned-topics/{topic_id}", payload,
+              done="Saved. Messages already sent are updated in place.") is None:
+        return _topic_page(topic_id, typed=form), 422  # refused: as typed, under the message
     return redirect(here)
 
 

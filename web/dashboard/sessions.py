@@ -48,6 +48,10 @@ def sessions():
 
 @bp.get("/sessions/new")
 def new_session():
+    return _new_page(request.args.get("template", ""))
+
+
+def _new_page(chosen: str, values: MultiDict | None = None):
     if not can("api.create_session"):
         abort(403, SAID["no_create"])
     types = get("/session-types")["session_types"]
@@ -55,17 +59,18 @@ def new_session():
         "dashboard/sessions/new.html", active="sessions",
         templates=[t for t in types if t["status"] == "published"],
         drafts=[t for t in types if t["status"] == "draft"],
-        chosen=request.args.get("template", ""))
+        chosen=chosen, values=values or MultiDict())
 
 
 @bp.post("/sessions/new")
 def create_session():
-    return _create(url_for("dashboard.new_session"))
+    return _create(lambda: (_new_page(request.form.get("session_type", ""), request.form),
+                            422))
 
 
-def _create(failed: str):
+def _create(failed):
     """A session from the form's template, name, anonymity and tags; its page on success,
-    else ``failed`` with the API's message."""
+    else ``failed()``: the form again, as typed, under the API's message."""
     form = request.form
     body: dict[str, Any] = {"session_type": _int(form.get("session_type")) or
                             form.get("session_type", ""), "name": form.get("name", "").strip()}
@@ -75,7 +80,7 @@ def _create(failed: str):
         body["tags"] = tags
     created = change("POST", "/sessions", body, done=SAID["created"])
     if created is None:
-        return redirect(failed)
+        return failed()
     return redirect(url_for("dashboard.session", session_id=created["id"]))
 
 
@@ -91,11 +96,16 @@ def generate_session_type():
 
 @bp.get("/sessions/drafts/<int:type_id>")
 def draft(type_id: int):
+    return _draft_page(type_id)
+
+
+def _draft_page(type_id: int, values: MultiDict | None = None):
     session_type = get(f"/session-types/{type_id}")
     if session_type["builtin"]:
         return redirect(url_for("dashboard.new_session", template=type_id))
     return render_template("dashboard/sessions/draft.html", active="sessions",
-                           session_type=session_type, editable=can("api.patch_session_type"))
+                           session_type=session_type, editable=can("api.patch_session_type"),
+                           values=values or MultiDict())
 
 
 @bp.post("/sessions/drafts/<int:type_id>")
@@ -114,10 +124,9 @@ def save_draft(type_id: int):
 def publish_draft(type_id: int):
     """Publish the draft and create a session from it: the second step of "describe what
     you want to explore"."""
-    here = url_for("dashboard.draft", type_id=type_id)
     if change("PATCH", f"/session-types/{type_id}", {"status": "published"}) is None:
-        return redirect(here)
-    return _create(here)
+        return redirect(url_for("dashboard.draft", type_id=type_id))
+    return _create(lambda: (_draft_page(type_id, request.form), 422))
 
 
 # ---- one session: topics -------------------------------------------------------------------
