@@ -31,6 +31,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_NAME="parley_session", SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.effective_public_base_url.startswith("https://"),
         PERMANENT_SESSION_LIFETIME=12 * 3600,
+        # sent only when it changes: a page's background call, sent before a form's POST and
+        # answered after it, would otherwise put back the older cookie over the form's (its
+        # message, a web link shown once). Renewing would not lengthen a sign-in: its token
+        # ends 12 hours after signing in
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
 
     @app.before_request
@@ -47,7 +52,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from web import one_on_ones as one_on_one_pages
 
     app.register_blueprint(api.bp)
-    app.session_interface = api.users.BrowserSessions()
     app.register_blueprint(web_channel.bp)
     app.register_blueprint(one_on_one_pages.bp)
     app.register_blueprint(signin.bp)

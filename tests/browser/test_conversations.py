@@ -30,6 +30,19 @@ def _say(chat, text: str, work) -> None:
     _posted(chat, lambda: box.press("Enter"), work)
 
 
+def _consented(browser, live_server, link: str, work):
+    """A person's own browser on their web link, through Start and the consent: (its
+    context, the chat page), the interviewer's first question shown."""
+    person = browser.new_context(base_url=live_server)
+    person.set_default_timeout(10_000)
+    chat = person.new_page()
+    chat.goto("/c/" + token_of(link))
+    _posted(chat, chat.get_by_role("button", name="Start").click, work)
+    _posted(chat, chat.get_by_role("button", name="Yes, let's start").click, work)
+    expect(chat.locator(".msg--interviewer")).not_to_have_count(0)
+    return person, chat
+
+
 def _answer_until_done(chat, work) -> None:
     """Answer every question through the page (the worker runs between turns) until the
     interview says it has ended."""
@@ -65,13 +78,7 @@ def test_watch_a_conversation_live_then_filter_and_read_it(
     expect(hr.get_by_text("HR sees them with their name")).to_be_visible()
     expect(hr.get_by_text("Nobody is in a conversation right now")).to_be_visible()
 
-    person = browser.new_context(base_url=live_server)
-    person.set_default_timeout(10_000)
-    chat = person.new_page()
-    chat.goto("/c/" + token_of(link))
-    _posted(chat, chat.get_by_role("button", name="Start").click, work)
-    _posted(chat, chat.get_by_role("button", name="Yes, let's start").click, work)
-    expect(chat.locator(".msg--interviewer")).not_to_have_count(0)
+    person, chat = _consented(browser, live_server, link, work)
 
     row = hr.locator("#live-rows tr", has_text="Rowan Reyes")
     expect(row).to_be_visible(timeout=LIVE_POLL)
@@ -193,3 +200,24 @@ def test_the_filters_work_from_the_keyboard(signed_in, api, library):
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/dashboard/conversations$"))
     expect(page.get_by_role("link", name="Other Person")).to_be_visible()
+
+
+def test_a_conversation_page_says_when_the_conversation_moves_on(
+        signed_in, browser, live_server, api, library, work):
+    session = make_session(api)
+    link = invite(api, session["id"], email="rowan@example.com", name="Rowan Reyes")["link"]
+    person, chat = _consented(browser, live_server, link, work)
+    listed = api.get("/interviews", query_string={"status": "in_progress"}).get_json()
+    [interview] = listed["interviews"]
+
+    hr = signed_in("owner")
+    hr.goto(f"/dashboard/conversations/{interview['id']}")
+    news = hr.get_by_role("status").filter(has_text="Since this page loaded")
+    expect(news).to_be_hidden()
+    _say(chat, "I would stay for a clearer path to senior engineer.", work)
+    # the answer and the next question, told without redrawing what HR is reading
+    expect(news).to_contain_text("2 new messages", timeout=LIVE_POLL)
+    expect(hr.locator(".turn--participant", has_text="clearer path")).to_have_count(0)
+    news.get_by_role("link", name="Show them").click()
+    expect(hr.locator(".turn--participant", has_text="clearer path")).to_be_visible()
+    person.close()

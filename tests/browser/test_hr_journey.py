@@ -13,10 +13,10 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.test_conversations import LIVE_POLL, _answer_until_done, _posted
+from tests.browser.test_conversations import LIVE_POLL, _answer_until_done, _consented
 from tests.integration.test_dashboard_insights import org
 from tests.integration.test_insights import bank
-from tests.support.factories import completed_interviews, token_of
+from tests.support.factories import completed_interviews
 
 
 def test_from_create_session_to_insights_without_the_api(
@@ -52,12 +52,7 @@ def test_from_create_session_to_insights_without_the_api(
     # the live view, while Rowan answers in a browser of their own
     hr.get_by_role("link", name="Live").click()
     expect(hr.get_by_text("Nobody is in a conversation right now")).to_be_visible()
-    person = browser.new_context(base_url=live_server)
-    person.set_default_timeout(10_000)
-    chat = person.new_page()
-    chat.goto("/c/" + token_of(link))
-    _posted(chat, chat.get_by_role("button", name="Start").click, work)
-    _posted(chat, chat.get_by_role("button", name="Yes, let's start").click, work)
+    person, chat = _consented(browser, live_server, link, work)
     row = hr.locator("#live-rows tr", has_text="Rowan Reyes")
     expect(row).to_be_visible(timeout=LIVE_POLL)
     expect(row).to_contain_text("Stay interviews — journey")

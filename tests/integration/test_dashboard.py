@@ -77,6 +77,10 @@ def test_an_expired_form_returns_to_its_page_with_a_message(app, client):
     response = client.post("/dashboard/logout", data={"csrf": "stale"},
                            headers={"Referer": "https://evil.example/dashboard/sessions"})
     assert response.headers["Location"] == "/dashboard/"
+    # a form shown at a URL that answers only POST (a refused form, as typed): not there
+    response = client.post("/dashboard/logout", data={"csrf": "stale"},
+                           headers={"Referer": "http://localhost/dashboard/sessions/1/invites"})
+    assert response.headers["Location"] == "/dashboard/"
 
 
 def test_sign_in_from_another_site_is_refused(app, client):

@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import jsonify, request, url_for
 from flask import session as flask_session
-from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import delete, select
 
 from core import accounts, db
@@ -43,21 +42,6 @@ def start_browser_session(user: User, sign_in: ApiToken) -> str:
     flask_session.update(uid=user.id, ver=user.session_version, tok=sign_in.id,
                          csrf=secrets.token_urlsafe(24))
     return flask_session["csrf"]
-
-
-class BrowserSessions(SecureCookieSessionInterface):
-    """The signed session cookie, re-sent unchanged on page loads only, never on an API call.
-
-    A page's scripts call the API in the background (a live count, suggestions, polls). Were
-    each answer to re-send the cookie it was asked with, one that left before a form's POST
-    and came back after it would put back the older cookie: the POST's message, or a web
-    link shown once, would be gone from the page it leads to. Page loads keep the 12 hours
-    sliding; a change to the session is always sent.
-    """
-
-    def should_set_cookie(self, app, session) -> bool:
-        return session.modified or (super().should_set_cookie(app, session)
-                                    and not request.path.startswith(bp.url_prefix + "/"))
 
 
 @bp.post("/auth/login")

@@ -33,6 +33,7 @@ from flask import (
 )
 from flask import session as flask_session
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from core import accounts, db
 from web.api import access
@@ -117,6 +118,18 @@ def _local(target: str) -> str | None:
     return None
 
 
+def _shows(path: str) -> bool:
+    """Whether ``path`` is a page (answers GET): a form refused with a 422 is shown at the
+    URL it posted to, which may answer only POST."""
+    try:
+        current_app.url_map.bind(request.host).match(path, method="GET")
+    except RequestRedirect:
+        return True
+    except HTTPException:
+        return False
+    return True
+
+
 def back(default: str) -> Response:
     """Redirect to the page the form came from (same site only), else ``default``."""
     target = request.form.get("next") or request.args.get("next") or ""
@@ -156,7 +169,7 @@ def _guard():
             came = urlsplit(request.referrer or "")
             same_site = came.netloc == request.host
             page = _local(came.path + (f"?{came.query}" if came.query else "")) \
-                if same_site else None
+                if same_site and _shows(came.path) else None
             return redirect(page or url_for("dashboard.home"))
     return None
 

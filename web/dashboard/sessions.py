@@ -160,6 +160,13 @@ def clone_session(session_id: int):
 # the interview's settings the page edits, and the unit each is shown in (seconds per unit)
 SETTINGS = (("question_budget", 1), ("max_pauses", 1), ("pause_prompt_seconds", 60),
             ("pause_expiry_seconds", 60), ("anonymity_threshold", 1))
+# a trigger's rule as the form names it → (the date it counts from, its offset's name)
+WHEN = {"start_date:after": ("start_date", "days_after"),
+        "start_date:before": ("start_date", "days_before"),
+        "end_date:before": ("end_date", "days_before"),
+        "end_date:after": ("end_date", "days_after")}
+DEFAULT_OFFSET = {"start_date": "days_after", "end_date": "days_before"}  # as the API's
+TRIGGER_ROWS = 11  # the API keeps at most 10 triggers; the form adds one empty row
 
 
 @bp.get("/sessions/<int:session_id>/settings")
@@ -174,25 +181,35 @@ def save_settings(session_id: int):
     form = request.form
     if change("PATCH", f"/sessions/{session_id}", settings_from(form, session_),
               done=SAID["settings_saved"]) is None:
-        return _settings_page(session_, form), 422  # refused: as typed, under the message
+        # refused: as typed, under the message (a disabled field, not posted, as it is)
+        values = MultiDict(form)
+        for key, shown in settings_form(session_).items():
+            if key in dict(SETTINGS) and key not in form:
+                values[key] = shown
+        return _settings_page(session_, values), 422
     return redirect(url_for("dashboard.session_settings", session_id=session_id))
 
 
+def _trigger_rows(form: MultiDict):
+    """(n, when) of each trigger row the form holds that is not "Off"."""
+    for n in range(min(_int(form.get("trigger-count")) or 0, TRIGGER_ROWS)):
+        if (when := form.get(f"trigger-{n}-when", "")) in WHEN:
+            yield n, when
+
+
 def _settings_page(session_: dict[str, Any], values: MultiDict):
-    channels = get("/channels")["rollout"]
+    channels = get("/channels")["rollout"] if can("api.list_channels") else []
     rows = []  # each trigger's fields, then one empty row to add another
-    for n in range(_int(values.get("trigger-count")) or 0):
-        if values.get(f"trigger-{n}-on") not in ("start_date", "end_date"):
-            continue  # a row left (or set) to "Off"
+    for n, when in _trigger_rows(values):
         chosen = values.getlist(f"trigger-{n}-channel")
-        rows.append({"on": values[f"trigger-{n}-on"],
-                     "days": values.get(f"trigger-{n}-days", ""),
+        rows.append({"when": when, "days": values.get(f"trigger-{n}-days", ""),
                      "local_time": values.get(f"trigger-{n}-local_time") or "09:00",
                      # the trigger's channels in its order, then the others it may take
                      "channels": [(c, c in chosen) for c in
                                   [*chosen, *(c for c in channels if c not in chosen)]]})
-    rows.append({"on": "", "days": "", "local_time": "09:00",
-                 "channels": [(c, False) for c in channels]})
+    if len(rows) < TRIGGER_ROWS - 1:
+        rows.append({"when": "", "days": "", "local_time": "09:00",
+                     "channels": [(c, False) for c in channels]})
     return render_template("dashboard/sessions/settings.html", active="sessions",
                            session=session_, values=values, triggers=rows,
                            editable=can("api.patch_session"))
@@ -203,11 +220,11 @@ def settings_form(session_: dict[str, Any]) -> MultiDict:
     form = MultiDict({"name": session_["name"], "tags": ", ".join(session_["tags"]),
                       "trigger-count": str(len(session_["triggers"]))})
     for key, unit in SETTINGS:
-        value = session_["settings"][key] / unit
-        form[key] = f"{value:g}"
+        form[key] = f"{session_['settings'][key] / unit:.2f}".rstrip("0").rstrip(".")
     for n, t in enumerate(session_["triggers"]):
-        form[f"trigger-{n}-on"] = t["on"]
-        form[f"trigger-{n}-days"] = str(t.get("days_after", t.get("days_before", 0)))
+        offset = "days_after" if "days_after" in t else "days_before"
+        form[f"trigger-{n}-when"] = f"{t['on']}:{offset.removeprefix('days_')}"
+        form[f"trigger-{n}-days"] = str(t.get(offset, 0))
         form[f"trigger-{n}-local_time"] = t["local_time"]
         form.setlist(f"trigger-{n}-channel", t["channels"])
     return form
@@ -215,33 +232,33 @@ def settings_form(session_: dict[str, Any]) -> MultiDict:
 
 def settings_from(form: MultiDict, session_: dict[str, Any]) -> dict[str, Any]:
     """The settings form as one PATCH: name, tags and triggers always (a locked session
-    keeps only its topics and interview settings), the interview's settings while the
-    session can change them. A value that is not a number goes to the API as it is, which
-    says what it must be."""
+    keeps only its topics and interview settings), and each interview setting HR changed
+    while the session can change them (one left as shown is not sent: the minutes shown
+    may be rounded). A value that is not a number goes to the API as it is, which says
+    what it must be."""
     body: dict[str, Any] = {
         "name": form.get("name", "").strip(),
         "tags": [t.strip() for t in form.get("tags", "").split(",") if t.strip()],
         "triggers": []}
     if not session_["locked"]:
-        settings: dict[str, Any] = {}
+        shown, settings = settings_form(session_), {}
         for key, unit in SETTINGS:
-            if key == "anonymity_threshold" and session_["anonymity"] != "aggregated":
-                continue
             raw = form.get(key, "").strip()
+            if raw == shown[key] or key not in form:
+                continue
             try:
                 settings[key] = round(float(raw) * unit)
-            except ValueError:
+            except (ValueError, OverflowError):  # "x", "inf", "1e400"
                 settings[key] = raw
-        body["settings"] = settings
-    for n in range(_int(form.get("trigger-count")) or 0):
-        on = form.get(f"trigger-{n}-on", "")
-        if on not in ("start_date", "end_date"):
-            continue  # "Off": the trigger is removed
-        raw = form.get(f"trigger-{n}-days", "").strip() or "0"
-        days: Any = int(raw) if raw.isdigit() else raw
+        if settings:
+            body["settings"] = settings
+    for n, when in _trigger_rows(form):
+        on, offset = WHEN[when]
         trigger: dict[str, Any] = {
-            "on": on, "days_after" if on == "start_date" else "days_before": days,
-            "local_time": form.get(f"trigger-{n}-local_time") or "09:00"}
+            "on": on, "local_time": form.get(f"trigger-{n}-local_time") or "09:00"}
+        raw = form.get(f"trigger-{n}-days", "").strip()
+        if raw or offset != DEFAULT_OFFSET[on]:  # empty: the API's default, else 0
+            trigger[offset] = int(raw) if raw.isascii() and raw.isdecimal() else (raw or 0)
         if chosen := form.getlist(f"trigger-{n}-channel"):
             trigger["channels"] = chosen
         body["triggers"].append(trigger)

@@ -3,43 +3,25 @@
 // for a worker that is down could wait a long time), never while the tab is hidden, and
 // not at all once the API refuses (signed out, the run gone). Without this file the
 // notice's Refresh link does the same by hand.
-import { api } from "./dashboard.js";
+import { api, poll } from "./dashboard.js";
 
 const notice = document.querySelector("[data-poll]");
-const FIRST = 2000;
-const MOST = 60000;
-let delay = FIRST;
-let timer = null;
-
-function later() {
-  clearTimeout(timer);
-  timer = document.hidden ? null : setTimeout(check, delay);
-}
 
 async function check() {
-  clearTimeout(timer);
-  timer = null;
+  let run;
   try {
-    const run = await api("GET", notice.dataset.poll);
-    if (run.status !== "queued" && run.status !== "running") {
-      const next = run.status === "failed" ? `${notice.dataset.done}?run=${run.id}` : notice.dataset.done;
-      window.location.assign(next);
-      return;
-    }
+    run = await api("GET", notice.dataset.poll);
   } catch (error) {
     if (error.status >= 400 && error.status < 500) {
       notice.dataset.polling = "stopped";
-      return; // refused: the Refresh link is still there
+      return "stop"; // refused: the Refresh link is still there
     }
+    throw error;
   }
-  delay = Math.min(delay * 1.5, MOST);
-  later();
+  if (run.status === "queued" || run.status === "running") return "same";
+  window.location.assign(run.status === "failed" ? `${notice.dataset.done}?run=${run.id}`
+                                                 : notice.dataset.done);
+  return "stop";
 }
 
-if (notice) {
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) delay = FIRST;
-    later();
-  });
-  timer = setTimeout(check, 1500);
-}
+if (notice) poll(check, { first: 2000, most: 60000 });
