@@ -2,7 +2,7 @@
 Web API that enforces rate limits, compared with a bare bolt + RQ floor.
 
     .venv/bin/python -m bench.slack [--interviews K] [--workers W] [--channel-rate R]
-                                    [--workspace-rate Q] [--rollout N] [--json]
+                                    [--workspace-rate Q] [--json]
 
 1. A throwaway back end in a temp dir (SQLite file + embedded Redis, or --database-url /
    --redis-url), migrated, with the SessionType library loaded.
@@ -17,13 +17,9 @@ Web API that enforces rate limits, compared with a bare bolt + RQ floor.
    with a signed DM event until the closing message.
 5. The floor (bench.slack_floor): bare bolt on Flask + RQ posting a fixed reply through
    slack_sdk, same stub, same W workers, same number of DM events per person.
-6. Rollout: N invites on channel "slack" created in the database in bulk, their consent
-   messages delivered by the W workers; achieved send rate against Q, 429s, and exactly-once.
-
-Defaults: K=20, W=2, R=1, Q=20, and N=200 rather than 2000: two forking workers send about
-2-3 consent messages a second, so 2000 would take 12+ minutes (the rollout also stops at
---rollout-budget, default 120 s, and reports the partial figure). About 3.5 minutes on two
-cores. Only loopback traffic. Nothing is asserted on timings: it measures and prints.
+A rollout's delivery against the same stub is bench.rollout's (through the rollout engine,
+as HR starts one). About 2 minutes on two cores. Only loopback traffic. Nothing is asserted
+on timings: it measures and prints.
 """
 
 from __future__ import annotations
@@ -62,7 +58,6 @@ ADMIN_TOKEN = "bench-admin-token"
 TEAM = "T0001"
 CLOSING = "Thank you — that's everything"
 MAX_ANSWERS = 40  # safety stop for an interview that never closes
-ROLLOUT_CAP_S = 180.0  # "keep it bounded": never wait longer than ~3 minutes for the rollout
 ANSWERS = [  # long, concrete answers: the planner moves on rather than probing
     "The team is the main reason I stay; we plan together on Mondays and people help each "
     "other when a release gets tight.",
@@ -705,119 +700,6 @@ def gunicorn(port: int, target: str, args: argparse.Namespace) -> list[str]:
             target]
 
 
-def rollout_phase(ctx: Ctx) -> dict[str, Any]:
-    from rq import Queue
-
-    from core import jobs
-    from core.jobs import enqueue_deliveries
-
-    args, stub = ctx.args, ctx.stub
-    n, q = args.rollout, args.workspace_rate
-    budget = min(args.rollout_budget, ROLLOUT_CAP_S)
-    ideal = n / q
-    created_n = n
-    out: dict[str, Any] = {"invites": n, "workspace_limit_per_s": q, "ideal_s": round(ideal, 1),
-                           "budget_s": budget}
-    if ideal > budget:
-        created_n = min(n, math.ceil(q * budget * 1.2))
-        ctx.notes.append(
-            f"rollout: {n} messages at {q:g}/s would take {ideal:.0f} s, more than the "
-            f"{budget:.0f} s budget; only {created_n} invites were created and the run stops "
-            f"after {budget:.0f} s with the partial figure")
-    users = [f"UR{ctx.tag}{i:05d}" for i in range(created_n)]  # Slack user ids: U…
-    for i, user in enumerate(users):
-        stub.users[email(ctx.tag, "r", i)] = user
-    t = time.monotonic()
-    ids = create_rollout(ctx.tag, created_n)
-    out["create_s"] = round(time.monotonic() - t, 1)
-    out["created"] = created_n
-    log(f"rollout: {created_n} invites created in the database in {out['create_s']} s; "
-        f"enqueueing their consent messages")
-    before = stub.count_429()
-    dms = [f"D{u}" for u in users]
-    t0 = time.monotonic()
-    enqueue_deliveries(ids)
-    out["enqueue_s"] = round(time.monotonic() - t0, 2)
-    queue = Queue(jobs.QUEUE, connection=jobs.connection())
-    stopped, last_count, last_change = "", -1, time.monotonic()
-    while True:
-        time.sleep(0.5)
-        ctx.children.check()
-        count = sum(len(stub.by_channel.get(dm, ())) for dm in dms)
-        now = time.monotonic()
-        if count != last_count:
-            last_count, last_change = count, now
-        if count >= created_n and queue.count == 0 and queue.started_job_registry.count == 0:
-            time.sleep(1.0)  # a late duplicate would show up now
-            break
-        if now - t0 > budget:
-            stopped = f"stopped at the {budget:.0f} s budget"
-            break
-        if now - last_change > 30:
-            stopped = "stalled: no consent message arrived for 30 s"
-            break
-    posts = [p for dm in dms for p in stub.posts(dm)]
-    per_dm = Counter(p.channel for p in posts)
-    ats = sorted(p.at for p in posts)
-    after = stub.count_429()
-    limited = {f"{m} {k}": after[(m, k)] - before[(m, k)] for m, k in after
-               if after[(m, k)] - before[(m, k)]}
-    elapsed = (ats[-1] - t0) if ats else time.monotonic() - t0
-    out.update({
-        "sent": len(posts), "distinct_dms": len(per_dm),
-        "duplicates": sum(c - 1 for c in per_dm.values() if c > 1),
-        "missing": created_n - len(per_dm), "complete": not stopped and len(per_dm) == n,
-        "stopped": stopped, "elapsed_s": round(elapsed, 1),
-        "rate_per_s": round(len(posts) / elapsed, 2) if elapsed > 0 else None,
-        "steady_rate_per_s": round((len(ats) - 1) / (ats[-1] - ats[0]), 2)
-        if len(ats) > 1 and ats[-1] > ats[0] else None,
-        "rate_limited_429": sum(limited.values()), "rate_limited_by": limited,
-        "outbox": outbox_status(ids),
-    })
-    if stopped:
-        out["projected_s_for_all"] = round(n / out["rate_per_s"], 0) if out["rate_per_s"] else None
-    return out
-
-
-def create_rollout(tag: str, n: int, batch: int = 250) -> list[int]:
-    """N people, invites and consent rows, straight into the database in batches."""
-    from sqlalchemy import select
-
-    from bots import interview as interview_bot
-    from core import db, directory, invites, sessions
-    from core.models import Session, SessionType
-
-    with db.session_scope() as s:
-        stay = s.scalar(select(SessionType).where(SessionType.slug == "stay-interview"))
-        session_id = sessions.create_from_type(s, stay, name=f"bench rollout {tag}",
-                                               owner="bench").id
-    ids: list[int] = []
-    for start in range(0, n, batch):
-        with db.session_scope() as s:
-            session = s.get(Session, session_id)
-            fresh = []
-            for i in range(start, min(n, start + batch)):
-                person, _ = directory.upsert(s, {"email": email(tag, "r", i),
-                                                 "name": f"Rollout Person{i}"})
-                invite, _ = invites.create(s, session, person, channel="slack", ttl_days=7)
-                interview, _ = invites.open_interview(s, invite)
-                fresh += [r.id for r in interview_bot.start(s, interview)]
-        ids += fresh
-    return ids
-
-
-def outbox_status(ids: list[int]) -> dict[str, int]:
-    from sqlalchemy import func, select
-
-    from core import db
-    from core.models import OutboundRecord
-
-    with db.session_scope() as s:
-        rows = s.execute(select(OutboundRecord.status, func.count())
-                         .where(OutboundRecord.id.in_(ids)).group_by(OutboundRecord.status))
-        return {status: count for status, count in rows}
-
-
 # ---- main ---------------------------------------------------------------------------------
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -834,10 +716,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--tolerance-ms", type=float, default=100.0,
                     help="how early a message may arrive before its slot (GCRA tolerance; "
                          "0 = strict; default 100)")
-    ap.add_argument("--rollout", type=int, default=2000, metavar="N",
-                    help="invites in the rollout (default 2000, as in the Slack issue)")
-    ap.add_argument("--rollout-budget", type=float, default=120.0, metavar="S",
-                    help=f"stop the rollout after S seconds (at most {ROLLOUT_CAP_S:.0f})")
     ap.add_argument("--think", type=float, default=0.0, metavar="S",
                     help="seconds a participant waits before answering (default 0)")
     ap.add_argument("--web-workers", type=int, default=2, help="gunicorn workers (Procfile: 2)")
@@ -912,16 +790,6 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
         floor["phase_s"] = round(time.monotonic() - t, 1)
         log(f"  {floor['replies']} replies in {floor['phase_s']} s")
 
-    rollout = None
-    if args.rollout > 0:
-        log(f"phase 3: rollout of {args.rollout} Slack invites at {args.workspace_rate:g}/s")
-        t = time.monotonic()
-        with JobWatcher(jobs.QUEUE) as watcher:
-            rollout = rollout_phase(ctx)
-        rollout["jobs"] = watcher.figures(args.workers)
-        rollout["phase_s"] = round(time.monotonic() - t, 1)
-        log(f"  {rollout['sent']} consent messages in {rollout['elapsed_s']} s")
-
     ratios = None
     if floor:
         ratios = {
@@ -935,12 +803,12 @@ def run(args: argparse.Namespace, tmp: Path, stub: RateLimitedSlack,
         "config": {"interviews": args.interviews, "workers": args.workers,
                    "channel_rate": args.channel_rate, "workspace_rate": args.workspace_rate,
                    "parley_workspace_rate": overrides["slack_workspace_rate"],
-                   "tolerance_ms": args.tolerance_ms, "rollout": args.rollout,
+                   "tolerance_ms": args.tolerance_ms,
                    "think_s": args.think, "stock_fork": args.stock_fork,
                    "web": f"gunicorn {args.web_workers}x{args.web_threads} threads",
                    "backend": backend, "cpus": os.cpu_count()},
         "setup_s": round(setup_s, 1), "parley": ours, "floor": floor, "ratios": ratios,
-        "rollout": rollout, "notes": ctx.notes + interpret(ours, floor, rollout, args),
+        "notes": ctx.notes + interpret(ours, floor, args),
         "total_s": round(time.monotonic() - t_all, 1),
     }
 
@@ -955,8 +823,7 @@ def _p50(figures: dict, func: str, what: str) -> float | None:
     return (figures.get(func) or {}).get(what, {}).get("p50_ms")
 
 
-def interpret(ours: dict, floor: dict | None, rollout: dict | None,
-              args: argparse.Namespace) -> list[str]:
+def interpret(ours: dict, floor: dict | None, args: argparse.Namespace) -> list[str]:
     """Plain-language reading of the figures (what dominates)."""
     notes = []
     b = ours["breakdown"]
@@ -1003,21 +870,6 @@ def interpret(ours: dict, floor: dict | None, rollout: dict | None,
         notes.append(
             f"the floor does no pacing: {floor['rate_limited_429']} of its posts were refused "
             f"with 429 and retried by slack_sdk after Retry-After (whole seconds)")
-    if rollout:
-        rjobs = rollout.get("jobs") or {}
-        run = _p50(rjobs, "deliver", "run")
-        if run:
-            outside = _outside(rjobs) or 0
-            notes.append(
-                f"rollout: one deliver job per consent, body p50 {run:.0f} ms (lookupByEmail + "
-                f"conversations.open + post + 4 database transactions) plus "
-                f"about {outside} ms of RQ overhead, so {args.workers} workers cannot exceed "
-                f"about {args.workers * 1000 / (run + outside):.1f}/s against the "
-                f"{args.workspace_rate:g}/s workspace limit")
-        notes.append(
-            "the stub only limits chat.postMessage; each consent also costs a "
-            "users.lookupByEmail and a conversations.open, which real Slack rate-limits "
-            "under their own per-method tiers, and this benchmark does not")
     return notes
 
 
@@ -1041,7 +893,7 @@ def job_lines(figures: dict | None) -> list[str]:
 
 
 def report_text(r: dict[str, Any]) -> str:
-    cfg, ours, floor, rollout = r["config"], r["parley"], r["floor"], r["rollout"]
+    cfg, ours, floor = r["config"], r["parley"], r["floor"]
 
     def lat(s: dict) -> str:
         if not s["n"]:
@@ -1105,28 +957,6 @@ def report_text(r: dict[str, Any]) -> str:
         ]
     else:
         lines += ["2. Floor: skipped", ""]
-    if rollout:
-        status = "complete" if rollout["complete"] else (rollout["stopped"] or "incomplete")
-        lines += [
-            f"3. Rollout: {rollout['invites']} Slack invites (consent messages by the workers)",
-            f"  created in DB        {rollout['created']} in {rollout['create_s']} s; "
-            f"enqueued in {rollout['enqueue_s']} s",
-            f"  sent                 {rollout['sent']} chat.postMessage in "
-            f"{rollout['elapsed_s']} s  ({status})",
-            f"  send rate            {rollout['rate_per_s']}/s overall, "
-            f"{rollout['steady_rate_per_s']}/s first→last post, against the enforced "
-            f"{rollout['workspace_limit_per_s']:g}/s (ideal {rollout['ideal_s']} s)",
-            f"  429s                 {rollout['rate_limited_429']}  "
-            f"{rollout['rate_limited_by'] or ''}",
-            f"  exactly once         {rollout['distinct_dms']} DMs got a consent message, "
-            f"{rollout['duplicates']} duplicates, {rollout['missing']} missing",
-            f"  outbox rows          {rollout['outbox']}",
-            *job_lines(rollout.get("jobs")),
-        ]
-        if rollout.get("projected_s_for_all"):
-            lines.append(f"  projected            {rollout['projected_s_for_all']:.0f} s for "
-                         f"all {rollout['invites']} at this rate")
-        lines.append("")
     if r["notes"]:
         lines.append("Notes")
         lines += [f"  - {n}" for n in r["notes"]]
