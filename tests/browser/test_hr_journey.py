@@ -88,6 +88,6 @@ def test_from_create_session_to_insights_without_the_api(
     # the 1-on-1 usage report draws its trend
     hr.get_by_role("link", name="1-on-1s").click()
     hr.get_by_role("link", name="Usage report").click()
-    chart = hr.locator("svg[role=img]")
+    chart = hr.get_by_role("img", name=re.compile("^Active 1-on-1 pairs per day"))
     expect(chart).to_be_visible()
     expect(chart.locator("title").first).to_contain_text("Active 1-on-1 pairs per day")

@@ -86,7 +86,7 @@ def test_the_usage_report_draws_its_trend(api, library, signed_in, shoot):
     activity([0, 0, 1, 2, 2, 2, 4, 5, 5, 9, 12, 12, 20, 26])
     page = signed_in("owner")
     page.goto("/dashboard/one-on-ones/usage")
-    chart = page.locator("svg[role=img]")
+    chart = page.get_by_role("img", name=re.compile("^Active 1-on-1 pairs per day"))
     expect(chart).to_be_visible()
     expect(chart.locator("title").first).to_have_text("Active 1-on-1 pairs per day, last 30 days")
     page.get_by_role("link", name="7 days").click()
@@ -94,6 +94,12 @@ def test_the_usage_report_draws_its_trend(api, library, signed_in, shoot):
     page.get_by_text("Show as a table").click()
     expect(page.get_by_role("cell", name="0").first).to_be_visible()
     shoot(page, "usage")
+    # a phone gets the chart drawn at its width, so its text stays readable
+    expect(chart).to_have_attribute("class", "chart chart--wide")
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(chart).to_have_attribute("class", "chart chart--narrow")
+    assert chart.locator("text").first.evaluate(
+        "t => t.getBoundingClientRect().height") >= 11  # px on screen (the wide one's: 7)
 
 
 def test_an_aggregated_sessions_tab_as_an_analyst(api, library, signed_in, shoot, work):

@@ -317,7 +317,7 @@ def test_usage_renders_its_chart_with_a_table_alternative(api, library, client, 
     activity([0, 0, 1, 3, 20])
     sign_in(client, role)
     page = html(client.get("/dashboard/one-on-ones/usage?days=7"))
-    assert '<svg class="chart"' in page and 'role="img"' in page
+    assert '<svg class="chart chart--wide"' in page and 'role="img"' in page
     assert "Active 1-on-1 pairs per day, last 7 days" in page
     assert "Show as a table" in page and page.count("<tr>") >= 8
     assert 'aria-current="true">7 days' in page

@@ -59,3 +59,24 @@ def test_stacked_rows_split_each_row_by_its_own_total_and_escape_labels():
     assert chart.rows == [("Nov 2 <b>", "3", "1"), ("Nov 3", "0", "2")]
     assert chart.summary == "Nov 2 <b>: 3 positive, 1 negative; Nov 3: 0 positive, 2 negative"
     assert charts.stacked_rows("Sentiment", []).summary == "no data"
+
+
+def test_a_phone_gets_the_chart_drawn_at_its_width_with_labels_above_the_bars():
+    """Scaled down from 640 to a phone, a chart's text would be 7 px: charts with text are
+    drawn again at NARROW, the same bars, each label on its own line."""
+    for chart in (charts.bars("Topics", [("Growth", 10), ("Pay", 5)]),
+                  charts.stacked_rows("Sentiment", [("Nov 2", [("Positive", 3, "positive")])]),
+                  charts.line("Meetings", [("Nov 1", 2), ("Nov 2", 4)])):
+        wide, narrow = _svg(chart), ET.fromstring(str(chart.narrow))
+        assert wide.get("class") == "chart chart--wide", chart.title
+        assert narrow.get("class") == "chart chart--narrow"
+        assert narrow.get("viewBox").split()[2] == str(charts.NARROW)
+        assert narrow.findtext("title") == chart.title
+    narrow = ET.fromstring(str(charts.bars("Topics", [("Growth", 10), ("Pay", 5)]).narrow))
+    labels = [t for t in narrow.iter("text") if t.get("class") == "chart__label"]
+    bars = [r for r in narrow.iter("rect") if r.get("class") == "chart__bar"]
+    assert [(t.text, t.get("x"), t.get("text-anchor")) for t in labels] == [
+        ("Growth", "0", "start"), ("Pay", "0", "start")]
+    assert all(float(t.get("y")) < float(b.get("y")) for t, b in zip(labels, bars, strict=True))
+    assert float(bars[0].get("width")) == 2 * float(bars[1].get("width"))
+    assert charts.stacked("Rollout", [("sent", 1, "sent")]).narrow is None  # no text in it

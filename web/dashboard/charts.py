@@ -15,6 +15,10 @@ from itertools import count
 from markupsafe import Markup, escape
 
 WIDTH = 640
+# A phone shows each chart drawn again at this width, its labels above the bars rather than
+# beside them (dashboard.css swaps the two below 40rem): scaled down from 640 their text
+# would be 7 px.
+NARROW = 360
 _ids = count(1)
 
 
@@ -30,19 +34,48 @@ class Chart:
     summary: str = ""
     # (label, kind) of each colour, shown under the chart as text (readable at any width)
     legend: tuple[tuple[str, str], ...] = ()
+    narrow: Markup | None = None  # the same chart at a phone's width, when it has text
 
 
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
-def _frame(title: str, summary: str, height: int, body: list[str]) -> Markup:
+def _frame(title: str, summary: str, height: int, body: list[str], *,
+           width: int | None = None) -> Markup:
+    """The SVG; ``width``: one of a chart's two drawings (WIDTH, NARROW), else its only."""
     ident = f"chart-{next(_ids)}"
+    variant = {None: "", WIDTH: " chart--wide", NARROW: " chart--narrow"}[width]
+    width = width or WIDTH
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'<svg class="chart{variant}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-labelledby="{ident}-t {ident}-d" preserveAspectRatio="xMinYMin meet">'
         f'<title id="{ident}-t">{escape(title)}</title>'
         f'<desc id="{ident}-d">{escape(summary)}</desc>' + "".join(body) + "</svg>")
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """Where a chart of one bar per row puts things: wide, the label left of its bar;
+    narrow (a phone), the label on a line of its own above it."""
+
+    width: int
+    row: int
+    label_x: int
+    label_dy: int
+    bar_x: int
+    bar_dy: int
+    anchor: str
+
+    @classmethod
+    def at(cls, width: int) -> _Rows:
+        if width == NARROW:
+            return cls(width, 46, 0, 14, 0, 22, "start")
+        return cls(width, 34, 192, 22, 200, 8, "end")
+
+    def label(self, y: int, text: str) -> str:
+        return (f'<text class="chart__label" x="{self.label_x}" y="{y + self.label_dy}" '
+                f'text-anchor="{self.anchor}">{escape(_short(text, 28))}</text>')
 
 
 def bars(title: str, items: Sequence[tuple[str, float]], *, unit: str = "",
@@ -50,24 +83,27 @@ def bars(title: str, items: Sequence[tuple[str, float]], *, unit: str = "",
     """Horizontal bars, one per label (a completion funnel by topic, a department table):
     each bar's length is its share of ``total`` (default: the largest value)."""
     top = total if total else max((v for _, v in items), default=0) or 1
-    row, label_w = 34, 200
-    height = max(row * len(items), row)
-    body = []
-    for i, (label, value) in enumerate(items):
-        y = i * row
-        width = (WIDTH - label_w - 70) * min(value / top, 1)
-        body.append(
-            f'<text class="chart__label" x="{label_w - 8}" y="{y + 22}" '
-            f'text-anchor="end">{escape(_short(label, 28))}</text>'
-            f'<rect class="chart__track" x="{label_w}" y="{y + 8}" width="{WIDTH - label_w - 70}"'
-            f' height="18" rx="3"/>'
-            f'<rect class="chart__bar" x="{label_w}" y="{y + 8}" width="{width:.1f}" '
-            f'height="18" rx="3"/>'
-            f'<text class="chart__value" x="{label_w + width + 6:.1f}" y="{y + 22}">'
-            f'{escape(_number(value))}{escape(unit)}</text>')
     summary = "; ".join(f"{label}: {_number(v)}{unit}" for label, v in items) or "no data"
-    return Chart(title, _frame(title, summary, height, body), ("", "value"),
-                 [(label, f"{_number(v)}{unit}") for label, v in items], summary)
+
+    def draw(width: int) -> Markup:
+        at, body = _Rows.at(width), []
+        track = width - at.bar_x - 70
+        for i, (label, value) in enumerate(items):
+            y, bar_y = i * at.row, i * at.row + at.bar_dy
+            length = track * min(value / top, 1)
+            body.append(
+                at.label(y, label)
+                + f'<rect class="chart__track" x="{at.bar_x}" y="{bar_y}" width="{track}"'
+                f' height="18" rx="3"/>'
+                f'<rect class="chart__bar" x="{at.bar_x}" y="{bar_y}" width="{length:.1f}" '
+                f'height="18" rx="3"/>'
+                f'<text class="chart__value" x="{at.bar_x + length + 6:.1f}" y="{bar_y + 14}">'
+                f'{escape(_number(value))}{escape(unit)}</text>')
+        return _frame(title, summary, max(at.row * len(items), at.row), body, width=width)
+
+    return Chart(title, draw(WIDTH), ("", "value"),
+                 [(label, f"{_number(v)}{unit}") for label, v in items], summary,
+                 narrow=draw(NARROW))
 
 
 def stacked(title: str, parts: Sequence[tuple[str, float, str]]) -> Chart:
@@ -92,64 +128,72 @@ def stacked_rows(title: str, rows: Sequence[tuple[str, Sequence[tuple[str, float
                  ) -> Chart:
     """One split bar per row (label, parts): sentiment per period, each part (label,
     value, kind) a share of its row's total; one legend for all rows, from the first."""
-    row_h, label_w = 34, 200
-    width = WIDTH - label_w - 10
-    body = []
-    for i, (label, parts) in enumerate(rows):
-        y, x = i * row_h, float(label_w)
-        total = sum(v for _, v, _ in parts)
-        body.append(f'<text class="chart__label" x="{label_w - 8}" y="{y + 22}" '
-                    f'text-anchor="end">{escape(_short(label, 28))}</text>'
-                    f'<rect class="chart__track" x="{label_w}" y="{y + 8}" width="{width}" '
-                    f'height="18" rx="3"/>')
-        for part, value, kind in parts:
-            w = width * value / total if total else 0
-            if w > 0:
-                body.append(f'<rect class="chart__part chart__part--{escape(kind)}" '
-                            f'x="{x:.1f}" y="{y + 8}" width="{w:.1f}" height="18">'
-                            f'<title>{escape(label)}, {escape(part)}: '
-                            f'{escape(_number(value))}</title></rect>')
-            x += w
     names = [part for part, _, _ in rows[0][1]] if rows else []
     summary = "; ".join(f"{label}: " + ", ".join(f"{_number(v)} {part.lower()}"
                                                    for part, v, _ in parts)
                         for label, parts in rows) or "no data"
-    return Chart(title, _frame(title, summary, max(len(rows), 1) * row_h, body),
-                 ("", *names), [(label, *(_number(v) for _, v, _ in parts))
-                                for label, parts in rows], summary,
-                 tuple((part, kind) for part, _, kind in (rows[0][1] if rows else ())))
+
+    def draw(width: int) -> Markup:
+        at, body = _Rows.at(width), []
+        track = width - at.bar_x - 10
+        for i, (label, parts) in enumerate(rows):
+            y, bar_y, x = i * at.row, i * at.row + at.bar_dy, float(at.bar_x)
+            total = sum(v for _, v, _ in parts)
+            body.append(at.label(y, label)
+                        + f'<rect class="chart__track" x="{at.bar_x}" y="{bar_y}" '
+                        f'width="{track}" height="18" rx="3"/>')
+            for part, value, kind in parts:
+                w = track * value / total if total else 0
+                if w > 0:
+                    body.append(f'<rect class="chart__part chart__part--{escape(kind)}" '
+                                f'x="{x:.1f}" y="{bar_y}" width="{w:.1f}" height="18">'
+                                f'<title>{escape(label)}, {escape(part)}: '
+                                f'{escape(_number(value))}</title></rect>')
+                x += w
+        return _frame(title, summary, max(len(rows), 1) * at.row, body, width=width)
+
+    return Chart(title, draw(WIDTH), ("", *names),
+                 [(label, *(_number(v) for _, v, _ in parts)) for label, parts in rows],
+                 summary, tuple((part, kind) for part, _, kind in (rows[0][1] if rows else ())),
+                 narrow=draw(NARROW))
 
 
 def line(title: str, points: Sequence[tuple[str, float]], *, unit: str = "") -> Chart:
     """A trend over days (1-on-1 usage, sentiment over time): one point per label, the
     first, middle and last labels written under the axis."""
-    height, top_pad, bottom = 200, 16, 28
-    plot_h = height - top_pad - bottom
     top = max((v for _, v in points), default=0) or 1
-    step = (WIDTH - 60) / max(len(points) - 1, 1)
-    xy = [(40 + i * step, top_pad + plot_h * (1 - v / top)) for i, (_, v) in enumerate(points)]
-    body = [f'<line class="chart__axis" x1="40" y1="{top_pad + plot_h}" x2="{WIDTH - 20}" '
-            f'y2="{top_pad + plot_h}"/>',
-            f'<text class="chart__tick" x="34" y="{top_pad + 4}" text-anchor="end">'
-            f'{escape(_number(top))}</text>',
-            f'<text class="chart__tick" x="34" y="{top_pad + plot_h + 4}" '
-            f'text-anchor="end">0</text>']
-    if xy:
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-        body.append(f'<polyline class="chart__line" points="{path}"/>')
-        for (x, y), (label, value) in zip(xy, points, strict=True):
-            body.append(f'<circle class="chart__dot" cx="{x:.1f}" cy="{y:.1f}" r="3.5">'
-                        f'<title>{escape(label)}: {escape(_number(value))}{escape(unit)}'
-                        f'</title></circle>')
-        for i in sorted({0, len(points) // 2, len(points) - 1}):
-            anchor = "start" if i == 0 else "end" if i == len(points) - 1 else "middle"
-            body.append(f'<text class="chart__tick" x="{xy[i][0]:.1f}" y="{height - 8}" '
-                        f'text-anchor="{anchor}">{escape(points[i][0])}</text>')
     summary = (f"from {_number(points[0][1])}{unit} on {points[0][0]} to "
                f"{_number(points[-1][1])}{unit} on {points[-1][0]}, highest "
                f"{_number(top)}{unit}") if points else "no data"
-    return Chart(title, _frame(title, summary, height, body), ("day", "value"),
-                 [(label, f"{_number(v)}{unit}") for label, v in points], summary)
+
+    def draw(width: int) -> Markup:
+        height, top_pad, bottom = 200, 16, 28
+        plot_h = height - top_pad - bottom
+        step = (width - 60) / max(len(points) - 1, 1)
+        xy = [(40 + i * step, top_pad + plot_h * (1 - v / top))
+              for i, (_, v) in enumerate(points)]
+        body = [f'<line class="chart__axis" x1="40" y1="{top_pad + plot_h}" x2="{width - 20}" '
+                f'y2="{top_pad + plot_h}"/>',
+                f'<text class="chart__tick" x="34" y="{top_pad + 4}" text-anchor="end">'
+                f'{escape(_number(top))}</text>',
+                f'<text class="chart__tick" x="34" y="{top_pad + plot_h + 4}" '
+                f'text-anchor="end">0</text>']
+        if xy:
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+            body.append(f'<polyline class="chart__line" points="{path}"/>')
+            for (x, y), (label, value) in zip(xy, points, strict=True):
+                body.append(f'<circle class="chart__dot" cx="{x:.1f}" cy="{y:.1f}" r="3.5">'
+                            f'<title>{escape(label)}: {escape(_number(value))}{escape(unit)}'
+                            f'</title></circle>')
+            for i in sorted({0, len(points) // 2, len(points) - 1}):
+                anchor = "start" if i == 0 else "end" if i == len(points) - 1 else "middle"
+                body.append(f'<text class="chart__tick" x="{xy[i][0]:.1f}" y="{height - 8}" '
+                            f'text-anchor="{anchor}">{escape(points[i][0])}</text>')
+        return _frame(title, summary, height, body, width=width)
+
+    return Chart(title, draw(WIDTH), ("day", "value"),
+                 [(label, f"{_number(v)}{unit}") for label, v in points], summary,
+                 narrow=draw(NARROW))
 
 
 def _short(text: str, limit: int) -> str:
