@@ -332,6 +332,27 @@ def test_saving_settings_keeps_what_hr_did_not_change(client, api):
         == [("start_date", 5, None), ("start_date", None, 30)]
 
 
+def test_a_setting_changed_by_someone_else_since_the_page_loaded_is_kept(client, api):
+    csrf = sign_in(client)
+    session = make_session(api)
+    url = f"/dashboard/sessions/{session['id']}/settings"
+    page = text(client.get(url))
+    assert re.search(r'name="shown-question_budget" value="12"', page)
+    api.patch(f"/sessions/{session['id']}", {"settings": {"question_budget": 20}})
+    form = settings_form(csrf, name="Renamed", **{"shown-question_budget": "12",
+                                                  "shown-max_pauses": "3"})
+    assert client.post(url, data=form).status_code == 302
+    now = api.get(f"/sessions/{session['id']}").get_json()
+    assert (now["name"], now["settings"]["question_budget"]) == ("Renamed", 20)
+    # locked since the page loaded: a changed setting is refused, with the API's reason
+    with db.session_scope() as s:
+        s.get(Session, session["id"]).locked_at = utcnow()
+    refused = client.post(url, data=settings_form(csrf, max_pauses="1",
+                                                  **{"shown-max_pauses": "3"}))
+    assert refused.status_code == 422 and "locked" in text(refused)
+    assert api.get(f"/sessions/{session['id']}").get_json()["settings"]["max_pauses"] == 3
+
+
 def test_a_refused_save_of_a_locked_session_still_shows_its_interview_settings(client, api):
     csrf = sign_in(client)
     session = locked_session(api)
@@ -368,7 +389,7 @@ def test_a_viewer_reads_settings_but_cannot_save_them(client, api):
     sign_in(client, "viewer")
     page = text(client.get(f"/dashboard/sessions/{session['id']}/settings"))
     assert "Save settings" not in page and "may read these settings" in page
-    assert page.count("<fieldset disabled") == 3
+    assert page.count("<fieldset disabled") == 3 and "Add a rule" not in page
 
 
 def test_an_analyst_reads_settings_too(client, api):

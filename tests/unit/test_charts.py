@@ -80,3 +80,11 @@ def test_a_phone_gets_the_chart_drawn_at_its_width_with_labels_above_the_bars():
     assert all(float(t.get("y")) < float(b.get("y")) for t, b in zip(labels, bars, strict=True))
     assert float(bars[0].get("width")) == 2 * float(bars[1].get("width"))
     assert charts.stacked("Rollout", [("sent", 1, "sent")]).narrow is None  # no text in it
+
+
+def test_a_trend_leaves_room_for_its_largest_figure():
+    root = _svg(charts.line("Messages", [("Nov 1", 2), ("Nov 2", 123456)]))
+    top = next(t for t in root.iter("text") if t.text == "123,456")
+    assert float(top.get("x")) >= 7 * len("123,456")  # its digits end there (text-anchor end)
+    axis = next(root.iter("line"))
+    assert float(axis.get("x1")) > float(top.get("x"))

@@ -66,16 +66,17 @@ class _Rows:
     bar_x: int
     bar_dy: int
     anchor: str
+    chars: int  # a label's characters that fit (about 7 px each at 13 px)
 
     @classmethod
     def at(cls, width: int) -> _Rows:
         if width == NARROW:
-            return cls(width, 46, 0, 14, 0, 22, "start")
-        return cls(width, 34, 192, 22, 200, 8, "end")
+            return cls(width, 46, 0, 14, 0, 22, "start", 48)
+        return cls(width, 34, 192, 22, 200, 8, "end", 26)
 
     def label(self, y: int, text: str) -> str:
         return (f'<text class="chart__label" x="{self.label_x}" y="{y + self.label_dy}" '
-                f'text-anchor="{self.anchor}">{escape(_short(text, 28))}</text>')
+                f'text-anchor="{self.anchor}">{escape(_short(text, self.chars))}</text>')
 
 
 def bars(title: str, items: Sequence[tuple[str, float]], *, unit: str = "",
@@ -168,15 +169,16 @@ def line(title: str, points: Sequence[tuple[str, float]], *, unit: str = "") -> 
 
     def draw(width: int) -> Markup:
         height, top_pad, bottom = 200, 16, 28
+        left = max(40, 10 + 7 * len(_number(top)))  # room for the top tick's digits
         plot_h = height - top_pad - bottom
-        step = (width - 60) / max(len(points) - 1, 1)
-        xy = [(40 + i * step, top_pad + plot_h * (1 - v / top))
+        step = (width - left - 20) / max(len(points) - 1, 1)
+        xy = [(left + i * step, top_pad + plot_h * (1 - v / top))
               for i, (_, v) in enumerate(points)]
-        body = [f'<line class="chart__axis" x1="40" y1="{top_pad + plot_h}" x2="{width - 20}" '
-                f'y2="{top_pad + plot_h}"/>',
-                f'<text class="chart__tick" x="34" y="{top_pad + 4}" text-anchor="end">'
-                f'{escape(_number(top))}</text>',
-                f'<text class="chart__tick" x="34" y="{top_pad + plot_h + 4}" '
+        body = [f'<line class="chart__axis" x1="{left}" y1="{top_pad + plot_h}" '
+                f'x2="{width - 20}" y2="{top_pad + plot_h}"/>',
+                f'<text class="chart__tick" x="{left - 6}" y="{top_pad + 4}" '
+                f'text-anchor="end">{escape(_number(top))}</text>',
+                f'<text class="chart__tick" x="{left - 6}" y="{top_pad + plot_h + 4}" '
                 f'text-anchor="end">0</text>']
         if xy:
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)

@@ -207,7 +207,7 @@ def _settings_page(session_: dict[str, Any], values: MultiDict):
                      # the trigger's channels in its order, then the others it may take
                      "channels": [(c, c in chosen) for c in
                                   [*chosen, *(c for c in channels if c not in chosen)]]})
-    if len(rows) < TRIGGER_ROWS - 1:
+    if len(rows) < TRIGGER_ROWS - 1 and can("api.patch_session"):
         rows.append({"when": "", "days": "", "local_time": "09:00",
                      "channels": [(c, False) for c in channels]})
     return render_template("dashboard/sessions/settings.html", active="sessions",
@@ -233,25 +233,26 @@ def settings_form(session_: dict[str, Any]) -> MultiDict:
 def settings_from(form: MultiDict, session_: dict[str, Any]) -> dict[str, Any]:
     """The settings form as one PATCH: name, tags and triggers always (a locked session
     keeps only its topics and interview settings), and each interview setting HR changed
-    while the session can change them (one left as shown is not sent: the minutes shown
-    may be rounded). A value that is not a number goes to the API as it is, which says
-    what it must be."""
+    from what the page showed (``shown-<key>``): one left alone is not sent, as the
+    minutes shown may be rounded and someone may have changed it since. A value that is
+    not a number goes to the API as it is, which says what it must be."""
     body: dict[str, Any] = {
         "name": form.get("name", "").strip(),
         "tags": [t.strip() for t in form.get("tags", "").split(",") if t.strip()],
         "triggers": []}
-    if not session_["locked"]:
-        shown, settings = settings_form(session_), {}
-        for key, unit in SETTINGS:
-            raw = form.get(key, "").strip()
-            if raw == shown[key] or key not in form:
-                continue
-            try:
-                settings[key] = round(float(raw) * unit)
-            except (ValueError, OverflowError):  # "x", "inf", "1e400"
-                settings[key] = raw
-        if settings:
-            body["settings"] = settings
+    now, settings = settings_form(session_), {}
+    for key, unit in SETTINGS:
+        if key not in form:  # disabled (a locked session), or not this session's
+            continue
+        raw = form[key].strip()
+        if raw == form.get(f"shown-{key}", now[key]):  # as the page showed it
+            continue
+        try:
+            settings[key] = round(float(raw) * unit)
+        except (ValueError, OverflowError):  # "x", "inf", "1e400"
+            settings[key] = raw
+    if settings:  # a session locked since the page loaded: the API says so
+        body["settings"] = settings
     for n, when in _trigger_rows(form):
         on, offset = WHEN[when]
         trigger: dict[str, Any] = {

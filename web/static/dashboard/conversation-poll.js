@@ -30,7 +30,9 @@ async function check() {
     `Since this page loaded: ${parts.join("; ") || "it changed"}.`;
   // a new query makes it a new page: a link that differed only by its #turn would not load
   const anchor = turns.length ? `#turn-${turns.at(-1).id}` : "";
-  shown.querySelector("a").href = `${window.location.pathname}?seen=${turns.length}${anchor}`;
+  const link = shown.querySelector("a");
+  link.href = `${window.location.pathname}?seen=${turns.length}${anchor}`;
+  link.textContent = fresh > 0 ? "Show them" : "Show it";
   shown.hidden = false;
   notice.dataset.seen = String(turns.length); // what a test can read
   return LIVE.includes(interview.state) ? "changed" : "stop";
