@@ -208,9 +208,17 @@ def test_assigning_a_pattern_the_api_refuses_says_why(client, named):
     token = sign_in(client)
     response = client.post(f"/dashboard/insights/{done['id']}/patterns/nope/assign",
                            data={"csrf": token, "title": "x"})
-    assert response.status_code == 302
-    assert f"/dashboard/sessions/{session_id}/insights" in response.headers["Location"]
-    assert "no pattern" in html(client.get(response.headers["Location"]))
+    assert response.status_code == 422 and "no pattern" in html(response)
+    pattern = done["result"]["patterns"][0]
+    refused = client.post(  # a title longer than the API takes: the form comes back as typed
+        f"/dashboard/insights/{done['id']}/patterns/{pattern['id']}/assign",
+        data={"csrf": token, "title": "T" * 201, "note": "Typed, then refused",
+              "audience": "everyone"})
+    assert refused.status_code == 422
+    page = html(refused)
+    assert 'role="alert"' in page and "Typed, then refused</textarea>" in page
+    assert '<details class="assign" open>' in page
+    assert 'value="everyone" checked' in page
 
 
 # ---- assigned topics --------------------------------------------------------------------------

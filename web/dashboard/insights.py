@@ -73,6 +73,11 @@ def _period_label(period: dict[str, Any]) -> str:
 
 @bp.get("/sessions/<int:session_id>/insights")
 def session_insights(session_id: int):
+    return _insights_page(session_id)
+
+
+def _insights_page(session_id: int, typed: dict[str, str] | None = None):
+    """The tab; ``typed``: a pattern's assign form as posted and refused, shown as it was."""
     session = get(f"/sessions/{session_id}")
     analytics = get(f"/sessions/{session_id}/analytics")
     latest, missing = _latest(session_id)
@@ -86,7 +91,7 @@ def session_insights(session_id: int):
         result=result, withheld=withheld, missing=missing, run=run,
         polling=run is not None and run["status"] in ACTIVE,
         funnel=funnel_chart(analytics), sentiment=sentiment_chart(analytics),
-        patterns={p["id"]: p for p in (result or {}).get("patterns", [])})
+        patterns={p["id"]: p for p in (result or {}).get("patterns", [])}, typed=typed)
 
 
 @bp.post("/sessions/<int:session_id>/insights")
@@ -112,12 +117,13 @@ def assign_pattern(insight_id: int, pattern_id: str):
                                "note": form.get("note", "").strip()}
     if form.get("audience") == "everyone":
         payload["audience"] = {"match": "all", "conditions": []}
-    here = url_for("dashboard.session_insights", session_id=run["session_id"])
     topic = change("POST", f"/insights/{insight_id}/patterns/{quote(pattern_id, safe='')}/assign",
                    payload,
                    done="Assigned topic saved as a draft: review it, then send it.")
-    if topic is None:
-        return redirect(f"{here}#pattern-{pattern_id}")
+    if topic is None:  # refused: the tab again, this pattern's form as typed
+        return _insights_page(run["session_id"], typed={
+            "pattern": pattern_id, "title": form.get("title", ""), "note": form.get("note", ""),
+            "audience": form.get("audience", "group")}), 422
     return redirect(url_for("dashboard.assigned_topic", topic_id=topic["id"]))
 
 
