@@ -76,7 +76,7 @@ def _create(failed):
                             form.get("session_type", ""), "name": form.get("name", "").strip()}
     if form.get("anonymity") in ("named", "aggregated"):
         body["anonymity"] = form["anonymity"]
-    if tags := [t.strip() for t in form.get("tags", "").split(",") if t.strip()]:
+    if tags := _tags(form):
         body["tags"] = tags
     created = change("POST", "/sessions", body, done=SAID["created"])
     if created is None:
@@ -182,10 +182,9 @@ def save_settings(session_id: int):
     if change("PATCH", f"/sessions/{session_id}", settings_from(form, session_),
               done=SAID["settings_saved"]) is None:
         # refused: as typed, under the message (a disabled field, not posted, as it is)
-        values = MultiDict(form)
-        for key, shown in settings_form(session_).items():
-            if key in dict(SETTINGS) and key not in form:
-                values[key] = shown
+        values, now = MultiDict(form), settings_form(session_)
+        for key, _ in SETTINGS:
+            values.setdefault(key, now[key])
         return _settings_page(session_, values), 422
     return redirect(url_for("dashboard.session_settings", session_id=session_id))
 
@@ -238,7 +237,7 @@ def settings_from(form: MultiDict, session_: dict[str, Any]) -> dict[str, Any]:
     not a number goes to the API as it is, which says what it must be."""
     body: dict[str, Any] = {
         "name": form.get("name", "").strip(),
-        "tags": [t.strip() for t in form.get("tags", "").split(",") if t.strip()],
+        "tags": _tags(form),
         "triggers": []}
     now, settings = settings_form(session_), {}
     for key, unit in SETTINGS:
@@ -264,6 +263,11 @@ def settings_from(form: MultiDict, session_: dict[str, Any]) -> dict[str, Any]:
             trigger["channels"] = chosen
         body["triggers"].append(trigger)
     return body
+
+
+def _tags(form: MultiDict) -> list[str]:
+    """The form's comma-separated tags."""
+    return [t.strip() for t in form.get("tags", "").split(",") if t.strip()]
 
 
 def topics_from(form: MultiDict) -> list[dict[str, Any]]:
